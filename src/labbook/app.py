@@ -1,0 +1,191 @@
+"""``create_app(settings)``: the one place where labbook is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar, Request, Response, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path
+
+from labbook import db, migrate
+from labbook.accounts.routes import route_handlers as accounts_routes
+from labbook.accounts.security import authorize, provide_principal, provide_required_principal
+from labbook.audit.routes import route_handlers as audit_routes
+from labbook.bookings.routes import route_handlers as bookings_routes
+from labbook.catalog.routes import route_handlers as catalog_routes
+from labbook.errors import LabbookError
+from labbook.feeds.routes import route_handlers as feeds_routes
+from labbook.idempotency import idempotency_middleware
+from labbook.observability import configure_logging, request_id_middleware, request_id_var
+from labbook.ops.routes import route_handlers as ops_routes
+from labbook.settings import Settings
+from labbook.slots.routes import route_handlers as slots_routes
+from labbook.timezones import check_tzdata
+
+log = logging.getLogger(__name__)
+
+EXPLORER_ASSETS = "/schema/assets"
+
+
+def _problem(exc: LabbookError) -> ProblemDetailsException:
+    return ProblemDetailsException(
+        status_code=exc.status,
+        type_=exc.type,
+        title=exc.title,
+        detail=exc.detail,
+        extra=exc.members or None,
+    )
+
+
+def _http_problem(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    if isinstance(exc, ValidationException):
+        problems = exc.extra if isinstance(exc.extra, list) else []
+        errors = [
+            {"field": str(p.get("key") or p.get("source") or "body"), "message": str(p.get("message"))}
+            for p in problems
+            if isinstance(p, dict)
+        ]
+        malformed = any("malformed" in e["message"].lower() for e in errors)
+        return ProblemDetailsException(
+            status_code=400 if malformed else 422,
+            type_="/problems/bad-request" if malformed else "/problems/validation",
+            title="Bad request" if malformed else "Validation failed",
+            detail="; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail),
+            extra={"errors": errors},
+        )
+    slugs = {
+        404: "not-found",
+        405: "method-not-allowed",
+        413: "payload-too-large",
+        401: "unauthorized",
+        403: "forbidden",
+        429: "rate-limited",
+    }
+    return ProblemDetailsException(
+        status_code=status,
+        type_=f"/problems/{slugs.get(status, f'http-{status}')}",
+        title=exc.detail if status < 500 else "Internal error",
+        detail=str(exc.detail) if status < 500 else "",
+        headers=exc.headers,
+    )
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    request_id = request_id_var.get()
+    return Response(
+        {
+            "type": "/problems/internal",
+            "title": "Internal error",
+            "status": 500,
+            "detail": f"something went wrong on our side; quote request id {request_id} when reporting it",
+            "request_id": request_id,
+        },
+        status_code=500,
+        media_type="application/problem+json",
+    )
+
+
+def _lifespan(settings: Settings) -> Any:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, settings)
+        conn = await db.connect(url)
+        try:
+            await migrate.apply(conn)
+            if settings.demo:
+                from labbook.demo import load_demo
+
+                await load_demo(conn)
+        finally:
+            await conn.close()
+        app.state.pool = await db.create_pool(
+            url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+        )
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    return lifespan
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the application from explicit settings; nothing here reads the environment."""
+    configure_logging(settings.log_level)
+    check_tzdata()
+    return Litestar(
+        route_handlers=[
+            *ops_routes,
+            *catalog_routes,
+            *accounts_routes,
+            *audit_routes,
+            *slots_routes,
+            *bookings_routes,
+            *feeds_routes,
+            create_static_files_router(
+                path=EXPLORER_ASSETS,
+                directories=[swagger_ui_path],  # type: ignore[list-item]
+                opt={"access": "public"},
+                include_in_schema=False,
+            ),
+        ],
+        state=State({"settings": settings}),
+        lifespan=[_lifespan(settings)],
+        guards=[authorize],
+        dependencies={
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "me": Provide(provide_required_principal, sync_to_thread=False),
+        },
+        middleware=[request_id_middleware, idempotency_middleware],
+        plugins=[
+            ProblemDetailsPlugin(
+                ProblemDetailsConfig(
+                    exception_to_problem_detail_map={
+                        LabbookError: _problem,
+                        HTTPException: _http_problem,
+                    }
+                )
+            )
+        ],
+        exception_handlers={Exception: _internal_error},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="labbook",
+            version="1",
+            description="Laboratory booking and outreach-visit scheduler.",
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"access": "public"}),
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{EXPLORER_ASSETS}/swagger-ui-bundle.js",
+                    css_url=f"{EXPLORER_ASSETS}/swagger-ui.css",
+                    standalone_preset_js_url=f"{EXPLORER_ASSETS}/swagger-ui-standalone-preset.js",
+                    path="/",
+                )
+            ],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="lbk_ token")
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        debug=False,
+    )

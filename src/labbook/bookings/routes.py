@@ -1,0 +1,5 @@
+"""HTTP routes for bookings."""
+
+from __future__ import annotations
+
+route_handlers: list[object] = []

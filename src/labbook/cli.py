@@ -1,0 +1,175 @@
+"""The ``labbook`` command: serve, migrate, demo and admin verbs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from labbook import db, migrate
+from labbook.errors import ConfigurationError, LabbookError
+from labbook.settings import Settings
+
+
+def app_factory() -> Any:
+    """Entry point for ASGI servers (``uvicorn --factory labbook.cli:app_factory``)."""
+    from labbook.app import create_app
+
+    return create_app(Settings.from_env())
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
+    url = db.resolve_database_url(settings)
+
+    async def main() -> None:
+        conn = await db.connect(url)
+        try:
+            await work(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    # Start (or join) the database once here, so that every worker shares it and the embedded
+    # server stays up exactly as long as this process does.
+    url = db.resolve_database_url(settings)
+    os.environ["LABBOOK_DATABASE_URL"] = url
+
+    async def prepare(conn: Any) -> None:
+        for name in await migrate.apply(conn):
+            print(f"applied {name}")
+        if args.demo:
+            from labbook.demo import load_demo
+
+            print(await load_demo(conn))
+
+    _run(settings.with_changes(database_url=url), prepare)
+    print(f"labbook serving on http://{args.host}:{args.port}  (API explorer: /schema)", flush=True)
+    uvicorn.run(
+        "labbook.cli:app_factory",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        done = await migrate.apply(conn)
+        print("\n".join(f"applied {n}" for n in done) if done else "schema is up to date")
+
+    _run(settings, work)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.demo import load_demo
+
+        await migrate.apply(conn)
+        print(await load_demo(conn))
+
+    _run(settings, work)
+
+
+def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.accounts import service
+
+        person = await service.add_person(
+            conn,
+            actor=None,
+            organization_slug=args.org,
+            email=args.email,
+            full_name=args.name,
+            phone=args.phone,
+            roles=args.role,
+            lab_slugs=args.lab,
+        )
+        print(f"added {person['full_name']} <{person['email']}> id={person['id']}")
+
+    _run(settings, work)
+
+
+def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.accounts import service
+
+        expires = datetime.now(UTC) + timedelta(days=args.days) if args.days else None
+        secret, row = await service.issue_token_for_email(
+            conn, email=args.email, name=args.name, expires_at=expires
+        )
+        print(secret)
+        print(f"token {row['id']} for {args.email}; shown once, stored hashed", file=sys.stderr)
+
+    _run(settings, work)
+
+
+def cmd_token_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.accounts import service
+
+        await service.revoke_token_by_id(conn, args.token_id)
+        print(f"revoked {args.token_id}")
+
+    _run(settings, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labbook", description="Laboratory booking and visit scheduler")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    serve = verbs.add_parser("serve", help="run the HTTP service (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load the demo data before serving")
+    serve.set_defaults(func=cmd_serve)
+
+    verbs.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    verbs.add_parser("demo", help="load the demo data (idempotent)").set_defaults(func=cmd_demo)
+
+    user = verbs.add_parser("user", help="manage people").add_subparsers(dest="user_verb", required=True)
+    add = user.add_parser("add", help="add a person")
+    add.add_argument("--email", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--org", required=True, help="organization slug")
+    add.add_argument("--role", action="append", default=[], choices=["admin", "lab_manager", "director", "instructor"])
+    add.add_argument("--lab", action="append", default=[], help="lab slug this lab manager manages")
+    add.add_argument("--phone")
+    add.set_defaults(func=cmd_user_add)
+
+    token = verbs.add_parser("token", help="manage API tokens").add_subparsers(dest="token_verb", required=True)
+    create = token.add_parser("create", help="create a personal access token (printed once)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="cli")
+    create.add_argument("--days", type=int, default=90, help="days until it expires; 0 for never")
+    create.set_defaults(func=cmd_token_create)
+    revoke = token.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=cmd_token_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if getattr(args, "demo", False):
+            settings = settings.with_changes(demo=True)
+        args.func(settings, args)
+    except (ConfigurationError, LabbookError) as exc:
+        print(f"labbook: {exc.detail}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,92 @@
+"""Explicit settings, built once from the environment and passed to ``create_app``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from labbook.errors import ConfigurationError
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything labbook needs to know about its surroundings.
+
+    Attributes:
+        database_url: an external PostgreSQL (15+); ``None`` starts the embedded one in ``data_dir``.
+        data_dir: where the embedded PostgreSQL keeps its files.
+        base_url: the public address of this service, used in feed subscribe links.
+        pool_min_size: connections each worker opens at start.
+        pool_max_size: connections each worker may hold at most.
+        log_level: one of DEBUG, INFO, WARNING, ERROR.
+        max_body_bytes: largest request body accepted.
+        feed_refresh_minutes: how often calendar apps are asked to poll.
+        feed_miss_limit: unknown private feed tokens one client may try per window before a 429.
+        demo: load the demo data at start.
+    """
+
+    database_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: Path(".labbook"))
+    base_url: str = "http://127.0.0.1:8000"
+    pool_min_size: int = 2
+    pool_max_size: int = 10
+    log_level: str = "INFO"
+    max_body_bytes: int = 256 * 1024
+    feed_refresh_minutes: int = 180
+    feed_miss_limit: int = 30
+    demo: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read ``LABBOOK_*`` variables; a bad value raises ``ConfigurationError`` naming the variable."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        settings = cls(
+            database_url=env.get("LABBOOK_DATABASE_URL") or None,
+            data_dir=Path(env.get("LABBOOK_DATA_DIR") or defaults.data_dir),
+            base_url=env.get("LABBOOK_BASE_URL", defaults.base_url).rstrip("/"),
+            pool_min_size=_int(env, "LABBOOK_POOL_MIN_SIZE", defaults.pool_min_size, minimum=0),
+            pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=1),
+            log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
+            max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
+            feed_refresh_minutes=_int(
+                env, "LABBOOK_FEED_REFRESH_MINUTES", defaults.feed_refresh_minutes, minimum=5
+            ),
+            feed_miss_limit=_int(env, "LABBOOK_FEED_MISS_LIMIT", defaults.feed_miss_limit, minimum=1),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.database_url is not None and urlsplit(self.database_url).scheme not in (
+            "postgres",
+            "postgresql",
+        ):
+            raise ConfigurationError("LABBOOK_DATABASE_URL must be a postgresql:// URL")
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ConfigurationError("LABBOOK_BASE_URL must start with http:// or https://")
+        if self.log_level not in _LOG_LEVELS:
+            raise ConfigurationError(f"LABBOOK_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        if self.pool_max_size < max(self.pool_min_size, 1):
+            raise ConfigurationError("LABBOOK_POOL_MAX_SIZE must be at least LABBOOK_POOL_MIN_SIZE")
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
+    return value

@@ -1,0 +1,98 @@
+"""Shared fixtures: a real PostgreSQL database per test session, the app over real HTTP, factories.
+
+The database is the embedded PostgreSQL (in ``.labbook-test/``) unless ``LABBOOK_TEST_DATABASE_URL``
+names a server. Each session creates its own database and drops it at the end, so runs never see
+each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from labbook import db, embedded, migrate
+from labbook.app import create_app
+from labbook.settings import Settings
+from tests.factories import Factory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """A maintenance URL on the server the tests use."""
+    external = os.environ.get("LABBOOK_TEST_DATABASE_URL")
+    if external:
+        return external
+    return embedded.start(ROOT / ".labbook-test").url()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    name = f"labbook_test_{os.getpid()}_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'create database "{name}"')
+    finally:
+        await admin.close()
+    url = _with_database(server_url, name)
+    conn = await db.connect(url)
+    try:
+        await migrate.apply(conn)
+    finally:
+        await conn.close()
+    yield url
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, pool_min_size=1, pool_max_size=20, log_level="WARNING")
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings) -> Litestar:
+    return create_app(settings)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app, base_url="http://labbook.test") as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A pool on the test's own event loop, for factories and for reading what the app wrote."""
+    test_pool = await db.create_pool(database_url, min_size=1, max_size=60)
+    yield test_pool
+    await test_pool.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as connection:
+        yield connection
+
+
+@pytest.fixture
+def make(pool: asyncpg.Pool) -> Factory:
+    """Factories that insert real rows: ``await make.lab(...)``, ``await make.person(...)``."""
+    return Factory(pool)
