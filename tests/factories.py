@@ -74,7 +74,13 @@ class Factory:
         )
 
     async def equipment(
-        self, *, lab_id: int, units: int = 6, seats_per_unit: int = 2, kind: str = "argon_tig_welder", **fields: Any
+        self,
+        *,
+        lab_id: int,
+        units: int = 6,
+        seats_per_unit: int = 2,
+        kind: str = "argon_tig_welder",
+        **fields: Any,
     ) -> asyncpg.Record:
         slug = fields.pop("slug", None) or unique("eq")
         async with self.pool.acquire() as conn, conn.transaction():
@@ -95,8 +101,9 @@ class Factory:
             )
         return row
 
-    async def opening_hours(self, *, lab_id: int, weekdays: range = range(1, 8), opens: str = "00:00",
-                            closes: str = "23:59") -> None:
+    async def opening_hours(
+        self, *, lab_id: int, weekdays: range = range(1, 8), opens: str = "00:00", closes: str = "23:59"
+    ) -> None:
         import datetime as dt
 
         await self.pool.executemany(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import asyncpg
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -103,10 +104,20 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _provide_pool(state: State) -> asyncpg.Pool:
+    pool: asyncpg.Pool = state.pool
+    return pool
+
+
+def _provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
 def _lifespan(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        url = settings.database_url or await asyncio.to_thread(db.resolve_database_url, settings)
+        url = await asyncio.to_thread(db.resolve_database_url, settings)
         conn = await db.connect(url)
         try:
             await migrate.apply(conn)
@@ -142,7 +153,7 @@ def create_app(settings: Settings) -> Litestar:
             *feeds_routes,
             create_static_files_router(
                 path=EXPLORER_ASSETS,
-                directories=[swagger_ui_path],  # type: ignore[list-item]
+                directories=[str(swagger_ui_path)],
                 opt={"access": "public"},
                 include_in_schema=False,
             ),
@@ -153,6 +164,8 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "me": Provide(provide_required_principal, sync_to_thread=False),
+            "pool": Provide(_provide_pool, sync_to_thread=False),
+            "settings": Provide(_provide_settings, sync_to_thread=False),
         },
         middleware=[request_id_middleware, idempotency_middleware],
         plugins=[

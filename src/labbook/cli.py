@@ -144,12 +144,16 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--email", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--org", required=True, help="organization slug")
-    add.add_argument("--role", action="append", default=[], choices=["admin", "lab_manager", "director", "instructor"])
+    add.add_argument(
+        "--role", action="append", default=[], choices=["admin", "lab_manager", "director", "instructor"]
+    )
     add.add_argument("--lab", action="append", default=[], help="lab slug this lab manager manages")
     add.add_argument("--phone")
     add.set_defaults(func=cmd_user_add)
 
-    token = verbs.add_parser("token", help="manage API tokens").add_subparsers(dest="token_verb", required=True)
+    token = verbs.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_verb", required=True
+    )
     create = token.add_parser("create", help="create a personal access token (printed once)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="cli")

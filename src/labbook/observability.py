@@ -69,12 +69,12 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             log.info(
                 "%s %s %s",
-                scope["method"],
+                scope.get("method"),
                 scope["path"],
                 status,
                 extra={
                     "fields": {
-                        "method": scope["method"],
+                        "method": scope.get("method"),
                         "path": scope["path"],
                         "status": status,
                         "ms": round((time.perf_counter() - started) * 1000, 2),

@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-route_handlers: list[object] = []
+from typing import Any
+
+route_handlers: list[Any] = []
