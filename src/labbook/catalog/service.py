@@ -1,0 +1,360 @@
+"""Catalog rules: who may change organizations, labs, equipment and opening hours, and how.
+
+Other domains call ``get_lab`` (404 for an unknown slug) and the repository's ``get_lab_by_slug`` /
+``get_equipment_by_slug``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import time
+from typing import Any
+
+import asyncpg
+import msgspec
+from msgspec import UNSET
+
+from labbook import db
+from labbook.accounts.security import Principal
+from labbook.audit import service as audit
+from labbook.catalog import repository
+from labbook.catalog.schemas import (
+    EquipmentCreate,
+    EquipmentUpdate,
+    LabCreate,
+    LabUpdate,
+    OpeningHours,
+    OrganizationCreate,
+    OrganizationUpdate,
+)
+from labbook.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from labbook.timezones import zone
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+# Localized texts are never NULL in the database: clearing one leaves an empty object.
+_LOCALIZED_TEXTS = frozenset({"description", "safety_notes"})
+# What a director may edit on their own organization; the rest is an admin's call.
+_DESCRIPTIVE_ORGANIZATION_FIELDS = frozenset({"name", "city", "country", "website", "description"})
+
+
+def _merge(row: asyncpg.Record, patch: msgspec.Struct) -> tuple[dict[str, Any], set[str]]:
+    """The row's values with the patch applied, and the names of the fields the patch sets."""
+    merged = dict(row.items())
+    given: set[str] = set()
+    for name in patch.__struct_fields__:
+        value = getattr(patch, name)
+        if value is UNSET:
+            continue
+        given.add(name)
+        merged[name] = {} if value is None and name in _LOCALIZED_TEXTS else value
+    return merged, given
+
+
+def _check_languages(languages: Sequence[str]) -> None:
+    repeated = sorted({lang for lang in languages if languages.count(lang) > 1})
+    if repeated:
+        raise ValidationFailed.field("languages", f"each language once; repeated: {', '.join(repeated)}")
+
+
+# --- organizations -----------------------------------------------------------------------------
+
+
+async def get_organization(pool: asyncpg.Pool, slug: str) -> asyncpg.Record:
+    row = await repository.get_organization_by_slug(pool, slug)
+    if row is None:
+        raise NotFound(f"no organization {slug!r}")
+    return row
+
+
+async def list_organizations(
+    pool: asyncpg.Pool, *, kind: str | None, q: str | None, include_archived: bool, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    return await repository.list_organizations(
+        pool, kind=kind, q=q, include_archived=include_archived, limit=limit, offset=offset
+    )
+
+
+async def create_organization(pool: asyncpg.Pool, me: Principal, data: OrganizationCreate) -> asyncpg.Record:
+    me.require_admin()
+    async with db.transaction(pool) as conn:
+        row = await repository.insert_organization(conn, msgspec.structs.asdict(data))
+        await audit.record(conn, me, "organization.create", "organization", row["id"], after=row)
+    return row
+
+
+async def update_organization(
+    pool: asyncpg.Pool, me: Principal, slug: str, patch: OrganizationUpdate
+) -> asyncpg.Record:
+    async with db.transaction(pool) as conn:
+        before = await repository.get_organization_for_update(conn, slug)
+        if before is None:
+            raise NotFound(f"no organization {slug!r}")
+        me.require_organization(before["id"])
+        fields, given = _merge(before, patch)
+        if not me.is_admin and given - _DESCRIPTIVE_ORGANIZATION_FIELDS:
+            raise Forbidden(
+                f"only an admin may change {', '.join(sorted(given - _DESCRIPTIVE_ORGANIZATION_FIELDS))}"
+            )
+        after = await repository.update_organization(conn, before["id"], fields)
+        await audit.record(
+            conn, me, "organization.update", "organization", before["id"], before=before, after=after
+        )
+    return after
+
+
+async def archive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> asyncpg.Record:
+    me.require_admin()
+    async with db.transaction(pool) as conn:
+        before = await repository.get_organization_for_update(conn, slug)
+        if before is None:
+            raise NotFound(f"no organization {slug!r}")
+        if before["is_archived"]:
+            return before
+        after = await repository.archive_organization(conn, before["id"])
+        await audit.record(
+            conn, me, "organization.archive", "organization", before["id"], before=before, after=after
+        )
+    return after
+
+
+# --- labs --------------------------------------------------------------------------------------
+
+
+async def get_lab(pool_or_conn: asyncpg.Pool | asyncpg.Connection, slug: str) -> asyncpg.Record:
+    """The lab with ``slug`` (archived ones too), or ``NotFound``."""
+    row = await repository.get_lab_by_slug(pool_or_conn, slug)
+    if row is None:
+        raise NotFound(f"no lab {slug!r}")
+    return row
+
+
+async def _lab_for_update(conn: asyncpg.Connection, me: Principal, slug: str) -> asyncpg.Record:
+    lab = await repository.get_lab_for_update(conn, slug)
+    if lab is None:
+        raise NotFound(f"no lab {slug!r}")
+    me.require_lab(lab["id"])
+    return lab
+
+
+async def list_labs(
+    pool: asyncpg.Pool,
+    *,
+    host: str | None,
+    language: str | None,
+    equipment_kind: str | None,
+    q: str | None,
+    include_archived: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    return await repository.list_labs(
+        pool,
+        host=host,
+        language=language,
+        equipment_kind=equipment_kind,
+        q=q,
+        include_archived=include_archived,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyncpg.Record:
+    me.require_admin()
+    zone(data.timezone)
+    _check_languages(data.languages)
+    async with db.transaction(pool) as conn:
+        host = await repository.get_organization_by_slug(conn, data.host)
+        if host is None:
+            raise ValidationFailed.field("host", f"no organization {data.host!r}")
+        if host["kind"] != "host_university":
+            raise ValidationFailed.field(
+                "host", f"{data.host!r} is a {host['kind']}; labs belong to host universities"
+            )
+        if host["is_archived"]:
+            raise ValidationFailed.field("host", f"{data.host!r} is archived")
+        row = await repository.insert_lab(conn, host["id"], msgspec.structs.asdict(data))
+        await audit.record(conn, me, "lab.create", "lab", row["id"], after=row)
+    return row
+
+
+async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate) -> asyncpg.Record:
+    if patch.timezone is not UNSET:
+        zone(patch.timezone)
+    if patch.languages is not UNSET:
+        _check_languages(patch.languages)
+    async with db.transaction(pool) as conn:
+        before = await _lab_for_update(conn, me, slug)
+        fields, _ = _merge(before, patch)
+        after = await repository.update_lab(conn, before["id"], fields)
+        await audit.record(conn, me, "lab.update", "lab", before["id"], before=before, after=after)
+    return after
+
+
+async def archive_lab(pool: asyncpg.Pool, me: Principal, slug: str) -> asyncpg.Record:
+    async with db.transaction(pool) as conn:
+        before = await _lab_for_update(conn, me, slug)
+        if before["is_archived"]:
+            return before
+        after = await repository.archive_lab(conn, before["id"])
+        await audit.record(conn, me, "lab.archive", "lab", before["id"], before=before, after=after)
+    return after
+
+
+# --- equipment ---------------------------------------------------------------------------------
+
+
+async def list_equipment(
+    pool: asyncpg.Pool, lab_slug: str, *, include_archived: bool
+) -> list[asyncpg.Record]:
+    lab = await get_lab(pool, lab_slug)
+    return await repository.list_equipment(pool, lab["id"], include_archived=include_archived)
+
+
+async def get_equipment(pool: asyncpg.Pool, lab_slug: str, slug: str) -> asyncpg.Record:
+    lab = await get_lab(pool, lab_slug)
+    row = await repository.get_equipment_by_slug(pool, lab["id"], slug)
+    if row is None:
+        raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
+    return row
+
+
+async def create_equipment(
+    pool: asyncpg.Pool, me: Principal, lab_slug: str, data: EquipmentCreate
+) -> asyncpg.Record:
+    async with db.transaction(pool) as conn:
+        lab = await _lab_for_update(conn, me, lab_slug)
+        row = await repository.insert_equipment(conn, lab["id"], msgspec.structs.asdict(data))
+        await repository.activate_units(conn, row["id"], row["units"])
+        await audit.record(conn, me, "equipment.create", "equipment", row["id"], after=row)
+    return row
+
+
+async def update_equipment(
+    pool: asyncpg.Pool, me: Principal, lab_slug: str, slug: str, patch: EquipmentUpdate
+) -> asyncpg.Record:
+    async with db.transaction(pool) as conn:
+        lab = await _lab_for_update(conn, me, lab_slug)
+        before = await repository.get_equipment_for_update(conn, lab["id"], slug)
+        if before is None:
+            raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
+        fields, _ = _merge(before, patch)
+        if fields["units"] < before["units"]:
+            await _retire_units(conn, before, fields["units"])
+        elif fields["units"] > before["units"]:
+            await repository.activate_units(conn, before["id"], fields["units"])
+        after = await repository.update_equipment(conn, before["id"], fields)
+        await audit.record(
+            conn, me, "equipment.update", "equipment", before["id"], before=before, after=after
+        )
+    return after
+
+
+async def _retire_units(conn: asyncpg.Connection, equipment: asyncpg.Record, units: int) -> None:
+    """Take units above ``units`` out of use, unless a slot still needs one of them."""
+    retiring = await repository.lock_units_above(conn, equipment["id"], units)
+    unit_ids = [unit["id"] for unit in retiring]
+    held = await repository.list_held_units(conn, unit_ids)
+    if held:
+        numbers = sorted({row["unit"] for row in held})
+        raise Conflict(
+            f"cannot reduce {equipment['slug']!r} to {units} units: unit(s) "
+            f"{', '.join(map(str, numbers))} are held by {len({row['slot_id'] for row in held})} "
+            "active future slot(s); cancel or move those slots first",
+            conflicts=[
+                {
+                    "slot_id": str(row["slot_id"]),
+                    "unit": row["unit"],
+                    "equipment": equipment["slug"],
+                    "starts_at": row["starts_at"].isoformat(),
+                    "ends_at": row["ends_at"].isoformat(),
+                }
+                for row in held
+            ],
+        )
+    await repository.retire_units(conn, unit_ids)
+
+
+async def archive_equipment(pool: asyncpg.Pool, me: Principal, lab_slug: str, slug: str) -> asyncpg.Record:
+    async with db.transaction(pool) as conn:
+        lab = await _lab_for_update(conn, me, lab_slug)
+        before = await repository.get_equipment_for_update(conn, lab["id"], slug)
+        if before is None:
+            raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
+        if before["is_archived"]:
+            return before
+        after = await repository.archive_equipment(conn, before["id"])
+        await audit.record(
+            conn, me, "equipment.archive", "equipment", before["id"], before=before, after=after
+        )
+    return after
+
+
+# --- opening hours -----------------------------------------------------------------------------
+
+
+def _describe(entry: OpeningHours) -> str:
+    return f"{WEEKDAYS[entry.weekday - 1]} {entry.opens_at}–{entry.closes_at}"
+
+
+def check_schedule(hours: list[OpeningHours]) -> list[tuple[int, time, time]]:
+    """The schedule as (weekday, opens, closes) rows, or a 422 naming every bad entry."""
+    errors: list[dict[str, str]] = []
+    for index, entry in enumerate(hours):
+        if entry.closes_at <= entry.opens_at:
+            errors.append(
+                {
+                    "field": f"[{index}].closes_at",
+                    "message": f"entry {index} ({_describe(entry)}) must close after it opens",
+                }
+            )
+    # "HH:MM" strings sort like the times they name; an entry is compared with the window that
+    # reaches latest so far on its weekday, which catches one long window covering several.
+    valid = [i for i, entry in enumerate(hours) if entry.opens_at < entry.closes_at]
+    widest: dict[int, int] = {}
+    for index in sorted(valid, key=lambda i: (hours[i].weekday, hours[i].opens_at)):
+        entry = hours[index]
+        earlier = widest.get(entry.weekday)
+        if earlier is not None and entry.opens_at < hours[earlier].closes_at:
+            errors.append(
+                {
+                    "field": f"[{index}]",
+                    "message": f"entry {index} ({_describe(entry)}) overlaps entry {earlier} "
+                    f"({_describe(hours[earlier])})",
+                }
+            )
+        if earlier is None or entry.closes_at > hours[earlier].closes_at:
+            widest[entry.weekday] = index
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), errors=errors)
+    return [
+        (entry.weekday, time.fromisoformat(entry.opens_at), time.fromisoformat(entry.closes_at))
+        for entry in sorted(hours, key=lambda h: (h.weekday, h.opens_at))
+    ]
+
+
+async def get_opening_hours(pool: asyncpg.Pool, lab_slug: str) -> list[asyncpg.Record]:
+    lab = await get_lab(pool, lab_slug)
+    return await repository.list_opening_hours(pool, lab["id"])
+
+
+async def set_opening_hours(
+    pool: asyncpg.Pool, me: Principal, lab_slug: str, hours: list[OpeningHours]
+) -> list[asyncpg.Record]:
+    """Replace the lab's whole weekly schedule; concurrent replacements apply one after the other."""
+    rows = check_schedule(hours)
+    async with db.transaction(pool) as conn:
+        lab = await _lab_for_update(conn, me, lab_slug)
+        before = await repository.list_opening_hours(conn, lab["id"])
+        after = await repository.replace_opening_hours(conn, lab["id"], rows)
+        await audit.record(
+            conn,
+            me,
+            "lab.opening_hours.replace",
+            "lab",
+            lab["id"],
+            before=[dict(r.items()) for r in before],
+            after=[dict(r.items()) for r in after],
+        )
+    return after
