@@ -1,7 +1,149 @@
-"""HTTP routes for accounts."""
+"""HTTP routes for accounts: who am I, my tokens, and people administration."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+import asyncpg
+import msgspec
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from labbook.accounts import service
+from labbook.accounts.schemas import (
+    Person,
+    PersonCreate,
+    PersonUpdate,
+    Role,
+    Token,
+    TokenCreate,
+    TokenCreated,
+)
+from labbook.accounts.security import AUTHENTICATED, Principal
+from labbook.schemas import Page
+
+ADMIN = ("admin",)
+
+
+def _person(row: asyncpg.Record) -> Person:
+    return msgspec.convert(dict(row.items()), Person)
+
+
+def _token(row: asyncpg.Record) -> Token:
+    return msgspec.convert(dict(row.items()), Token)
+
+
+def _created(secret: str, row: asyncpg.Record) -> TokenCreated:
+    return msgspec.convert({**dict(row.items()), "token": secret}, TokenCreated)
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ("accounts",)
+
+    @get("/", opt={"access": AUTHENTICATED}, summary="Who am I: person, organization, roles, managed labs")
+    async def get_me(self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal]) -> Person:
+        return _person(await service.who_am_i(pool, me))
+
+    @get("/tokens", opt={"access": AUTHENTICATED}, summary="My access tokens (never the secrets)")
+    async def list_my_tokens(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal]
+    ) -> list[Token]:
+        return [_token(row) for row in await service.list_own_tokens(pool, me)]
+
+    @post(
+        "/tokens",
+        opt={"access": AUTHENTICATED},
+        summary="Create an access token for myself",
+        description="The reply carries the secret in `token`; it is shown this once and stored only hashed.",
+    )
+    async def create_my_token(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], data: JSONBody[TokenCreate]
+    ) -> TokenCreated:
+        secret, row = await service.issue_own_token(
+            pool, me, name=data.name, expires_in_days=data.expires_in_days
+        )
+        return _created(secret, row)
+
+    @post("/tokens/{token_id:uuid}/revoke", opt={"access": AUTHENTICATED}, status_code=200)
+    async def revoke_my_token(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], token_id: FromPath[UUID]
+    ) -> Token:
+        """Revoke one of my tokens; it stops working at once."""
+        return _token(await service.revoke_own_token(pool, me, token_id))
+
+
+class PeopleController(Controller):
+    path = "/api/v1/people"
+    tags = ("accounts",)
+
+    @get("/", opt={"access": ("admin", "director")}, summary="People (a director sees their organization's)")
+    async def list_people(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        organization: Annotated[str | None, QueryParameter(description="organization slug")] = None,
+        role: Annotated[Role | None, QueryParameter()] = None,
+        q: Annotated[
+            str | None, QueryParameter(description="part of the name or email", max_length=200)
+        ] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> Page[Person]:
+        rows, total = await service.list_people(
+            pool, me, organization_slug=organization, role=role, q=q, limit=limit, offset=offset
+        )
+        return Page(items=[_person(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    @post("/", opt={"access": ADMIN}, summary="Add a person")
+    async def create_person(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        data: JSONBody[PersonCreate],
+    ) -> Person:
+        return _person(await service.create_person(pool, me, data))
+
+    @get("/{person_id:uuid}", opt={"access": AUTHENTICATED}, summary="One person")
+    async def get_person(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], person_id: FromPath[UUID]
+    ) -> Person:
+        """Admins see anyone, directors their organization's people, everyone themselves."""
+        return _person(await service.get_person(pool, me, person_id))
+
+    @patch(
+        "/{person_id:uuid}", opt={"access": ADMIN}, summary="Change name, phone, roles, managed labs, active"
+    )
+    async def update_person(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        person_id: FromPath[UUID],
+        data: JSONBody[PersonUpdate],
+    ) -> Person:
+        return _person(await service.update_person(pool, me, person_id, data))
+
+    @post("/{person_id:uuid}/deactivate", opt={"access": ADMIN}, status_code=200)
+    async def deactivate_person(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], person_id: FromPath[UUID]
+    ) -> Person:
+        """Switch a person off: they cannot sign in any more and all their tokens are revoked."""
+        return _person(await service.deactivate_person(pool, me, person_id))
+
+    @post("/{person_id:uuid}/tokens", opt={"access": ADMIN}, summary="Issue a token for someone")
+    async def create_person_token(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        person_id: FromPath[UUID],
+        data: JSONBody[TokenCreate],
+    ) -> TokenCreated:
+        secret, row = await service.issue_token_for_person(
+            pool, me, person_id, name=data.name, expires_in_days=data.expires_in_days
+        )
+        return _created(secret, row)
+
+
+route_handlers: list[Any] = [MeController, PeopleController]

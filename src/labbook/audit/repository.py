@@ -25,3 +25,49 @@ async def insert_event(
     request_id: str | None,
 ) -> None:
     await conn.execute(INSERT_EVENT, actor_id, action, object_type, object_id, before, after, request_id)
+
+
+LIST_EVENTS = """
+select e.id, e.occurred_at, e.actor_id, p.full_name as actor_name, e.action, e.object_type, e.object_id,
+       e.before, e.after, e.request_id
+from audit_events e
+left join people p on p.id = e.actor_id
+where ($1::text is null or e.object_type = $1)
+  and ($2::text[] is null or e.object_id = any($2::text[]))
+  and ($3::uuid is null or e.actor_id = $3)
+  and ($4::bigint is null or e.id < $4)
+order by e.id desc
+limit $5
+"""
+# Audit entries name labs and organizations by id; callers may name them by slug instead.
+FIND_OBJECT_ID_BY_SLUG = {
+    "lab": "select id::text from labs where slug = $1",
+    "organization": "select id::text from organizations where slug = $1",
+}
+FIND_PERSON_ID_BY_EMAIL = "select id from people where lower(email) = lower($1)"
+
+
+async def list_events(
+    conn: asyncpg.Connection,
+    *,
+    object_type: str | None,
+    object_ids: list[str] | None,
+    actor_id: UUID | None,
+    before_id: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first; ``before_id`` continues from the last id of the previous page."""
+    return await conn.fetch(LIST_EVENTS, object_type, object_ids, actor_id, before_id, limit)
+
+
+async def find_object_id_by_slug(conn: asyncpg.Connection, object_type: str, slug: str) -> str | None:
+    query = FIND_OBJECT_ID_BY_SLUG.get(object_type)
+    if query is None:
+        return None
+    found: str | None = await conn.fetchval(query, slug)
+    return found
+
+
+async def find_person_id_by_email(conn: asyncpg.Connection, email: str) -> UUID | None:
+    found: UUID | None = await conn.fetchval(FIND_PERSON_ID_BY_EMAIL, email)
+    return found

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from labbook.accounts.security import Principal
 from labbook.audit import repository
+from labbook.errors import ValidationFailed
 from labbook.observability import request_id_var
 
 
@@ -41,3 +43,51 @@ async def record(
         after=_snapshot(after),
         request_id=request_id_var.get(),
     )
+
+
+async def list_events(
+    pool: asyncpg.Pool,
+    *,
+    object_ref: str | None,
+    object_type: str | None,
+    object_id: str | None,
+    actor: str | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[list[asyncpg.Record], int | None]:
+    """One page of the log, newest first, and the cursor of the next page.
+
+    ``object_ref`` is ``type:id`` (``lab:welding-institute``); labs and organizations may be named by
+    slug or by id. ``actor`` is a person's id or email.
+    """
+    if object_ref is not None:
+        object_type, sep, object_id = object_ref.partition(":")
+        if not sep or not object_type or not object_id:
+            raise ValidationFailed.field("object", "write it as type:id, e.g. lab:welding-institute")
+    async with pool.acquire() as conn:
+        object_ids: list[str] | None = None
+        if object_id is not None:
+            object_ids = [object_id]
+            if object_type is not None:
+                by_slug = await repository.find_object_id_by_slug(conn, object_type, object_id)
+                if by_slug is not None:
+                    object_ids.append(by_slug)
+        actor_id: UUID | None = None
+        if actor is not None:
+            try:
+                actor_id = UUID(actor)
+            except ValueError:
+                actor_id = await repository.find_person_id_by_email(conn, actor)
+                if actor_id is None:
+                    return [], None
+        rows = await repository.list_events(
+            conn,
+            object_type=object_type,
+            object_ids=object_ids,
+            actor_id=actor_id,
+            before_id=before_id,
+            limit=limit + 1,
+        )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more else None)

@@ -1,0 +1,69 @@
+"""Request and reply bodies for people and access tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from labbook.schemas import Base, Email, Out, Phone, ShortText, Slug
+
+Role = Literal["admin", "lab_manager", "director", "instructor"]
+TokenName = Annotated[str, Meta(min_length=1, max_length=100, examples=["laptop"])]
+ExpiresInDays = Annotated[int, Meta(ge=1, le=365, description="days until the token stops working")]
+
+
+class Person(Out):
+    id: UUID
+    organization_id: int
+    organization_slug: str
+    email: str
+    full_name: str
+    phone: str | None
+    roles: list[str]
+    managed_labs: list[str]
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class PersonCreate(Base):
+    organization: Slug
+    email: Email
+    full_name: ShortText
+    phone: Phone | None = None
+    roles: list[Role] = msgspec.field(default_factory=list)
+    managed_labs: list[Slug] = msgspec.field(default_factory=list)
+
+
+class PersonUpdate(Base):
+    full_name: ShortText | UnsetType = UNSET
+    phone: Phone | UnsetType | None = UNSET
+    roles: list[Role] | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    managed_labs: list[Slug] | UnsetType = UNSET
+
+
+class Token(Out):
+    """An access token as its owner may see it: never the secret, never its hash."""
+
+    id: UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(Token):
+    token: str
+    """The secret itself. Shown in this reply only; labbook keeps just a hash."""
+
+
+class TokenCreate(Base):
+    name: TokenName
+    expires_in_days: ExpiresInDays = 90

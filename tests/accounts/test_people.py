@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+import asyncpg
+
+from tests.factories import unique
+
+
+def _new_person(organization: str, **fields: object) -> dict[str, object]:
+    return {
+        "organization": organization,
+        "email": f"{unique('new')}@example.kz",
+        "full_name": "Dana Seitkali",
+        **fields,
+    }
+
+
+async def test_admin_adds_a_lab_manager_and_it_is_audited(client, make, pool: asyncpg.Pool) -> None:
+    host = await make.host()
+    lab = await make.lab(organization_id=host["id"])
+    admin = await make.person("admin", organization_id=host["id"])
+    body = _new_person(
+        host["slug"], roles=["lab_manager"], managed_labs=[lab["slug"]], phone="+7 701 000 0000"
+    )
+
+    reply = await client.post("/api/v1/people", json=body, headers=admin.headers)
+
+    assert reply.status_code == 201, reply.text
+    person = reply.json()
+    assert person["roles"] == ["lab_manager"]
+    assert person["managed_labs"] == [lab["slug"]]
+    event = await pool.fetchrow(
+        "select actor_id, action, after from audit_events where object_type = 'person' and object_id = $1",
+        person["id"],
+    )
+    assert event["actor_id"] == admin.id
+    assert event["action"] == "person.create"
+    assert event["after"]["email"] == body["email"]
+
+
+async def test_duplicate_email_is_409(client, make) -> None:
+    host = await make.host()
+    admin = await make.person("admin", organization_id=host["id"])
+    body = _new_person(host["slug"])
+    assert (await client.post("/api/v1/people", json=body, headers=admin.headers)).status_code == 201
+
+    again = await client.post(
+        "/api/v1/people", json={**body, "email": str(body["email"]).upper()}, headers=admin.headers
+    )
+
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/conflict"
+
+
+async def test_lab_manager_needs_labs_of_own_host(client, make) -> None:
+    host = await make.host()
+    other_lab = await make.lab()
+    college = await make.organization(kind="college")
+    admin = await make.person("admin", organization_id=host["id"])
+
+    foreign = await client.post(
+        "/api/v1/people",
+        json=_new_person(host["slug"], roles=["lab_manager"], managed_labs=[other_lab["slug"]]),
+        headers=admin.headers,
+    )
+    college_manager = await client.post(
+        "/api/v1/people", json=_new_person(college["slug"], roles=["lab_manager"]), headers=admin.headers
+    )
+    unknown_role = await client.post(
+        "/api/v1/people", json=_new_person(host["slug"], roles=["janitor"]), headers=admin.headers
+    )
+
+    assert foreign.status_code == 422
+    assert foreign.json()["errors"][0]["field"] == "managed_labs"
+    assert college_manager.status_code == 422
+    assert unknown_role.status_code == 422
+
+
+async def test_only_admins_add_people(client, make) -> None:
+    director = await make.person("director")
+    reply = await client.post("/api/v1/people", json=_new_person("whatever"), headers=director.headers)
+    assert reply.status_code == 403
+    assert reply.json()["type"] == "/problems/forbidden"
+
+
+async def test_director_lists_own_organization_only(client, make) -> None:
+    college = await make.organization(kind="college")
+    director = await make.person("director", organization_id=college["id"])
+    colleague = await make.person("instructor", organization_id=college["id"])
+    stranger = await make.person("director")
+
+    listed = await client.get("/api/v1/people", headers=director.headers)
+    elsewhere = await client.get(
+        "/api/v1/people", params={"organization": "some-other-org"}, headers=director.headers
+    )
+
+    assert listed.status_code == 200, listed.text
+    ids = {p["id"] for p in listed.json()["items"]}
+    assert ids == {str(director.id), str(colleague.id)}
+    assert str(stranger.id) not in ids
+    assert elsewhere.json()["items"] == []
+    lab_manager = await make.person("lab_manager")
+    assert (await client.get("/api/v1/people", headers=lab_manager.headers)).status_code == 403
+
+
+async def test_admin_filters_people(client, make) -> None:
+    college = await make.organization(kind="college")
+    admin = await make.person("admin")
+    name = unique("Zhanar")
+    wanted = await make.person("director", organization_id=college["id"], full_name=name)
+    await make.person("instructor", organization_id=college["id"])
+
+    reply = await client.get(
+        "/api/v1/people",
+        params={"organization": college["slug"], "role": "director", "q": name[-8:]},
+        headers=admin.headers,
+    )
+
+    page = reply.json()
+    assert [p["id"] for p in page["items"]] == [str(wanted.id)]
+    assert page["total"] == 1
+
+
+async def test_who_may_read_a_person(client, make) -> None:
+    college = await make.organization(kind="college")
+    person = await make.person("instructor", organization_id=college["id"])
+    director = await make.person("director", organization_id=college["id"])
+    outsider = await make.person("director")
+    admin = await make.person("admin")
+
+    for reader, status in ((person, 200), (director, 200), (admin, 200), (outsider, 404)):
+        reply = await client.get(f"/api/v1/people/{person.id}", headers=reader.headers)
+        assert reply.status_code == status, (reader.roles, reply.text)
+
+
+async def test_patch_changes_roles_and_labs_and_audits_before_after(client, make, pool) -> None:
+    host = await make.host()
+    lab = await make.lab(organization_id=host["id"])
+    admin = await make.person("admin", organization_id=host["id"])
+    person = await make.person("instructor", organization_id=host["id"])
+
+    reply = await client.patch(
+        f"/api/v1/people/{person.id}",
+        json={"roles": ["instructor", "lab_manager"], "managed_labs": [lab["slug"]], "phone": None},
+        headers=admin.headers,
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["roles"] == ["instructor", "lab_manager"]
+    assert reply.json()["managed_labs"] == [lab["slug"]]
+    me = (await client.get("/api/v1/me", headers=person.headers)).json()
+    assert me["managed_labs"] == [lab["slug"]]
+    event = await pool.fetchrow(
+        "select before, after from audit_events where action = 'person.update' and object_id = $1",
+        str(person.id),
+    )
+    assert event["before"]["roles"] == ["instructor"]
+    assert event["after"]["roles"] == ["instructor", "lab_manager"]
+
+    dropped = await client.patch(
+        f"/api/v1/people/{person.id}", json={"roles": ["instructor"]}, headers=admin.headers
+    )
+    assert dropped.json()["managed_labs"] == []
+
+
+async def test_patch_rejects_unknown_fields(client, make) -> None:
+    admin = await make.person("admin")
+    person = await make.person("director")
+    reply = await client.patch(f"/api/v1/people/{person.id}", json={"email": "x@y.kz"}, headers=admin.headers)
+    assert reply.status_code == 422
+
+
+async def test_deactivated_person_tokens_stop_working(client, make, pool) -> None:
+    admin = await make.person("admin")
+    person = await make.person("director")
+    assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 200
+
+    reply = await client.post(f"/api/v1/people/{person.id}/deactivate", headers=admin.headers)
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["is_active"] is False
+    assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 401
+    # reactivating does not bring old tokens back: they were revoked
+    await client.patch(f"/api/v1/people/{person.id}", json={"is_active": True}, headers=admin.headers)
+    assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 401
+    live = await pool.fetchval(
+        "select count(*) from access_tokens where person_id = $1 and revoked_at is null", person.id
+    )
+    assert live == 0
+
+
+async def test_admin_cannot_lock_themselves_out(client, make) -> None:
+    admin = await make.person("admin")
+    reply = await client.post(f"/api/v1/people/{admin.id}/deactivate", headers=admin.headers)
+    assert reply.status_code == 409
+
+
+async def test_admin_issues_token_for_someone(client, make) -> None:
+    admin = await make.person("admin")
+    person = await make.person("director")
+
+    reply = await client.post(
+        f"/api/v1/people/{person.id}/tokens", json={"name": "issued"}, headers=admin.headers
+    )
+
+    assert reply.status_code == 201, reply.text
+    me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {reply.json()['token']}"})
+    assert me.json()["id"] == str(person.id)
+    forbidden = await client.post(
+        f"/api/v1/people/{admin.id}/tokens", json={"name": "steal"}, headers=person.headers
+    )
+    assert forbidden.status_code == 403

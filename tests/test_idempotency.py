@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import asyncpg
+
+from tests.factories import unique
+
+
+async def _token_names(pool: asyncpg.Pool, person_id: object) -> list[str]:
+    rows = await pool.fetch(
+        "select name from access_tokens where person_id = $1 and name <> 'test'", person_id
+    )
+    return [r["name"] for r in rows]
+
+
+async def test_concurrent_retries_create_one_row_and_get_one_answer(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": unique("key")}
+
+    replies = await asyncio.gather(
+        *(client.post("/api/v1/me/tokens", json={"name": "phone"}, headers=headers) for _ in range(10))
+    )
+
+    assert {r.status_code for r in replies} == {201}
+    assert len({r.content for r in replies}) == 1
+    assert await _token_names(pool, person.id) == ["phone"]
+    replayed = [r for r in replies if r.headers.get("idempotent-replayed") == "true"]
+    assert len(replayed) == 9
+    assert all(r.headers["content-type"] == "application/json" for r in replies)
+
+
+async def test_retry_later_replays_the_first_answer(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": "retry-1"}
+    first = await client.post("/api/v1/me/tokens", json={"name": "tablet"}, headers=headers)
+
+    again = await client.post("/api/v1/me/tokens", json={"name": "tablet"}, headers=headers)
+
+    assert again.status_code == first.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert await _token_names(pool, person.id) == ["tablet"]
+
+
+async def test_same_key_with_another_body_is_422(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": "reused"}
+    assert (await client.post("/api/v1/me/tokens", json={"name": "a"}, headers=headers)).status_code == 201
+
+    reply = await client.post("/api/v1/me/tokens", json={"name": "b"}, headers=headers)
+
+    assert reply.status_code == 422
+    assert reply.headers["content-type"].startswith("application/problem+json")
+    assert reply.json()["type"] == "/problems/idempotency-key-reused"
+    assert await _token_names(pool, person.id) == ["a"]
+
+
+async def test_keys_belong_to_the_caller(client, make, pool) -> None:
+    first = await make.person("director")
+    second = await make.person("director")
+    for person in (first, second):
+        reply = await client.post(
+            "/api/v1/me/tokens",
+            json={"name": "shared key"},
+            headers={**person.headers, "Idempotency-Key": "k"},
+        )
+        assert reply.status_code == 201
+        assert "idempotent-replayed" not in reply.headers
+    assert await _token_names(pool, first.id) == ["shared key"]
+    assert await _token_names(pool, second.id) == ["shared key"]
+
+
+async def test_without_a_key_every_post_creates(client, make, pool) -> None:
+    person = await make.person("director")
+    for _ in range(2):
+        assert (
+            await client.post("/api/v1/me/tokens", json={"name": "x"}, headers=person.headers)
+        ).status_code == 201
+    assert await _token_names(pool, person.id) == ["x", "x"]
+
+
+async def test_errors_are_remembered_too(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": unique("bad")}
+    first = await client.post(
+        "/api/v1/me/tokens", json={"name": "x", "expires_in_days": 999}, headers=headers
+    )
+    again = await client.post(
+        "/api/v1/me/tokens", json={"name": "x", "expires_in_days": 999}, headers=headers
+    )
+    assert first.status_code == again.status_code == 422
+    assert again.json() == first.json()
+    assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_malformed_key_is_400(client, make) -> None:
+    person = await make.person("director")
+    for key in ("", "x" * 256, "tab\there", "ключ"):
+        reply = await client.post(
+            "/api/v1/me/tokens",
+            json={"name": "x"},
+            headers={**person.headers, "Idempotency-Key": key.encode()},
+        )
+        assert reply.status_code == 400, (key, reply.text)
+        assert reply.json()["type"] == "/problems/bad-request"
+
+
+async def test_secret_in_a_remembered_reply_is_not_stored_readable(client, make, pool) -> None:
+    person = await make.person("director")
+    key = unique("secret")
+    reply = await client.post(
+        "/api/v1/me/tokens", json={"name": "x"}, headers={**person.headers, "Idempotency-Key": key}
+    )
+    secret = reply.json()["token"]
+
+    stored = await pool.fetchval(
+        "select response_body from idempotency_keys where key = $1 and scope = $2",
+        key,
+        hashlib.sha256(f"Bearer {person.token}".encode()).digest(),
+    )
+
+    assert stored is not None
+    assert secret.encode() not in stored
+    assert b"lbk_" not in stored
+
+
+async def test_old_keys_expire(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": unique("old")}
+    assert (
+        await client.post("/api/v1/me/tokens", json={"name": "day one"}, headers=headers)
+    ).status_code == 201
+    await pool.execute(
+        "update idempotency_keys set created_at = now() - interval '25 hours' where key = $1",
+        headers["Idempotency-Key"],
+    )
+
+    reply = await client.post("/api/v1/me/tokens", json={"name": "day two"}, headers=headers)
+
+    assert reply.status_code == 201
+    assert "idempotent-replayed" not in reply.headers
+    assert sorted(await _token_names(pool, person.id)) == ["day one", "day two"]
