@@ -1,0 +1,372 @@
+"""Booking seats, the booking state machine and the waitlist.
+
+Seats are taken only by the conditional UPDATE in ``repository.take_seats`` (invariant 2); when it
+matches nothing, the slot is read once more to say exactly why. Releasing seats happens in the same
+transaction as the status change and holds the slot row until the waitlist has been served.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from labbook import db
+from labbook.accounts.security import Principal
+from labbook.audit import service as audit
+from labbook.bookings import repository
+from labbook.bookings.schemas import BookingCreate, BookingFilter
+from labbook.errors import (
+    BookingWindowClosed,
+    Conflict,
+    IllegalTransition,
+    LabbookError,
+    NotFound,
+    SlotFull,
+    ValidationFailed,
+)
+
+HOLDS_SEATS = ("pending", "confirmed")
+# action -> (new status, statuses it may leave)
+TRANSITIONS: dict[str, tuple[str, list[str]]] = {
+    "confirm": ("confirmed", ["pending"]),
+    "decline": ("declined", ["pending"]),
+    "cancel": ("cancelled", ["pending", "confirmed", "waitlisted"]),
+}
+# A booking whose seats were freed concurrently between the UPDATE and the read is simply retried.
+_ATTEMPTS = 3
+
+
+class SlotNotBookable(Conflict):
+    """The slot exists but takes no bookings: cancelled, maintenance/closure, or private to another org."""
+
+    slug = "slot-not-bookable"
+    title = "Slot takes no bookings"
+
+
+class SeriesNotBookable(Conflict):
+    """Some remaining occurrence of a series cannot be booked; ``failures`` lists each and why."""
+
+    slug = "series-not-bookable"
+    title = "Series cannot be booked as a whole"
+
+
+def _may_see(me: Principal, organization_id: int, lab_id: int) -> bool:
+    return me.acts_for(organization_id) or me.manages(lab_id)
+
+
+async def _organization_for(conn: asyncpg.Connection, me: Principal, slug: str | None) -> int:
+    """The organization a booking is for: the director's own, or the one an admin names."""
+    if slug is None:
+        if "director" in me.roles:
+            return me.organization_id
+        raise ValidationFailed.field("organization", "name the organization (slug) this booking is for")
+    row = await repository.get_organization_by_slug(conn, slug)
+    if row is None or row["is_archived"]:
+        raise ValidationFailed.field("organization", f"no organization {slug!r}")
+    me.require_organization(row["id"])
+    organization_id: int = row["id"]
+    return organization_id
+
+
+def refusal(
+    slot: Mapping[str, Any] | None,
+    me: Principal,
+    *,
+    organization_id: int,
+    headcount: int,
+    language: str,
+) -> LabbookError | None:
+    """Why ``slot`` cannot take this booking now, or ``None`` if it can."""
+    if slot is None:
+        return NotFound("no such slot")
+    slot_id = slot["id"]
+    if slot["visibility"] == "private" and slot["organization_id"] != organization_id:
+        if not me.is_admin:
+            return NotFound("no such slot")
+        return SlotNotBookable("the slot is private to another organization", slot_id=slot_id)
+    if language not in slot["languages"]:
+        return ValidationFailed.field(
+            "language", f"this lab offers visits in {', '.join(slot['languages'])}, not {language}"
+        )
+    if slot["status"] != "active" or slot["lab_is_archived"]:
+        return SlotNotBookable("the slot is cancelled", slot_id=slot_id, status=slot["status"])
+    if slot["kind"] not in repository.BOOKABLE_KINDS:
+        return SlotNotBookable(f"a {slot['kind']} slot takes no bookings", slot_id=slot_id, kind=slot["kind"])
+    starts_at = slot["starts_at"]
+    if slot["booking_deadline"] is not None and slot["now"] >= slot["booking_deadline"]:
+        return BookingWindowClosed(
+            "the booking deadline has passed",
+            slot_id=slot_id,
+            booking_deadline=slot["booking_deadline"].isoformat(),
+        )
+    if starts_at < slot["earliest_start"]:
+        return BookingWindowClosed(
+            f"this lab needs {slot['min_notice_hours']} hours' notice",
+            slot_id=slot_id,
+            starts_at=starts_at.isoformat(),
+            min_notice_hours=slot["min_notice_hours"],
+        )
+    if starts_at > slot["latest_start"]:
+        return BookingWindowClosed(
+            f"this lab takes bookings at most {slot['max_advance_days']} days ahead",
+            slot_id=slot_id,
+            starts_at=starts_at.isoformat(),
+            max_advance_days=slot["max_advance_days"],
+            opens_at=(starts_at - (slot["latest_start"] - slot["now"])).isoformat(),
+        )
+    seats_left = slot["capacity"] - slot["seats_taken"]
+    if headcount > seats_left:
+        return SlotFull(
+            f"{seats_left} seats left, {headcount} requested",
+            slot_id=slot_id,
+            seats_left=seats_left,
+            requested=headcount,
+            capacity=slot["capacity"],
+        )
+    return None
+
+
+async def _insert(
+    conn: asyncpg.Connection,
+    me: Principal,
+    slot: Mapping[str, Any],
+    *,
+    organization_id: int,
+    data: BookingCreate,
+    status: str,
+    group_id: UUID | None,
+) -> dict[str, Any]:
+    row = await repository.insert_booking(
+        conn,
+        slot_id=slot["id"],
+        organization_id=organization_id,
+        booked_by=me.person_id,
+        group_id=group_id,
+        headcount=data.headcount,
+        contact_name=data.contact_name,
+        contact_email=data.contact_email,
+        contact_phone=data.contact_phone,
+        language=data.language,
+        age_group=data.age_group,
+        notes=data.notes,
+        status=status,
+    )
+    await audit.record(conn, me, "booking.create", "booking", row["id"], after=row)
+    booking = dict(row.items())
+    booking.update(
+        lab_id=slot["lab_id"],
+        lab_slug=slot["lab_slug"],
+        starts_at=slot["starts_at"],
+        ends_at=slot["ends_at"],
+        title=slot["title"],
+    )
+    return booking
+
+
+async def _book_one(
+    conn: asyncpg.Connection,
+    me: Principal,
+    slot_id: UUID,
+    *,
+    organization_id: int,
+    data: BookingCreate,
+    group_id: UUID | None,
+) -> dict[str, Any]:
+    for _ in range(_ATTEMPTS):
+        taken = await repository.take_seats(conn, slot_id, data.headcount, organization_id, data.language)
+        if taken is not None:
+            status = "pending" if taken["requires_approval"] else "confirmed"
+            return await _insert(
+                conn, me, taken, organization_id=organization_id, data=data, status=status, group_id=group_id
+            )
+        # With a waitlist the slot row stays locked from this read to commit, so a release running
+        # now either finishes first (and we take its seats) or serves the waitlist after us.
+        slot = await repository.get_slot_for_booking(conn, slot_id, lock=data.waitlist)
+        why = refusal(
+            slot, me, organization_id=organization_id, headcount=data.headcount, language=data.language
+        )
+        if isinstance(why, SlotFull) and data.waitlist and slot is not None:
+            if data.headcount > slot["capacity"]:
+                raise why
+            return await _insert(
+                conn, me, slot, organization_id=organization_id, data=data, status="waitlisted", group_id=None
+            )
+        if why is not None:
+            raise why
+    raise SlotFull("the last seats went to concurrent bookings; try again", slot_id=slot_id)
+
+
+async def book_seats(pool: asyncpg.Pool, me: Principal, slot_id: UUID, data: BookingCreate) -> dict[str, Any]:
+    """Book seats in one slot; ``waitlist`` queues the booking when the slot is full."""
+    async with db.transaction(pool) as conn:
+        organization_id = await _organization_for(conn, me, data.organization)
+        return await _book_one(conn, me, slot_id, organization_id=organization_id, data=data, group_id=None)
+
+
+async def book_series(
+    pool: asyncpg.Pool, me: Principal, series_id: UUID, data: BookingCreate
+) -> tuple[UUID, list[dict[str, Any]]]:
+    """Book every remaining active occurrence of a series, all or nothing."""
+    if data.waitlist:
+        raise ValidationFailed.field("waitlist", "a series is booked whole or not at all; it has no waitlist")
+    async with db.transaction(pool) as conn:
+        organization_id = await _organization_for(conn, me, data.organization)
+        series = await repository.get_series(conn, series_id)
+        if series is None or (
+            series["visibility"] == "private"
+            and series["organization_id"] != organization_id
+            and not me.is_admin
+        ):
+            raise NotFound("no such series")
+        occurrences = await repository.list_series_remaining(conn, series_id)
+        if not occurrences:
+            raise SlotNotBookable("the series has no remaining occurrences", series_id=series_id)
+        group_id = uuid4()
+        booked: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for slot in occurrences:
+            # After the first failure nothing will be kept, so only explain the rest.
+            taken = None
+            if not failures:
+                taken = await repository.take_seats(
+                    conn, slot["id"], data.headcount, organization_id, data.language
+                )
+            if taken is not None:
+                status = "pending" if taken["requires_approval"] else "confirmed"
+                booked.append(
+                    await _insert(
+                        conn,
+                        me,
+                        taken,
+                        organization_id=organization_id,
+                        data=data,
+                        status=status,
+                        group_id=group_id,
+                    )
+                )
+                continue
+            fresh = await repository.get_slot_for_booking(conn, slot["id"]) if not failures else slot
+            why = refusal(
+                fresh, me, organization_id=organization_id, headcount=data.headcount, language=data.language
+            ) or SlotFull("the last seats went to a concurrent booking", slot_id=slot["id"])
+            failures.append(
+                {
+                    "slot_id": str(slot["id"]),
+                    "starts_at": slot["starts_at"].isoformat(),
+                    "type": why.type,
+                    "detail": why.detail,
+                    **{k: v for k, v in why.members.items() if k != "slot_id"},
+                }
+            )
+        if failures:
+            raise SeriesNotBookable(
+                f"{len(failures)} of {len(occurrences)} remaining occurrences cannot be booked",
+                series_id=str(series_id),
+                failures=failures,
+            )
+        return group_id, booked
+
+
+async def get_booking(pool: asyncpg.Pool, me: Principal, booking_id: UUID) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await repository.get_booking(conn, booking_id)
+    if row is None or not _may_see(me, row["organization_id"], row["lab_id"]):
+        raise NotFound("no such booking")
+    return row
+
+
+async def list_bookings(
+    pool: asyncpg.Pool, me: Principal, query: BookingFilter
+) -> tuple[list[asyncpg.Record], int]:
+    """Bookings the caller may see: an admin all, a director their org's, a manager their labs'."""
+    async with pool.acquire() as conn:
+        return await repository.list_bookings(
+            conn,
+            see_all=me.is_admin,
+            organization_id=me.organization_id if "director" in me.roles else None,
+            lab_ids=sorted(me.managed_lab_ids) if "lab_manager" in me.roles else [],
+            query=query,
+        )
+
+
+async def _serve_waitlist(conn: asyncpg.Connection, me: Principal, slot: Mapping[str, Any]) -> None:
+    """Promote the oldest waitlisted bookings that fit into the seats just freed.
+
+    The caller has just released seats with an UPDATE, so this transaction holds the slot row and no
+    other booking or release of the slot can interleave.
+    """
+    if slot["status"] != "active":
+        return
+    free = slot["capacity"] - slot["seats_taken"]
+    promoted_status = "pending" if slot["requires_approval"] else "confirmed"
+    for waiting in await repository.list_waitlisted(conn, slot["id"]):
+        if free <= 0:
+            return
+        if waiting["headcount"] > free:
+            continue
+        row = await repository.promote(conn, waiting["id"], promoted_status)
+        if row is None:
+            continue
+        taken = await repository.take_seats_unchecked(conn, slot["id"], row["headcount"])
+        if taken is None:
+            raise SlotFull("seats freed for the waitlist were taken", slot_id=slot["id"])
+        free = taken["capacity"] - taken["seats_taken"]
+        await audit.record(
+            conn,
+            me,
+            "booking.promote",
+            "booking",
+            row["id"],
+            before={"status": "waitlisted", "sequence": row["sequence"] - 1},
+            after=row,
+        )
+
+
+async def release_booking_seats(
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, headcount: int
+) -> None:
+    """Give a booking's seats back to its slot and serve the waitlist, inside the caller's transaction."""
+    slot = await repository.release_seats(conn, slot_id, headcount)
+    await _serve_waitlist(conn, me, slot)
+
+
+async def change_status(
+    pool: asyncpg.Pool, me: Principal, booking_id: UUID, action: str, message: str | None
+) -> dict[str, Any]:
+    """Confirm, decline or cancel a booking; a transition the state machine forbids is a 409."""
+    to, allowed_from = TRANSITIONS[action]
+    async with db.transaction(pool) as conn:
+        current = await repository.get_booking(conn, booking_id)
+        if current is None or not _may_see(me, current["organization_id"], current["lab_id"]):
+            raise NotFound("no such booking")
+        # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
+        if action != "cancel":
+            me.require_lab(current["lab_id"])
+        row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
+        if row is None:
+            status = await repository.get_status(conn, booking_id)
+            raise IllegalTransition(
+                f"a {status} booking cannot be {to}", current_status=status, booking_id=str(booking_id)
+            )
+        await audit.record(
+            conn,
+            me,
+            f"booking.{action}",
+            "booking",
+            booking_id,
+            before={
+                "status": row["previous_status"],
+                "status_message": row["previous_message"],
+                "sequence": row["previous_sequence"],
+                "updated_at": row["previous_updated_at"],
+            },
+            after={k: v for k, v in row.items() if not k.startswith("previous_")},
+        )
+        if row["previous_status"] in HOLDS_SEATS and to not in HOLDS_SEATS:
+            await release_booking_seats(conn, me, row["slot_id"], row["headcount"])
+        booking = dict(current.items())
+        booking.update((k, v) for k, v in row.items() if not k.startswith("previous_"))
+        return booking
