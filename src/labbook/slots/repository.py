@@ -1,0 +1,487 @@
+"""SQL for slots, the units they hold, series and availability.
+
+Overlap queries are written as ``int4range(x, x, '[]') = int4range($n, $n, '[]') and during && $m``:
+the same expressions as ``ix_slots_lab_during`` and ``ex_slot_units_overlap``, so the GiST index
+narrows on both the lab (or unit) and the time range. ``lab_id = $n`` instead leaves the index only
+the range to work with, which is about ten times slower at a million rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from labbook import db
+
+LAB_COLUMNS = "id, slug, organization_id, timezone, capacity, is_archived"
+
+LOCK_LAB = f"select {LAB_COLUMNS} from labs where id = $1 for update"
+GET_LAB_BY_SLUG = f"select {LAB_COLUMNS} from labs where slug = $1"
+GET_LAB = f"select {LAB_COLUMNS} from labs where id = $1"
+GET_ORGANIZATION_ID = "select id from organizations where slug = $1 and not is_archived"
+GET_ORGANIZATION_SLUG = "select slug from organizations where id = $1"
+PERSON_EXISTS = "select exists(select 1 from people where id = $1 and is_active)"
+
+LIST_OPENING_HOURS = """
+select weekday, opens_at, closes_at from opening_hours where lab_id = $1 order by weekday, opens_at
+"""
+
+SLOT_COLUMNS = """
+id, lab_id, series_id, occurrence_start, kind, title, description, starts_at, ends_at, capacity,
+seats_taken, visibility, organization_id, booking_deadline, requires_approval, is_outside_hours,
+instructor_id, status, sequence, created_by, created_at, updated_at
+"""
+
+GET_SLOT = f"select {SLOT_COLUMNS} from slots where id = $1"
+LOCK_SLOT = f"select {SLOT_COLUMNS} from slots where id = $1 for update"
+
+OVERLAPPING_SLOTS = """
+select id, kind, capacity, starts_at, ends_at
+from slots
+where int4range(lab_id, lab_id, '[]') = int4range($1, $1, '[]')
+  and during && tstzrange($2, $3, '[)')
+  and status = 'active'
+  and id <> all($4::uuid[])
+order by starts_at, id
+"""
+
+LAB_EQUIPMENT = """
+select id, slug, units, seats_per_unit, is_out_of_service, is_archived
+from equipment
+where lab_id = $1 and slug = any($2::text[])
+"""
+
+# Free units of one equipment: the units with no active holding overlapping the range; units the
+# slot held before an edit come first, so an edit keeps its stations when it can.
+PICK_FREE_UNITS = """
+select u.id, u.number
+from equipment_units u
+where u.equipment_id = $1
+  and not u.is_retired
+  and not exists (
+      select 1 from slot_units su
+      where int4range(su.unit_id, su.unit_id, '[]') = int4range(u.id, u.id, '[]')
+        and su.during && tstzrange($2, $3, '[)')
+        and su.is_active
+  )
+order by u.id = any($5::int[]) desc, u.number
+limit $4
+"""
+
+USABLE_UNITS = "select count(*) from equipment_units where equipment_id = $1 and not is_retired"
+
+# Who holds the units of one equipment during a range (for the conflict report).
+UNIT_HOLDERS = """
+select su.slot_id, u.number as unit, e.slug as equipment, s.starts_at, s.ends_at, s.kind
+from equipment_units u
+join equipment e on e.id = u.equipment_id
+join lateral (
+    select h.slot_id from slot_units h
+    where int4range(h.unit_id, h.unit_id, '[]') = int4range(u.id, u.id, '[]')
+      and h.during && tstzrange($2, $3, '[)')
+      and h.is_active
+) su on true
+join slots s on s.id = su.slot_id
+where u.equipment_id = $1 and not u.is_retired
+order by u.number, s.starts_at
+"""
+
+INSERT_SLOT_UNITS = """
+insert into slot_units (slot_id, unit_id, during)
+select $1, unnest($2::int[]), tstzrange($3, $4, '[)')
+"""
+DELETE_SLOT_UNITS = "delete from slot_units where slot_id = $1"
+DEACTIVATE_SLOT_UNITS = "update slot_units set is_active = false where slot_id = $1 and is_active"
+
+SLOT_UNIT_COUNTS = """
+select e.id as equipment_id, e.slug as equipment, count(*)::int as units,
+       array_agg(u.id order by u.number) as unit_ids
+from slot_units su
+join equipment_units u on u.id = su.unit_id
+join equipment e on e.id = u.equipment_id
+where su.slot_id = $1 and su.is_active
+group by e.id, e.slug
+order by e.slug
+"""
+
+INSERT_SLOT = f"""
+insert into slots (lab_id, series_id, occurrence_start, kind, title, description, starts_at, ends_at,
+                   capacity, visibility, organization_id, booking_deadline, requires_approval,
+                   is_outside_hours, instructor_id, status, created_by)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+returning {SLOT_COLUMNS}
+"""
+
+UPDATE_SLOT = f"""
+update slots
+set starts_at = $2, ends_at = $3, capacity = $4, title = $5, description = $6, booking_deadline = $7,
+    requires_approval = $8, instructor_id = $9, visibility = $10, organization_id = $11,
+    is_outside_hours = $12, occurrence_start = $13,
+    sequence = sequence + 1, updated_at = now()
+where id = $1
+returning {SLOT_COLUMNS}
+"""
+
+CANCEL_SLOT = f"""
+update slots set status = 'cancelled', sequence = sequence + 1, updated_at = now()
+where id = $1
+returning {SLOT_COLUMNS}
+"""
+
+CANCEL_BOOKINGS = """
+update bookings
+set status = 'cancelled', status_message = coalesce($2, status_message),
+    sequence = sequence + 1, updated_at = now()
+where slot_id = $1 and status in ('pending', 'confirmed', 'waitlisted')
+returning id
+"""
+
+SLOT_VIEW = """
+select s.id, l.slug as lab, l.timezone, s.lab_id, s.series_id, s.occurrence_start, s.kind, s.title,
+       s.description, s.starts_at, s.ends_at, s.capacity, s.seats_taken,
+       s.capacity - s.seats_taken as seats_left, s.visibility, s.organization_id, o.slug as organization,
+       s.booking_deadline, s.requires_approval, s.is_outside_hours, s.instructor_id, s.status,
+       s.sequence, s.created_at, s.updated_at,
+       coalesce((
+           select jsonb_agg(jsonb_build_object('equipment', e.slug, 'unit', u.number)
+                            order by e.slug, u.number)
+           from slot_units su
+           join equipment_units u on u.id = su.unit_id
+           join equipment e on e.id = u.equipment_id
+           where su.slot_id = s.id and (su.is_active or s.status = 'cancelled')
+       ), '[]'::jsonb) as units
+from slots s
+join labs l on l.id = s.lab_id
+left join organizations o on o.id = s.organization_id
+"""
+
+GET_SLOT_VIEW = SLOT_VIEW + "where s.id = $1"
+LIST_SLOT_VIEWS_BY_ID = SLOT_VIEW + "where s.id = any($1::uuid[]) order by s.starts_at, s.id"
+LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + "where s.series_id = $1 order by s.occurrence_start"
+
+# Visible to the caller: public slots, their organization's private ones, and every slot of the labs
+# they manage ($7 is null for admins: everything).
+SLOT_LIST_FILTER = """
+where ($1::int is null or int4range(s.lab_id, s.lab_id, '[]') = int4range($1, $1, '[]'))
+  and s.during && tstzrange($2, $3, '[)')
+  and ($4::text is null or s.kind = $4)
+  and (not $5 or (s.capacity > s.seats_taken and s.kind in ('tour', 'training', 'event')
+                  and (s.booking_deadline is null or s.booking_deadline > now())))
+  and (s.status = 'active' or $6)
+  and ($9 or s.visibility = 'public' or s.organization_id = $8 or s.lab_id = any($7::int[]))
+"""
+LIST_SLOT_VIEWS = SLOT_VIEW + SLOT_LIST_FILTER + "order by s.starts_at, s.id limit $10 offset $11"
+COUNT_SLOTS = "select count(*) from slots s " + SLOT_LIST_FILTER
+
+SERIES_COLUMNS = """
+id, lab_id, kind, title, description, timezone, local_start, duration, freq, interval, weekdays,
+count, until, capacity, visibility, organization_id, instructor_id, requires_approval, status,
+sequence, created_by, created_at, updated_at
+"""
+
+INSERT_SERIES = f"""
+insert into slot_series (lab_id, kind, title, description, timezone, local_start, duration, freq,
+                         interval, weekdays, count, until, capacity, visibility, organization_id,
+                         instructor_id, requires_approval, status, created_by)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+returning {SERIES_COLUMNS}
+"""
+GET_SERIES = f"select {SERIES_COLUMNS} from slot_series where id = $1"
+LOCK_SERIES = f"select {SERIES_COLUMNS} from slot_series where id = $1 for update"
+UPDATE_SERIES = f"""
+update slot_series
+set local_start = $2, duration = $3, count = $4, until = $5, capacity = $6, title = $7,
+    description = $8, status = $9, sequence = sequence + 1, updated_at = now()
+where id = $1
+returning {SERIES_COLUMNS}
+"""
+LOCK_SERIES_SLOTS = f"""
+select {SLOT_COLUMNS} from slots where series_id = $1 order by occurrence_start for update
+"""
+REPOINT_SLOTS = """
+update slots set series_id = $2, sequence = sequence + 1, updated_at = now()
+where series_id = $1 and occurrence_start >= $3
+"""
+
+LAB_UNITS = """
+select e.id as equipment_id, e.slug, e.is_out_of_service, u.id as unit_id, u.number
+from equipment e
+join equipment_units u on u.equipment_id = e.id and not u.is_retired
+where e.lab_id = $1 and not e.is_archived
+order by e.slug, u.number
+"""
+
+UNIT_HOLDINGS = """
+select h.unit_id, lower(h.during) as starts_at, upper(h.during) as ends_at
+from unnest($1::int[]) as unit(id)
+join lateral (
+    select su.unit_id, su.during from slot_units su
+    where int4range(su.unit_id, su.unit_id, '[]') = int4range(unit.id, unit.id, '[]')
+      and su.during && tstzrange($2, $3, '[)')
+      and su.is_active
+) h on true
+"""
+
+
+async def lock_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record | None:
+    """Serializes every write that checks the lab's capacity, closures and hours."""
+    return await conn.fetchrow(LOCK_LAB, lab_id)
+
+
+async def get_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LAB, lab_id)
+
+
+async def get_lab_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LAB_BY_SLUG, slug)
+
+
+async def get_organization_id(conn: asyncpg.Connection, slug: str) -> int | None:
+    value: int | None = await conn.fetchval(GET_ORGANIZATION_ID, slug)
+    return value
+
+
+async def get_organization_slug(conn: asyncpg.Connection, organization_id: int) -> str | None:
+    value: str | None = await conn.fetchval(GET_ORGANIZATION_SLUG, organization_id)
+    return value
+
+
+async def person_exists(conn: asyncpg.Connection, person_id: UUID) -> bool:
+    return bool(await conn.fetchval(PERSON_EXISTS, person_id))
+
+
+async def list_opening_hours(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_OPENING_HOURS, lab_id)
+
+
+async def list_overlapping_slots(
+    conn: asyncpg.Connection, lab_id: int, starts_at: datetime, ends_at: datetime, exclude: list[UUID]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(OVERLAPPING_SLOTS, lab_id, starts_at, ends_at, exclude)
+
+
+async def list_lab_equipment(conn: asyncpg.Connection, lab_id: int, slugs: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(LAB_EQUIPMENT, lab_id, slugs)
+
+
+async def pick_free_units(
+    conn: asyncpg.Connection,
+    equipment_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    units: int,
+    prefer: list[int],
+) -> list[asyncpg.Record]:
+    return await conn.fetch(PICK_FREE_UNITS, equipment_id, starts_at, ends_at, units, prefer)
+
+
+async def count_usable_units(conn: asyncpg.Connection, equipment_id: int) -> int:
+    return int(await conn.fetchval(USABLE_UNITS, equipment_id))
+
+
+async def list_unit_holders(
+    conn: asyncpg.Connection, equipment_id: int, starts_at: datetime, ends_at: datetime
+) -> list[asyncpg.Record]:
+    return await conn.fetch(UNIT_HOLDERS, equipment_id, starts_at, ends_at)
+
+
+async def try_insert_slot_units(
+    conn: asyncpg.Connection, slot_id: UUID, unit_ids: list[int], starts_at: datetime, ends_at: datetime
+) -> bool:
+    """Hold the units; ``False`` when another transaction got one of them first."""
+    try:
+        async with conn.transaction():
+            await conn.execute(INSERT_SLOT_UNITS, slot_id, unit_ids, starts_at, ends_at)
+    except asyncpg.ExclusionViolationError as exc:
+        if db.constraint_name(exc) != "ex_slot_units_overlap":
+            raise
+        return False
+    return True
+
+
+async def delete_slot_units(conn: asyncpg.Connection, slot_id: UUID) -> None:
+    await conn.execute(DELETE_SLOT_UNITS, slot_id)
+
+
+async def deactivate_slot_units(conn: asyncpg.Connection, slot_id: UUID) -> None:
+    await conn.execute(DEACTIVATE_SLOT_UNITS, slot_id)
+
+
+async def list_slot_unit_counts(conn: asyncpg.Connection, slot_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(SLOT_UNIT_COUNTS, slot_id)
+
+
+async def insert_slot(conn: asyncpg.Connection, **f: Any) -> asyncpg.Record:
+    return await conn.fetchrow(
+        INSERT_SLOT,
+        f["lab_id"],
+        f.get("series_id"),
+        f.get("occurrence_start"),
+        f["kind"],
+        f["title"],
+        f["description"],
+        f["starts_at"],
+        f["ends_at"],
+        f["capacity"],
+        f["visibility"],
+        f["organization_id"],
+        f["booking_deadline"],
+        f["requires_approval"],
+        f["is_outside_hours"],
+        f["instructor_id"],
+        f.get("status", "active"),
+        f["created_by"],
+    )
+
+
+async def get_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
+    """The ``slots`` row, or ``None``."""
+    return await conn.fetchrow(GET_SLOT, slot_id)
+
+
+async def lock_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(LOCK_SLOT, slot_id)
+
+
+async def update_slot(conn: asyncpg.Connection, slot_id: UUID, f: dict[str, Any]) -> asyncpg.Record:
+    return await conn.fetchrow(
+        UPDATE_SLOT,
+        slot_id,
+        f["starts_at"],
+        f["ends_at"],
+        f["capacity"],
+        f["title"],
+        f["description"],
+        f["booking_deadline"],
+        f["requires_approval"],
+        f["instructor_id"],
+        f["visibility"],
+        f["organization_id"],
+        f["is_outside_hours"],
+        f["occurrence_start"],
+    )
+
+
+async def cancel_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record:
+    return await conn.fetchrow(CANCEL_SLOT, slot_id)
+
+
+async def cancel_bookings(conn: asyncpg.Connection, slot_id: UUID, reason: str | None) -> list[UUID]:
+    return [row["id"] for row in await conn.fetch(CANCEL_BOOKINGS, slot_id, reason)]
+
+
+async def get_slot_view(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_SLOT_VIEW, slot_id)
+
+
+async def list_slot_views_by_id(conn: asyncpg.Connection, slot_ids: list[UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_SLOT_VIEWS_BY_ID, slot_ids)
+
+
+async def list_series_slot_views(conn: asyncpg.Connection, series_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_SERIES_SLOT_VIEWS, series_id)
+
+
+async def list_slot_views(
+    conn: asyncpg.Connection,
+    *,
+    lab_id: int | None,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    kind: str | None,
+    has_seats: bool,
+    include_cancelled: bool,
+    managed_lab_ids: list[int],
+    organization_id: int | None,
+    sees_all: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    args = (
+        lab_id,
+        starts_at,
+        ends_at,
+        kind,
+        has_seats,
+        include_cancelled,
+        managed_lab_ids,
+        organization_id,
+        sees_all,
+    )
+    rows = await conn.fetch(LIST_SLOT_VIEWS, *args, limit, offset)
+    total = await conn.fetchval(COUNT_SLOTS, *args)
+    return rows, int(total)
+
+
+async def insert_series(conn: asyncpg.Connection, **f: Any) -> asyncpg.Record:
+    return await conn.fetchrow(
+        INSERT_SERIES,
+        f["lab_id"],
+        f["kind"],
+        f["title"],
+        f["description"],
+        f["timezone"],
+        f["local_start"],
+        f["duration"],
+        f["freq"],
+        f["interval"],
+        f["weekdays"],
+        f["count"],
+        f["until"],
+        f["capacity"],
+        f["visibility"],
+        f["organization_id"],
+        f["instructor_id"],
+        f["requires_approval"],
+        f.get("status", "active"),
+        f["created_by"],
+    )
+
+
+async def get_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_SERIES, series_id)
+
+
+async def lock_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(LOCK_SERIES, series_id)
+
+
+async def update_series(
+    conn: asyncpg.Connection,
+    series_id: UUID,
+    *,
+    local_start: datetime,
+    duration: timedelta,
+    count: int | None,
+    until: datetime | None,
+    capacity: int,
+    title: dict[Any, str],
+    description: dict[Any, str],
+    status: str,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        UPDATE_SERIES, series_id, local_start, duration, count, until, capacity, title, description, status
+    )
+
+
+async def lock_series_slots(conn: asyncpg.Connection, series_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(LOCK_SERIES_SLOTS, series_id)
+
+
+async def repoint_slots(
+    conn: asyncpg.Connection, old_series_id: UUID, new_series_id: UUID, from_occurrence: datetime
+) -> None:
+    await conn.execute(REPOINT_SLOTS, old_series_id, new_series_id, from_occurrence)
+
+
+async def list_lab_units(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch(LAB_UNITS, lab_id)
+
+
+async def list_unit_holdings(
+    conn: asyncpg.Connection, unit_ids: list[int], starts_at: datetime, ends_at: datetime
+) -> list[asyncpg.Record]:
+    return await conn.fetch(UNIT_HOLDINGS, unit_ids, starts_at, ends_at)

@@ -1,0 +1,1066 @@
+"""Publishing, editing and cancelling slots and series; a lab's availability.
+
+Every write locks the lab row first (``repository.lock_lab``), so writes in one lab serialize and the
+lab-wide rules (people capacity at every instant, closures, opening hours) are checked against
+committed data. Equipment units are also guarded by ``ex_slot_units_overlap`` in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import msgspec
+
+from labbook import db
+from labbook.accounts.security import Principal
+from labbook.audit import service as audit
+from labbook.errors import (
+    Conflict,
+    IllegalTransition,
+    LabbookError,
+    LabCapacityExceeded,
+    LabClosed,
+    NotFound,
+    OutsideOpeningHours,
+    UnitTaken,
+    ValidationFailed,
+)
+from labbook.slots import recurrence, repository
+from labbook.slots.recurrence import Occurrence, Rule, Window
+from labbook.slots.schemas import (
+    Availability,
+    DayAvailability,
+    EquipmentAvailability,
+    FreeUnits,
+    FreeWindow,
+    SeriesCancel,
+    SeriesCreate,
+    SeriesUpdate,
+    SkippedOccurrence,
+    SlotCreate,
+    SlotUpdate,
+    UnitRequest,
+)
+from labbook.timezones import zone
+
+PEOPLE_KINDS = frozenset({"tour", "training", "event"})
+BLOCKING_KINDS = frozenset({"maintenance", "closure"})
+MAX_SLOT_LENGTH = timedelta(days=366)
+MAX_AVAILABILITY_DAYS = 62
+UNIT_PICK_ATTEMPTS = 3
+
+
+class EquipmentOutOfService(Conflict):
+    slug = "equipment-out-of-service"
+    title = "Equipment out of service"
+
+
+class CapacityBelowSeatsTaken(Conflict):
+    slug = "capacity-below-seats-taken"
+    title = "Capacity below the seats already taken"
+
+
+class SeriesConflict(Conflict):
+    """Some occurrences of a series collide; ``occurrences`` lists each with what it collides with."""
+
+    slug = "series-conflict"
+    title = "Occurrences of the series collide"
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Everything the lab-wide checks need to know about a slot that is about to exist."""
+
+    kind: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    is_outside_hours: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LabContext:
+    """A locked lab row with what the checks read once per transaction."""
+
+    row: asyncpg.Record
+    tz: ZoneInfo
+    hours: tuple[Window, ...]
+
+    @property
+    def id(self) -> int:
+        return int(self.row["id"])
+
+    def iso(self, instant: datetime) -> str:
+        return instant.astimezone(self.tz).isoformat()
+
+
+# ---------------------------------------------------------------------------------------------------
+# checks
+
+
+async def _locked_lab(conn: asyncpg.Connection, actor: Principal | None, lab_id: int) -> LabContext:
+    row = await repository.lock_lab(conn, lab_id)
+    if row is None:
+        raise NotFound("no such lab")
+    if actor is not None:
+        actor.require_lab(lab_id)
+    if row["is_archived"]:
+        raise Conflict("the lab is archived", lab=row["slug"])
+    hours = tuple(
+        Window(h["weekday"], h["opens_at"], h["closes_at"])
+        for h in await repository.list_opening_hours(conn, lab_id)
+    )
+    return LabContext(row, zone(row["timezone"]), hours)
+
+
+def _slot_ref(lab: LabContext, row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "slot_id": str(row["id"]),
+        "kind": row["kind"],
+        "starts_at": lab.iso(row["starts_at"]),
+        "ends_at": lab.iso(row["ends_at"]),
+    }
+
+
+def _check_opening_hours(lab: LabContext, p: Placement) -> None:
+    if p.kind in BLOCKING_KINDS or p.is_outside_hours:
+        return
+    if recurrence.fits_opening_hours(p.starts_at, p.ends_at, lab.tz, lab.hours):
+        return
+    local = recurrence.to_local(p.starts_at, lab.tz)
+    raise OutsideOpeningHours(
+        f"{lab.iso(p.starts_at)} – {lab.iso(p.ends_at)} is not inside one of the lab's opening "
+        "windows; a manager may publish it anyway with outside_hours: true",
+        starts_at=lab.iso(p.starts_at),
+        ends_at=lab.iso(p.ends_at),
+        timezone=lab.row["timezone"],
+        opening_hours=[
+            {"weekday": w.weekday, "opens_at": w.opens_at.isoformat(), "closes_at": w.closes_at.isoformat()}
+            for w in lab.hours
+            if w.weekday == local.isoweekday()
+        ],
+    )
+
+
+async def _check_lab_rules(
+    conn: asyncpg.Connection, lab: LabContext, p: Placement, exclude: list[UUID]
+) -> None:
+    """Opening hours, closures and people capacity at every instant, for one placement."""
+    _check_opening_hours(lab, p)
+    overlapping = await repository.list_overlapping_slots(conn, lab.id, p.starts_at, p.ends_at, exclude)
+    if p.kind == "closure":
+        if overlapping:
+            raise LabClosed(
+                f"the closure overlaps {len(overlapping)} active slot(s) of the lab; cancel them first",
+                conflicts=[_slot_ref(lab, row) for row in overlapping],
+            )
+        return
+    closures = [row for row in overlapping if row["kind"] == "closure"]
+    if closures:
+        raise LabClosed(
+            "the lab is closed during part of that time",
+            conflicts=[_slot_ref(lab, row) for row in closures],
+        )
+    if p.kind not in PEOPLE_KINDS:
+        return
+    people = [row for row in overlapping if row["kind"] in PEOPLE_KINDS]
+    peak, at = recurrence.peak_load(
+        p.starts_at, p.ends_at, [(row["starts_at"], row["ends_at"], row["capacity"]) for row in people]
+    )
+    if peak + p.capacity > lab.row["capacity"]:
+        in_force = [row for row in people if row["starts_at"] <= at < row["ends_at"]] if peak else []
+        raise LabCapacityExceeded(
+            f"the lab holds {lab.row['capacity']} people; at {lab.iso(at)} other slots already take "
+            f"{peak} and this one asks for {p.capacity}",
+            lab_capacity=lab.row["capacity"],
+            requested=p.capacity,
+            already_taken=peak,
+            at=lab.iso(at),
+            conflicts=[{**_slot_ref(lab, row), "capacity": row["capacity"]} for row in in_force],
+        )
+
+
+async def _resolve_units(
+    conn: asyncpg.Connection, lab: LabContext, kind: str, requests: list[UnitRequest]
+) -> list[tuple[asyncpg.Record, int]]:
+    if not requests:
+        return []
+    if kind == "closure":
+        raise ValidationFailed.field("equipment", "a closure blocks the whole lab and holds no units")
+    slugs = [r.equipment for r in requests]
+    if len(set(slugs)) != len(slugs):
+        raise ValidationFailed.field("equipment", "name each equipment once")
+    rows = {row["slug"]: row for row in await repository.list_lab_equipment(conn, lab.id, slugs)}
+    resolved: list[tuple[asyncpg.Record, int]] = []
+    for request in requests:
+        equipment = rows.get(request.equipment)
+        if equipment is None or equipment["is_archived"]:
+            raise ValidationFailed.field("equipment", f"the lab has no equipment {request.equipment!r}")
+        if equipment["is_out_of_service"]:
+            raise EquipmentOutOfService(f"{request.equipment} is out of service", equipment=request.equipment)
+        usable = await repository.count_usable_units(conn, equipment["id"])
+        if request.units > usable:
+            raise ValidationFailed.field(
+                "equipment", f"{request.equipment} has {usable} units in service, not {request.units}"
+            )
+        resolved.append((equipment, request.units))
+    return resolved
+
+
+async def _hold_units(
+    conn: asyncpg.Connection,
+    lab: LabContext,
+    slot_id: UUID,
+    units: list[tuple[asyncpg.Record, int]],
+    starts_at: datetime,
+    ends_at: datetime,
+    prefer: list[int],
+) -> None:
+    """Pick free units and hold them; a concurrent holder makes us pick again, then give up."""
+    for equipment, wanted in units:
+        for _ in range(UNIT_PICK_ATTEMPTS):
+            free = await repository.pick_free_units(conn, equipment["id"], starts_at, ends_at, wanted, prefer)
+            if len(free) < wanted:
+                break
+            if await repository.try_insert_slot_units(
+                conn, slot_id, [r["id"] for r in free], starts_at, ends_at
+            ):
+                break
+        else:
+            free = []
+        if len(free) < wanted:
+            holders = await repository.list_unit_holders(conn, equipment["id"], starts_at, ends_at)
+            raise UnitTaken(
+                f"{equipment['slug']}: {wanted} unit(s) wanted, {len(free)} free between "
+                f"{lab.iso(starts_at)} and {lab.iso(ends_at)}",
+                equipment=equipment["slug"],
+                requested=wanted,
+                free=len(free),
+                conflicts=[
+                    {
+                        "slot_id": str(h["slot_id"]),
+                        "unit": h["unit"],
+                        "equipment": h["equipment"],
+                        "kind": h["kind"],
+                        "starts_at": lab.iso(h["starts_at"]),
+                        "ends_at": lab.iso(h["ends_at"]),
+                    }
+                    for h in holders
+                ],
+            )
+
+
+def _check_shape(
+    kind: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    capacity: int,
+    booking_deadline: datetime | None,
+) -> None:
+    if ends_at <= starts_at:
+        raise ValidationFailed.field("ends_at", "must be after starts_at")
+    if ends_at - starts_at > MAX_SLOT_LENGTH:
+        raise ValidationFailed.field("ends_at", "a slot may last at most a year")
+    if kind in BLOCKING_KINDS and capacity:
+        raise ValidationFailed.field("capacity", f"a {kind} holds no people; leave capacity at 0")
+    if kind in PEOPLE_KINDS and capacity < 1:
+        raise ValidationFailed.field("capacity", f"a {kind} needs a capacity of at least 1")
+    if booking_deadline is not None and booking_deadline > ends_at:
+        raise ValidationFailed.field("booking_deadline", "must not be after the slot ends")
+
+
+async def _resolve_audience(
+    conn: asyncpg.Connection, visibility: str, organization: str | None, instructor_id: UUID | None
+) -> int | None:
+    organization_id: int | None = None
+    if visibility == "private":
+        if organization is None:
+            raise ValidationFailed.field("organization", "a private slot names the organization it is for")
+        organization_id = await repository.get_organization_id(conn, organization)
+        if organization_id is None:
+            raise ValidationFailed.field("organization", f"no organization {organization!r}")
+    elif organization is not None:
+        raise ValidationFailed.field("organization", "only private slots name an organization")
+    if instructor_id is not None and not await repository.person_exists(conn, instructor_id):
+        raise ValidationFailed.field("instructor_id", "no such person")
+    return organization_id
+
+
+# ---------------------------------------------------------------------------------------------------
+# slots
+
+
+async def _place_slot(
+    conn: asyncpg.Connection,
+    actor: Principal | None,
+    lab: LabContext,
+    fields: dict[str, Any],
+    units: list[tuple[asyncpg.Record, int]],
+) -> asyncpg.Record:
+    placement = Placement(
+        fields["kind"], fields["starts_at"], fields["ends_at"], fields["capacity"], fields["is_outside_hours"]
+    )
+    await _check_lab_rules(conn, lab, placement, [])
+    row = await repository.insert_slot(conn, **fields)
+    await _hold_units(conn, lab, row["id"], units, row["starts_at"], row["ends_at"], [])
+    await audit.record(
+        conn, actor, "slot.publish", "slot", row["id"], after=await _audit_view(conn, row["id"])
+    )
+    return row
+
+
+async def _audit_view(conn: asyncpg.Connection, slot_id: UUID) -> dict[str, Any] | None:
+    row = await repository.get_slot_view(conn, slot_id)
+    return None if row is None else db.record_to_dict(row)
+
+
+async def create_slot_in(
+    conn: asyncpg.Connection, actor: Principal, lab: asyncpg.Record, data: SlotCreate
+) -> asyncpg.Record:
+    """Check every rule and insert one slot inside the caller's open transaction.
+
+    Takes the lab lock itself; ``data.lab`` is ignored in favour of ``lab``. Returns the ``slots`` row.
+    Raises ``LabClosed``, ``LabCapacityExceeded``, ``OutsideOpeningHours``, ``UnitTaken``,
+    ``EquipmentOutOfService``, ``ValidationFailed`` or ``Forbidden``.
+    """
+    context = await _locked_lab(conn, actor, lab["id"])
+    _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, data.booking_deadline)
+    organization_id = await _resolve_audience(conn, data.visibility, data.organization, data.instructor_id)
+    units = await _resolve_units(conn, context, data.kind, data.equipment)
+    fields = {
+        "lab_id": context.id,
+        "kind": data.kind,
+        "title": data.title,
+        "description": data.description,
+        "starts_at": data.starts_at,
+        "ends_at": data.ends_at,
+        "capacity": data.capacity,
+        "visibility": data.visibility,
+        "organization_id": organization_id,
+        "booking_deadline": data.booking_deadline,
+        "requires_approval": data.requires_approval,
+        "is_outside_hours": data.outside_hours,
+        "instructor_id": data.instructor_id,
+        "created_by": actor.person_id,
+    }
+    return await _place_slot(conn, actor, context, fields, units)
+
+
+async def _lab_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record:
+    lab = await repository.get_lab_by_slug(conn, slug)
+    if lab is None:
+        raise NotFound(f"no lab {slug!r}")
+    return lab
+
+
+async def publish_slot(pool: asyncpg.Pool, actor: Principal, data: SlotCreate) -> asyncpg.Record:
+    """Publish one slot in its own transaction; returns the slot as shown to clients."""
+    async with db.transaction(pool) as conn:
+        lab = await _lab_by_slug(conn, data.lab)
+        row = await create_slot_in(conn, actor, lab, data)
+        view = await repository.get_slot_view(conn, row["id"])
+    assert view is not None
+    return view
+
+
+def can_see(principal: Principal | None, lab_id: int, visibility: str, organization_id: int | None) -> bool:
+    if visibility == "public":
+        return True
+    if principal is None:
+        return False
+    return principal.manages(lab_id) or principal.organization_id == organization_id
+
+
+async def get_slot_for(pool: asyncpg.Pool, principal: Principal | None, slot_id: UUID) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await repository.get_slot_view(conn, slot_id)
+    if row is None or not can_see(principal, row["lab_id"], row["visibility"], row["organization_id"]):
+        raise NotFound("no such slot")
+    return row
+
+
+async def list_slots(
+    pool: asyncpg.Pool,
+    principal: Principal | None,
+    *,
+    lab: str | None,
+    starts_at: datetime | None,
+    ends_at: datetime | None,
+    kind: str | None,
+    has_seats: bool,
+    include_cancelled: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    for name, value in (("from", starts_at), ("to", ends_at)):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        raise ValidationFailed.field("to", "must be after from")
+    async with pool.acquire() as conn:
+        lab_id = None
+        if lab is not None:
+            lab_id = (await _lab_by_slug(conn, lab))["id"]
+        return await repository.list_slot_views(
+            conn,
+            lab_id=lab_id,
+            starts_at=starts_at or datetime.now(UTC),
+            ends_at=ends_at,
+            kind=kind,
+            has_seats=has_seats,
+            include_cancelled=include_cancelled,
+            managed_lab_ids=sorted(principal.managed_lab_ids) if principal else [],
+            organization_id=principal.organization_id if principal else None,
+            sees_all=bool(principal and principal.is_admin),
+            limit=limit,
+            offset=offset,
+        )
+
+
+async def _editable_slot(
+    conn: asyncpg.Connection, actor: Principal, slot_id: UUID
+) -> tuple[LabContext, asyncpg.Record]:
+    found = await repository.get_slot(conn, slot_id)
+    if found is None or not can_see(actor, found["lab_id"], found["visibility"], found["organization_id"]):
+        raise NotFound("no such slot")
+    lab = await _locked_lab(conn, actor, found["lab_id"])
+    slot = await repository.lock_slot(conn, slot_id)
+    assert slot is not None
+    if slot["status"] != "active":
+        raise IllegalTransition("the slot is cancelled", current_status=slot["status"])
+    return lab, slot
+
+
+async def _current_units(conn: asyncpg.Connection, slot_id: UUID) -> tuple[list[UnitRequest], list[int]]:
+    rows = await repository.list_slot_unit_counts(conn, slot_id)
+    return (
+        [UnitRequest(equipment=r["equipment"], units=r["units"]) for r in rows],
+        [unit for r in rows for unit in r["unit_ids"]],
+    )
+
+
+async def _move_slot(
+    conn: asyncpg.Connection,
+    actor: Principal,
+    lab: LabContext,
+    slot: asyncpg.Record,
+    fields: dict[str, Any],
+    unit_requests: list[UnitRequest] | None,
+) -> asyncpg.Record:
+    """Re-check every rule for a slot's new fields, re-hold its units and write it."""
+    if fields["capacity"] < slot["seats_taken"]:
+        raise CapacityBelowSeatsTaken(
+            f"{slot['seats_taken']} seats are already taken; capacity cannot go below that",
+            seats_taken=slot["seats_taken"],
+            capacity=fields["capacity"],
+        )
+    current, held = await _current_units(conn, slot["id"])
+    units = await _resolve_units(conn, lab, slot["kind"], current if unit_requests is None else unit_requests)
+    placement = Placement(
+        slot["kind"], fields["starts_at"], fields["ends_at"], fields["capacity"], fields["is_outside_hours"]
+    )
+    await _check_lab_rules(conn, lab, placement, [slot["id"]])
+    before = await _audit_view(conn, slot["id"])
+    await repository.delete_slot_units(conn, slot["id"])
+    row = await repository.update_slot(conn, slot["id"], fields)
+    await _hold_units(conn, lab, slot["id"], units, row["starts_at"], row["ends_at"], held)
+    await audit.record(
+        conn,
+        actor,
+        "slot.update",
+        "slot",
+        slot["id"],
+        before=before,
+        after=await _audit_view(conn, slot["id"]),
+    )
+    return row
+
+
+async def update_slot(
+    pool: asyncpg.Pool, actor: Principal, slot_id: UUID, data: SlotUpdate
+) -> asyncpg.Record:
+    """Edit one slot (or one occurrence of a series, which keeps its ``occurrence_start``)."""
+    async with db.transaction(pool) as conn:
+        lab, slot = await _editable_slot(conn, actor, slot_id)
+        fields = {key: slot[key] for key in _UPDATABLE}
+        for key in ("starts_at", "ends_at", "capacity", "title", "description", "booking_deadline"):
+            value = getattr(data, key)
+            if value is not msgspec.UNSET:
+                fields[key] = value
+        for key in ("requires_approval", "instructor_id", "visibility"):
+            value = getattr(data, key)
+            if value is not msgspec.UNSET:
+                fields[key] = value
+        if data.outside_hours is not msgspec.UNSET:
+            fields["is_outside_hours"] = data.outside_hours
+        _check_shape(
+            slot["kind"],
+            fields["starts_at"],
+            fields["ends_at"],
+            fields["capacity"],
+            fields["booking_deadline"],
+        )
+        if (
+            data.visibility is not msgspec.UNSET
+            or data.organization is not msgspec.UNSET
+            or data.instructor_id is not msgspec.UNSET
+        ):
+            organization = (
+                data.organization
+                if data.organization is not msgspec.UNSET
+                else await _organization_slug(conn, slot)
+            )
+            fields["organization_id"] = await _resolve_audience(
+                conn, fields["visibility"], organization, fields["instructor_id"]
+            )
+        await _move_slot(
+            conn, actor, lab, slot, fields, None if data.equipment is msgspec.UNSET else data.equipment
+        )
+        view = await repository.get_slot_view(conn, slot_id)
+    assert view is not None
+    return view
+
+
+_UPDATABLE = (
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "title",
+    "description",
+    "booking_deadline",
+    "requires_approval",
+    "instructor_id",
+    "visibility",
+    "organization_id",
+    "is_outside_hours",
+    "occurrence_start",
+)
+
+
+async def _organization_slug(conn: asyncpg.Connection, slot: asyncpg.Record) -> str | None:
+    if slot["organization_id"] is None:
+        return None
+    view = await repository.get_slot_view(conn, slot["id"])
+    return None if view is None else view["organization"]
+
+
+async def _cancel_slot_rows(
+    conn: asyncpg.Connection, actor: Principal, slot_id: UUID, reason: str | None
+) -> asyncpg.Record:
+    before = await _audit_view(conn, slot_id)
+    row = await repository.cancel_slot(conn, slot_id)
+    await repository.deactivate_slot_units(conn, slot_id)
+    bookings = await repository.cancel_bookings(conn, slot_id, reason)
+    after = await _audit_view(conn, slot_id)
+    await audit.record(
+        conn,
+        actor,
+        "slot.cancel",
+        "slot",
+        slot_id,
+        before=before,
+        after={**(after or {}), "reason": reason, "cancelled_bookings": [str(b) for b in bookings]},
+    )
+    return row
+
+
+async def cancel_slot(
+    pool: asyncpg.Pool, actor: Principal, slot_id: UUID, reason: str | None
+) -> asyncpg.Record:
+    """Cancel a slot (or one occurrence of a series), release its units and cancel its bookings."""
+    async with db.transaction(pool) as conn:
+        await _editable_slot(conn, actor, slot_id)
+        await _cancel_slot_rows(conn, actor, slot_id, reason)
+        view = await repository.get_slot_view(conn, slot_id)
+    assert view is not None
+    return view
+
+
+# ---------------------------------------------------------------------------------------------------
+# series
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesView:
+    row: asyncpg.Record
+    lab_slug: str
+    organization_slug: str | None
+    occurrences: list[asyncpg.Record]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCreateResult:
+    series: SeriesView
+    created: list[asyncpg.Record]
+    skipped: list[SkippedOccurrence]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesChangeResult:
+    series: SeriesView
+    previous_series_id: UUID | None
+    changed: list[asyncpg.Record]
+
+
+def _rule_of(series: asyncpg.Record) -> Rule:
+    return Rule(
+        local_start=series["local_start"],
+        duration=series["duration"],
+        tz=zone(series["timezone"]),
+        freq=series["freq"],
+        interval=series["interval"],
+        weekdays=tuple(series["weekdays"]),
+        count=series["count"],
+        until=series["until"],
+    )
+
+
+def _collision(lab: LabContext, occurrence: Occurrence, error: LabbookError) -> SkippedOccurrence:
+    conflicts = error.members.get("conflicts")
+    return SkippedOccurrence(
+        occurrence_start=occurrence.starts_at.astimezone(lab.tz),
+        starts_at=occurrence.starts_at.astimezone(lab.tz),
+        ends_at=occurrence.ends_at.astimezone(lab.tz),
+        problem=error.type,
+        detail=error.detail,
+        conflicts=conflicts if isinstance(conflicts, list) else [],
+    )
+
+
+def _raise_collisions(collisions: list[SkippedOccurrence], total: int) -> None:
+    raise SeriesConflict(
+        f"{len(collisions)} of {total} occurrences collide; nothing was written",
+        occurrences=[msgspec.to_builtins(c) for c in collisions],
+    )
+
+
+async def _series_view(conn: asyncpg.Connection, series: asyncpg.Record) -> SeriesView:
+    lab = await repository.get_lab(conn, series["lab_id"])
+    assert lab is not None
+    occurrences = await repository.list_series_slot_views(conn, series["id"])
+    organization = None
+    if series["organization_id"] is not None:
+        organization = await repository.get_organization_slug(conn, series["organization_id"])
+    return SeriesView(series, lab["slug"], organization, occurrences)
+
+
+async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate) -> SeriesCreateResult:
+    """Materialize every occurrence of a rule as a slot: all of them, or (``skip_conflicts``) those
+    that fit, the others staying as cancelled occurrences so the series still matches its rule."""
+    async with db.transaction(pool) as conn:
+        found = await _lab_by_slug(conn, data.lab)
+        lab = await _locked_lab(conn, actor, found["id"])
+        duration = data.ends_at - data.starts_at
+        rule = Rule(
+            local_start=recurrence.to_local(data.starts_at, lab.tz),
+            duration=duration,
+            tz=lab.tz,
+            freq=data.recurrence.freq,
+            interval=data.recurrence.interval,
+            weekdays=tuple(sorted(set(data.recurrence.weekdays))),
+            count=data.recurrence.count,
+            until=data.recurrence.until,
+        )
+        occurrences = recurrence.expand(rule)
+        _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
+        organization_id = await _resolve_audience(
+            conn, data.visibility, data.organization, data.instructor_id
+        )
+        units = await _resolve_units(conn, lab, data.kind, data.equipment)
+        series = await repository.insert_series(
+            conn,
+            lab_id=lab.id,
+            kind=data.kind,
+            title=data.title,
+            description=data.description,
+            timezone=lab.row["timezone"],
+            local_start=rule.local_start,
+            duration=duration,
+            freq=rule.freq,
+            interval=rule.interval,
+            weekdays=list(rule.weekdays),
+            count=rule.count,
+            until=rule.until,
+            capacity=data.capacity,
+            visibility=data.visibility,
+            organization_id=organization_id,
+            instructor_id=data.instructor_id,
+            requires_approval=data.requires_approval,
+            created_by=actor.person_id,
+        )
+        deadline = (
+            None if data.booking_deadline_hours is None else timedelta(hours=data.booking_deadline_hours)
+        )
+        created: list[UUID] = []
+        collisions: list[tuple[Occurrence, SkippedOccurrence]] = []
+        for occurrence in occurrences:
+            fields = {
+                "lab_id": lab.id,
+                "series_id": series["id"],
+                "occurrence_start": occurrence.starts_at,
+                "kind": data.kind,
+                "title": data.title,
+                "description": data.description,
+                "starts_at": occurrence.starts_at,
+                "ends_at": occurrence.ends_at,
+                "capacity": data.capacity,
+                "visibility": data.visibility,
+                "organization_id": organization_id,
+                "booking_deadline": None if deadline is None else occurrence.starts_at - deadline,
+                "requires_approval": data.requires_approval,
+                "is_outside_hours": data.outside_hours,
+                "instructor_id": data.instructor_id,
+                "created_by": actor.person_id,
+            }
+            try:
+                async with conn.transaction():
+                    created.append((await _place_slot(conn, actor, lab, fields, units))["id"])
+            except (UnitTaken, LabClosed, LabCapacityExceeded, OutsideOpeningHours) as error:
+                collisions.append((occurrence, _collision(lab, occurrence, error)))
+        if collisions and (not data.skip_conflicts or not created):
+            _raise_collisions([c for _, c in collisions], len(occurrences))
+        for occurrence, _ in collisions:
+            row = await repository.insert_slot(
+                conn,
+                **{
+                    **fields,
+                    "occurrence_start": occurrence.starts_at,
+                    "starts_at": occurrence.starts_at,
+                    "ends_at": occurrence.ends_at,
+                    "booking_deadline": None,
+                    "status": "cancelled",
+                },
+            )
+            await audit.record(
+                conn, actor, "slot.skip", "slot", row["id"], after=await _audit_view(conn, row["id"])
+            )
+        await audit.record(
+            conn,
+            actor,
+            "series.create",
+            "series",
+            series["id"],
+            after={**db.record_to_dict(series), "skipped": [c.occurrence_start for _, c in collisions]},
+        )
+        view = await _series_view(conn, series)
+        created_rows = await repository.list_slot_views_by_id(conn, created)
+    return SeriesCreateResult(view, created_rows, [c for _, c in collisions])
+
+
+async def get_series_for(pool: asyncpg.Pool, principal: Principal | None, series_id: UUID) -> SeriesView:
+    async with pool.acquire() as conn:
+        series = await repository.get_series(conn, series_id)
+        if series is None or not can_see(
+            principal, series["lab_id"], series["visibility"], series["organization_id"]
+        ):
+            raise NotFound("no such series")
+        return await _series_view(conn, series)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    series: asyncpg.Record
+    previous_series_id: UUID | None
+    slots: list[asyncpg.Record]
+    occurrences: list[Occurrence]
+
+
+async def _lock_series_scope(
+    conn: asyncpg.Connection,
+    actor: Principal,
+    series_id: UUID,
+    scope: str,
+    from_occurrence: datetime | None,
+) -> tuple[LabContext, _Split]:
+    """Lock lab, series and its slots; for ``following``, split the series at ``from_occurrence``.
+
+    The old series keeps the occurrences before the split (``until`` just before it); a new series
+    with the same rule takes the rest, and their slots move to it, so each series' slots still match
+    its rule exactly.
+    """
+    found = await repository.get_series(conn, series_id)
+    if found is None or not can_see(actor, found["lab_id"], found["visibility"], found["organization_id"]):
+        raise NotFound("no such series")
+    lab = await _locked_lab(conn, actor, found["lab_id"])
+    series = await repository.lock_series(conn, series_id)
+    assert series is not None
+    if series["status"] != "active":
+        raise IllegalTransition("the series is cancelled", current_status=series["status"])
+    slots = await repository.lock_series_slots(conn, series_id)
+    rule = _rule_of(series)
+    occurrences = recurrence.expand(rule)
+    if scope == "all":
+        return lab, _Split(series, None, slots, occurrences)
+    if from_occurrence is None:
+        raise ValidationFailed.field("from_occurrence", "name the first occurrence to change")
+    index = next((o.index for o in occurrences if o.starts_at == from_occurrence), None)
+    if index is None:
+        raise ValidationFailed.field(
+            "from_occurrence", "is not the original start of an occurrence of the series"
+        )
+    if index == 0:
+        return lab, _Split(series, None, slots, occurrences)
+    split = occurrences[index]
+    await repository.update_series(
+        conn,
+        series["id"],
+        local_start=series["local_start"],
+        duration=series["duration"],
+        count=None,
+        until=split.starts_at - timedelta(seconds=1),
+        capacity=series["capacity"],
+        title=series["title"],
+        description=series["description"],
+        status=series["status"],
+    )
+    fields = {key: series[key] for key in _SERIES_COPY}
+    rest = await repository.insert_series(
+        conn,
+        **fields,
+        local_start=split.local_start,
+        count=None if series["count"] is None else series["count"] - index,
+        until=series["until"],
+        created_by=actor.person_id,
+    )
+    await repository.repoint_slots(conn, series["id"], rest["id"], split.starts_at)
+    await audit.record(
+        conn,
+        actor,
+        "series.split",
+        "series",
+        series["id"],
+        before=series,
+        after={"following_series_id": str(rest["id"]), "from_occurrence": split.starts_at},
+    )
+    moved = [slot for slot in slots if slot["occurrence_start"] >= split.starts_at]
+    return lab, _Split(rest, series["id"], moved, occurrences[index:])
+
+
+_SERIES_COPY = (
+    "lab_id",
+    "kind",
+    "title",
+    "description",
+    "timezone",
+    "duration",
+    "freq",
+    "interval",
+    "weekdays",
+    "capacity",
+    "visibility",
+    "organization_id",
+    "instructor_id",
+    "requires_approval",
+)
+
+
+async def update_series(
+    pool: asyncpg.Pool, actor: Principal, series_id: UUID, data: SeriesUpdate
+) -> SeriesChangeResult:
+    """Change the time of day, duration, capacity or title of all or the following occurrences.
+
+    Every changed occurrence is re-checked; if any collides, nothing is written and the reply lists
+    each collision. A new time of day moves the occurrences' ``occurrence_start`` with the rule.
+    """
+    async with db.transaction(pool) as conn:
+        lab, part = await _lock_series_scope(conn, actor, series_id, data.scope, data.from_occurrence)
+        series = part.series
+        local_start = series["local_start"]
+        if data.start_time is not msgspec.UNSET:
+            local_start = datetime.combine(local_start.date(), time.fromisoformat(data.start_time))
+        duration = series["duration"]
+        if data.duration_minutes is not msgspec.UNSET:
+            duration = timedelta(minutes=data.duration_minutes)
+        moves = local_start != series["local_start"] or duration != series["duration"]
+        # The k-th occurrence keeps its date; a rule bounded by `until` is re-bounded by the new last one.
+        rule = replace(_rule_of(series), local_start=local_start, duration=duration)
+        rule = replace(rule, count=len(part.occurrences), until=None)
+        occurrences = recurrence.expand(rule)
+        capacity = series["capacity"] if data.capacity is msgspec.UNSET else data.capacity
+        title = series["title"] if data.title is msgspec.UNSET else data.title
+        description = series["description"] if data.description is msgspec.UNSET else data.description
+        _check_shape(series["kind"], occurrences[0].starts_at, occurrences[0].ends_at, capacity, None)
+        by_start = {slot["occurrence_start"]: slot for slot in part.slots}
+        changed: list[UUID] = []
+        collisions: list[SkippedOccurrence] = []
+        for old, new in zip(part.occurrences, occurrences, strict=True):
+            slot = by_start[old.starts_at]
+            fields = {key: slot[key] for key in _UPDATABLE}
+            fields.update(
+                occurrence_start=new.starts_at, capacity=capacity, title=title, description=description
+            )
+            if moves:
+                fields.update(starts_at=new.starts_at, ends_at=new.ends_at)
+                if slot["booking_deadline"] is not None:
+                    fields["booking_deadline"] = slot["booking_deadline"] + (
+                        new.starts_at - slot["starts_at"]
+                    )
+            if slot["status"] != "active":
+                await repository.update_slot(conn, slot["id"], fields)
+                continue
+            try:
+                async with conn.transaction():
+                    await _move_slot(conn, actor, lab, slot, fields, None)
+                changed.append(slot["id"])
+            except (
+                UnitTaken,
+                LabClosed,
+                LabCapacityExceeded,
+                OutsideOpeningHours,
+                CapacityBelowSeatsTaken,
+            ) as error:
+                collisions.append(_collision(lab, new, error))
+        if collisions:
+            _raise_collisions(collisions, len(occurrences))
+        updated = await repository.update_series(
+            conn,
+            series["id"],
+            local_start=local_start,
+            duration=duration,
+            count=series["count"],
+            until=None if series["count"] is not None else occurrences[-1].starts_at,
+            capacity=capacity,
+            title=title,
+            description=description,
+            status=series["status"],
+        )
+        await audit.record(conn, actor, "series.update", "series", series["id"], before=series, after=updated)
+        view = await _series_view(conn, updated)
+        changed_rows = await repository.list_slot_views_by_id(conn, changed)
+    return SeriesChangeResult(view, part.previous_series_id, changed_rows)
+
+
+async def cancel_series(
+    pool: asyncpg.Pool, actor: Principal, series_id: UUID, data: SeriesCancel
+) -> SeriesChangeResult:
+    """Cancel the whole series (its future occurrences) or an occurrence and all that follow it."""
+    async with db.transaction(pool) as conn:
+        _, part = await _lock_series_scope(conn, actor, series_id, data.scope, data.from_occurrence)
+        series = part.series
+        now = datetime.now(UTC)
+        whole = data.scope == "all"
+        cancelled: list[UUID] = []
+        for slot in part.slots:
+            if slot["status"] != "active" or (whole and slot["starts_at"] <= now):
+                continue
+            await _cancel_slot_rows(conn, actor, slot["id"], data.reason)
+            cancelled.append(slot["id"])
+        updated = await repository.update_series(
+            conn,
+            series["id"],
+            local_start=series["local_start"],
+            duration=series["duration"],
+            count=series["count"],
+            until=series["until"],
+            capacity=series["capacity"],
+            title=series["title"],
+            description=series["description"],
+            status="cancelled",
+        )
+        await audit.record(
+            conn,
+            actor,
+            "series.cancel",
+            "series",
+            series["id"],
+            before=series,
+            after={**db.record_to_dict(updated), "reason": data.reason},
+        )
+        view = await _series_view(conn, updated)
+        cancelled_rows = await repository.list_slot_views_by_id(conn, cancelled)
+    return SeriesChangeResult(view, part.previous_series_id, cancelled_rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# availability
+
+
+def _merge(pieces: list[tuple[datetime, datetime, Any]]) -> list[tuple[datetime, datetime, Any]]:
+    merged: list[tuple[datetime, datetime, Any]] = []
+    for start, end, value in pieces:
+        if merged and merged[-1][1] == start and merged[-1][2] == value:
+            merged[-1] = (merged[-1][0], end, value)
+        else:
+            merged.append((start, end, value))
+    return merged
+
+
+async def lab_availability(pool: asyncpg.Pool, slug: str, first_day: date, end_day: date) -> Availability:
+    """Per local date in ``[first_day, end_day)``: free windows inside opening hours (outside
+    closures and with people room left) and, per equipment, which units are free when."""
+    if end_day <= first_day:
+        raise ValidationFailed.field("to", "must be after from")
+    if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:
+        raise ValidationFailed.field("to", f"ask for at most {MAX_AVAILABILITY_DAYS} days at once")
+    async with pool.acquire() as conn:
+        lab = await repository.get_lab_by_slug(conn, slug)
+        if lab is None or lab["is_archived"]:
+            raise NotFound(f"no lab {slug!r}")
+        tz = zone(lab["timezone"])
+        hours = [
+            Window(h["weekday"], h["opens_at"], h["closes_at"])
+            for h in await repository.list_opening_hours(conn, lab["id"])
+        ]
+        window_start = recurrence.to_instant(datetime.combine(first_day, time()), tz)
+        window_end = recurrence.to_instant(datetime.combine(end_day, time()), tz)
+        slots = await repository.list_overlapping_slots(conn, lab["id"], window_start, window_end, [])
+        units = await repository.list_lab_units(conn, lab["id"])
+        holdings = await repository.list_unit_holdings(
+            conn, [u["unit_id"] for u in units], window_start, window_end
+        )
+    closures = [(s["starts_at"], s["ends_at"]) for s in slots if s["kind"] == "closure"]
+    people = [(s["starts_at"], s["ends_at"], s["capacity"]) for s in slots if s["kind"] in PEOPLE_KINDS]
+    number = {u["unit_id"]: u["number"] for u in units}
+    equipment: dict[str, list[asyncpg.Record]] = {}
+    for unit in units:
+        equipment.setdefault(unit["slug"], []).append(unit)
+    days: list[DayAvailability] = []
+    day = first_day
+    while day < end_day:
+        open_pieces = recurrence.subtract(recurrence.day_windows(day, tz, hours), closures)
+        free_windows: list[FreeWindow] = []
+        for start, end in open_pieces:
+            pieces = [
+                (s, e, lab["capacity"] - sum(loads))
+                for s, e, loads in recurrence.segments(start, end, people)
+            ]
+            free_windows += [
+                FreeWindow(starts_at=s.astimezone(tz), ends_at=e.astimezone(tz), people_free=free)
+                for s, e, free in _merge(pieces)
+                if free > 0
+            ]
+        per_equipment: list[EquipmentAvailability] = []
+        for equipment_slug, equipment_units in equipment.items():
+            out_of_service = equipment_units[0]["is_out_of_service"]
+            ids = {u["unit_id"] for u in equipment_units}
+            held = [
+                (h["starts_at"], h["ends_at"], number[h["unit_id"]]) for h in holdings if h["unit_id"] in ids
+            ]
+            all_numbers = [u["number"] for u in equipment_units]
+            free_units: list[FreeUnits] = []
+            for start, end in [] if out_of_service else open_pieces:
+                pieces = [
+                    (s, e, [n for n in all_numbers if n not in taken])
+                    for s, e, taken in recurrence.segments(start, end, held)
+                ]
+                free_units += [
+                    FreeUnits(starts_at=s.astimezone(tz), ends_at=e.astimezone(tz), free_units=numbers)
+                    for s, e, numbers in _merge(pieces)
+                    if numbers
+                ]
+            per_equipment.append(
+                EquipmentAvailability(
+                    equipment=equipment_slug,
+                    units=len(equipment_units),
+                    is_out_of_service=out_of_service,
+                    windows=free_units,
+                )
+            )
+        days.append(DayAvailability(date=day, free_windows=free_windows, equipment=per_equipment))
+        day += timedelta(days=1)
+    return Availability(lab=lab["slug"], timezone=lab["timezone"], capacity=lab["capacity"], days=days)
