@@ -34,7 +34,8 @@ async def test_admin_creates_organization_and_everyone_reads_it_back_byte_exactl
     stored = await pool.fetchval("select name->>'kk' from organizations where slug = $1", slug)
     assert stored == KAZAKH
     events = await pool.fetch(
-        "select action, before, after from audit_events where object_type = 'organization' and object_id = $1",
+        """select action, before, after from audit_events
+           where object_type = 'organization' and object_id = $1""",
         str(await pool.fetchval("select id from organizations where slug = $1", slug)),
     )
     assert [(e["action"], e["before"], e["after"]["slug"]) for e in events] == [

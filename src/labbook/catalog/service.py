@@ -6,6 +6,7 @@ Other domains call ``get_lab`` (404 for an unknown slug) and the repository's ``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import time
 from typing import Any
@@ -30,6 +31,7 @@ from labbook.catalog.schemas import (
 from labbook.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from labbook.timezones import zone
 
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # Localized texts are never NULL in the database: clearing one leaves an empty object.
@@ -301,6 +303,25 @@ def _describe(entry: OpeningHours) -> str:
 def check_schedule(hours: list[OpeningHours]) -> list[tuple[int, time, time]]:
     """The schedule as (weekday, opens, closes) rows, or a 422 naming every bad entry."""
     errors: list[dict[str, str]] = []
+    for index, entry in enumerate(hours):
+        if not 1 <= entry.weekday <= 7:
+            errors.append(
+                {
+                    "field": f"[{index}].weekday",
+                    "message": f"entry {index}: weekday {entry.weekday} is not 1 (Monday) to 7 (Sunday)",
+                }
+            )
+        for name in ("opens_at", "closes_at"):
+            value = getattr(entry, name)
+            if not _CLOCK_TIME.fullmatch(value):
+                errors.append(
+                    {
+                        "field": f"[{index}].{name}",
+                        "message": f"entry {index}: {name} {value!r} is not a time HH:MM (00:00-23:59)",
+                    }
+                )
+    if errors:
+        raise ValidationFailed("; ".join(e["message"] for e in errors), errors=errors)
     for index, entry in enumerate(hours):
         if entry.closes_at <= entry.opens_at:
             errors.append(

@@ -1,0 +1,95 @@
+"""Concurrent writers against the real database: the outcome is one writer's, never a mix."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.catalog.conftest import assert_problem
+from tests.catalog.test_opening_hours import stored_schedule
+from tests.factories import unique
+
+WORKDAYS = [{"weekday": d, "opens_at": "09:00", "closes_at": "18:00"} for d in range(1, 6)]
+SPLIT_WEEK = [
+    {"weekday": d, "opens_at": window[0], "closes_at": window[1]}
+    for d in range(1, 8)
+    for window in (("08:00", "12:00"), ("13:00", "17:00"))
+]
+
+
+def as_rows(schedule: list[dict]) -> list[tuple[int, str, str]]:
+    return sorted((e["weekday"], e["opens_at"], e["closes_at"]) for e in schedule)
+
+
+async def test_concurrent_schedule_replacements_leave_exactly_one_schedule(client, make, pool) -> None:
+    lab = await make.lab()
+    admin = await make.person("admin")
+    manager = await make.person("lab_manager", lab_ids=(lab["id"],))
+    url = f"/api/v1/labs/{lab['slug']}/opening-hours"
+
+    for _ in range(10):
+        replies = await asyncio.gather(
+            client.put(url, json=WORKDAYS, headers=admin.headers),
+            client.put(url, json=SPLIT_WEEK, headers=manager.headers),
+            client.put(url, json=WORKDAYS, headers=manager.headers),
+            client.put(url, json=SPLIT_WEEK, headers=admin.headers),
+        )
+
+        assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+        assert await stored_schedule(pool, lab["id"]) in (as_rows(WORKDAYS), as_rows(SPLIT_WEEK))
+
+
+async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make, pool) -> None:
+    admin = await make.person("admin")
+    host = await make.host()
+    lab = await make.lab()
+    lab_slug, org_slug, equipment_slug = unique("race-lab"), unique("race-org"), unique("race-tig")
+
+    labs, orgs, equipment = await asyncio.gather(
+        asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/labs",
+                    json={
+                        "slug": lab_slug,
+                        "host": host["slug"],
+                        "name": {"en": f"Copy {i}"},
+                        "capacity": 10,
+                    },
+                    headers=admin.headers,
+                )
+                for i in range(8)
+            )
+        ),
+        asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/organizations",
+                    json={"slug": org_slug, "name": {"ru": f"Копия {i}"}, "kind": "school"},
+                    headers=admin.headers,
+                )
+                for i in range(8)
+            )
+        ),
+        asyncio.gather(
+            *(
+                client.post(
+                    f"/api/v1/labs/{lab['slug']}/equipment",
+                    json={"slug": equipment_slug, "kind": "lathe", "name": {"en": f"Lathe {i}"}, "units": 3},
+                    headers=admin.headers,
+                )
+                for i in range(8)
+            )
+        ),
+    )
+
+    for replies, slug in ((labs, lab_slug), (orgs, org_slug), (equipment, equipment_slug)):
+        assert sorted(r.status_code for r in replies) == [201] + [409] * 7, [r.text for r in replies]
+        for reply in replies:
+            if reply.status_code == 409:
+                assert slug in assert_problem(reply, 409, "conflict")["detail"]
+    assert await pool.fetchval("select count(*) from labs where slug = $1", lab_slug) == 1
+    assert await pool.fetchval("select count(*) from organizations where slug = $1", org_slug) == 1
+    equipment_id = await pool.fetchval("select id from equipment where slug = $1", equipment_slug)
+    assert (
+        await pool.fetchval("select count(*) from equipment_units where equipment_id = $1", equipment_id) == 3
+    )
