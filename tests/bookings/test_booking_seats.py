@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.bookings.conftest import Cast, SlotFactory
+from tests.bookings.helpers import Cast, SlotFactory
 from tests.factories import Factory
 
 

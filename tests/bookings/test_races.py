@@ -1,0 +1,24 @@
+"""Invariant 2 under real concurrency: many HTTP requests at once against a live server."""
+
+from __future__ import annotations
+
+from tests.bookings import races
+from tests.bookings.helpers import Cast, SlotFactory
+
+
+async def test_fifty_bookings_for_the_last_ten_seats(
+    live_client, pool, cast: Cast, slots: SlotFactory
+) -> None:
+    await races.last_seats_race([live_client], pool, cast, slots, waitlist=False)
+
+
+async def test_fifty_bookings_for_the_last_ten_seats_with_waitlist(
+    live_client, pool, cast: Cast, slots: SlotFactory
+) -> None:
+    await races.last_seats_race([live_client], pool, cast, slots, waitlist=True)
+
+
+async def test_concurrent_confirm_decline_and_cancel(
+    live_client, pool, cast: Cast, slots: SlotFactory
+) -> None:
+    await races.transition_race([live_client], pool, cast, slots)
