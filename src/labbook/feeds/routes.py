@@ -1,7 +1,164 @@
-"""HTTP routes for feeds."""
+"""HTTP routes for calendar feeds (``/feeds/...ics``) and for private feed tokens (``/api/v1/me``)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+import asyncpg
+import msgspec
+from litestar import Controller, HttpMethod, Request, get, post, route
+from litestar.di import NamedDependency
+from litestar.exceptions import TooManyRequestsException
+from litestar.params import FromPath, JSONBody
+from litestar.response import Response
+
+from labbook.accounts.security import AUTHENTICATED, PUBLIC, Principal
+from labbook.errors import NotFound, RateLimited
+from labbook.feeds import service
+from labbook.feeds.schemas import EquipmentFeedLink, FeedToken, FeedTokenCreate, FeedTokenCreated, LabFeedLinks
+from labbook.feeds.service import Conditions, Feed, FeedReply
+from labbook.settings import Settings
+
+SUFFIX = ".ics"
+MEDIA_TYPE = "text/calendar"
+# Calendar apps poll every few hours; a short max-age lets caches absorb bursts while edits show soon.
+PUBLIC_CACHE = "public, max-age=300, must-revalidate"
+PRIVATE_CACHE = "private, max-age=300, must-revalidate"
+FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+
+
+def _strip_suffix(name: str) -> str:
+    if not name.endswith(SUFFIX) or len(name) == len(SUFFIX):
+        raise NotFound("feed addresses end in .ics")
+    return name[: -len(SUFFIX)]
+
+
+def _conditions(request: Request[Any, Any, Any]) -> Conditions:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        return Conditions(if_none_match=[tag.strip() for tag in if_none_match.split(",") if tag.strip()])
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return Conditions()
+        return Conditions(if_modified_since=since if since.tzinfo else since.replace(tzinfo=UTC))
+    return Conditions()
+
+
+async def _serve(request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings, feed: Feed) -> Response[Any]:
+    is_head = request.method == HttpMethod.HEAD
+    reply: FeedReply = await service.fetch_feed(pool, feed, settings, _conditions(request), with_body=not is_head)
+    headers = {
+        "ETag": reply.etag,
+        "Last-Modified": format_datetime(reply.last_modified.astimezone(UTC), usegmt=True),
+        "Cache-Control": PUBLIC_CACHE if feed.is_public else PRIVATE_CACHE,
+    }
+    if not feed.is_public:
+        headers |= {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
+    if reply.not_modified:
+        return Response(content=b"", status_code=304, headers=headers)
+    return Response(content=reply.body or b"", media_type=MEDIA_TYPE, headers=headers)
+
+
+@route("/feeds/labs/{lab_file:str}", http_method=FEED_METHODS, opt={"access": PUBLIC}, tags=["feeds"],
+       summary="A lab's public calendar: published slots, closures, maintenance")  # fmt: skip
+async def lab_feed(
+    request: Request[Any, Any, Any],
+    pool: NamedDependency[asyncpg.Pool],
+    settings: NamedDependency[Settings],
+    lab_file: FromPath[str],
+) -> Response[Any]:
+    """Never names who booked: a private slot shows only as an anonymous "Reserved" block."""
+    return await _serve(request, pool, settings, await service.public_lab_feed(pool, _strip_suffix(lab_file)))
+
+
+@route("/feeds/labs/{lab:str}/equipment/{equipment_file:str}", http_method=FEED_METHODS,
+       opt={"access": PUBLIC}, tags=["feeds"], summary="When a piece of equipment is held, and by what")  # fmt: skip
+async def equipment_feed(
+    request: Request[Any, Any, Any],
+    pool: NamedDependency[asyncpg.Pool],
+    settings: NamedDependency[Settings],
+    lab: FromPath[str],
+    equipment_file: FromPath[str],
+) -> Response[Any]:
+    feed = await service.public_equipment_feed(pool, lab, _strip_suffix(equipment_file))
+    return await _serve(request, pool, settings, feed)
+
+
+@route("/feeds/private/{token_file:str}", http_method=FEED_METHODS, opt={"access": PUBLIC}, tags=["feeds"],
+       summary="A private feed named by an unguessable token")  # fmt: skip
+async def private_feed(
+    request: Request[Any, Any, Any],
+    pool: NamedDependency[asyncpg.Pool],
+    settings: NamedDependency[Settings],
+    token_file: FromPath[str],
+) -> Response[Any]:
+    """Unknown and revoked tokens answer 404; a client that keeps trying unknown ones gets 429."""
+    client = request.client.host if request.client else "unknown"
+    try:
+        feed = await service.private_feed(pool, _strip_suffix(token_file), client, settings)
+    except RateLimited as exc:
+        retry_after = str(exc.members.get("retry_after", service.MISS_WINDOW_SECONDS))
+        raise TooManyRequestsException(exc.detail, headers={"Retry-After": retry_after}) from None
+    return await _serve(request, pool, settings, feed)
+
+
+@get("/api/v1/feeds/labs/{lab:str}", opt={"access": PUBLIC}, tags=["feeds"],
+     summary="Addresses of a lab's public feeds (https and webcal)")  # fmt: skip
+async def lab_feed_links(
+    pool: NamedDependency[asyncpg.Pool], settings: NamedDependency[Settings], lab: FromPath[str]
+) -> LabFeedLinks:
+    path, equipment = await service.lab_feed_links(pool, lab, settings)
+    url = service.feed_url(settings, path)
+    links = []
+    for slug in equipment:
+        equipment_url = service.feed_url(settings, f"{path.removesuffix(SUFFIX)}/equipment/{slug}{SUFFIX}")
+        links.append(EquipmentFeedLink(equipment=slug, feed_url=equipment_url,
+                                       subscribe_url=service.subscribe_url(equipment_url)))  # fmt: skip
+    return LabFeedLinks(feed_url=url, subscribe_url=service.subscribe_url(url), equipment=links)
+
+
+def _token(row: asyncpg.Record) -> FeedToken:
+    return msgspec.convert(dict(row.items()), FeedToken)
+
+
+class FeedTokenController(Controller):
+    path = "/api/v1/me/feed-tokens"
+    tags = ("feeds",)
+
+    @get("/", opt={"access": AUTHENTICATED}, summary="My private feed tokens (never the secrets)")
+    async def list_feed_tokens(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal]
+    ) -> list[FeedToken]:
+        return [_token(row) for row in await service.list_feed_tokens(pool, me)]
+
+    @post("/", opt={"access": AUTHENTICATED}, summary="Create a private feed token")
+    async def create_feed_token(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        data: JSONBody[FeedTokenCreate],
+    ) -> FeedTokenCreated:
+        """The reply carries the secret and the feed's https and webcal addresses this once."""
+        row, secret = await service.create_feed_token(pool, me, data.kind, data.name)
+        url = service.feed_url(settings, f"/feeds/private/{secret}{SUFFIX}")
+        return msgspec.convert(
+            {**dict(row.items()), "token": secret, "feed_url": url, "subscribe_url": service.subscribe_url(url)},
+            FeedTokenCreated,
+        )
+
+    @post("/{token_id:uuid}/revoke", opt={"access": AUTHENTICATED}, status_code=200)
+    async def revoke_feed_token(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], token_id: FromPath[UUID]
+    ) -> FeedToken:
+        """Revoke one of my feed tokens; its address answers 404 from now on."""
+        return _token(await service.revoke_feed_token(pool, me, token_id))
+
+
+route_handlers: list[Any] = [lab_feed, equipment_feed, private_feed, lab_feed_links, FeedTokenController]

@@ -1,0 +1,325 @@
+"""What each feed says about a slot, a series or a booking: rows in, ``EventSpec``s out, no I/O.
+
+Views: ``lab`` and ``equipment`` are public and never name who booked (a private slot is only an
+anonymous "Reserved" busy block); ``organization`` lists one organization's bookings; ``lab_manager``
+shows slots with their visitors; ``person`` shows an instructor's or guide's own sessions.
+
+A series is one ``RRULE`` master built from the series row. Each occurrence is compared with what the
+master would say for it: cancelled (or outside this view) becomes an ``EXDATE``; anything else that
+differs — times, title, capacity, seats left, visitors — becomes a ``RECURRENCE-ID`` override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from labbook.feeds.ics import EventSpec, Recurrence
+from labbook.timezones import zone
+
+PUBLIC_VIEWS = ("lab", "equipment")
+SEATED_KINDS = ("tour", "training", "event")
+UID_DOMAIN = "labbook"
+
+LABELS: dict[str, dict[str, str]] = {
+    "reserved": {"kk": "Брондалған", "ru": "Забронировано", "en": "Reserved"},
+    "seats_left": {"kk": "Бос орын", "ru": "Свободных мест", "en": "Seats left"},
+    "people": {"kk": "адам", "ru": "чел.", "en": "people"},
+    "status": {"kk": "Күйі", "ru": "Статус", "en": "Status"},
+    "visitors": {"kk": "Келушілер", "ru": "Посетители", "en": "Visitors"},
+    "units": {"kk": "Станциялар", "ru": "Станции", "en": "Stations"},
+    "pending": {"kk": "қарастырылуда", "ru": "на рассмотрении", "en": "pending"},
+    "confirmed": {"kk": "расталды", "ru": "подтверждено", "en": "confirmed"},
+    "waitlisted": {"kk": "күту тізімінде", "ru": "в листе ожидания", "en": "waitlisted"},
+    "declined": {"kk": "қабылданбады", "ru": "отклонено", "en": "declined"},
+    "cancelled": {"kk": "тоқтатылды", "ru": "отменено", "en": "cancelled"},
+}
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ViewContext:
+    """What a view adds around the rows: which view, the organizer address, the equipment's name."""
+
+    view: str
+    organizer_address: str
+    equipment_name: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Content:
+    summary: str
+    description: str
+    location: str
+    organizer_name: str
+    categories: tuple[str, ...]
+    status: str
+    is_busy: bool
+
+
+def label(key: str, language: str) -> str:
+    return LABELS[key].get(language) or LABELS[key]["en"]
+
+
+def localized(value: Mapping[str, str] | None, languages: Sequence[str]) -> str:
+    """The text in the first of ``languages`` that has it, else in any language."""
+    if not value:
+        return ""
+    for language in languages:
+        if value.get(language):
+            return value[language]
+    return next(iter(value.values()), "")
+
+
+def lab_location(lab: Row) -> str:
+    parts = [localized(lab["name"], lab["languages"]), lab["building"], lab["room"], lab["address"]]
+    return ", ".join(p for p in parts if p)
+
+
+def _booking_line(booking: Row, view: str, language: str) -> str:
+    name = localized(booking["organization_name"], [language])
+    parts = [name, f"{booking['headcount']} {label('people', language)}", label(booking["status"], language)]
+    if view == "lab_manager":
+        parts += [booking["contact_name"], booking["contact_email"], booking["contact_phone"]]
+    line = " · ".join(p for p in parts if p)
+    if view == "lab_manager" and booking["notes"]:
+        line += f" — {booking['notes']}"
+    return line
+
+
+def _content(ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookings: Sequence[Row]) -> _Content:
+    languages: Sequence[str] = lab["languages"]
+    cancelled = item["status"] == "cancelled"
+    kind = item["kind"]
+    anonymous = ctx.view in PUBLIC_VIEWS and item["visibility"] == "private"
+    blocks: list[str] = []
+    if anonymous:
+        summary = label("reserved", languages[0])
+        categories: tuple[str, ...] = ("reserved",)
+    else:
+        summary = localized(item["title"], languages)
+        categories = (kind,)
+        for language in languages:
+            lines = [text for text in (item["title"].get(language), item["description"].get(language)) if text]
+            if kind in SEATED_KINDS:
+                left = item["capacity"] - item["seats_taken"]
+                lines.append(f"{label('seats_left', language)}: {left} / {item['capacity']}")
+            if lines:
+                blocks.append("\n".join(lines))
+    if ctx.view == "equipment":
+        equipment = localized(ctx.equipment_name, languages)
+        summary = f"{summary} — {equipment} #{', #'.join(str(u) for u in units)}"
+    if ctx.view in ("lab_manager", "person") and kind in SEATED_KINDS:
+        summary = f"{summary} ({item['seats_taken']}/{item['capacity']})"
+    if bookings and ctx.view in ("lab_manager", "person"):
+        language = languages[0]
+        lines = [f"{label('visitors', language)}:"] + [f"- {_booking_line(b, ctx.view, language)}" for b in bookings]
+        blocks.append("\n".join(lines))
+    return _Content(
+        summary=summary,
+        description="\n\n".join(blocks),
+        location=lab_location(lab),
+        organizer_name=localized(lab["name"], languages),
+        categories=categories,
+        status="CANCELLED" if cancelled else "CONFIRMED",
+        is_busy=not cancelled,
+    )
+
+
+def _spec(
+    content: _Content,
+    ctx: ViewContext,
+    *,
+    uid: str,
+    sequence: int,
+    stamp: datetime,
+    tzid: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    rrule: Recurrence | None = None,
+    exdates: tuple[datetime, ...] = (),
+    recurrence_id: datetime | None = None,
+) -> EventSpec:
+    return EventSpec(
+        uid=uid,
+        sequence=sequence,
+        stamp=stamp,
+        tzid=tzid,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        summary=content.summary,
+        status=content.status,
+        description=content.description,
+        location=content.location,
+        organizer_name=content.organizer_name,
+        organizer_address=ctx.organizer_address,
+        categories=content.categories,
+        is_busy=content.is_busy,
+        rrule=rrule,
+        exdates=exdates,
+        recurrence_id=recurrence_id,
+    )
+
+
+def series_start(series: Row) -> datetime:
+    """The first occurrence: the series' wall-clock start in its own time zone."""
+    local_start: datetime = series["local_start"]
+    return local_start.replace(tzinfo=zone(series["timezone"]))
+
+
+def _recurrence(series: Row) -> Recurrence:
+    return Recurrence(
+        freq=series["freq"],
+        interval=series["interval"],
+        weekdays=tuple(series["weekdays"]) if series["freq"] == "weekly" else (),
+        count=series["count"],
+        until=series["until"],
+    )
+
+
+def _series_events(
+    ctx: ViewContext,
+    series: Row,
+    occurrences: list[Row],
+    lab: Row,
+    bookings: Mapping[UUID, Sequence[Row]],
+) -> list[EventSpec]:
+    uid = f"series-{series['id']}@{UID_DOMAIN}"
+    tzid = series["timezone"]
+    duration: timedelta = series["duration"]
+    series_cancelled = series["status"] == "cancelled"
+    shown = [o for o in occurrences if o["in_scope"] and not (o["status"] == "cancelled" and not series_cancelled)]
+    master_units = shown[0]["units"] if shown else ()
+    master_item = {**dict(series), "seats_taken": 0}
+    master = _content(ctx, master_item, lab, master_units, ())
+    shown_ids = {o["id"] for o in shown}
+    excluded = [o for o in occurrences if o["id"] not in shown_ids]
+    overrides: list[EventSpec] = []
+    for occurrence in shown:
+        content = _content(ctx, occurrence, lab, occurrence["units"], bookings.get(occurrence["id"], ()))
+        start: datetime = occurrence["occurrence_start"]
+        moved = occurrence["starts_at"] != start or occurrence["ends_at"] != start + duration
+        if moved or content != master:
+            overrides.append(
+                _spec(
+                    content,
+                    ctx,
+                    uid=uid,
+                    sequence=occurrence["sequence"],
+                    stamp=occurrence["updated_at"],
+                    tzid=tzid,
+                    starts_at=occurrence["starts_at"],
+                    ends_at=occurrence["ends_at"],
+                    recurrence_id=start,
+                )
+            )
+    first = series_start(series)
+    # Adding an EXDATE changes the master, so its SEQUENCE and LAST-MODIFIED move with each one.
+    master_spec = _spec(
+        master,
+        ctx,
+        uid=uid,
+        sequence=series["sequence"] + len(excluded),
+        stamp=max([series["updated_at"], *(o["updated_at"] for o in excluded)]),
+        tzid=tzid,
+        starts_at=first,
+        ends_at=first + duration,
+        rrule=_recurrence(series),
+        exdates=tuple(sorted(o["occurrence_start"] for o in excluded)),
+    )
+    return [master_spec, *overrides]
+
+
+def slot_events(
+    ctx: ViewContext,
+    slots: Iterable[Row],
+    series_by_id: Mapping[UUID, Row],
+    labs_by_id: Mapping[int, Row],
+    bookings: Mapping[UUID, Sequence[Row]],
+) -> list[EventSpec]:
+    """Events for a slot view, ordered by start so the output is stable."""
+    events: list[EventSpec] = []
+    by_series: dict[UUID, list[Row]] = {}
+    for slot in slots:
+        if slot["series_id"] is not None:
+            by_series.setdefault(slot["series_id"], []).append(slot)
+            continue
+        lab = labs_by_id[slot["lab_id"]]
+        content = _content(ctx, slot, lab, slot["units"], bookings.get(slot["id"], ()))
+        events.append(
+            _spec(
+                content,
+                ctx,
+                uid=f"slot-{slot['id']}@{UID_DOMAIN}",
+                sequence=slot["sequence"],
+                stamp=slot["updated_at"],
+                tzid=lab["timezone"],
+                starts_at=slot["starts_at"],
+                ends_at=slot["ends_at"],
+            )
+        )
+    for series_id, occurrences in by_series.items():
+        series = series_by_id[series_id]
+        occurrences.sort(key=lambda o: o["occurrence_start"])
+        events.extend(_series_events(ctx, series, occurrences, labs_by_id[series["lab_id"]], bookings))
+    events.sort(key=_order)
+    return events
+
+
+def _order(event: EventSpec) -> tuple[datetime, str, datetime]:
+    return (event.recurrence_id or event.starts_at, event.uid, event.recurrence_id or event.starts_at)
+
+
+_BOOKING_STATUS = {
+    "pending": "TENTATIVE",
+    "waitlisted": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "declined": "CANCELLED",
+    "cancelled": "CANCELLED",
+}
+
+
+def booking_events(ctx: ViewContext, bookings: Iterable[Row], labs_by_id: Mapping[int, Row]) -> list[EventSpec]:
+    """An organization's bookings, one event each, in the booking's language first."""
+    events: list[EventSpec] = []
+    for booking in bookings:
+        lab = labs_by_id[booking["lab_id"]]
+        languages = [booking["language"], *(lang for lang in lab["languages"] if lang != booking["language"])]
+        language = languages[0]
+        status = "cancelled" if booking["slot_status"] == "cancelled" else booking["status"]
+        lines = [
+            f"{label('status', language)}: {label(status, language)}",
+            f"{booking['headcount']} {label('people', language)}",
+            lab_location(lab),
+        ]
+        if booking["contact_name"]:
+            lines.append(booking["contact_name"])
+        details = localized(booking["description"], languages)
+        content = _Content(
+            summary=localized(booking["title"], languages),
+            description="\n".join(lines) + (f"\n\n{details}" if details else ""),
+            location=lab_location(lab),
+            organizer_name=localized(lab["name"], languages),
+            categories=(booking["kind"],),
+            status=_BOOKING_STATUS[status],
+            is_busy=status in ("pending", "confirmed", "waitlisted"),
+        )
+        events.append(
+            _spec(
+                content,
+                ctx,
+                uid=f"booking-{booking['id']}@{UID_DOMAIN}",
+                # both rows only ever count up, so their sum does too, and a moved slot raises it
+                sequence=booking["sequence"] + booking["slot_sequence"],
+                stamp=max(booking["updated_at"], booking["slot_updated_at"]),
+                tzid=lab["timezone"],
+                starts_at=booking["starts_at"],
+                ends_at=booking["ends_at"],
+            )
+        )
+    events.sort(key=_order)
+    return events

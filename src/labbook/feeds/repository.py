@@ -1,0 +1,320 @@
+"""SQL for calendar feeds: which rows a feed holds, their cheap version, tokens and miss counters.
+
+A feed is one of five views. Each view selects its rows inside a time window (``$2``..``$3``; cancelled
+rows only while ``updated_at >= $2``, the grace period). Slot views also take every occurrence of any
+series they touch, because the series is published as one ``RRULE`` whose ``EXDATE``s and overrides
+span its whole life. The version query aggregates exactly the rows the render query reads.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+SLOT_VIEWS = ("lab", "equipment", "lab_manager", "person")
+
+# Each scope is a predicate on `slots s`; `$1` is the lab id / lab ids / person id, `$4` the equipment.
+_SCOPES = {
+    # the same expression as ix_slots_lab_during, so the GiST index serves both lab and window
+    "lab": "int4range(s.lab_id, s.lab_id, '[]') && int4range($1::int, $1::int, '[]')",
+    "equipment": (
+        "int4range(s.lab_id, s.lab_id, '[]') && int4range($1::int, $1::int, '[]')"
+        " and exists (select 1 from slot_units su join equipment_units eu on eu.id = su.unit_id"
+        " where su.slot_id = s.id and eu.equipment_id = $4)"
+    ),
+    "lab_manager": "s.lab_id = any($1::int[])",
+    "person": "s.instructor_id = $1::uuid",
+}
+_PARAMS = {"lab": 3, "equipment": 4, "lab_manager": 3, "person": 3}
+
+_WINDOW = "s.during && tstzrange($2, $3) and (s.status = 'active' or s.updated_at >= $2)"
+
+_MEMBERS = """
+base as (
+    select s.id, s.series_id from slots s where {scope} and {window}
+),
+members as (
+    select id from base where series_id is null
+    union all
+    select s.id from slots s
+    where s.series_id = any(array(select distinct series_id from base where series_id is not null))
+)
+"""
+
+_UNITS = {
+    "equipment": (
+        "array(select eu.number from slot_units su join equipment_units eu on eu.id = su.unit_id"
+        " where su.slot_id = s.id and eu.equipment_id = $4 order by eu.number)"
+    ),
+}
+
+_SLOT_COLUMNS = """s.id, s.lab_id, s.series_id, s.occurrence_start, s.kind, s.title, s.description,
+       s.starts_at, s.ends_at, s.capacity, s.seats_taken, s.visibility, s.organization_id,
+       s.instructor_id, s.status, s.sequence, s.updated_at"""
+
+
+def _slots_sql(view: str) -> str:
+    members = _MEMBERS.format(scope=_SCOPES[view], window=_WINDOW)
+    units = _UNITS.get(view, "'{}'::int[]")
+    return f"""
+with {members}
+select {_SLOT_COLUMNS}, ({_SCOPES[view]}) as in_scope, {units} as units
+from slots s join members m on m.id = s.id
+order by s.starts_at, s.id
+"""
+
+
+def _version_sql(view: str) -> str:
+    members = _MEMBERS.format(scope=_SCOPES[view], window=_WINDOW)
+    feed_param = _PARAMS[view] + 1
+    bookings = ""
+    if view in ("lab_manager", "person"):
+        bookings = """,
+    (select md5(coalesce(string_agg(concat_ws(':', b.id, b.sequence, b.status, b.updated_at, o.updated_at),
+                                    ',' order by b.id), ''))
+     from bookings b join organizations o on o.id = b.organization_id
+     where b.slot_id in (select id from ms)) as bookings_digest"""
+    return f"""
+with {members},
+ms as (
+    select s.id, s.series_id, s.lab_id, s.sequence, s.status, s.seats_taken, s.updated_at
+    from slots s join members m on m.id = s.id
+)
+select
+    (select count(*) from ms) as total,
+    (select md5(coalesce(string_agg(concat_ws(':', id, sequence, status, seats_taken, updated_at),
+                                    ',' order by id), '')) from ms) as slots_digest,
+    (select md5(coalesce(string_agg(concat_ws(':', id, sequence, status, updated_at), ',' order by id), ''))
+     from slot_series where id in (select series_id from ms)) as series_digest,
+    (select md5(coalesce(string_agg(concat_ws(':', id, updated_at), ',' order by id), ''))
+     from labs where id in (select lab_id from ms)) as labs_digest{bookings},
+    (select etag from feed_versions where feed = ${feed_param}) as stored_etag,
+    (select changed_at from feed_versions where feed = ${feed_param}) as stored_changed_at
+"""
+
+
+SLOTS_SQL = {view: _slots_sql(view) for view in SLOT_VIEWS}
+VERSION_SQL = {view: _version_sql(view) for view in SLOT_VIEWS}
+
+_ORG_MEMBERS = """
+members as (
+    select b.id from bookings b join slots s on s.id = b.slot_id
+    where b.organization_id = $1 and s.during && tstzrange($2, $3)
+      and ((b.status in ('pending', 'confirmed', 'waitlisted') and s.status = 'active')
+           or greatest(b.updated_at, s.updated_at) >= $2)
+)
+"""
+ORGANIZATION_BOOKINGS = f"""
+with {_ORG_MEMBERS}
+select b.id, b.status, b.headcount, b.language, b.contact_name, b.sequence, b.updated_at,
+       s.id as slot_id, s.lab_id, s.kind, s.title, s.description, s.starts_at, s.ends_at,
+       s.status as slot_status, s.sequence as slot_sequence, s.updated_at as slot_updated_at
+from bookings b join members m on m.id = b.id join slots s on s.id = b.slot_id
+order by s.starts_at, b.id
+"""
+ORGANIZATION_VERSION = f"""
+with {_ORG_MEMBERS},
+mb as (
+    select b.id, s.lab_id, concat_ws(':', b.id, b.sequence, b.status, b.updated_at,
+                                     s.sequence, s.status, s.updated_at) as version
+    from bookings b join members m on m.id = b.id join slots s on s.id = b.slot_id
+)
+select
+    (select count(*) from mb) as total,
+    (select md5(coalesce(string_agg(version, ',' order by id), '')) from mb) as slots_digest,
+    (select md5(coalesce(string_agg(concat_ws(':', id, updated_at), ',' order by id), ''))
+     from labs where id in (select lab_id from mb)) as labs_digest,
+    (select etag from feed_versions where feed = $4) as stored_etag,
+    (select changed_at from feed_versions where feed = $4) as stored_changed_at
+"""
+
+# Only a changed ETag is written; Last-Modified must move forward by at least a second, since
+# If-Modified-Since compares whole seconds.
+RECORD_VERSION = """
+insert into feed_versions (feed, etag, changed_at)
+values ($1, $2, date_trunc('second', now()))
+on conflict (feed) do update
+    set etag = excluded.etag,
+        changed_at = greatest(excluded.changed_at, feed_versions.changed_at + interval '1 second')
+    where feed_versions.etag is distinct from excluded.etag
+returning changed_at
+"""
+GET_VERSION = "select etag, changed_at from feed_versions where feed = $1"
+
+SERIES = """
+select id, lab_id, kind, title, description, timezone, local_start, duration, freq, interval, weekdays,
+       count, until, capacity, visibility, organization_id, instructor_id, status, sequence, updated_at
+from slot_series where id = any($1::uuid[])
+"""
+LABS = """
+select l.id, l.slug, l.name, l.building, l.room, l.address, l.timezone, l.languages, l.updated_at
+from labs l where l.id = any($1::int[])
+"""
+LAB_BY_SLUG = """
+select id, slug, name, building, room, address, timezone, languages, updated_at
+from labs where slug = $1 and not is_archived
+"""
+EQUIPMENT_BY_SLUG = """
+select id, lab_id, slug, name, updated_at
+from equipment where lab_id = $1 and slug = $2 and not is_archived
+"""
+ACTIVE_BOOKINGS = """
+select b.slot_id, b.id, b.status, b.headcount, b.contact_name, b.contact_email, b.contact_phone,
+       b.language, b.notes, o.name as organization_name
+from bookings b join organizations o on o.id = b.organization_id
+where b.slot_id = any($1::uuid[]) and b.status in ('pending', 'confirmed', 'waitlisted')
+order by b.slot_id, b.created_at, b.id
+"""
+
+# A token names a live person; roles are re-checked on every fetch so a demoted person's feed stops.
+FEED_TOKEN_BY_HASH = """
+select t.id, t.kind, t.person_id, p.organization_id, p.roles, p.full_name,
+       o.name as organization_name,
+       case when 'admin' = any(p.roles) then array(select id from labs where not is_archived order by id)
+            else array(select m.lab_id from lab_managers m where m.person_id = p.id order by m.lab_id)
+       end as lab_ids,
+       t.last_used_at is null or t.last_used_at < now() - interval '1 minute' as is_stale
+from feed_tokens t
+join people p on p.id = t.person_id
+join organizations o on o.id = p.organization_id
+where t.token_hash = $1 and t.revoked_at is null and p.is_active
+"""
+TOUCH_FEED_TOKEN = "update feed_tokens set last_used_at = now() where id = $1"
+
+_TOKEN_COLUMNS = "id, person_id, kind, name, prefix, last_used_at, revoked_at, created_at"
+INSERT_FEED_TOKEN = f"""
+insert into feed_tokens (person_id, kind, name, token_hash, prefix)
+values ($1, $2, $3, $4, $5)
+returning {_TOKEN_COLUMNS}
+"""
+LIST_FEED_TOKENS = f"""
+select {_TOKEN_COLUMNS} from feed_tokens where person_id = $1 order by created_at desc, id
+"""
+GET_FEED_TOKEN = f"select {_TOKEN_COLUMNS} from feed_tokens where id = $1 and person_id = $2 for update"
+REVOKE_FEED_TOKEN = f"""
+update feed_tokens set revoked_at = coalesce(revoked_at, now()) where id = $1
+returning {_TOKEN_COLUMNS}
+"""
+
+# Fixed ten-minute windows; one row per bucket, reset when a new window starts.
+COUNT_MISS = """
+insert into rate_limits (bucket, window_start, hits)
+values ($1, to_timestamp(floor(extract(epoch from now()) / $2) * $2), 1)
+on conflict (bucket) do update
+    set hits = case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end,
+        window_start = excluded.window_start
+returning hits, window_start
+"""
+
+
+def _slot_args(view: str, scope: Any, since: datetime, until: datetime, equipment_id: int | None) -> list[Any]:
+    args: list[Any] = [scope, since, until]
+    if view == "equipment":
+        args.append(equipment_id)
+    return args
+
+
+async def feed_version(
+    conn: asyncpg.Connection,
+    view: str,
+    scope: Any,
+    feed: str,
+    *,
+    since: datetime,
+    until: datetime,
+    equipment_id: int | None = None,
+) -> asyncpg.Record:
+    if view == "organization":
+        return await conn.fetchrow(ORGANIZATION_VERSION, scope, since, until, feed)
+    args = _slot_args(view, scope, since, until, equipment_id)
+    return await conn.fetchrow(VERSION_SQL[view], *args, feed)
+
+
+async def record_version(conn: asyncpg.Connection, feed: str, etag: str) -> datetime:
+    changed_at: datetime | None = await conn.fetchval(RECORD_VERSION, feed, etag)
+    if changed_at is None:
+        # another worker recorded the same ETag first
+        row = await conn.fetchrow(GET_VERSION, feed)
+        changed_at = row["changed_at"]
+    assert changed_at is not None
+    return changed_at
+
+
+async def list_feed_slots(
+    conn: asyncpg.Connection,
+    view: str,
+    scope: Any,
+    *,
+    since: datetime,
+    until: datetime,
+    equipment_id: int | None = None,
+) -> list[asyncpg.Record]:
+    return await conn.fetch(SLOTS_SQL[view], *_slot_args(view, scope, since, until, equipment_id))
+
+
+async def list_organization_bookings(
+    conn: asyncpg.Connection, organization_id: int, *, since: datetime, until: datetime
+) -> list[asyncpg.Record]:
+    return await conn.fetch(ORGANIZATION_BOOKINGS, organization_id, since, until)
+
+
+async def list_series(conn: asyncpg.Connection, series_ids: list[UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(SERIES, series_ids)
+
+
+async def list_labs(conn: asyncpg.Connection, lab_ids: list[int]) -> list[asyncpg.Record]:
+    return await conn.fetch(LABS, lab_ids)
+
+
+async def list_active_bookings(conn: asyncpg.Connection, slot_ids: list[UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(ACTIVE_BOOKINGS, slot_ids)
+
+
+async def get_lab(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(LAB_BY_SLUG, slug)
+
+
+async def get_equipment(conn: asyncpg.Connection, lab_id: int, slug: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(EQUIPMENT_BY_SLUG, lab_id, slug)
+
+
+async def get_feed_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    row = await conn.fetchrow(FEED_TOKEN_BY_HASH, token_hash)
+    if row is not None and row["is_stale"]:
+        await conn.execute(TOUCH_FEED_TOKEN, row["id"])
+    return row
+
+
+async def insert_feed_token(
+    conn: asyncpg.Connection, *, person_id: UUID, kind: str, name: str, token_hash: bytes, prefix: str
+) -> asyncpg.Record:
+    return await conn.fetchrow(INSERT_FEED_TOKEN, person_id, kind, name, token_hash, prefix)
+
+
+async def list_feed_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(LIST_FEED_TOKENS, person_id)
+
+
+async def get_feed_token_for_update(
+    conn: asyncpg.Connection, token_id: UUID, person_id: UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_FEED_TOKEN, token_id, person_id)
+
+
+async def revoke_feed_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg.Record:
+    return await conn.fetchrow(REVOKE_FEED_TOKEN, token_id)
+
+
+async def count_miss(conn: asyncpg.Connection, bucket: str, window_seconds: int) -> int:
+    row = await conn.fetchrow(COUNT_MISS, bucket, window_seconds)
+    return int(row["hits"])
+
+
+EQUIPMENT_SLUGS = "select slug from equipment where lab_id = $1 and not is_archived order by slug"
+
+
+async def list_equipment_slugs(conn: asyncpg.Connection, lab_id: int) -> list[str]:
+    return [row["slug"] for row in await conn.fetch(EQUIPMENT_SLUGS, lab_id)]

@@ -1,0 +1,337 @@
+"""Calendar feeds: resolve a feed, version it cheaply, render it only when a client needs the body.
+
+Every fetch opens one read-only REPEATABLE READ transaction, so the version (ETag) and the body come
+from the same snapshot: a body is cached under exactly the ETag that describes it.
+
+The window is whole UTC days (about −30 days to +12 months, cancelled rows kept 30 days), so which
+rows a feed holds changes only with the data or at midnight, and the ETag digests exactly those rows.
+``Last-Modified`` is when this ETag was first served (``feed_versions``): it moves whenever the body
+does, including when an event leaves the feed, which ``max(updated_at)`` of the remaining rows cannot see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from labbook import db
+from labbook.audit import service as audit
+from labbook.accounts.security import FEED_TOKEN_PREFIX, Principal, hash_secret, new_secret
+from labbook.errors import Forbidden, NotFound, RateLimited
+from labbook.feeds import ics, repository
+from labbook.feeds.cache import LRU
+from labbook.feeds.events import ViewContext, booking_events, localized, slot_events
+from labbook.settings import Settings
+from labbook.timezones import DEFAULT_TIMEZONE
+
+# Bump when the rendering code changes what it writes, so every ETag changes with it.
+RENDER_VERSION = "1"
+PAST = timedelta(days=30)
+FUTURE = timedelta(days=366)
+MISS_WINDOW_SECONDS = 600
+_NAME_LANGUAGES = ("en", "ru", "kk")
+
+_bodies: LRU[bytes] = LRU(max_items=512, max_bytes=64 * 1024 * 1024)
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """One feed: which view of which rows, and the calendar-level facts around them.
+
+    ``salt`` holds every input that is not a row of the feed (the lab's or token owner's own data),
+    so that it takes part in the ETag.
+    """
+
+    key: str
+    view: str
+    scope: Any
+    name: str
+    timezone: str
+    is_public: bool
+    salt: str
+    equipment_id: int | None = None
+    equipment_name: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedVersion:
+    etag: str
+    stored_etag: str | None
+    stored_changed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedReply:
+    """What the route sends: ``body`` is ``None`` for a 304 or a HEAD."""
+
+    etag: str
+    last_modified: datetime
+    body: bytes | None
+    not_modified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Conditions:
+    if_none_match: list[str] | None = None
+    if_modified_since: datetime | None = None
+
+
+def window(now: datetime) -> tuple[datetime, datetime]:
+    """Whole UTC days around ``now``: the feed's rows change at midnight, not every second."""
+    midnight = datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+    return midnight - PAST, midnight + FUTURE
+
+
+def feed_url(settings: Settings, path: str) -> str:
+    return f"{settings.base_url}{path}"
+
+
+def subscribe_url(url: str) -> str:
+    """The same feed as a ``webcal://`` link, which calendar apps open as a subscription."""
+    return "webcal://" + url.split("://", 1)[1]
+
+
+def _organizer_address(settings: Settings) -> str:
+    host = settings.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return f"mailto:noreply@{host}"
+
+
+# ---- resolving a feed -------------------------------------------------------------------------
+
+
+async def public_lab_feed(pool: asyncpg.Pool, lab_slug: str) -> Feed:
+    async with pool.acquire() as conn:
+        lab = await repository.get_lab(conn, lab_slug)
+    if lab is None:
+        raise NotFound("no such lab feed")
+    return Feed(
+        key=f"lab:{lab['id']}",
+        view="lab",
+        scope=lab["id"],
+        name=f"{localized(lab['name'], lab['languages'])} — labbook",
+        timezone=lab["timezone"],
+        is_public=True,
+        salt=f"lab:{lab['id']}:{lab['updated_at'].isoformat()}",
+    )
+
+
+async def public_equipment_feed(pool: asyncpg.Pool, lab_slug: str, equipment_slug: str) -> Feed:
+    async with pool.acquire() as conn:
+        lab = await repository.get_lab(conn, lab_slug)
+        equipment = None if lab is None else await repository.get_equipment(conn, lab["id"], equipment_slug)
+    if lab is None or equipment is None:
+        raise NotFound("no such equipment feed")
+    languages = lab["languages"]
+    return Feed(
+        key=f"equipment:{equipment['id']}",
+        view="equipment",
+        scope=lab["id"],
+        name=f"{localized(equipment['name'], languages)} — {localized(lab['name'], languages)} — labbook",
+        timezone=lab["timezone"],
+        is_public=True,
+        salt=(
+            f"equipment:{equipment['id']}:{equipment['updated_at'].isoformat()}:"
+            f"{lab['updated_at'].isoformat()}"
+        ),
+        equipment_id=equipment["id"],
+        equipment_name=dict(equipment["name"]),
+    )
+
+
+async def private_feed(pool: asyncpg.Pool, secret: str, client: str, settings: Settings) -> Feed:
+    """The feed a token names, or a 404; a client that keeps missing gets 429s instead.
+
+    Valid tokens are always served: only misses are counted, per client address, in PostgreSQL so
+    that every worker shares the count.
+    """
+    async with pool.acquire() as conn:
+        token = await repository.get_feed_token(conn, hash_secret(secret))
+        feed = _token_feed(token) if token is not None else None
+        if feed is None:
+            hits = await repository.count_miss(conn, f"feed-miss:{client}", MISS_WINDOW_SECONDS)
+            if hits > settings.feed_miss_limit:
+                raise RateLimited(
+                    "too many unknown feed addresses from this client; try again later",
+                    retry_after=MISS_WINDOW_SECONDS,
+                )
+            raise NotFound("no such feed")
+    return feed
+
+
+def _token_feed(token: asyncpg.Record) -> Feed | None:
+    roles = set(token["roles"])
+    kind = token["kind"]
+    person = token["full_name"]
+    salt = f"private:{token['id']}:{person}:{sorted(roles)}:{token['organization_name']}"
+    key = f"private:{token['id']}"
+    if kind == "organization":
+        if "director" not in roles:
+            return None
+        org = localized(token["organization_name"], _NAME_LANGUAGES)
+        return Feed(key, "organization", token["organization_id"], f"{org} — bookings — labbook",
+                    DEFAULT_TIMEZONE, False, salt)  # fmt: skip
+    if kind == "lab_manager":
+        if not roles & {"lab_manager", "admin"}:
+            return None
+        lab_ids = list(token["lab_ids"])
+        return Feed(key, "lab_manager", lab_ids, f"{person} — labs — labbook", DEFAULT_TIMEZONE, False,
+                    f"{salt}:{lab_ids}")  # fmt: skip
+    return Feed(key, "person", token["person_id"], f"{person} — sessions — labbook", DEFAULT_TIMEZONE, False, salt)
+
+
+# ---- versioning and rendering -----------------------------------------------------------------
+
+
+async def _version(conn: asyncpg.Connection, feed: Feed, settings: Settings, now: datetime) -> FeedVersion:
+    since, until = window(now)
+    row = await repository.feed_version(
+        conn, feed.view, feed.scope, feed.key, since=since, until=until, equipment_id=feed.equipment_id
+    )
+    parts = [
+        RENDER_VERSION,
+        settings.base_url,
+        str(settings.feed_refresh_minutes),
+        feed.salt,
+        str(row["total"]),
+        row["slots_digest"],
+        row.get("series_digest") or "",
+        row["labs_digest"],
+        row.get("bookings_digest") or "",
+    ]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return FeedVersion(f'"{digest}"', row["stored_etag"], row["stored_changed_at"])
+
+
+async def build_feed(
+    conn: asyncpg.Connection, feed: Feed, settings: Settings, now: datetime
+) -> tuple[ics.CalendarSpec, list[ics.EventSpec]]:
+    """The calendar and its events as specs, read from the database (tests compare renderings of it)."""
+    since, until = window(now)
+    ctx = ViewContext(feed.view, _organizer_address(settings), feed.equipment_name)
+    instants: list[datetime] = []
+    if feed.view == "organization":
+        bookings = await repository.list_organization_bookings(conn, feed.scope, since=since, until=until)
+        labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list({b["lab_id"] for b in bookings}))}
+        events = booking_events(ctx, bookings, labs)
+        instants = [t for b in bookings for t in (b["starts_at"], b["ends_at"])]
+    else:
+        slots = await repository.list_feed_slots(
+            conn, feed.view, feed.scope, since=since, until=until, equipment_id=feed.equipment_id
+        )
+        series_ids = list({s["series_id"] for s in slots if s["series_id"] is not None})
+        series = {s["id"]: s for s in await repository.list_series(conn, series_ids)}
+        lab_ids = {s["lab_id"] for s in slots} | {s["lab_id"] for s in series.values()}
+        labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list(lab_ids))}
+        bookings_by_slot: dict[UUID, list[asyncpg.Record]] = {}
+        if feed.view in ("lab_manager", "person"):
+            for booking in await repository.list_active_bookings(conn, [s["id"] for s in slots]):
+                bookings_by_slot.setdefault(booking["slot_id"], []).append(booking)
+        events = slot_events(ctx, slots, series, labs, bookings_by_slot)
+        instants = [t for s in slots for t in (s["starts_at"], s["ends_at"], s["occurrence_start"]) if t]
+    instants += [e.starts_at for e in events]
+    tzids = tuple(sorted({e.tzid for e in events}))
+    timezone = feed.timezone if feed.is_public or not events else events[0].tzid
+    spec = ics.CalendarSpec(
+        name=feed.name,
+        timezone=timezone,
+        refresh=timedelta(minutes=settings.feed_refresh_minutes),
+        tzids=tzids,
+    )
+    if instants:
+        # VTIMEZONEs cover exactly the span of the data, so they too change only with the data.
+        first = min(instants).astimezone(UTC).date() - timedelta(days=1)
+        last = max(instants).astimezone(UTC).date() + timedelta(days=1)
+        spec = ics.CalendarSpec(spec.name, spec.timezone, spec.refresh, "", tzids, first, last)
+    return spec, events
+
+
+def _matches(if_none_match: list[str], etag: str) -> bool:
+    # Weak comparison (RFC 9110 §13.1.2): a W/ prefix does not matter for GET.
+    return any(tag == "*" or tag.removeprefix("W/") == etag for tag in if_none_match)
+
+
+async def fetch_feed(
+    pool: asyncpg.Pool,
+    feed: Feed,
+    settings: Settings,
+    conditions: Conditions,
+    *,
+    with_body: bool,
+    now: datetime | None = None,
+) -> FeedReply:
+    """Answer one GET or HEAD: a 304 is decided from the version alone, never by rendering."""
+    now = now or datetime.now(UTC)
+    body: bytes | None = None
+    async with pool.acquire() as conn:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            version = await _version(conn, feed, settings, now)
+            unchanged = version.stored_etag == version.etag and version.stored_changed_at is not None
+            if conditions.if_none_match is not None:
+                not_modified = _matches(conditions.if_none_match, version.etag)
+            elif conditions.if_modified_since is not None and unchanged:
+                assert version.stored_changed_at is not None
+                not_modified = version.stored_changed_at.replace(microsecond=0) <= conditions.if_modified_since
+            else:
+                not_modified = False
+            if with_body and not not_modified:
+                body = _bodies.get((feed.key, version.etag))
+                if body is None:
+                    spec, events = await build_feed(conn, feed, settings, now)
+                    body = ics.render(spec, events)
+                    _bodies.put((feed.key, version.etag), body)
+        if unchanged:
+            assert version.stored_changed_at is not None
+            last_modified = version.stored_changed_at
+        else:
+            last_modified = await repository.record_version(conn, feed.key, version.etag)
+    return FeedReply(version.etag, last_modified, body, not_modified)
+
+
+# ---- feed tokens ------------------------------------------------------------------------------
+
+_KIND_ROLES = {"organization": {"director"}, "lab_manager": {"lab_manager", "admin"}}
+
+
+async def create_feed_token(pool: asyncpg.Pool, me: Principal, kind: str, name: str) -> tuple[asyncpg.Record, str]:
+    """A new private feed token; the secret is returned once and only its hash is kept."""
+    needed = _KIND_ROLES.get(kind)
+    if needed is not None and not me.roles & needed:
+        raise Forbidden(f"a feed of kind {kind!r} needs one of the roles: {', '.join(sorted(needed))}")
+    secret = new_secret(FEED_TOKEN_PREFIX)
+    async with db.transaction(pool) as conn:
+        row = await repository.insert_feed_token(
+            conn, person_id=me.person_id, kind=kind, name=name, token_hash=hash_secret(secret), prefix=secret[:8]
+        )
+        await audit.record(conn, me, "feed_token.create", "feed_token", row["id"], after=row)
+    return row, secret
+
+
+async def list_feed_tokens(pool: asyncpg.Pool, me: Principal) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        return await repository.list_feed_tokens(conn, me.person_id)
+
+
+async def revoke_feed_token(pool: asyncpg.Pool, me: Principal, token_id: UUID) -> asyncpg.Record:
+    """Revoke one of my tokens; revoking twice keeps the first revocation time."""
+    async with db.transaction(pool) as conn:
+        before = await repository.get_feed_token_for_update(conn, token_id, me.person_id)
+        if before is None:
+            raise NotFound("no such feed token")
+        after = await repository.revoke_feed_token(conn, token_id)
+        if before["revoked_at"] is None:
+            await audit.record(conn, me, "feed_token.revoke", "feed_token", token_id, before=before, after=after)
+    return after
+
+
+async def lab_feed_links(pool: asyncpg.Pool, lab_slug: str, settings: Settings) -> tuple[str, list[str]]:
+    """The lab's public feed path and its equipment's slugs."""
+    async with pool.acquire() as conn:
+        lab = await repository.get_lab(conn, lab_slug)
+        if lab is None:
+            raise NotFound("no such lab")
+        return f"/feeds/labs/{lab['slug']}.ics", await repository.list_equipment_slugs(conn, lab["id"])
