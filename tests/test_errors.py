@@ -1,0 +1,117 @@
+"""Every error is RFC 9457 problem+json with a stable type, and a 500 tells nothing about the inside."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from labbook import db, migrate
+from labbook.app import create_app
+from labbook.settings import Settings
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(reply, status: int, type_: str) -> dict:
+    assert reply.status_code == status, reply.text
+    assert reply.headers["content-type"].startswith(PROBLEM)
+    body = reply.json()
+    assert body["type"] == type_
+    assert body["status"] == status
+    assert body["title"]
+    return body
+
+
+async def test_unknown_route_is_404(client) -> None:
+    _problem(await client.get("/api/v1/no-such-thing"), 404, "/problems/not-found")
+
+
+async def test_wrong_method_is_405(client) -> None:
+    _problem(await client.delete("/api/v1/me"), 405, "/problems/method-not-allowed")
+
+
+async def test_malformed_json_is_400(client, make) -> None:
+    person = await make.person("director")
+    reply = await client.post(
+        "/api/v1/me/tokens",
+        content=b'{"name": "unterminated',
+        headers={**person.headers, "Content-Type": "application/json"},
+    )
+    _problem(reply, 400, "/problems/bad-request")
+
+
+async def test_unknown_field_is_422_naming_the_field(client, make) -> None:
+    person = await make.person("director")
+    reply = await client.post(
+        "/api/v1/me/tokens", json={"name": "x", "scopes": ["all"]}, headers=person.headers
+    )
+    body = _problem(reply, 422, "/problems/validation")
+    assert any("scopes" in e["message"] or "scopes" in e["field"] for e in body["errors"]), body
+
+
+async def test_wrong_type_is_422_with_field_errors(client, make) -> None:
+    person = await make.person("director")
+    reply = await client.post(
+        "/api/v1/me/tokens", json={"name": "x", "expires_in_days": "soon"}, headers=person.headers
+    )
+    body = _problem(reply, 422, "/problems/validation")
+    assert body["errors"], body
+
+
+@pytest.mark.parametrize("with_key", [False, True])
+async def test_body_over_the_limit_is_413(client, make, with_key: bool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Content-Type": "application/json"}
+    if with_key:
+        headers["Idempotency-Key"] = secrets.token_hex(8)
+    big = b'{"name": "' + b"x" * (256 * 1024) + b'"}'
+
+    reply = await client.post("/api/v1/me/tokens", content=big, headers=headers)
+
+    _problem(reply, 413, "/problems/payload-too-large")
+
+
+async def test_forbidden_is_403(client, make) -> None:
+    director = await make.person("director")
+    _problem(await client.get("/api/v1/audit", headers=director.headers), 403, "/problems/forbidden")
+
+
+@pytest.fixture
+async def broken_app_client(server_url: str) -> AsyncIterator[tuple[AsyncTestClient, str]]:
+    """The app on a database whose access_tokens table has gone missing: every token check fails."""
+    name = f"labbook_broken_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'create database "{name}"')
+    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+    try:
+        conn = await db.connect(url)
+        try:
+            await migrate.apply(conn)
+            await conn.execute("alter table access_tokens rename to access_tokens_gone")
+        finally:
+            await conn.close()
+        app = create_app(Settings(database_url=url, pool_min_size=1, pool_max_size=2, log_level="WARNING"))
+        async with AsyncTestClient(app=app, base_url="http://labbook.test") as test_client:
+            yield test_client, url
+    finally:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+async def test_a_500_leaks_nothing(broken_app_client) -> None:
+    client, _ = broken_app_client
+    reply = await client.get(
+        "/api/v1/me", headers={"Authorization": "Bearer lbk_whatever", "X-Request-ID": "req-500-test"}
+    )
+
+    body = _problem(reply, 500, "/problems/internal")
+    assert body["request_id"] == "req-500-test"
+    assert reply.headers["x-request-id"] == "req-500-test"
+    text = reply.text.lower()
+    for leak in ("access_tokens", "traceback", "asyncpg", "select", "relation", ".py"):
+        assert leak not in text, body
