@@ -103,13 +103,14 @@ def validate(rule: Rule) -> None:
 
 def _candidate_days(rule: Rule) -> Iterator[date]:
     first = rule.local_start.date()
-    weekdays = set(rule.weekdays) or {first.isoweekday()}
     if rule.freq == "daily":
+        every_day = set(rule.weekdays) or set(range(1, 8))
         for step in counter():
             day = first + timedelta(days=step * rule.interval)
-            if day.isoweekday() in weekdays:
+            if day.isoweekday() in every_day:
                 yield day
     else:
+        weekdays = set(rule.weekdays) or {first.isoweekday()}
         monday = first - timedelta(days=first.isoweekday() - 1)
         for week in counter():
             start = monday + timedelta(weeks=week * rule.interval)

@@ -1,0 +1,198 @@
+"""Real concurrent requests against a real PostgreSQL: each invariant holds under a race."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import asyncpg
+import pytest
+
+from labbook import db
+from labbook.accounts.security import Principal
+from labbook.errors import LabbookError, UnitTaken
+from labbook.slots import service
+from labbook.slots.schemas import SlotCreate, UnitRequest
+from tests.factories import Factory
+from tests.slots.conftest import LabSetup, make_setup
+
+OVERLAP_CHECK = """
+select count(*) from slot_units a
+join slot_units b on a.unit_id = b.unit_id and a.slot_id < b.slot_id and a.during && b.during
+join slots s on s.id = a.slot_id
+where a.is_active and b.is_active and s.lab_id = $1
+"""
+
+
+def _principal(setup: LabSetup) -> Principal:
+    return Principal(
+        person_id=setup.manager.id,
+        organization_id=setup.manager.organization_id,
+        roles=frozenset({"lab_manager"}),
+        managed_lab_ids=frozenset({setup.lab["id"]}),
+    )
+
+
+async def test_twenty_publications_for_the_same_units(client, pool, make: Factory) -> None:
+    setup = await make_setup(make, capacity=1000, units=6)
+    bodies = [
+        setup.slot(
+            f"2027-01-11T{10 + i % 3}:00:00+05:00",
+            f"2027-01-11T{13 + i % 3}:00:00+05:00",
+            capacity=1,
+            equipment=[{"equipment": setup.tig, "units": 2}],
+        )
+        for i in range(20)
+    ]
+    replies = await asyncio.gather(
+        *(client.post("/api/v1/slots", json=body, headers=setup.manager.headers) for body in bodies)
+    )
+    created = [r for r in replies if r.status_code == 201]
+    refused = [r for r in replies if r.status_code != 201]
+    assert len(created) == 3
+    assert {r.status_code for r in refused} == {409}
+    assert all(r.json()["type"] == "/problems/unit-taken" and r.json()["conflicts"] for r in refused)
+    held = sorted(u["unit"] for r in created for u in r.json()["units"])
+    assert held == [1, 2, 3, 4, 5, 6]
+    assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
+
+
+async def test_closure_racing_a_slot_never_both(client, pool, make: Factory) -> None:
+    setup = await make_setup(make)
+    for day in range(11, 21):
+        closure = setup.slot(
+            f"2027-02-{day}T00:00:00+05:00", f"2027-02-{day + 1}T00:00:00+05:00", kind="closure", capacity=0
+        )
+        tour = setup.slot(f"2027-02-{day}T10:00:00+05:00", f"2027-02-{day}T11:00:00+05:00", kind="tour")
+        replies = await asyncio.gather(
+            client.post("/api/v1/slots", json=closure, headers=setup.manager.headers),
+            client.post("/api/v1/slots", json=tour, headers=setup.manager.headers),
+        )
+        assert sorted(r.status_code for r in replies) == [201, 409]
+        loser = next(r for r in replies if r.status_code == 409)
+        winner = next(r for r in replies if r.status_code == 201)
+        assert loser.json()["type"] == "/problems/lab-closed"
+        assert loser.json()["conflicts"][0]["slot_id"] == winner.json()["id"]
+    assert await pool.fetchval("select count(*) from slots where lab_id = $1", setup.lab["id"]) == 10
+
+
+async def test_series_racing_a_one_off_slot_for_one_unit(client, pool, make: Factory) -> None:
+    setup = await make_setup(make, units=1)
+    for week in range(5):
+        day = 1 + week * 7
+        series = {
+            **setup.slot(
+                f"2027-03-{day:02d}T10:00:00+05:00",
+                f"2027-03-{day:02d}T12:00:00+05:00",
+                equipment=[{"equipment": setup.tig, "units": 1}],
+            ),
+            "recurrence": {"freq": "daily", "count": 3},
+        }
+        one_off = setup.slot(
+            f"2027-03-{day + 1:02d}T11:00:00+05:00",
+            f"2027-03-{day + 1:02d}T13:00:00+05:00",
+            equipment=[{"equipment": setup.tig, "units": 1}],
+        )
+        series_reply, slot_reply = await asyncio.gather(
+            client.post("/api/v1/series", json=series, headers=setup.manager.headers),
+            client.post("/api/v1/slots", json=one_off, headers=setup.manager.headers),
+        )
+        assert sorted([series_reply.status_code, slot_reply.status_code]) == [201, 409]
+        if slot_reply.status_code == 409:
+            assert slot_reply.json()["type"] == "/problems/unit-taken"
+            assert slot_reply.json()["conflicts"][0]["unit"] == 1
+        else:
+            assert series_reply.json()["type"] == "/problems/series-conflict"
+            [occurrence] = series_reply.json()["occurrences"]
+            assert occurrence["conflicts"][0]["slot_id"] == slot_reply.json()["id"]
+    assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
+
+
+async def test_raw_connections_calling_the_service(pool, make: Factory) -> None:
+    setup = await make_setup(make, capacity=1000, units=4)
+    actor = _principal(setup)
+    data = SlotCreate(
+        lab=setup.slug,
+        kind="training",
+        title={"en": "Night shift"},
+        starts_at=datetime.fromisoformat("2027-04-05T10:00:00+05:00"),
+        ends_at=datetime.fromisoformat("2027-04-05T12:00:00+05:00"),
+        capacity=1,
+        equipment=[UnitRequest(equipment=setup.tig, units=1)],
+    )
+
+    async def publish() -> str:
+        async with db.transaction(pool) as conn:
+            try:
+                await service.create_slot_in(conn, actor, setup.lab, data)
+            except LabbookError as error:
+                return error.type
+        return "created"
+
+    outcomes = await asyncio.gather(*(publish() for _ in range(20)))
+    assert outcomes.count("created") == 4
+    assert outcomes.count(UnitTaken("").type) == 16
+    assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
+
+
+async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, make: Factory) -> None:
+    setup = await make_setup(make, units=1)
+    unit_id = await pool.fetchval(
+        "select id from equipment_units where equipment_id = $1", setup.equipment["id"]
+    )
+    slot_ids = [
+        await pool.fetchval(
+            """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
+               values ($1, 'training', '{"en": "x"}', '2027-05-03 05:00+00', '2027-05-03 07:00+00', 1)
+               returning id""",
+            setup.lab["id"],
+        )
+        for _ in range(10)
+    ]
+
+    async def hold(slot_id: object) -> str | None:
+        async with pool.acquire() as conn:
+            try:
+                await conn.execute(
+                    """insert into slot_units (slot_id, unit_id, during)
+                       values ($1, $2, tstzrange('2027-05-03 05:00+00', '2027-05-03 07:00+00', '[)'))""",
+                    slot_id,
+                    unit_id,
+                )
+            except asyncpg.ExclusionViolationError as error:
+                return error.constraint_name
+        return None
+
+    outcomes = await asyncio.gather(*(hold(s) for s in slot_ids))
+    assert outcomes.count(None) == 1
+    assert outcomes.count("ex_slot_units_overlap") == 9
+
+
+@pytest.mark.parametrize("kind", ["closure", "tour"])
+async def test_raw_closure_race(pool, make: Factory, kind: str) -> None:
+    setup = await make_setup(make)
+    actor = _principal(setup)
+
+    def body(k: str, start: str, end: str) -> SlotCreate:
+        return SlotCreate(
+            lab=setup.slug,
+            kind=k,  # type: ignore[arg-type]
+            title={"en": k},
+            starts_at=datetime.fromisoformat(start),
+            ends_at=datetime.fromisoformat(end),
+            capacity=0 if k == "closure" else 5,
+        )
+
+    first = body(kind, "2027-06-07T09:00:00+05:00", "2027-06-07T11:00:00+05:00")
+    other = "tour" if kind == "closure" else "closure"
+    second = body(other, "2027-06-07T10:00:00+05:00", "2027-06-07T12:00:00+05:00")
+
+    async def publish(data: SlotCreate) -> bool:
+        async with db.transaction(pool) as conn:
+            try:
+                await service.create_slot_in(conn, actor, setup.lab, data)
+            except LabbookError:
+                return False
+        return True
+
+    assert sorted(await asyncio.gather(publish(first), publish(second))) == [False, True]
