@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from email.utils import format_datetime, parsedate_to_datetime
+
+import asyncpg
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from labbook.feeds import ics
+from tests.feeds.conftest import ALMATY, FeedFactory, parse
+
+
+def _day(days: int, hour: int = 10) -> datetime:
+    return datetime.combine(datetime.now(ALMATY).date() + timedelta(days=days), time(hour), tzinfo=ALMATY)
+
+
+async def test_unchanged_feed_is_byte_identical_and_revalidates_with_304(
+    client: AsyncTestClient[Litestar], feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    await feeds.slot(lab, _day(2))
+    await feeds.series(lab, _day(3).replace(tzinfo=None), count=4)
+    url = f"/feeds/labs/{lab['slug']}.ics"
+
+    first = await client.get(url)
+    second = await client.get(url)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    etag, last_modified = first.headers["etag"], first.headers["last-modified"]
+    assert second.headers["etag"] == etag and second.headers["last-modified"] == last_modified
+    assert first.headers["cache-control"].startswith("public")
+
+    by_etag = await client.get(url, headers={"If-None-Match": etag})
+    assert by_etag.status_code == 304 and by_etag.content == b""
+    assert by_etag.headers["etag"] == etag
+    assert (await client.get(url, headers={"If-None-Match": f'"other", W/{etag}'})).status_code == 304
+    by_date = await client.get(url, headers={"If-Modified-Since": last_modified})
+    assert by_date.status_code == 304
+    # a wrong ETag wins over a matching date (RFC 9110 §13.2.2)
+    both = await client.get(url, headers={"If-None-Match": '"stale"', "If-Modified-Since": last_modified})
+    assert both.status_code == 200 and both.content == first.content
+    earlier = format_datetime(parsedate_to_datetime(last_modified) - timedelta(seconds=1), usegmt=True)
+    assert (await client.get(url, headers={"If-Modified-Since": earlier})).status_code == 200
+
+    head = await client.head(url)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == etag and head.headers["last-modified"] == last_modified
+    assert (await client.head(url, headers={"If-None-Match": etag})).status_code == 304
+
+
+async def test_editing_an_event_raises_its_sequence_and_changes_etag_and_date(
+    client: AsyncTestClient[Litestar], feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    slot = await feeds.slot(lab, _day(2))
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    before = await client.get(url)
+    (event,) = parse(before.content).walk("VEVENT")
+    assert event["SEQUENCE"] == 0
+
+    await feeds.change("slots", slot["id"], ends_at=slot["ends_at"] + timedelta(minutes=30))
+    after = await client.get(url, headers={"If-None-Match": before.headers["etag"]})
+    assert after.status_code == 200
+    (event,) = parse(after.content).walk("VEVENT")
+    assert event["SEQUENCE"] == 1
+    assert event.decoded("DTEND") == slot["ends_at"] + timedelta(minutes=30)
+    assert after.headers["etag"] != before.headers["etag"]
+    assert parsedate_to_datetime(after.headers["last-modified"]) > parsedate_to_datetime(
+        before.headers["last-modified"]
+    )
+    by_date = await client.get(url, headers={"If-Modified-Since": before.headers["last-modified"]})
+    assert by_date.status_code == 200
+
+    await feeds.change("slots", slot["id"], status="cancelled")
+    cancelled = await client.get(url)
+    (event,) = parse(cancelled.content).walk("VEVENT")
+    assert (event["STATUS"], event["SEQUENCE"]) == ("CANCELLED", 2)
+    assert cancelled.headers["etag"] != after.headers["etag"]
+
+
+async def test_an_event_leaving_the_feed_changes_etag_and_last_modified(
+    client: AsyncTestClient[Litestar], feeds: FeedFactory
+) -> None:
+    """Moving a slot to another lab leaves no row behind in this feed, yet the feed must change."""
+    lab, other = await feeds.lab(), await feeds.lab()
+    staying = await feeds.slot(lab, _day(2))
+    leaving = await feeds.slot(lab, _day(3))
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    before = await client.get(url)
+    await feeds.change("slots", leaving["id"], lab_id=other["id"])
+    after = await client.get(url, headers={"If-Modified-Since": before.headers["last-modified"]})
+    assert after.status_code == 200
+    assert after.headers["etag"] != before.headers["etag"]
+    assert [str(e["UID"]) for e in parse(after.content).walk("VEVENT")] == [f"slot-{staying['id']}@labbook"]
+
+
+async def test_a_changed_feed_renders_only_the_changed_event(
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    slots = [await feeds.slot(lab, _day(2, hour)) for hour in range(8, 18)]
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    await client.get(url)
+    await feeds.change("slots", slots[4]["id"], title={"en": "Renamed tour"})
+    misses = ics.cache_info()["misses"]
+    reply = await client.get(url)
+    assert ics.cache_info()["misses"] == misses + 1
+    assert "Renamed tour" in reply.text
