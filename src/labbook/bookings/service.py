@@ -57,7 +57,7 @@ def _may_see(me: Principal, organization_id: int, lab_id: int) -> bool:
     return me.acts_for(organization_id) or me.manages(lab_id)
 
 
-async def _organization_for(conn: asyncpg.Connection, me: Principal, slug: str | None) -> int:
+async def organization_for(conn: asyncpg.Connection, me: Principal, slug: str | None) -> int:
     """The organization a booking is for: the director's own, or the one an admin names."""
     if slug is None:
         if "director" in me.roles:
@@ -199,10 +199,39 @@ async def _book_one(
     raise SlotFull("the last seats went to concurrent bookings; try again", slot_id=slot_id)
 
 
+async def book_new_slot(
+    conn: asyncpg.Connection,
+    me: Principal,
+    slot: Mapping[str, Any],
+    *,
+    lab_slug: str,
+    organization_id: int,
+    data: BookingCreate,
+) -> dict[str, Any]:
+    """A confirmed booking filling a slot made just for it (an accepted visit request), in ``conn``."""
+    taken = await repository.take_seats_unchecked(conn, slot["id"], data.headcount)
+    if taken is None:
+        raise SlotFull(
+            f"the slot holds {slot['capacity']} people, not {data.headcount}",
+            slot_id=slot["id"],
+            seats_left=slot["capacity"] - slot["seats_taken"],
+            requested=data.headcount,
+        )
+    return await _insert(
+        conn,
+        me,
+        {**slot, "lab_slug": lab_slug},
+        organization_id=organization_id,
+        data=data,
+        status="confirmed",
+        group_id=None,
+    )
+
+
 async def book_seats(pool: asyncpg.Pool, me: Principal, slot_id: UUID, data: BookingCreate) -> dict[str, Any]:
     """Book seats in one slot; ``waitlist`` queues the booking when the slot is full."""
     async with db.transaction(pool) as conn:
-        organization_id = await _organization_for(conn, me, data.organization)
+        organization_id = await organization_for(conn, me, data.organization)
         return await _book_one(conn, me, slot_id, organization_id=organization_id, data=data, group_id=None)
 
 
@@ -213,7 +242,7 @@ async def book_series(
     if data.waitlist:
         raise ValidationFailed.field("waitlist", "a series is booked whole or not at all; it has no waitlist")
     async with db.transaction(pool) as conn:
-        organization_id = await _organization_for(conn, me, data.organization)
+        organization_id = await organization_for(conn, me, data.organization)
         series = await repository.get_series(conn, series_id)
         if series is None or (
             series["visibility"] == "private"

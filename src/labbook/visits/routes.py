@@ -2,6 +2,130 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
 
-route_handlers: list[Any] = []
+import asyncpg
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from labbook.accounts.security import AUTHENTICATED, Principal
+from labbook.schemas import Page
+from labbook.visits import service
+from labbook.visits.schemas import (
+    VisitAcceptance,
+    VisitCancellation,
+    VisitDecision,
+    VisitRequest,
+    VisitRequestCreate,
+    VisitStatus,
+    WindowOut,
+)
+
+Pool = NamedDependency[asyncpg.Pool]
+Me = NamedDependency[Principal]
+
+
+def visit_reply(row: Mapping[str, Any]) -> VisitRequest:
+    return VisitRequest(
+        id=row["id"],
+        lab=row["lab_slug"],
+        organization=row["organization_slug"],
+        kind=row["kind"],
+        windows=[
+            WindowOut(
+                starts_at=datetime.fromisoformat(w["starts_at"]), ends_at=datetime.fromisoformat(w["ends_at"])
+            )
+            for w in row["windows"]
+        ],
+        headcount=row["headcount"],
+        age_group=row["age_group"],
+        language=row["language"],
+        purpose=row["purpose"],
+        contact_name=row["contact_name"],
+        contact_email=row["contact_email"],
+        contact_phone=row["contact_phone"],
+        status=row["status"],
+        response_message=row["response_message"],
+        accepted_window=row["accepted_window"],
+        slot_id=row["slot_id"],
+        booking_id=row["booking_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class VisitRequestController(Controller):
+    path = "/api/v1/visit-requests"
+    tags: Sequence[str] | None = ("visit requests",)
+
+    @post("/", opt={"access": ("director", "admin")}, summary="Ask a lab for a visit or training course")
+    async def create_visit_request(
+        self, pool: Pool, me: Me, data: JSONBody[VisitRequestCreate]
+    ) -> VisitRequest:
+        return visit_reply(await service.request_visit(pool, me, data))
+
+    @get(
+        "/",
+        opt={"access": AUTHENTICATED},
+        summary="Visit requests you may see: your organization's, your labs', or all for admins",
+    )
+    async def list_visit_requests(
+        self,
+        pool: Pool,
+        me: Me,
+        status: Annotated[VisitStatus | None, QueryParameter()] = None,
+        lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> Page[VisitRequest]:
+        rows, total = await service.list_visit_requests(
+            pool, me, status=status, lab=lab, limit=limit, offset=offset
+        )
+        return Page(items=[visit_reply(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    @get("/{request_id:uuid}", opt={"access": AUTHENTICATED}, summary="One visit request")
+    async def get_visit_request(self, pool: Pool, me: Me, request_id: FromPath[UUID]) -> VisitRequest:
+        return visit_reply(await service.get_visit_request(pool, me, request_id))
+
+    @post(
+        "/{request_id:uuid}/accept",
+        opt={"access": ("lab_manager", "admin")},
+        status_code=HTTP_200_OK,
+        summary="Accept one window: a private slot and a confirmed booking, or what collides",
+    )
+    async def accept_visit_request(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitAcceptance]
+    ) -> VisitRequest:
+        return visit_reply(await service.accept_visit_request(pool, me, request_id, data))
+
+    @post(
+        "/{request_id:uuid}/decline",
+        opt={"access": ("lab_manager", "admin")},
+        status_code=HTTP_200_OK,
+        summary="Decline a visit request, with a message",
+    )
+    async def decline_visit_request(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitDecision | None] = None
+    ) -> VisitRequest:
+        message = data.message if data else None
+        return visit_reply(await service.decline_visit_request(pool, me, request_id, message))
+
+    @post(
+        "/{request_id:uuid}/cancel",
+        opt={"access": ("director", "admin")},
+        status_code=HTTP_200_OK,
+        summary="Withdraw a pending visit request",
+    )
+    async def cancel_visit_request(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitCancellation | None] = None
+    ) -> VisitRequest:
+        reason = data.reason if data else None
+        return visit_reply(await service.cancel_visit_request(pool, me, request_id, reason))
+
+
+route_handlers: list[Any] = [VisitRequestController]

@@ -1,0 +1,118 @@
+"""SQL for visit requests."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+_COLUMNS = """
+v.id, v.lab_id, v.organization_id, v.requested_by, v.kind, v.windows, v.headcount, v.age_group,
+v.language, v.purpose, v.contact_name, v.contact_email, v.contact_phone, v.status, v.response_message,
+v.accepted_window, v.slot_id, v.booking_id, v.created_at, v.updated_at
+"""
+_NAMES = """
+(select l.slug from labs l where l.id = v.lab_id) as lab_slug,
+(select o.slug from organizations o where o.id = v.organization_id) as organization_slug
+"""
+
+GET_LAB = "select id, slug, languages, capacity, is_archived from labs where slug = $1"
+INSERT = f"""
+insert into visit_requests as v (lab_id, organization_id, requested_by, kind, windows, headcount,
+                                 age_group, language, purpose, contact_name, contact_email, contact_phone)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+returning {_COLUMNS}, {_NAMES}
+"""
+GET = f"select {_COLUMNS}, {_NAMES} from visit_requests v where v.id = $1"
+LOCK = GET + " for update of v"
+# Only a pending request changes: of two concurrent decisions exactly one matches.
+DECIDE = f"""
+update visit_requests v
+set status = $2, response_message = $3, accepted_window = $4, slot_id = $5, booking_id = $6,
+    updated_at = now()
+where v.id = $1 and v.status = 'pending'
+returning {_COLUMNS}, {_NAMES}
+"""
+_VISIBLE = """
+from visit_requests v
+join labs l on l.id = v.lab_id
+where ($1::boolean or v.organization_id = $2 or v.lab_id = any($3::int[]))
+  and ($4::text is null or v.status = $4)
+  and ($5::text is null or l.slug = $5)
+"""
+LIST = f"select {_COLUMNS}, {_NAMES} {_VISIBLE} order by v.created_at, v.id limit $6 offset $7"
+COUNT = f"select count(*) {_VISIBLE}"
+
+
+async def get_lab(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LAB, slug)
+
+
+async def insert_request(
+    conn: asyncpg.Connection,
+    *,
+    lab_id: int,
+    organization_id: int,
+    requested_by: UUID,
+    kind: str,
+    windows: list[dict[str, Any]],
+    headcount: int,
+    age_group: str | None,
+    language: str,
+    purpose: str,
+    contact_name: str,
+    contact_email: str | None,
+    contact_phone: str | None,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        INSERT,
+        lab_id,
+        organization_id,
+        requested_by,
+        kind,
+        windows,
+        headcount,
+        age_group,
+        language,
+        purpose,
+        contact_name,
+        contact_email,
+        contact_phone,
+    )
+
+
+async def get_request(
+    conn: asyncpg.Connection, request_id: UUID, *, lock: bool = False
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(LOCK if lock else GET, request_id)
+
+
+async def decide(
+    conn: asyncpg.Connection,
+    request_id: UUID,
+    *,
+    status: str,
+    message: str | None,
+    accepted_window: int | None = None,
+    slot_id: UUID | None = None,
+    booking_id: UUID | None = None,
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(DECIDE, request_id, status, message, accepted_window, slot_id, booking_id)
+
+
+async def list_requests(
+    conn: asyncpg.Connection,
+    *,
+    see_all: bool,
+    organization_id: int | None,
+    lab_ids: list[int],
+    status: str | None,
+    lab: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    args = (see_all, organization_id, lab_ids, status, lab)
+    total: int = await conn.fetchval(COUNT, *args)
+    rows = await conn.fetch(LIST, *args, limit, offset) if total else []
+    return rows, total
