@@ -33,7 +33,9 @@ class FeedFactory:
         self.make = make
 
     async def lab(self, **fields: Any) -> asyncpg.Record:
-        fields.setdefault("name", {"kk": "Дәнекерлеу институты", "ru": "Институт сварки", "en": "Welding Institute"})
+        fields.setdefault(
+            "name", {"kk": "Дәнекерлеу институты", "ru": "Институт сварки", "en": "Welding Institute"}
+        )
         lab = await self.make.lab(**fields)
         return await self.pool.fetchrow(
             "update labs set building = 'Block G', room = '104' where id = $1 returning *", lab["id"]
@@ -41,7 +43,8 @@ class FeedFactory:
 
     async def units(self, equipment_id: int, *numbers: int) -> list[int]:
         rows = await self.pool.fetch(
-            "select id from equipment_units where equipment_id = $1 and number = any($2::int[]) order by number",
+            "select id from equipment_units where equipment_id = $1 and number = any($2::int[])"
+            " order by number",
             equipment_id,
             list(numbers),
         )
@@ -113,7 +116,11 @@ class FeedFactory:
     ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
         """A series with ``count`` occurrences, every ``weekdays`` (default: the start's weekday)."""
         tz = ZoneInfo(lab["timezone"])
-        title = title or {"en": "Argon TIG training", "ru": "Аргонодуговая сварка", "kk": "Аргонмен дәнекерлеу"}
+        title = title or {
+            "en": "Argon TIG training",
+            "ru": "Аргонодуговая сварка",
+            "kk": "Аргонмен дәнекерлеу",
+        }
         weekdays = weekdays or (local_start.isoweekday(),)
         starts: list[datetime] = []
         day: date = local_start.date()
@@ -123,8 +130,9 @@ class FeedFactory:
             day += timedelta(days=1)
         async with self.pool.acquire() as conn, conn.transaction():
             series = await conn.fetchrow(
-                """insert into slot_series (lab_id, kind, title, timezone, local_start, duration, freq, weekdays,
-                                            count, capacity, visibility, organization_id, instructor_id)
+                """insert into slot_series (lab_id, kind, title, timezone, local_start, duration, freq,
+                                            weekdays, count, capacity, visibility, organization_id,
+                                            instructor_id)
                    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *""",
                 lab["id"],
                 kind,

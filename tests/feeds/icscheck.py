@@ -11,9 +11,17 @@ import re
 
 MAX_OCTETS = 75
 _DATE_TIME_PROPERTIES = {
-    "DTSTART", "DTEND", "DUE", "RECURRENCE-ID", "EXDATE", "RDATE",
-    "DTSTAMP", "LAST-MODIFIED", "CREATED", "COMPLETED",
-}  # fmt: skip
+    "DTSTART",
+    "DTEND",
+    "DUE",
+    "RECURRENCE-ID",
+    "EXDATE",
+    "RDATE",
+    "DTSTAMP",
+    "LAST-MODIFIED",
+    "CREATED",
+    "COMPLETED",
+}
 _UTC_ONLY = {"DTSTAMP", "LAST-MODIFIED", "CREATED", "COMPLETED"}
 _DATE_TIME = re.compile(r"^\d{8}T\d{6}Z?$")
 _UNTIL = re.compile(r"(?:^|;)UNTIL=([^;]*)")
@@ -101,7 +109,11 @@ def problems(data: bytes) -> list[str]:
         if "TZID" in params:
             used_tzids.add(params["TZID"])
         in_timezone = "VTIMEZONE" in stack
-        if name in _DATE_TIME_PROPERTIES and not in_timezone and params.get("VALUE", "DATE-TIME") == "DATE-TIME":
+        if (
+            name in _DATE_TIME_PROPERTIES
+            and not in_timezone
+            and params.get("VALUE", "DATE-TIME") == "DATE-TIME"
+        ):
             for item in value.split(","):
                 if not _DATE_TIME.match(item):
                     found.append(f"{name}: {item!r} is not a date-time")

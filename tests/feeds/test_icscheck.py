@@ -33,8 +33,12 @@ def test_accepts_a_fold_between_utf8_characters() -> None:
     [
         (lambda d: d.replace(b"VERSION:2.0\r\n", b"VERSION:2.0\n"), "bare LF"),
         (lambda d: d.replace(b"SUMMARY:", b"SUMMARY:" + b"x" * 70), "octets"),
-        (lambda d: d.replace("SUMMARY:А".encode(), "SUMMARY:".encode() + "А".encode()[:1] + b"\r\n " + "А".encode()[1:]),
-         "splits a UTF-8"),  # fmt: skip
+        (
+            lambda d: d.replace(
+                "SUMMARY:А".encode(), b"SUMMARY:" + "А".encode()[:1] + b"\r\n " + "А".encode()[1:]
+            ),
+            "splits a UTF-8",
+        ),
         (lambda d: d.replace(b"TZID:Asia/Almaty\r\n", b"TZID:Asia/Qostanay\r\n"), "has no VTIMEZONE"),
         (lambda d: d.replace(b"DTEND;TZID=Asia/Almaty:", b"DTEND:"), "floating"),
         (lambda d: d.replace(b"DTSTAMP:20240101T000000Z", b"DTSTAMP:20240101T000000"), "floating"),

@@ -11,7 +11,13 @@ from litestar.testing import AsyncTestClient
 from tests.factories import Factory
 from tests.feeds.conftest import ALMATY, FeedFactory, parse
 
-SECRETS = ("Zanzibarcollege", "Qwertyov Visitorname", "leak-probe@visitor.example", "+7 777 123 45 67", "Sekretnotes")
+SECRETS = (
+    "Zanzibarcollege",
+    "Qwertyov Visitorname",
+    "leak-probe@visitor.example",
+    "+7 777 123 45 67",
+    "Sekretnotes",
+)
 
 
 def _day(days: int, hour: int = 10) -> datetime:
@@ -22,7 +28,9 @@ async def test_public_feeds_never_name_visitors(
     client: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory, feeds: FeedFactory
 ) -> None:
     org_name, person, email, phone, notes = SECRETS
-    visitor = await make.organization(name={"kk": org_name, "ru": org_name, "en": org_name}, slug="zanzibarcollege")
+    visitor = await make.organization(
+        name={"kk": org_name, "ru": org_name, "en": org_name}, slug="zanzibarcollege"
+    )
     director = await make.person("director", organization_id=visitor["id"], full_name=person, email=email)
     lab = await feeds.lab()
     tig = await make.equipment(lab_id=lab["id"])
@@ -30,18 +38,31 @@ async def test_public_feeds_never_name_visitors(
     private_title = {"en": f"Training for {org_name}", "kk": f"{org_name} үшін"}
     public = await feeds.slot(lab, _day(2), unit_ids=units)
     private = await feeds.slot(
-        lab, _day(3), visibility="private", organization_id=visitor["id"], title=private_title,
-        description={"en": f"{person} {email} {phone}"}, unit_ids=units,
-    )  # fmt: skip
-    series, occurrences = await feeds.series(
-        lab, _day(4).replace(tzinfo=None), count=3, visibility="private", organization_id=visitor["id"],
-        title=private_title, instructor_id=director.id, unit_ids=await feeds.units(tig["id"], 3),
-    )  # fmt: skip
+        lab,
+        _day(3),
+        visibility="private",
+        organization_id=visitor["id"],
+        title=private_title,
+        description={"en": f"{person} {email} {phone}"},
+        unit_ids=units,
+    )
+    _series, occurrences = await feeds.series(
+        lab,
+        _day(4).replace(tzinfo=None),
+        count=3,
+        visibility="private",
+        organization_id=visitor["id"],
+        title=private_title,
+        instructor_id=director.id,
+        unit_ids=await feeds.units(tig["id"], 3),
+    )
     for slot in (public, private, occurrences[1]):
         await feeds.booking(
             slot, visitor["id"], contact_name=person, contact_email=email, contact_phone=phone, notes=notes
         )
-    await pool.execute("update bookings set booked_by = $1 where organization_id = $2", director.id, visitor["id"])
+    await pool.execute(
+        "update bookings set booked_by = $1 where organization_id = $2", director.id, visitor["id"]
+    )
 
     for url in (f"/feeds/labs/{lab['slug']}.ics", f"/feeds/labs/{lab['slug']}/equipment/{tig['slug']}.ics"):
         reply = await client.get(url)

@@ -11,12 +11,14 @@ from tests.factories import Factory
 from tests.feeds.conftest import ALMATY, FeedFactory, Occurrence, expand, parse
 
 KAZAKH_TITLE = {
-    "kk": "Аргонмен доғалық дәнекерлеу бойынша практикалық сабақ: қауіпсіздік техникасы және станциялармен жұмыс",
+    "kk": "Аргонмен доғалық дәнекерлеу бойынша практикалық сабақ: "
+    "қауіпсіздік техникасы және станциялармен жұмыс",
     "ru": "Практическое занятие по аргонодуговой сварке",
     "en": "Argon arc welding practice",
 }
 KAZAKH_DESCRIPTION = {
-    "kk": "Қатысушылар қорғаныс киімін киіп, нұсқаушының басшылығымен әр станцияда жиырма минут жұмыс істейді. "
+    "kk": "Қатысушылар қорғаныс киімін киіп, нұсқаушының басшылығымен "
+    "әр станцияда жиырма минут жұмыс істейді. "
     "Өзіңізбен жеке куәлік алып келіңіз; ғимаратқа кіру үшін алдын ала тіркелу қажет.",
 }
 
@@ -59,10 +61,15 @@ async def _expected(pool: asyncpg.Pool, lab_id: int, *, equipment_id: int | None
 
 def _instants(occurrences: list[Occurrence], *, equipment: bool = False) -> list[tuple[object, ...]]:
     return [
-        (o.uid, o.starts_at.astimezone(UTC), o.ends_at.astimezone(UTC), o.status,
-         o.summary.split(" — ")[0] if equipment else o.summary)
+        (
+            o.uid,
+            o.starts_at.astimezone(UTC),
+            o.ends_at.astimezone(UTC),
+            o.status,
+            o.summary.split(" — ")[0] if equipment else o.summary,
+        )
         for o in occurrences
-    ]  # fmt: skip
+    ]
 
 
 async def test_lab_feed_matches_the_database(
@@ -73,15 +80,20 @@ async def test_lab_feed_matches_the_database(
     tour = await feeds.slot(lab, _day(3), title=KAZAKH_TITLE, description=KAZAKH_DESCRIPTION, capacity=12)
     await feeds.booking(tour, visitor["id"], headcount=5)
     await feeds.slot(lab, _day(4), 24, kind="closure", title={"en": "Closed", "kk": "Жабық"})
-    await feeds.slot(lab, _day(5), 3, kind="maintenance", title={"en": "Maintenance", "kk": "Техникалық қызмет"})
+    await feeds.slot(
+        lab, _day(5), 3, kind="maintenance", title={"en": "Maintenance", "kk": "Техникалық қызмет"}
+    )
     await feeds.slot(lab, _day(6), visibility="private", organization_id=visitor["id"])
     cancelled = await feeds.slot(lab, _day(7))
     await feeds.change("slots", cancelled["id"], status="cancelled")
-    series, occurrences = await feeds.series(lab, _day(1, 15).replace(tzinfo=None), count=6)
+    _series, occurrences = await feeds.series(lab, _day(1, 15).replace(tzinfo=None), count=6)
     await feeds.change("slots", occurrences[1]["id"], status="cancelled")
     moved = occurrences[3]
     await feeds.change(
-        "slots", moved["id"], starts_at=moved["starts_at"] + timedelta(hours=1), ends_at=moved["ends_at"] + timedelta(hours=2)
+        "slots",
+        moved["id"],
+        starts_at=moved["starts_at"] + timedelta(hours=1),
+        ends_at=moved["ends_at"] + timedelta(hours=2),
     )
 
     reply = await client.get(f"/feeds/labs/{lab['slug']}.ics")
@@ -115,7 +127,7 @@ async def test_series_across_almatys_move_to_utc_plus_5(
     """A weekly series that began in February 2024 keeps 10:00 local on both sides of 2024-03-01."""
     lab = await feeds.lab()
     weeks = (datetime.now(UTC).date() - datetime(2024, 2, 20).date()).days // 7 + 4
-    series, occurrences = await feeds.series(lab, datetime(2024, 2, 20, 10), count=weeks, hours=2)
+    _series, occurrences = await feeds.series(lab, datetime(2024, 2, 20, 10), count=weeks, hours=2)
     reply = await client.get(f"/feeds/labs/{lab['slug']}.ics")
     parse(reply.content)
     text = reply.content.decode()
@@ -135,7 +147,9 @@ async def test_equipment_feed_shows_what_holds_the_stations(
     other = await make.equipment(lab_id=lab["id"], units=2)
     held = await feeds.slot(lab, _day(2), kind="training", unit_ids=await feeds.units(tig["id"], 1, 2, 3))
     await feeds.slot(lab, _day(2, 14), kind="training", unit_ids=await feeds.units(other["id"], 1))
-    await feeds.series(lab, _day(3, 9).replace(tzinfo=None), count=3, unit_ids=await feeds.units(tig["id"], 4))
+    await feeds.series(
+        lab, _day(3, 9).replace(tzinfo=None), count=3, unit_ids=await feeds.units(tig["id"], 4)
+    )
 
     reply = await client.get(f"/feeds/labs/{lab['slug']}/equipment/{tig['slug']}.ics")
     assert reply.status_code == 200, reply.text
@@ -159,10 +173,14 @@ async def test_feed_addresses_must_end_in_ics(client: AsyncTestClient[Litestar],
     parse(empty.content)
 
 
-async def test_feed_links_offer_https_and_webcal(client: AsyncTestClient[Litestar], make: Factory, feeds: FeedFactory) -> None:
+async def test_feed_links_offer_https_and_webcal(
+    client: AsyncTestClient[Litestar], make: Factory, feeds: FeedFactory
+) -> None:
     lab = await feeds.lab()
     tig = await make.equipment(lab_id=lab["id"])
     links = (await client.get(f"/api/v1/feeds/labs/{lab['slug']}")).json()
     assert links["feed_url"] == f"http://127.0.0.1:8000/feeds/labs/{lab['slug']}.ics"
     assert links["subscribe_url"] == f"webcal://127.0.0.1:8000/feeds/labs/{lab['slug']}.ics"
-    assert links["equipment"][0]["subscribe_url"].endswith(f"/feeds/labs/{lab['slug']}/equipment/{tig['slug']}.ics")
+    assert links["equipment"][0]["subscribe_url"].endswith(
+        f"/feeds/labs/{lab['slug']}/equipment/{tig['slug']}.ics"
+    )

@@ -91,7 +91,9 @@ def _booking_line(booking: Row, view: str, language: str) -> str:
     return line
 
 
-def _content(ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookings: Sequence[Row]) -> _Content:
+def _content(
+    ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookings: Sequence[Row]
+) -> _Content:
     languages: Sequence[str] = lab["languages"]
     cancelled = item["status"] == "cancelled"
     kind = item["kind"]
@@ -104,7 +106,9 @@ def _content(ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookin
         summary = localized(item["title"], languages)
         categories = (kind,)
         for language in languages:
-            lines = [text for text in (item["title"].get(language), item["description"].get(language)) if text]
+            lines = [
+                text for text in (item["title"].get(language), item["description"].get(language)) if text
+            ]
             if kind in SEATED_KINDS:
                 left = item["capacity"] - item["seats_taken"]
                 lines.append(f"{label('seats_left', language)}: {left} / {item['capacity']}")
@@ -117,7 +121,9 @@ def _content(ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookin
         summary = f"{summary} ({item['seats_taken']}/{item['capacity']})"
     if bookings and ctx.view in ("lab_manager", "person"):
         language = languages[0]
-        lines = [f"{label('visitors', language)}:"] + [f"- {_booking_line(b, ctx.view, language)}" for b in bookings]
+        lines = [f"{label('visitors', language)}:"] + [
+            f"- {_booking_line(b, ctx.view, language)}" for b in bookings
+        ]
         blocks.append("\n".join(lines))
     return _Content(
         summary=summary,
@@ -192,7 +198,9 @@ def _series_events(
     tzid = series["timezone"]
     duration: timedelta = series["duration"]
     series_cancelled = series["status"] == "cancelled"
-    shown = [o for o in occurrences if o["in_scope"] and not (o["status"] == "cancelled" and not series_cancelled)]
+    shown = [
+        o for o in occurrences if o["in_scope"] and not (o["status"] == "cancelled" and not series_cancelled)
+    ]
     master_units = shown[0]["units"] if shown else ()
     master_item = {**dict(series), "seats_taken": 0}
     master = _content(ctx, master_item, lab, master_units, ())
@@ -283,7 +291,9 @@ _BOOKING_STATUS = {
 }
 
 
-def booking_events(ctx: ViewContext, bookings: Iterable[Row], labs_by_id: Mapping[int, Row]) -> list[EventSpec]:
+def booking_events(
+    ctx: ViewContext, bookings: Iterable[Row], labs_by_id: Mapping[int, Row]
+) -> list[EventSpec]:
     """An organization's bookings, one event each, in the booking's language first."""
     events: list[EventSpec] = []
     for booking in bookings:

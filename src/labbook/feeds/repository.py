@@ -204,13 +204,16 @@ COUNT_MISS = """
 insert into rate_limits (bucket, window_start, hits)
 values ($1, to_timestamp(floor(extract(epoch from now()) / $2) * $2), 1)
 on conflict (bucket) do update
-    set hits = case when rate_limits.window_start = excluded.window_start then rate_limits.hits + 1 else 1 end,
+    set hits = case when rate_limits.window_start = excluded.window_start
+                    then rate_limits.hits + 1 else 1 end,
         window_start = excluded.window_start
 returning hits, window_start
 """
 
 
-def _slot_args(view: str, scope: Any, since: datetime, until: datetime, equipment_id: int | None) -> list[Any]:
+def _slot_args(
+    view: str, scope: Any, since: datetime, until: datetime, equipment_id: int | None
+) -> list[Any]:
     args: list[Any] = [scope, since, until]
     if view == "equipment":
         args.append(equipment_id)

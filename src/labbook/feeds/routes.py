@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from uuid import UUID
@@ -18,7 +18,13 @@ from litestar.response import Response
 from labbook.accounts.security import AUTHENTICATED, PUBLIC, Principal
 from labbook.errors import NotFound, RateLimited
 from labbook.feeds import service
-from labbook.feeds.schemas import EquipmentFeedLink, FeedToken, FeedTokenCreate, FeedTokenCreated, LabFeedLinks
+from labbook.feeds.schemas import (
+    EquipmentFeedLink,
+    FeedToken,
+    FeedTokenCreate,
+    FeedTokenCreated,
+    LabFeedLinks,
+)
 from labbook.feeds.service import Conditions, Feed, FeedReply
 from labbook.settings import Settings
 
@@ -50,9 +56,13 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
     return Conditions()
 
 
-async def _serve(request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings, feed: Feed) -> Response[Any]:
+async def _serve(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings, feed: Feed
+) -> Response[Any]:
     is_head = request.method == HttpMethod.HEAD
-    reply: FeedReply = await service.fetch_feed(pool, feed, settings, _conditions(request), with_body=not is_head)
+    reply: FeedReply = await service.fetch_feed(
+        pool, feed, settings, _conditions(request), with_body=not is_head
+    )
     headers = {
         "ETag": reply.etag,
         "Last-Modified": format_datetime(reply.last_modified.astimezone(UTC), usegmt=True),
@@ -65,8 +75,13 @@ async def _serve(request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: 
     return Response(content=reply.body or b"", media_type=MEDIA_TYPE, headers=headers)
 
 
-@route("/feeds/labs/{lab_file:str}", http_method=FEED_METHODS, opt={"access": PUBLIC}, tags=["feeds"],
-       summary="A lab's public calendar: published slots, closures, maintenance")  # fmt: skip
+@route(
+    "/feeds/labs/{lab_file:str}",
+    http_method=FEED_METHODS,
+    opt={"access": PUBLIC},
+    tags=["feeds"],
+    summary="A lab's public calendar: published slots, closures, maintenance",
+)
 async def lab_feed(
     request: Request[Any, Any, Any],
     pool: NamedDependency[asyncpg.Pool],
@@ -77,8 +92,13 @@ async def lab_feed(
     return await _serve(request, pool, settings, await service.public_lab_feed(pool, _strip_suffix(lab_file)))
 
 
-@route("/feeds/labs/{lab:str}/equipment/{equipment_file:str}", http_method=FEED_METHODS,
-       opt={"access": PUBLIC}, tags=["feeds"], summary="When a piece of equipment is held, and by what")  # fmt: skip
+@route(
+    "/feeds/labs/{lab:str}/equipment/{equipment_file:str}",
+    http_method=FEED_METHODS,
+    opt={"access": PUBLIC},
+    tags=["feeds"],
+    summary="When a piece of equipment is held, and by what",
+)
 async def equipment_feed(
     request: Request[Any, Any, Any],
     pool: NamedDependency[asyncpg.Pool],
@@ -90,8 +110,13 @@ async def equipment_feed(
     return await _serve(request, pool, settings, feed)
 
 
-@route("/feeds/private/{token_file:str}", http_method=FEED_METHODS, opt={"access": PUBLIC}, tags=["feeds"],
-       summary="A private feed named by an unguessable token")  # fmt: skip
+@route(
+    "/feeds/private/{token_file:str}",
+    http_method=FEED_METHODS,
+    opt={"access": PUBLIC},
+    tags=["feeds"],
+    summary="A private feed named by an unguessable token",
+)
 async def private_feed(
     request: Request[Any, Any, Any],
     pool: NamedDependency[asyncpg.Pool],
@@ -108,8 +133,12 @@ async def private_feed(
     return await _serve(request, pool, settings, feed)
 
 
-@get("/api/v1/feeds/labs/{lab:str}", opt={"access": PUBLIC}, tags=["feeds"],
-     summary="Addresses of a lab's public feeds (https and webcal)")  # fmt: skip
+@get(
+    "/api/v1/feeds/labs/{lab:str}",
+    opt={"access": PUBLIC},
+    tags=["feeds"],
+    summary="Addresses of a lab's public feeds (https and webcal)",
+)
 async def lab_feed_links(
     pool: NamedDependency[asyncpg.Pool], settings: NamedDependency[Settings], lab: FromPath[str]
 ) -> LabFeedLinks:
@@ -118,8 +147,11 @@ async def lab_feed_links(
     links = []
     for slug in equipment:
         equipment_url = service.feed_url(settings, f"{path.removesuffix(SUFFIX)}/equipment/{slug}{SUFFIX}")
-        links.append(EquipmentFeedLink(equipment=slug, feed_url=equipment_url,
-                                       subscribe_url=service.subscribe_url(equipment_url)))  # fmt: skip
+        links.append(
+            EquipmentFeedLink(
+                equipment=slug, feed_url=equipment_url, subscribe_url=service.subscribe_url(equipment_url)
+            )
+        )
     return LabFeedLinks(feed_url=url, subscribe_url=service.subscribe_url(url), equipment=links)
 
 
@@ -149,7 +181,12 @@ class FeedTokenController(Controller):
         row, secret = await service.create_feed_token(pool, me, data.kind, data.name)
         url = service.feed_url(settings, f"/feeds/private/{secret}{SUFFIX}")
         return msgspec.convert(
-            {**dict(row.items()), "token": secret, "feed_url": url, "subscribe_url": service.subscribe_url(url)},
+            {
+                **dict(row.items()),
+                "token": secret,
+                "feed_url": url,
+                "subscribe_url": service.subscribe_url(url),
+            },
             FeedTokenCreated,
         )
 

@@ -20,8 +20,8 @@ from uuid import UUID
 import asyncpg
 
 from labbook import db
-from labbook.audit import service as audit
 from labbook.accounts.security import FEED_TOKEN_PREFIX, Principal, hash_secret, new_secret
+from labbook.audit import service as audit
 from labbook.errors import Forbidden, NotFound, RateLimited
 from labbook.feeds import ics, repository
 from labbook.feeds.cache import LRU
@@ -173,15 +173,31 @@ def _token_feed(token: asyncpg.Record) -> Feed | None:
         if "director" not in roles:
             return None
         org = localized(token["organization_name"], _NAME_LANGUAGES)
-        return Feed(key, "organization", token["organization_id"], f"{org} — bookings — labbook",
-                    DEFAULT_TIMEZONE, False, salt)  # fmt: skip
+        return Feed(
+            key,
+            "organization",
+            token["organization_id"],
+            f"{org} — bookings — labbook",
+            DEFAULT_TIMEZONE,
+            False,
+            salt,
+        )
     if kind == "lab_manager":
         if not roles & {"lab_manager", "admin"}:
             return None
         lab_ids = list(token["lab_ids"])
-        return Feed(key, "lab_manager", lab_ids, f"{person} — labs — labbook", DEFAULT_TIMEZONE, False,
-                    f"{salt}:{lab_ids}")  # fmt: skip
-    return Feed(key, "person", token["person_id"], f"{person} — sessions — labbook", DEFAULT_TIMEZONE, False, salt)
+        return Feed(
+            key,
+            "lab_manager",
+            lab_ids,
+            f"{person} — labs — labbook",
+            DEFAULT_TIMEZONE,
+            False,
+            f"{salt}:{lab_ids}",
+        )
+    return Feed(
+        key, "person", token["person_id"], f"{person} — sessions — labbook", DEFAULT_TIMEZONE, False, salt
+    )
 
 
 # ---- versioning and rendering -----------------------------------------------------------------
@@ -216,7 +232,9 @@ async def build_feed(
     instants: list[datetime] = []
     if feed.view == "organization":
         bookings = await repository.list_organization_bookings(conn, feed.scope, since=since, until=until)
-        labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list({b["lab_id"] for b in bookings}))}
+        labs = {
+            lab["id"]: lab for lab in await repository.list_labs(conn, list({b["lab_id"] for b in bookings}))
+        }
         events = booking_events(ctx, bookings, labs)
         instants = [t for b in bookings for t in (b["starts_at"], b["ends_at"])]
     else:
@@ -275,7 +293,9 @@ async def fetch_feed(
                 not_modified = _matches(conditions.if_none_match, version.etag)
             elif conditions.if_modified_since is not None and unchanged:
                 assert version.stored_changed_at is not None
-                not_modified = version.stored_changed_at.replace(microsecond=0) <= conditions.if_modified_since
+                not_modified = (
+                    version.stored_changed_at.replace(microsecond=0) <= conditions.if_modified_since
+                )
             else:
                 not_modified = False
             if with_body and not not_modified:
@@ -297,7 +317,9 @@ async def fetch_feed(
 _KIND_ROLES = {"organization": {"director"}, "lab_manager": {"lab_manager", "admin"}}
 
 
-async def create_feed_token(pool: asyncpg.Pool, me: Principal, kind: str, name: str) -> tuple[asyncpg.Record, str]:
+async def create_feed_token(
+    pool: asyncpg.Pool, me: Principal, kind: str, name: str
+) -> tuple[asyncpg.Record, str]:
     """A new private feed token; the secret is returned once and only its hash is kept."""
     needed = _KIND_ROLES.get(kind)
     if needed is not None and not me.roles & needed:
@@ -305,7 +327,12 @@ async def create_feed_token(pool: asyncpg.Pool, me: Principal, kind: str, name: 
     secret = new_secret(FEED_TOKEN_PREFIX)
     async with db.transaction(pool) as conn:
         row = await repository.insert_feed_token(
-            conn, person_id=me.person_id, kind=kind, name=name, token_hash=hash_secret(secret), prefix=secret[:8]
+            conn,
+            person_id=me.person_id,
+            kind=kind,
+            name=name,
+            token_hash=hash_secret(secret),
+            prefix=secret[:8],
         )
         await audit.record(conn, me, "feed_token.create", "feed_token", row["id"], after=row)
     return row, secret
@@ -324,7 +351,9 @@ async def revoke_feed_token(pool: asyncpg.Pool, me: Principal, token_id: UUID) -
             raise NotFound("no such feed token")
         after = await repository.revoke_feed_token(conn, token_id)
         if before["revoked_at"] is None:
-            await audit.record(conn, me, "feed_token.revoke", "feed_token", token_id, before=before, after=after)
+            await audit.record(
+                conn, me, "feed_token.revoke", "feed_token", token_id, before=before, after=after
+            )
     return after
 
 
