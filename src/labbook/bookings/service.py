@@ -257,30 +257,44 @@ async def book_series(
         booked: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
         for slot in occurrences:
-            # After the first failure nothing will be kept, so only explain the rest.
-            taken = None
-            if not failures:
+            why: LabbookError | None
+            if failures:
+                # Nothing will be kept any more: the listing explains the rest without taking seats.
+                why = refusal(
+                    slot,
+                    me,
+                    organization_id=organization_id,
+                    headcount=data.headcount,
+                    language=data.language,
+                )
+                if why is None:
+                    continue
+            else:
                 taken = await repository.take_seats(
                     conn, slot["id"], data.headcount, organization_id, data.language
                 )
-            if taken is not None:
-                status = "pending" if taken["requires_approval"] else "confirmed"
-                booked.append(
-                    await _insert(
-                        conn,
-                        me,
-                        taken,
-                        organization_id=organization_id,
-                        data=data,
-                        status=status,
-                        group_id=group_id,
+                if taken is not None:
+                    status = "pending" if taken["requires_approval"] else "confirmed"
+                    booked.append(
+                        await _insert(
+                            conn,
+                            me,
+                            taken,
+                            organization_id=organization_id,
+                            data=data,
+                            status=status,
+                            group_id=group_id,
+                        )
                     )
-                )
-                continue
-            fresh = await repository.get_slot_for_booking(conn, slot["id"]) if not failures else slot
-            why = refusal(
-                fresh, me, organization_id=organization_id, headcount=data.headcount, language=data.language
-            ) or SlotFull("the last seats went to a concurrent booking", slot_id=slot["id"])
+                    continue
+                fresh = await repository.get_slot_for_booking(conn, slot["id"])
+                why = refusal(
+                    fresh,
+                    me,
+                    organization_id=organization_id,
+                    headcount=data.headcount,
+                    language=data.language,
+                ) or SlotFull("the last seats went to a concurrent booking", slot_id=slot["id"])
             failures.append(
                 {
                     "slot_id": str(slot["id"]),
