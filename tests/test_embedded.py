@@ -55,14 +55,14 @@ class Labbook:
         self.env |= {"LABBOOK_DATA_DIR": str(data_dir), "LABBOOK_LOG_LEVEL": "WARNING"}
 
     def start(self, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.data_dir.parent / f"labbook-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "labbook", *args],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        with (self.data_dir.parent / f"labbook-{len(self.procs)}.log").open("wb") as log:
+            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "labbook", *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.procs.append(proc)
         return proc
 

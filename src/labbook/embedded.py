@@ -111,13 +111,17 @@ def _ensure_database(server: object, name: str) -> None:
 
 
 def _spawn_watchdog(pgdata: Path) -> None:
-    subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    # The first process forks the watchdog off and exits at once; waiting for it leaves no child
+    # of ours behind (no zombie, no "still running" warning), and init adopts the watchdog.
+    subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "labbook.embedded", str(pgdata)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
         close_fds=True,
+        check=True,
+        timeout=60,
     )
 
 
@@ -158,4 +162,6 @@ def watch(pgdata: Path) -> None:
 
 
 if __name__ == "__main__":
+    if os.fork() != 0:
+        os._exit(0)
     watch(Path(sys.argv[1]))
