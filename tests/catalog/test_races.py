@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
 
 from tests.catalog.conftest import assert_problem
 from tests.catalog.test_opening_hours import stored_schedule
@@ -20,7 +21,7 @@ def as_rows(schedule: list[dict]) -> list[tuple[int, str, str]]:
     return sorted((e["weekday"], e["opens_at"], e["closes_at"]) for e in schedule)
 
 
-async def test_concurrent_schedule_replacements_leave_exactly_one_schedule(client, make, pool) -> None:
+async def test_concurrent_schedule_replacements_leave_exactly_one_schedule(live, make, pool) -> None:
     lab = await make.lab()
     admin = await make.person("admin")
     manager = await make.person("lab_manager", lab_ids=(lab["id"],))
@@ -28,17 +29,17 @@ async def test_concurrent_schedule_replacements_leave_exactly_one_schedule(clien
 
     for _ in range(10):
         replies = await asyncio.gather(
-            client.put(url, json=WORKDAYS, headers=admin.headers),
-            client.put(url, json=SPLIT_WEEK, headers=manager.headers),
-            client.put(url, json=WORKDAYS, headers=manager.headers),
-            client.put(url, json=SPLIT_WEEK, headers=admin.headers),
+            live.put(url, json=WORKDAYS, headers=admin.headers),
+            live.put(url, json=SPLIT_WEEK, headers=manager.headers),
+            live.put(url, json=WORKDAYS, headers=manager.headers),
+            live.put(url, json=SPLIT_WEEK, headers=admin.headers),
         )
 
         assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
         assert await stored_schedule(pool, lab["id"]) in (as_rows(WORKDAYS), as_rows(SPLIT_WEEK))
 
 
-async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make, pool) -> None:
+async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(live, make, pool) -> None:
     admin = await make.person("admin")
     host = await make.host()
     lab = await make.lab()
@@ -47,7 +48,7 @@ async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make
     labs, orgs, equipment = await asyncio.gather(
         asyncio.gather(
             *(
-                client.post(
+                live.post(
                     "/api/v1/labs",
                     json={
                         "slug": lab_slug,
@@ -62,7 +63,7 @@ async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make
         ),
         asyncio.gather(
             *(
-                client.post(
+                live.post(
                     "/api/v1/organizations",
                     json={"slug": org_slug, "name": {"ru": f"Копия {i}"}, "kind": "school"},
                     headers=admin.headers,
@@ -72,7 +73,7 @@ async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make
         ),
         asyncio.gather(
             *(
-                client.post(
+                live.post(
                     f"/api/v1/labs/{lab['slug']}/equipment",
                     json={"slug": equipment_slug, "kind": "lathe", "name": {"en": f"Lathe {i}"}, "units": 3},
                     headers=admin.headers,
@@ -92,4 +93,57 @@ async def test_concurrent_creates_of_one_slug_give_one_201_and_409s(client, make
     equipment_id = await pool.fetchval("select id from equipment where slug = $1", equipment_slug)
     assert (
         await pool.fetchval("select count(*) from equipment_units where equipment_id = $1", equipment_id) == 3
+    )
+
+
+async def test_a_slot_taking_a_unit_while_it_is_being_retired_makes_the_retirement_fail(
+    live, make, pool
+) -> None:
+    lab = await make.lab()
+    equipment = await make.equipment(lab_id=lab["id"], units=6)
+    admin = await make.person("admin")
+    starts_at = datetime.now(UTC) + timedelta(days=7)
+
+    async with pool.acquire() as publisher:
+        transaction = publisher.transaction()
+        await transaction.start()
+        slot_id = await publisher.fetchval(
+            """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
+               values ($1, 'training', '{"en": "TIG"}', $2, $3, 2) returning id""",
+            lab["id"],
+            starts_at,
+            starts_at + timedelta(hours=2),
+        )
+        await publisher.execute(
+            """insert into slot_units (slot_id, unit_id, during)
+               select $1, id, tstzrange($3, $4) from equipment_units
+               where equipment_id = $2 and number = 6""",
+            slot_id,
+            equipment["id"],
+            starts_at,
+            starts_at + timedelta(hours=2),
+        )
+        shrink = asyncio.create_task(
+            live.patch(
+                f"/api/v1/labs/{lab['slug']}/equipment/{equipment['slug']}",
+                json={"units": 5},
+                headers=admin.headers,
+            )
+        )
+        # The shrink must be waiting on the publisher's locks before the publisher commits.
+        while not await pool.fetchval(
+            """select count(*) from pg_stat_activity
+               where datname = current_database() and wait_event_type = 'Lock'"""
+        ):
+            assert not shrink.done(), shrink.result().text
+        await transaction.commit()
+        reply = await shrink
+
+    problem = assert_problem(reply, 409, "conflict")
+    assert [c["slot_id"] for c in problem["conflicts"]] == [str(slot_id)]
+    assert (
+        await pool.fetchval(
+            "select is_retired from equipment_units where equipment_id = $1 and number = 6", equipment["id"]
+        )
+        is False
     )
