@@ -12,7 +12,7 @@ differs — times, title, capacity, seats left, visitors — becomes a ``RECURRE
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -43,11 +43,14 @@ Row = Mapping[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class ViewContext:
-    """What a view adds around the rows: which view, the organizer address, the equipment's name."""
+    """What a view adds around the rows: which view, the organizer address, the equipment's name.
+
+    Hashable, because it is part of every cache key.
+    """
 
     view: str
     organizer_address: str
-    equipment_name: Mapping[str, str] = field(default_factory=dict)
+    equipment_name: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ def _content(
             if lines:
                 blocks.append("\n".join(lines))
     if ctx.view == "equipment":
-        equipment = localized(ctx.equipment_name, languages)
+        equipment = localized(dict(ctx.equipment_name), languages)
         summary = f"{summary} — {equipment} #{', #'.join(str(u) for u in units)}"
     if ctx.view in ("lab_manager", "person") and kind in SEATED_KINDS:
         summary = f"{summary} ({item['seats_taken']}/{item['capacity']})"
@@ -274,12 +277,31 @@ def slot_events(
         series = series_by_id[series_id]
         occurrences.sort(key=lambda o: o["occurrence_start"])
         events.extend(_series_events(ctx, series, occurrences, labs_by_id[series["lab_id"]], bookings))
-    events.sort(key=_order)
+    events.sort(key=order_key)
     return events
 
 
-def _order(event: EventSpec) -> tuple[datetime, str, datetime]:
-    return (event.recurrence_id or event.starts_at, event.uid, event.recurrence_id or event.starts_at)
+def order_key(event: EventSpec) -> tuple[datetime, str]:
+    """Events sort by (original) start, then UID; a series' master precedes its overrides."""
+    return (event.recurrence_id or event.starts_at, event.uid)
+
+
+def slot_version(slot: Row, bookings: Sequence[Row]) -> tuple[Any, ...]:
+    """Everything about a slot that its events depend on, by data version rather than by content.
+
+    Every change to a slot or booking raises its ``sequence`` and sets ``updated_at``; seats and
+    status are named too, so the key holds even for a writer that moved only those.
+    """
+    return (
+        slot["id"],
+        slot["sequence"],
+        slot["updated_at"],
+        slot["seats_taken"],
+        slot["status"],
+        slot["in_scope"],
+        tuple(slot["units"]),
+        tuple((b["id"], b["sequence"], b["updated_at"], b["organization_updated_at"]) for b in bookings),
+    )
 
 
 _BOOKING_STATUS = {
@@ -331,5 +353,5 @@ def booking_events(
                 ends_at=booking["ends_at"],
             )
         )
-    events.sort(key=_order)
+    events.sort(key=order_key)
     return events

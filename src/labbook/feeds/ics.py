@@ -165,7 +165,12 @@ def _shell(spec: CalendarSpec) -> bytes:
 
 def render(spec: CalendarSpec, events: list[EventSpec]) -> bytes:
     """The feed's bytes, identical to ``to_calendar(spec, events).to_ical()``."""
-    return b"".join((_shell(spec), *(event_block(e) for e in events), _END))
+    return assemble(spec, [event_block(e) for e in events])
+
+
+def assemble(spec: CalendarSpec, blocks: list[bytes]) -> bytes:
+    """The calendar around already serialized events (``event_block`` outputs, in order)."""
+    return b"".join((_shell(spec), *blocks, _END))
 
 
 def cache_info() -> dict[str, int]:

@@ -17,29 +17,31 @@ import asyncpg
 SLOT_VIEWS = ("lab", "equipment", "lab_manager", "person")
 
 # Each scope is a predicate on `slots s`; `$1` is the lab id / lab ids / person id, `$4` the equipment.
+# Lab scopes use the btree ix_slots_feed (lab_id, ends_at) rather than the GiST index: the window's
+# lower bound on ends_at is what narrows a lab's history, and the btree also covers the version's columns.
 _SCOPES = {
-    # the same expression as ix_slots_lab_during, so the GiST index serves both lab and window
-    "lab": "int4range(s.lab_id, s.lab_id, '[]') && int4range($1::int, $1::int, '[]')",
+    "lab": "s.lab_id = $1::int",
     "equipment": (
-        "int4range(s.lab_id, s.lab_id, '[]') && int4range($1::int, $1::int, '[]')"
-        " and exists (select 1 from slot_units su join equipment_units eu on eu.id = su.unit_id"
-        " where su.slot_id = s.id and eu.equipment_id = $4)"
+        "s.lab_id = $1::int and exists (select 1 from slot_units su join equipment_units eu"
+        " on eu.id = su.unit_id where su.slot_id = s.id and eu.equipment_id = $4)"
     ),
     "lab_manager": "s.lab_id = any($1::int[])",
     "person": "s.instructor_id = $1::uuid",
 }
 _PARAMS = {"lab": 3, "equipment": 4, "lab_manager": 3, "person": 3}
 
-_WINDOW = "s.during && tstzrange($2, $3) and (s.status = 'active' or s.updated_at >= $2)"
+# [starts_at, ends_at) overlaps [$2, $3); cancelled rows stay for the grace period.
+_WINDOW = "s.ends_at > $2 and s.starts_at < $3 and (s.status = 'active' or s.updated_at >= $2)"
+_VERSION_COLUMNS = "s.id, s.series_id, s.lab_id, s.sequence, s.status, s.seats_taken, s.updated_at"
 
 _MEMBERS = """
 base as (
-    select s.id, s.series_id from slots s where {scope} and {window}
+    select {columns} from slots s where {scope} and {window}
 ),
 members as (
-    select id from base where series_id is null
+    select * from base where series_id is null
     union all
-    select s.id from slots s
+    select {columns} from slots s
     where s.series_id = any(array(select distinct series_id from base where series_id is not null))
 )
 """
@@ -55,9 +57,13 @@ _SLOT_COLUMNS = """s.id, s.lab_id, s.series_id, s.occurrence_start, s.kind, s.ti
        s.starts_at, s.ends_at, s.capacity, s.seats_taken, s.visibility, s.organization_id,
        s.instructor_id, s.status, s.sequence, s.updated_at"""
 
+# A change to a row raises its sequence, so (id, sequence, seats) hashes, their count and the latest
+# updated_at change whenever any row of the feed changes, arrives or leaves; no text is built per row.
+_ROW_HASH = "uuid_hash_extended(id, (sequence::bigint << 32) + {extra})"
+
 
 def _slots_sql(view: str) -> str:
-    members = _MEMBERS.format(scope=_SCOPES[view], window=_WINDOW)
+    members = _MEMBERS.format(columns="s.id, s.series_id", scope=_SCOPES[view], window=_WINDOW)
     units = _UNITS.get(view, "'{}'::int[]")
     return f"""
 with {members}
@@ -67,37 +73,48 @@ order by s.starts_at, s.id
 """
 
 
-def _version_sql(view: str) -> str:
-    members = _MEMBERS.format(scope=_SCOPES[view], window=_WINDOW)
-    feed_param = _PARAMS[view] + 1
-    bookings = ""
-    if view in ("lab_manager", "person"):
-        bookings = """,
-    (select md5(coalesce(string_agg(concat_ws(':', b.id, b.sequence, b.status, b.updated_at, o.updated_at),
-                                    ',' order by b.id), ''))
-     from bookings b join organizations o on o.id = b.organization_id
-     where b.slot_id in (select id from ms)) as bookings_digest"""
+def _slot_versions_sql(view: str) -> str:
+    members = _MEMBERS.format(columns="s.id, s.series_id", scope=_SCOPES[view], window=_WINDOW)
+    units = _UNITS.get(view, "'{}'::int[]")
     return f"""
-with {members},
-ms as (
-    select s.id, s.series_id, s.lab_id, s.sequence, s.status, s.seats_taken, s.updated_at
-    from slots s join members m on m.id = s.id
-)
+with {members}
+select s.id, s.lab_id, s.series_id, s.occurrence_start, s.starts_at, s.ends_at, s.seats_taken, s.status,
+       s.sequence, s.updated_at, ({_SCOPES[view]}) as in_scope, {units} as units
+from slots s join members m on m.id = s.id
+order by s.starts_at, s.id
+"""
+
+
+def _version_sql(view: str) -> str:
+    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_SCOPES[view], window=_WINDOW)
+    feed_param = _PARAMS[view] + 1
+    bookings = "''"
+    if view in ("lab_manager", "person"):
+        bookings = """(select concat_ws(':', count(*), max(b.updated_at), max(o.updated_at),
+                          bit_xor(uuid_hash_extended(b.id, (b.sequence::bigint << 32) + b.headcount)))
+     from bookings b join organizations o on o.id = b.organization_id
+     where b.slot_id in (select id from members))"""
+    return f"""
+with {members}
 select
-    (select count(*) from ms) as total,
-    (select md5(coalesce(string_agg(concat_ws(':', id, sequence, status, seats_taken, updated_at),
-                                    ',' order by id), '')) from ms) as slots_digest,
-    (select md5(coalesce(string_agg(concat_ws(':', id, sequence, status, updated_at), ',' order by id), ''))
-     from slot_series where id in (select series_id from ms)) as series_digest,
-    (select md5(coalesce(string_agg(concat_ws(':', id, updated_at), ',' order by id), ''))
-     from labs where id in (select lab_id from ms)) as labs_digest{bookings},
+    count(*) as total,
+    concat_ws(':', count(*), max(updated_at), sum(sequence),
+              bit_xor({_ROW_HASH.format(extra="seats_taken")})) as slots_digest,
+    (select concat_ws(':', count(*), max(updated_at), bit_xor({_ROW_HASH.format(extra="0")}))
+     from slot_series where id in (select series_id from members)) as series_digest,
+    (select concat_ws(':', count(*), max(updated_at)) from labs
+     where id in (select lab_id from members)) as labs_digest,
+    {bookings} as bookings_digest,
     (select etag from feed_versions where feed = ${feed_param}) as stored_etag,
     (select changed_at from feed_versions where feed = ${feed_param}) as stored_changed_at
+from members
 """
 
 
 SLOTS_SQL = {view: _slots_sql(view) for view in SLOT_VIEWS}
 VERSION_SQL = {view: _version_sql(view) for view in SLOT_VIEWS}
+SLOT_VERSIONS_SQL = {view: _slot_versions_sql(view) for view in SLOT_VIEWS}
+SLOTS_BY_ID = f"select {_SLOT_COLUMNS} from slots s where s.id = any($1::uuid[])"
 
 _ORG_MEMBERS = """
 members as (
@@ -118,17 +135,22 @@ order by s.starts_at, b.id
 ORGANIZATION_VERSION = f"""
 with {_ORG_MEMBERS},
 mb as (
-    select b.id, s.lab_id, concat_ws(':', b.id, b.sequence, b.status, b.updated_at,
-                                     s.sequence, s.status, s.updated_at) as version
+    select b.id, s.lab_id, b.sequence as booking_sequence, s.sequence as slot_sequence,
+           greatest(b.updated_at, s.updated_at) as updated_at
     from bookings b join members m on m.id = b.id join slots s on s.id = b.slot_id
 )
 select
-    (select count(*) from mb) as total,
-    (select md5(coalesce(string_agg(version, ',' order by id), '')) from mb) as slots_digest,
-    (select md5(coalesce(string_agg(concat_ws(':', id, updated_at), ',' order by id), ''))
-     from labs where id in (select lab_id from mb)) as labs_digest,
+    count(*) as total,
+    concat_ws(':', count(*), max(updated_at), sum(booking_sequence), sum(slot_sequence),
+              bit_xor(uuid_hash_extended(id, (booking_sequence::bigint << 32) + slot_sequence)))
+        as slots_digest,
+    '' as series_digest,
+    (select concat_ws(':', count(*), max(updated_at)) from labs
+     where id in (select lab_id from mb)) as labs_digest,
+    '' as bookings_digest,
     (select etag from feed_versions where feed = $4) as stored_etag,
     (select changed_at from feed_versions where feed = $4) as stored_changed_at
+from mb
 """
 
 # Only a changed ETag is written; Last-Modified must move forward by at least a second, since
@@ -163,7 +185,8 @@ from equipment where lab_id = $1 and slug = $2 and not is_archived
 """
 ACTIVE_BOOKINGS = """
 select b.slot_id, b.id, b.status, b.headcount, b.contact_name, b.contact_email, b.contact_phone,
-       b.language, b.notes, o.name as organization_name
+       b.language, b.notes, b.sequence, b.updated_at, o.name as organization_name,
+       o.updated_at as organization_updated_at
 from bookings b join organizations o on o.id = b.organization_id
 where b.slot_id = any($1::uuid[]) and b.status in ('pending', 'confirmed', 'waitlisted')
 order by b.slot_id, b.created_at, b.id
@@ -256,6 +279,23 @@ async def list_feed_slots(
     equipment_id: int | None = None,
 ) -> list[asyncpg.Record]:
     return await conn.fetch(SLOTS_SQL[view], *_slot_args(view, scope, since, until, equipment_id))
+
+
+async def list_feed_slot_versions(
+    conn: asyncpg.Connection,
+    view: str,
+    scope: Any,
+    *,
+    since: datetime,
+    until: datetime,
+    equipment_id: int | None = None,
+) -> list[asyncpg.Record]:
+    """The feed's slots without their text: enough to find each event's data version."""
+    return await conn.fetch(SLOT_VERSIONS_SQL[view], *_slot_args(view, scope, since, until, equipment_id))
+
+
+async def list_slots(conn: asyncpg.Connection, slot_ids: list[UUID]) -> list[asyncpg.Record]:
+    return await conn.fetch(SLOTS_BY_ID, slot_ids)
 
 
 async def list_organization_bookings(

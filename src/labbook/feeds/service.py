@@ -25,7 +25,17 @@ from labbook.audit import service as audit
 from labbook.errors import Forbidden, NotFound, RateLimited
 from labbook.feeds import ics, repository
 from labbook.feeds.cache import LRU
-from labbook.feeds.events import ViewContext, booking_events, localized, slot_events
+from labbook.feeds.events import (
+    UID_DOMAIN,
+    ViewContext,
+    booking_events,
+    localized,
+    order_key,
+    series_start,
+    slot_events,
+    slot_version,
+)
+from labbook.feeds.ics import EventSpec
 from labbook.settings import Settings
 from labbook.timezones import DEFAULT_TIMEZONE
 
@@ -37,6 +47,8 @@ MISS_WINDOW_SECONDS = 600
 _NAME_LANGUAGES = ("en", "ru", "kk")
 
 _bodies: LRU[bytes] = LRU(max_items=512, max_bytes=64 * 1024 * 1024)
+# The serialized events of one standalone slot or one whole series, per data version.
+_blocks: LRU[tuple[tuple[tuple[datetime, str], bytes], ...]] = LRU(max_items=100_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,7 +240,7 @@ async def build_feed(
 ) -> tuple[ics.CalendarSpec, list[ics.EventSpec]]:
     """The calendar and its events as specs, read from the database (tests compare renderings of it)."""
     since, until = window(now)
-    ctx = ViewContext(feed.view, _organizer_address(settings), feed.equipment_name)
+    ctx = _context(feed, settings)
     instants: list[datetime] = []
     if feed.view == "organization":
         bookings = await repository.list_organization_bookings(conn, feed.scope, since=since, until=until)
@@ -245,27 +257,103 @@ async def build_feed(
         series = {s["id"]: s for s in await repository.list_series(conn, series_ids)}
         lab_ids = {s["lab_id"] for s in slots} | {s["lab_id"] for s in series.values()}
         labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list(lab_ids))}
-        bookings_by_slot: dict[UUID, list[asyncpg.Record]] = {}
-        if feed.view in ("lab_manager", "person"):
-            for booking in await repository.list_active_bookings(conn, [s["id"] for s in slots]):
-                bookings_by_slot.setdefault(booking["slot_id"], []).append(booking)
+        bookings_by_slot = await _bookings_by_slot(conn, feed, [s["id"] for s in slots])
         events = slot_events(ctx, slots, series, labs, bookings_by_slot)
         instants = [t for s in slots for t in (s["starts_at"], s["ends_at"], s["occurrence_start"]) if t]
     instants += [e.starts_at for e in events]
-    tzids = tuple(sorted({e.tzid for e in events}))
-    timezone = feed.timezone if feed.is_public or not events else events[0].tzid
-    spec = ics.CalendarSpec(
-        name=feed.name,
-        timezone=timezone,
-        refresh=timedelta(minutes=settings.feed_refresh_minutes),
-        tzids=tzids,
+    return _calendar_spec(feed, settings, {e.tzid for e in events}, instants), events
+
+
+def _context(feed: Feed, settings: Settings) -> ViewContext:
+    return ViewContext(feed.view, _organizer_address(settings), tuple(sorted(feed.equipment_name.items())))
+
+
+async def _bookings_by_slot(
+    conn: asyncpg.Connection, feed: Feed, slot_ids: list[UUID]
+) -> dict[UUID, list[asyncpg.Record]]:
+    by_slot: dict[UUID, list[asyncpg.Record]] = {}
+    if feed.view in ("lab_manager", "person"):
+        for booking in await repository.list_active_bookings(conn, slot_ids):
+            by_slot.setdefault(booking["slot_id"], []).append(booking)
+    return by_slot
+
+
+def _calendar_spec(
+    feed: Feed, settings: Settings, tzids: set[str], instants: list[datetime]
+) -> ics.CalendarSpec:
+    ordered = tuple(sorted(tzids))
+    timezone = feed.timezone if feed.is_public or not ordered else ordered[0]
+    refresh = timedelta(minutes=settings.feed_refresh_minutes)
+    if not instants:
+        return ics.CalendarSpec(feed.name, timezone, refresh, "", ordered)
+    # VTIMEZONEs cover exactly the span of the data, so they too change only with the data.
+    first = min(instants).astimezone(UTC).date() - timedelta(days=1)
+    last = max(instants).astimezone(UTC).date() + timedelta(days=1)
+    return ics.CalendarSpec(feed.name, timezone, refresh, "", ordered, first, last)
+
+
+async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, now: datetime) -> bytes:
+    """The feed's bytes, equal to rendering ``build_feed`` whole, re-rendering only changed events.
+
+    Slot views first read each row's data version without its text; the serialized events of every
+    standalone slot and of every series (master plus overrides) are kept per version, and only the
+    rows whose version is not in the cache are read in full and rendered.
+    """
+    if feed.view == "organization":
+        spec, events = await build_feed(conn, feed, settings, now)
+        return ics.render(spec, events)
+    since, until = window(now)
+    ctx = _context(feed, settings)
+    slots = await repository.list_feed_slot_versions(
+        conn, feed.view, feed.scope, since=since, until=until, equipment_id=feed.equipment_id
     )
-    if instants:
-        # VTIMEZONEs cover exactly the span of the data, so they too change only with the data.
-        first = min(instants).astimezone(UTC).date() - timedelta(days=1)
-        last = max(instants).astimezone(UTC).date() + timedelta(days=1)
-        spec = ics.CalendarSpec(spec.name, spec.timezone, spec.refresh, "", tzids, first, last)
-    return spec, events
+    series_ids = list(dict.fromkeys(s["series_id"] for s in slots if s["series_id"] is not None))
+    series = {s["id"]: s for s in await repository.list_series(conn, series_ids)}
+    lab_ids = {s["lab_id"] for s in slots} | {s["lab_id"] for s in series.values()}
+    labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list(lab_ids))}
+    bookings = await _bookings_by_slot(conn, feed, [s["id"] for s in slots])
+
+    groups: dict[Any, tuple[tuple[Any, ...], list[asyncpg.Record]]] = {}
+    for slot in slots:
+        group = slot["series_id"] or slot["id"]
+        if group not in groups:
+            groups[group] = ((), [])
+        groups[group][1].append(slot)
+    for group, (_, members) in groups.items():
+        owner = series.get(group)
+        lab = labs[owner["lab_id"] if owner else members[0]["lab_id"]]
+        head = (owner["id"], owner["sequence"], owner["updated_at"], owner["status"]) if owner else ()
+        versions = tuple(slot_version(m, bookings.get(m["id"], ())) for m in members)
+        groups[group] = ((ctx, lab["id"], lab["updated_at"], head, versions), members)
+
+    found = {key: _blocks.get(key) for key, _ in groups.values()}
+    missing = [m["id"] for key, members in groups.values() if found[key] is None for m in members]
+    if missing:
+        partial = {s["id"]: s for s in slots}
+        full = [
+            {**dict(row), "in_scope": partial[row["id"]]["in_scope"], "units": partial[row["id"]]["units"]}
+            for row in await repository.list_slots(conn, missing)
+        ]
+        by_uid: dict[str, list[EventSpec]] = {}
+        for event in slot_events(ctx, full, series, labs, bookings):
+            by_uid.setdefault(event.uid, []).append(event)
+        for group, (key, _) in groups.items():
+            uid = f"{'series' if group in series else 'slot'}-{group}@{UID_DOMAIN}"
+            if found[key] is None:
+                rendered = tuple((order_key(e), ics.event_block(e)) for e in by_uid[uid])
+                _blocks.put(key, rendered)
+                found[key] = rendered
+
+    blocks: list[tuple[tuple[datetime, str], bytes]] = []
+    for cached in found.values():
+        assert cached is not None
+        blocks.extend(cached)
+    blocks.sort(key=lambda block: block[0])
+    tzids = {labs[s["lab_id"]]["timezone"] for s in slots if s["series_id"] is None}
+    tzids |= {s["timezone"] for s in series.values()}
+    instants = [t for s in slots for t in (s["starts_at"], s["ends_at"], s["occurrence_start"]) if t]
+    instants += [series_start(s) for s in series.values()]
+    return ics.assemble(_calendar_spec(feed, settings, tzids, instants), [b for _, b in blocks])
 
 
 def _matches(if_none_match: list[str], etag: str) -> bool:
@@ -301,8 +389,7 @@ async def fetch_feed(
             if with_body and not not_modified:
                 body = _bodies.get((feed.key, version.etag))
                 if body is None:
-                    spec, events = await build_feed(conn, feed, settings, now)
-                    body = ics.render(spec, events)
+                    body = await render_feed(conn, feed, settings, now)
                     _bodies.put((feed.key, version.etag), body)
         if unchanged:
             assert version.stored_changed_at is not None

@@ -1,0 +1,245 @@
+"""How fast feeds revalidate and re-render: 304s against ``/health``, and a changed 5,000-event feed.
+
+Run: ``python benchmarks/feed.py``. It creates its own database on the server named by
+``LABBOOK_DATABASE_URL`` (or the embedded one), loads one lab with 5,000 slots in the feed's window,
+serves the app with uvicorn (one worker) on a loopback port, and prints:
+
+* conditional GETs of the 5,000-event feed answered ``304`` per second, next to ``GET /health`` per
+  second on the same server (the ratio is what matters: the machine is shared with the client);
+* the time to answer a GET after one event changed, next to icalendar's own ``to_ical()`` of the
+  same 5,000 events (and to building plus serializing them, which is what a cache-less server does).
+
+Every phase is bounded in time; the server and the database are removed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from labbook import db, embedded, migrate  # noqa: E402
+from labbook.feeds import ics, service  # noqa: E402
+from labbook.settings import Settings  # noqa: E402
+
+EVENTS = 5000
+LOAD_SECONDS = 4.0
+CONNECTIONS = 8
+CHANGES = 7
+LAB = "bench-feed-lab"
+
+SETUP = """
+insert into organizations (slug, name, kind)
+values ('bench-feed-host', '{"en": "Bench host", "kk": "Сынақ университеті"}', 'host_university');
+insert into labs (slug, organization_id, name, capacity, timezone, languages, building, room, address)
+select 'bench-feed-lab', id, '{"kk": "Дәнекерлеу институты", "ru": "Институт сварки", "en": "Welding Institute"}',
+       40, 'Asia/Almaty', '{kk,ru,en}', 'Block G', '104', 'Satpaev St 22, Almaty'
+from organizations where slug = 'bench-feed-host';
+"""
+# 5,000 slots over the next ~300 days: about 17 a day, each two hours, with kk/ru/en text.
+LOAD = """
+insert into slots (lab_id, kind, title, description, starts_at, ends_at, capacity, seats_taken)
+select l.id, 'tour',
+       jsonb_build_object('kk', 'Экскурсия №' || n, 'ru', 'Экскурсия №' || n, 'en', 'Tour #' || n),
+       jsonb_build_object('kk', 'Зертхананы аралау және аргонмен дәнекерлеу станцияларымен танысу',
+                          'en', 'A walk through the lab and its argon TIG stations'),
+       date_trunc('day', now()) + (n / 17) * interval '1 day' + (n % 17) * interval '30 minutes',
+       date_trunc('day', now()) + (n / 17) * interval '1 day' + (n % 17) * interval '30 minutes'
+           + interval '2 hours',
+       20, n % 7
+from labs l cross join generate_series(1, $1) n
+where l.slug = 'bench-feed-lab'
+"""
+CHANGE_ONE = """
+update slots set title = jsonb_set(title, '{en}', to_jsonb('Changed ' || $2::text)),
+                 updated_at = now(), sequence = sequence + 1
+where id = (select id from slots where lab_id = (select id from labs where slug = $1)
+            order by starts_at offset $3 limit 1)
+"""
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def _request(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes
+) -> tuple[int, bytes]:
+    """One keep-alive HTTP/1.1 exchange; a tiny client so that the client costs little CPU."""
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+def _raw(path: str, port: int, **headers: str) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def _rate(port: int, raw: bytes, expected: int) -> float:
+    """Requests per second over ``CONNECTIONS`` keep-alive connections for ``LOAD_SECONDS``."""
+    deadline = time.perf_counter() + LOAD_SECONDS
+    counts = [0] * CONNECTIONS
+
+    async def worker(index: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while time.perf_counter() < deadline:
+                status, _ = await _request(reader, writer, raw)
+                assert status == expected, status
+                counts[index] += 1
+        finally:
+            writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def _wait_until_up(port: int, server: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if server.poll() is not None:
+            raise RuntimeError("the server exited during start-up")
+        with contextlib.suppress(OSError):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            status, _ = await _request(reader, writer, _raw("/health", port))
+            writer.close()
+            if status == 200:
+                return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("the server did not start")
+
+
+async def _baseline(url: str) -> tuple[float, float]:
+    """icalendar on its own: ``to_ical()`` of the built calendar, and building plus serializing."""
+    settings = Settings(database_url=url)
+    pool = await db.create_pool(url, min_size=1, max_size=2)
+    try:
+        feed = await service.public_lab_feed(pool, LAB)
+        async with pool.acquire() as conn:
+            spec, events = await service.build_feed(conn, feed, settings, datetime.now(UTC))
+    finally:
+        await pool.close()
+    assert len(events) == EVENTS
+    serialize, build = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        calendar = ics.to_calendar(spec, events)
+        built = time.perf_counter()
+        calendar.to_ical()
+        done = time.perf_counter()
+        serialize.append(done - built)
+        build.append(done - started)
+    return min(serialize), min(build)
+
+
+async def main() -> None:
+    server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook").url()
+    name = f"labbook_bench_feed_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'create database "{name}"')
+    await admin.close()
+    url = _with_database(server_url, name)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        conn = await db.connect(url)
+        try:
+            await migrate.apply(conn)
+            await conn.execute(SETUP)
+            await conn.execute(LOAD, EVENTS)
+        finally:
+            await conn.close()
+
+        port = _free_port()
+        env = {**os.environ, "LABBOOK_DATABASE_URL": url, "LABBOOK_LOG_LEVEL": "WARNING",
+               "LABBOOK_BASE_URL": f"http://127.0.0.1:{port}", "PYTHONPATH": str(ROOT / "src")}  # fmt: skip
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "labbook.cli:app_factory", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--no-access-log"],
+            env=env,
+        )  # fmt: skip
+        await _wait_until_up(port, server)
+
+        feed_path = f"/feeds/labs/{LAB}.ics"
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(_raw(feed_path, port))
+        head = await reader.readuntil(b"\r\n\r\n")
+        etag = next(
+            line.split(b":", 1)[1].strip()
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"etag:")
+        )
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.close()
+        print(f"feed: {EVENTS} events, {length / 1024:.0f} KiB")
+
+        health = await _rate(port, _raw("/health", port), 200)
+        revalidations = await _rate(port, _raw(feed_path, port, **{"If-None-Match": etag.decode()}), 304)
+        print(f"GET /health:                      {health:8.0f} requests/s")
+        print(f"conditional GET of the feed (304): {revalidations:8.0f} requests/s")
+        print(f"  ratio 304 / health:             {revalidations / health:8.2f}  (aim >= 0.5)")
+
+        pool_conn = await db.connect(url)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        timings = []
+        try:
+            for n in range(CHANGES):
+                await pool_conn.execute(CHANGE_ONE, LAB, f"{n}", 100 + n * 500)
+                started = time.perf_counter()
+                status, body = await _request(reader, writer, _raw(feed_path, port))
+                timings.append(time.perf_counter() - started)
+                assert status == 200
+                assert f"Changed {n}".encode() in body.replace(b"\r\n ", b"")
+        finally:
+            await pool_conn.close()
+            writer.close()
+        changed = statistics.median(timings)
+        serialize, build = await _baseline(url)
+        print(f"GET after one event changed:     {changed * 1000:8.1f} ms (median of {CHANGES}, over HTTP)")
+        print(
+            f"icalendar to_ical() alone:       {serialize * 1000:8.1f} ms  -> {serialize / changed:5.1f}x faster"
+        )
+        print(f"icalendar build + to_ical():     {build * 1000:8.1f} ms  -> {build / changed:5.1f}x faster")
+        print("  (aim: >= 10x faster than to_ical())")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=10)
+        admin = await asyncpg.connect(server_url)
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
