@@ -1,0 +1,569 @@
+"""Every route × every role: who may call it, asserted over real HTTP against a real database.
+
+The routes are enumerated from the app itself; a route that is registered but missing from ``CASES``
+fails ``test_every_route_has_a_decision``, so no endpoint ships without someone deciding who may call it.
+
+"Allowed" means the request got past authorization (any status but 401, 403 and 404 — a 409 or 422
+from the business rules still proves the caller was let in). "Denied" means 401 (no token), 403
+(wrong role or not their object) or 404 (a private object the caller may not know exists).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tests.factories import Factory, Person
+
+PERSONAS = ("anonymous", "admin", "manager", "other_manager", "director", "other_director", "instructor")
+EVERYONE = frozenset(PERSONAS)
+SIGNED_IN = EVERYONE - {"anonymous"}
+DENIED = {401, 403, 404}
+
+
+@dataclass
+class World:
+    """One fresh set of objects per route, so a destructive call cannot spoil another route's check."""
+
+    people: dict[str, Person]
+    host: str
+    college: str
+    lab: str
+    equipment: str
+    slot_id: str
+    series_id: str
+    booking_id: str
+    visit_id: str
+    director_token_id: str
+    director_feed_token_id: str
+    director_feed_token: str
+    start: datetime
+    counter: list[int] = field(default_factory=lambda: [0])
+
+    def later(self, hours: int = 0) -> tuple[str, str]:
+        """A fresh one-hour window each call, far from every other object in the world."""
+        self.counter[0] += 1
+        begin = self.start + timedelta(days=3 + self.counter[0], hours=hours)
+        return begin.isoformat(), (begin + timedelta(hours=1)).isoformat()
+
+
+def unique_slug(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(4)}"
+
+
+async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World:
+    host = await make.host()
+    lab = await make.lab(organization_id=host["id"], capacity=500)
+    other_lab = await make.lab(organization_id=host["id"])
+    equipment = await make.equipment(lab_id=lab["id"], units=6)
+    college = await make.organization(kind="college")
+    other_college = await make.organization(kind="school")
+    people = {
+        "admin": await make.person("admin", organization_id=host["id"]),
+        "manager": await make.person("lab_manager", organization_id=host["id"], lab_ids=(lab["id"],)),
+        "other_manager": await make.person(
+            "lab_manager", organization_id=host["id"], lab_ids=(other_lab["id"],)
+        ),
+        "director": await make.person("director", organization_id=college["id"]),
+        "other_director": await make.person("director", organization_id=other_college["id"]),
+        "instructor": await make.person("instructor", organization_id=host["id"]),
+    }
+    admin, director = people["admin"].headers, people["director"].headers
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+
+    async def created(path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        response = await client.post(path, json=body, headers=headers)
+        assert response.status_code == 201, (path, response.text)
+        result: dict[str, Any] = response.json()
+        return result
+
+    slot = await created(
+        "/api/v1/slots",
+        {
+            "lab": lab["slug"],
+            "kind": "tour",
+            "title": {"en": "Open tour"},
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 50,
+        },
+        admin,
+    )
+    series_start = start + timedelta(days=200)
+    series = await created(
+        "/api/v1/series",
+        {
+            "lab": lab["slug"],
+            "kind": "training",
+            "title": {"kk": "Дәнекерлеу практикасы"},
+            "starts_at": series_start.isoformat(),
+            "ends_at": (series_start + timedelta(hours=3)).isoformat(),
+            "capacity": 12,
+            "recurrence": {"freq": "weekly", "count": 3},
+        },
+        admin,
+    )
+    booking = await created(
+        f"/api/v1/slots/{slot['id']}/bookings",
+        {"headcount": 5, "contact_name": "Aruzhan", "language": "kk"},
+        director,
+    )
+    window = start + timedelta(days=100)
+    visit = await created(
+        "/api/v1/visit-requests",
+        {
+            "lab": lab["slug"],
+            "windows": [
+                {"starts_at": window.isoformat(), "ends_at": (window + timedelta(hours=2)).isoformat()}
+            ],
+            "headcount": 10,
+            "language": "ru",
+            "purpose": "Экскурсия для студентов",
+            "contact_name": "Aruzhan",
+        },
+        director,
+    )
+    director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
+    feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
+    return World(
+        people=people,
+        host=host["slug"],
+        college=college["slug"],
+        lab=lab["slug"],
+        equipment=equipment["slug"],
+        slot_id=slot["id"],
+        series_id=series["series"]["id"],
+        booking_id=booking["id"],
+        visit_id=visit["id"],
+        director_token_id=director_token["id"],
+        director_feed_token_id=feed_token["id"],
+        director_feed_token=feed_token["token"],
+        start=start,
+    )
+
+
+Url = Callable[[World], str]
+Body = Callable[[World], Any] | None
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str
+    allowed: frozenset[str]
+    url: Url
+    body: Body = None
+    # a route whose answer is the same for everyone, e.g. the explorer's page for unknown paths
+    everyone_gets: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.method, self.route)
+
+
+def case(
+    method: str,
+    route: str,
+    allowed: set[str] | frozenset[str],
+    url: Url,
+    body: Body = None,
+    everyone_gets: int | None = None,
+) -> Case:
+    return Case(method, route, frozenset(allowed), url, body, everyone_gets)
+
+
+def slot_body(w: World) -> dict[str, Any]:
+    begin, end = w.later()
+    return {"lab": w.lab, "kind": "tour", "title": {"ru": "Экскурсия"}, "starts_at": begin, "ends_at": end}
+
+
+def series_body(w: World) -> dict[str, Any]:
+    begin, end = w.later(hours=6)
+    return {
+        "lab": w.lab,
+        "kind": "training",
+        "title": {"en": "Welding"},
+        "starts_at": begin,
+        "ends_at": end,
+        "capacity": 4,
+        "recurrence": {"freq": "daily", "count": 2},
+    }
+
+
+def booking_body(w: World) -> dict[str, Any]:
+    return {"headcount": 1, "contact_name": "Daniyar", "language": "ru"}
+
+
+def visit_body(w: World) -> dict[str, Any]:
+    begin, end = w.later(hours=12)
+    return {
+        "lab": w.lab,
+        "windows": [{"starts_at": begin, "ends_at": end}],
+        "headcount": 8,
+        "language": "en",
+        "purpose": "Round table",
+        "contact_name": "Daniyar",
+    }
+
+
+MANAGERS = {"admin", "manager"}
+DIRECTORS = {"admin", "director", "other_director"}
+BOOKING_PARTIES = {"admin", "manager", "director"}
+V1 = "/api/v1"
+
+CASES: list[Case] = [
+    case("GET", "/health", EVERYONE, lambda w: "/health"),
+    case("GET", "/ready", EVERYONE, lambda w: "/ready"),
+    # organizations
+    case("GET", f"{V1}/organizations", EVERYONE, lambda w: f"{V1}/organizations"),
+    case(
+        "POST",
+        f"{V1}/organizations",
+        {"admin"},
+        lambda w: f"{V1}/organizations",
+        lambda w: {"slug": unique_slug("org"), "name": {"kk": "Колледж"}, "kind": "college"},
+    ),
+    case("GET", f"{V1}/organizations/{{slug:str}}", EVERYONE, lambda w: f"{V1}/organizations/{w.college}"),
+    case(
+        "PATCH",
+        f"{V1}/organizations/{{slug:str}}",
+        {"admin", "director"},
+        lambda w: f"{V1}/organizations/{w.college}",
+        lambda w: {"city": "Almaty"},
+    ),
+    case(
+        "POST",
+        f"{V1}/organizations/{{slug:str}}/archive",
+        {"admin"},
+        lambda w: f"{V1}/organizations/{w.college}/archive",
+    ),
+    # labs
+    case("GET", f"{V1}/labs", EVERYONE, lambda w: f"{V1}/labs"),
+    case(
+        "POST",
+        f"{V1}/labs",
+        {"admin"},
+        lambda w: f"{V1}/labs",
+        lambda w: {"slug": unique_slug("lab"), "host": w.host, "name": {"en": "Lab"}, "capacity": 10},
+    ),
+    case("GET", f"{V1}/labs/{{slug:str}}", EVERYONE, lambda w: f"{V1}/labs/{w.lab}"),
+    case(
+        "PATCH",
+        f"{V1}/labs/{{slug:str}}",
+        MANAGERS,
+        lambda w: f"{V1}/labs/{w.lab}",
+        lambda w: {"capacity": 400},
+    ),
+    case("POST", f"{V1}/labs/{{slug:str}}/archive", MANAGERS, lambda w: f"{V1}/labs/{w.lab}/archive"),
+    case(
+        "GET", f"{V1}/labs/{{slug:str}}/opening-hours", EVERYONE, lambda w: f"{V1}/labs/{w.lab}/opening-hours"
+    ),
+    case(
+        "PUT",
+        f"{V1}/labs/{{slug:str}}/opening-hours",
+        MANAGERS,
+        lambda w: f"{V1}/labs/{w.lab}/opening-hours",
+        lambda w: [{"weekday": 1, "opens_at": "09:00", "closes_at": "18:00"}],
+    ),
+    case(
+        "GET", f"{V1}/labs/{{slug:str}}/availability", EVERYONE, lambda w: f"{V1}/labs/{w.lab}/availability"
+    ),
+    # equipment
+    case("GET", f"{V1}/labs/{{slug:str}}/equipment", EVERYONE, lambda w: f"{V1}/labs/{w.lab}/equipment"),
+    case(
+        "POST",
+        f"{V1}/labs/{{slug:str}}/equipment",
+        MANAGERS,
+        lambda w: f"{V1}/labs/{w.lab}/equipment",
+        lambda w: {"slug": unique_slug("lathe"), "kind": "lathe", "name": {"en": "Lathe"}, "units": 2},
+    ),
+    case(
+        "GET",
+        f"{V1}/labs/{{slug:str}}/equipment/{{equipment:str}}",
+        EVERYONE,
+        lambda w: f"{V1}/labs/{w.lab}/equipment/{w.equipment}",
+    ),
+    case(
+        "PATCH",
+        f"{V1}/labs/{{slug:str}}/equipment/{{equipment:str}}",
+        MANAGERS,
+        lambda w: f"{V1}/labs/{w.lab}/equipment/{w.equipment}",
+        lambda w: {"requires_induction": True},
+    ),
+    case(
+        "POST",
+        f"{V1}/labs/{{slug:str}}/equipment/{{equipment:str}}/archive",
+        MANAGERS,
+        lambda w: f"{V1}/labs/{w.lab}/equipment/{w.equipment}/archive",
+    ),
+    # accounts
+    case("GET", f"{V1}/me", SIGNED_IN, lambda w: f"{V1}/me"),
+    case("GET", f"{V1}/me/tokens", SIGNED_IN, lambda w: f"{V1}/me/tokens"),
+    case("POST", f"{V1}/me/tokens", SIGNED_IN, lambda w: f"{V1}/me/tokens", lambda w: {"name": "laptop"}),
+    case(
+        "POST",
+        f"{V1}/me/tokens/{{token_id:uuid}}/revoke",
+        {"director"},
+        lambda w: f"{V1}/me/tokens/{w.director_token_id}/revoke",
+    ),
+    case("GET", f"{V1}/people", {"admin", "director", "other_director"}, lambda w: f"{V1}/people"),
+    case(
+        "POST",
+        f"{V1}/people",
+        {"admin"},
+        lambda w: f"{V1}/people",
+        lambda w: {
+            "organization": w.college,
+            "email": f"{unique_slug('new')}@example.kz",
+            "full_name": "Ерлан Жаңа",
+            "roles": ["director"],
+        },
+    ),
+    case(
+        "GET",
+        f"{V1}/people/{{person_id:uuid}}",
+        {"admin", "director"},
+        lambda w: f"{V1}/people/{w.people['director'].id}",
+    ),
+    case(
+        "PATCH",
+        f"{V1}/people/{{person_id:uuid}}",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['director'].id}",
+        lambda w: {"phone": "+7 701 000 00 00"},
+    ),
+    case(
+        "POST",
+        f"{V1}/people/{{person_id:uuid}}/deactivate",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['instructor'].id}/deactivate",
+    ),
+    case(
+        "POST",
+        f"{V1}/people/{{person_id:uuid}}/tokens",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['director'].id}/tokens",
+        lambda w: {"name": "issued"},
+    ),
+    case("GET", f"{V1}/audit", {"admin"}, lambda w: f"{V1}/audit"),
+    # slots and series
+    case("GET", f"{V1}/slots", EVERYONE, lambda w: f"{V1}/slots"),
+    case("POST", f"{V1}/slots", MANAGERS, lambda w: f"{V1}/slots", slot_body),
+    case("GET", f"{V1}/slots/{{slot_id:uuid}}", EVERYONE, lambda w: f"{V1}/slots/{w.slot_id}"),
+    case(
+        "PATCH",
+        f"{V1}/slots/{{slot_id:uuid}}",
+        MANAGERS,
+        lambda w: f"{V1}/slots/{w.slot_id}",
+        lambda w: {"capacity": 60},
+    ),
+    case(
+        "POST",
+        f"{V1}/slots/{{slot_id:uuid}}/cancel",
+        MANAGERS,
+        lambda w: f"{V1}/slots/{w.slot_id}/cancel",
+        lambda w: {},
+    ),
+    case("POST", f"{V1}/series", MANAGERS, lambda w: f"{V1}/series", series_body),
+    case("GET", f"{V1}/series/{{series_id:uuid}}", EVERYONE, lambda w: f"{V1}/series/{w.series_id}"),
+    case(
+        "PATCH",
+        f"{V1}/series/{{series_id:uuid}}",
+        MANAGERS,
+        lambda w: f"{V1}/series/{w.series_id}",
+        lambda w: {"capacity": 10},
+    ),
+    case(
+        "POST",
+        f"{V1}/series/{{series_id:uuid}}/cancel",
+        MANAGERS,
+        lambda w: f"{V1}/series/{w.series_id}/cancel",
+        lambda w: {},
+    ),
+    # bookings
+    case(
+        "POST",
+        f"{V1}/slots/{{slot_id:uuid}}/bookings",
+        DIRECTORS,
+        lambda w: f"{V1}/slots/{w.slot_id}/bookings",
+        booking_body,
+    ),
+    case(
+        "POST",
+        f"{V1}/series/{{series_id:uuid}}/bookings",
+        DIRECTORS,
+        lambda w: f"{V1}/series/{w.series_id}/bookings",
+        booking_body,
+    ),
+    case("GET", f"{V1}/bookings", SIGNED_IN, lambda w: f"{V1}/bookings"),
+    case(
+        "GET",
+        f"{V1}/bookings/{{booking_id:uuid}}",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}",
+    ),
+    case(
+        "POST",
+        f"{V1}/bookings/{{booking_id:uuid}}/confirm",
+        MANAGERS,
+        lambda w: f"{V1}/bookings/{w.booking_id}/confirm",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/bookings/{{booking_id:uuid}}/decline",
+        MANAGERS,
+        lambda w: f"{V1}/bookings/{w.booking_id}/decline",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/bookings/{{booking_id:uuid}}/cancel",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}/cancel",
+        lambda w: {},
+    ),
+    # visit requests
+    case("GET", f"{V1}/visit-requests", SIGNED_IN, lambda w: f"{V1}/visit-requests"),
+    case("POST", f"{V1}/visit-requests", DIRECTORS, lambda w: f"{V1}/visit-requests", visit_body),
+    case(
+        "GET",
+        f"{V1}/visit-requests/{{request_id:uuid}}",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/visit-requests/{w.visit_id}",
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/accept",
+        MANAGERS,
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/accept",
+        lambda w: {"window": 0},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/decline",
+        MANAGERS,
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/decline",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/cancel",
+        {"admin", "director"},
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/cancel",
+        lambda w: {},
+    ),
+    # feeds: public ones need nothing; a private feed's token is its only credential
+    case("GET", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
+    case("HEAD", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
+    case(
+        "GET",
+        "/feeds/labs/{lab:str}/equipment/{equipment_file:str}",
+        EVERYONE,
+        lambda w: f"/feeds/labs/{w.lab}/equipment/{w.equipment}.ics",
+    ),
+    case(
+        "HEAD",
+        "/feeds/labs/{lab:str}/equipment/{equipment_file:str}",
+        EVERYONE,
+        lambda w: f"/feeds/labs/{w.lab}/equipment/{w.equipment}.ics",
+    ),
+    case(
+        "GET",
+        "/feeds/private/{token_file:str}",
+        EVERYONE,
+        lambda w: f"/feeds/private/{w.director_feed_token}.ics",
+    ),
+    case(
+        "HEAD",
+        "/feeds/private/{token_file:str}",
+        EVERYONE,
+        lambda w: f"/feeds/private/{w.director_feed_token}.ics",
+    ),
+    case("GET", f"{V1}/feeds/labs/{{lab:str}}", EVERYONE, lambda w: f"{V1}/feeds/labs/{w.lab}"),
+    case("GET", f"{V1}/me/feed-tokens", SIGNED_IN, lambda w: f"{V1}/me/feed-tokens"),
+    case(
+        "POST",
+        f"{V1}/me/feed-tokens",
+        SIGNED_IN,
+        lambda w: f"{V1}/me/feed-tokens",
+        lambda w: {"kind": "person"},
+    ),
+    case(
+        "POST",
+        f"{V1}/me/feed-tokens/{{token_id:uuid}}/revoke",
+        {"director"},
+        lambda w: f"{V1}/me/feed-tokens/{w.director_feed_token_id}/revoke",
+    ),
+    # the API explorer and its own assets
+    case("GET", "/schema", EVERYONE, lambda w: "/schema"),
+    case("GET", "/schema/{path:str}", EVERYONE, lambda w: "/schema/no-such-page", everyone_gets=404),
+    case("GET", "/schema/openapi.json", EVERYONE, lambda w: "/schema/openapi.json"),
+    case("GET", "/schema/oauth2-redirect.html", EVERYONE, lambda w: "/schema/oauth2-redirect.html"),
+    case("GET", "/schema/assets/{file_path:path}", EVERYONE, lambda w: "/schema/assets/swagger-ui.css"),
+    case("HEAD", "/schema/assets/{file_path:path}", EVERYONE, lambda w: "/schema/assets/swagger-ui.css"),
+]
+
+
+def registered_routes(app: Litestar) -> set[tuple[str, str]]:
+    """(method, path) for every handler the app registers, except Litestar's generated OPTIONS."""
+    found = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for method in getattr(handler, "http_methods", ()):
+                if method != "OPTIONS":
+                    found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_decision(app: Litestar) -> None:
+    decided = {c.key for c in CASES}
+    registered = registered_routes(app)
+    assert registered - decided == set(), "routes without a decision in CASES"
+    assert decided - registered == set(), "CASES name routes the app no longer has"
+
+
+def test_every_handler_declares_access(app: Litestar) -> None:
+    undeclared = [
+        (sorted(getattr(h, "http_methods", ())), r.path)
+        for r in app.routes
+        for h in getattr(r, "route_handlers", [])
+        if "OPTIONS" not in getattr(h, "http_methods", ()) and "access" not in h.opt
+    ]
+    assert undeclared == []
+
+
+@pytest.mark.parametrize("checked", CASES, ids=lambda c: f"{c.method} {c.route}")
+async def test_route_allows_exactly_its_roles(
+    checked: Case, client: AsyncTestClient[Litestar], make: Factory
+) -> None:
+    world = await build_world(make, client)
+    # Denied callers go first so that a destructive call by an allowed one cannot mask a denial.
+    order = sorted(PERSONAS, key=lambda p: p in checked.allowed)
+    outcomes: dict[str, int] = {}
+    for persona in order:
+        headers = {} if persona == "anonymous" else world.people[persona].headers
+        body = checked.body(world) if checked.body else None
+        response = await client.request(
+            checked.method, checked.url(world), headers=headers, json=body if body is not None else None
+        )
+        outcomes[persona] = response.status_code
+        assert response.status_code < 500, (persona, response.text)
+    if checked.everyone_gets is not None:
+        assert set(outcomes.values()) == {checked.everyone_gets}, outcomes
+        return
+    wrong = {
+        persona: status
+        for persona, status in outcomes.items()
+        if (persona in checked.allowed) == (status in DENIED)
+    }
+    assert wrong == {}, f"allowed={sorted(checked.allowed)} outcomes={outcomes}"
+    if "anonymous" not in checked.allowed:
+        assert outcomes["anonymous"] == 401
