@@ -37,7 +37,7 @@ async def _servers(database_url: str, count: int) -> AsyncIterator[list[httpx.As
         **os.environ,
         "LABBOOK_DATABASE_URL": database_url,
         "LABBOOK_LOG_LEVEL": "WARNING",
-        "LABBOOK_POOL_MAX_SIZE": "10",
+        "LABBOOK_POOL_MAX_SIZE": "8",
     }
     processes: list[asyncio.subprocess.Process] = []
     clients: list[httpx.AsyncClient] = []

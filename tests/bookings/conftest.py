@@ -38,7 +38,13 @@ async def live_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            # Ten connections keep transactions overlapping while leaving room on a shared test server.
+            create_app(settings.with_changes(pool_max_size=10)),
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

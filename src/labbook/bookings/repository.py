@@ -25,24 +25,38 @@ join labs l on l.id = s.lab_id
 join organizations o on o.id = b.organization_id
 """
 
-# The only way seats are taken: one conditional UPDATE whose WHERE holds every booking rule, so the
-# usual case costs one statement and two bookings can never both get the last seat.
-TAKE_SEATS = """
-update slots s
-set seats_taken = s.seats_taken + $2, updated_at = now(), sequence = s.sequence + 1
-from labs l
-where s.id = $1
-  and l.id = s.lab_id
-  and s.status = 'active'
-  and s.kind = any($5::text[])
-  and (s.visibility = 'public' or s.organization_id = $3)
-  and $4 = any(l.languages)
-  and not l.is_archived
-  and (s.booking_deadline is null or s.booking_deadline > now())
-  and s.starts_at >= now() + make_interval(hours => l.min_notice_hours)
-  and s.starts_at <= now() + make_interval(days => l.max_advance_days)
-  and s.seats_taken + $2 <= s.capacity
-returning s.id, s.lab_id, l.slug as lab_slug, s.starts_at, s.ends_at, s.title, s.requires_approval
+# The only way seats are taken: one conditional UPDATE whose WHERE holds every booking rule, so two
+# bookings can never both get the last seat. The booking is inserted by the same statement, so the
+# usual case costs one round trip; when nothing comes back, the caller reads the slot to say why.
+BOOK_SEATS = f"""
+with taken as (
+    update slots s
+    set seats_taken = s.seats_taken + $2, updated_at = now(), sequence = s.sequence + 1
+    from labs l
+    where s.id = $1
+      and l.id = s.lab_id
+      and s.status = 'active'
+      and s.kind = any($12::text[])
+      and (s.visibility = 'public' or s.organization_id = $3)
+      and $9 = any(l.languages)
+      and not l.is_archived
+      and (s.booking_deadline is null or s.booking_deadline > now())
+      and s.starts_at >= now() + make_interval(hours => l.min_notice_hours)
+      and s.starts_at <= now() + make_interval(days => l.max_advance_days)
+      and s.seats_taken + $2 <= s.capacity
+    returning s.id, s.lab_id, l.slug as lab_slug, s.starts_at, s.ends_at, s.title, s.requires_approval
+), booked as (
+    insert into bookings as b (slot_id, organization_id, booked_by, group_id, headcount, contact_name,
+                               contact_email, contact_phone, language, age_group, notes, status)
+    select taken.id, $3, $4, $5, $2, $6, $7, $8, $9, $10, $11,
+           case when taken.requires_approval then 'pending' else 'confirmed' end
+    from taken
+    returning {_BOOKING_COLUMNS}
+)
+select k.*, t.lab_id, t.lab_slug, t.starts_at, t.ends_at, t.title,
+       (select o.slug from organizations o where o.id = k.organization_id) as organization_slug
+from booked k
+join taken t on t.id = k.slot_id
 """
 # Seats for a promoted waitlisted booking or a visit request's own slot: the caller has already
 # checked the booking rules, only the counter is left.
@@ -130,10 +144,37 @@ join labs l on l.id = s.lab_id
 GET_ORGANIZATION_BY_SLUG = "select id, slug, is_archived from organizations where slug = $1"
 
 
-async def take_seats(
-    conn: asyncpg.Connection, slot_id: UUID, headcount: int, organization_id: int, language: str
+async def book_seats(
+    conn: asyncpg.Connection,
+    slot_id: UUID,
+    *,
+    organization_id: int,
+    booked_by: UUID | None,
+    group_id: UUID | None,
+    headcount: int,
+    contact_name: str,
+    contact_email: str | None,
+    contact_phone: str | None,
+    language: str,
+    age_group: str | None,
+    notes: str | None,
 ) -> asyncpg.Record | None:
-    return await conn.fetchrow(TAKE_SEATS, slot_id, headcount, organization_id, language, BOOKABLE_KINDS)
+    """Take the seats and insert the booking if every rule holds; ``None`` otherwise."""
+    return await conn.fetchrow(
+        BOOK_SEATS,
+        slot_id,
+        headcount,
+        organization_id,
+        booked_by,
+        group_id,
+        contact_name,
+        contact_email,
+        contact_phone,
+        language,
+        age_group,
+        notes,
+        BOOKABLE_KINDS,
+    )
 
 
 async def take_seats_unchecked(

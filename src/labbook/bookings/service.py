@@ -1,6 +1,6 @@
 """Booking seats, the booking state machine and the waitlist.
 
-Seats are taken only by the conditional UPDATE in ``repository.take_seats`` (invariant 2); when it
+Seats are taken only by the conditional UPDATE in ``repository.book_seats`` (invariant 2); when it
 matches nothing, the slot is read once more to say exactly why. Releasing seats happens in the same
 transaction as the status change and holds the slot row until the waitlist has been served.
 """
@@ -166,6 +166,37 @@ async def _insert(
     return booking
 
 
+async def _take_and_book(
+    conn: asyncpg.Connection,
+    me: Principal,
+    slot_id: UUID,
+    *,
+    organization_id: int,
+    data: BookingCreate,
+    group_id: UUID | None,
+) -> dict[str, Any] | None:
+    """The hot path: one statement takes the seats and inserts the booking, one more audits it."""
+    row = await repository.book_seats(
+        conn,
+        slot_id,
+        organization_id=organization_id,
+        booked_by=me.person_id,
+        group_id=group_id,
+        headcount=data.headcount,
+        contact_name=data.contact_name,
+        contact_email=data.contact_email,
+        contact_phone=data.contact_phone,
+        language=data.language,
+        age_group=data.age_group,
+        notes=data.notes,
+    )
+    if row is None:
+        return None
+    booking = dict(row.items())
+    await audit.record(conn, me, "booking.create", "booking", row["id"], after=booking)
+    return booking
+
+
 async def _book_one(
     conn: asyncpg.Connection,
     me: Principal,
@@ -176,12 +207,11 @@ async def _book_one(
     group_id: UUID | None,
 ) -> dict[str, Any]:
     for _ in range(_ATTEMPTS):
-        taken = await repository.take_seats(conn, slot_id, data.headcount, organization_id, data.language)
-        if taken is not None:
-            status = "pending" if taken["requires_approval"] else "confirmed"
-            return await _insert(
-                conn, me, taken, organization_id=organization_id, data=data, status=status, group_id=group_id
-            )
+        booked = await _take_and_book(
+            conn, me, slot_id, organization_id=organization_id, data=data, group_id=group_id
+        )
+        if booked is not None:
+            return booked
         # With a waitlist the slot row stays locked from this read to commit, so a release running
         # now either finishes first (and we take its seats) or serves the waitlist after us.
         slot = await repository.get_slot_for_booking(conn, slot_id, lock=data.waitlist)
@@ -270,22 +300,11 @@ async def book_series(
                 if why is None:
                     continue
             else:
-                taken = await repository.take_seats(
-                    conn, slot["id"], data.headcount, organization_id, data.language
+                booked_one = await _take_and_book(
+                    conn, me, slot["id"], organization_id=organization_id, data=data, group_id=group_id
                 )
-                if taken is not None:
-                    status = "pending" if taken["requires_approval"] else "confirmed"
-                    booked.append(
-                        await _insert(
-                            conn,
-                            me,
-                            taken,
-                            organization_id=organization_id,
-                            data=data,
-                            status=status,
-                            group_id=group_id,
-                        )
-                    )
+                if booked_one is not None:
+                    booked.append(booked_one)
                     continue
                 fresh = await repository.get_slot_for_booking(conn, slot["id"])
                 why = refusal(

@@ -1,0 +1,327 @@
+"""Bookings per second through the HTTP endpoint, against raw asyncpg writing equivalent rows.
+
+    python benchmarks/booking_throughput.py [--bookings 2000] [--concurrency 20] [--workers 1]
+
+Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one), serves labbook
+with uvicorn in a subprocess on a loopback port, and books seats through
+``POST /api/v1/slots/{id}/bookings`` as a director: authenticated, validated, seats taken, audited.
+The raw baseline does the same writes with asyncpg at the same concurrency: one transaction with the
+conditional counter UPDATE and the booking INSERT (no auth, no audit, no HTTP). Prints both rates
+and their ratio. Bounded: a fixed number of requests and a deadline for everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from labbook import db, embedded, migrate  # noqa: E402
+from labbook.accounts.security import ACCESS_TOKEN_PREFIX, hash_secret, new_secret  # noqa: E402
+
+DEADLINE_SECONDS = 110
+SLOTS = 20
+
+RAW_TAKE = """
+update slots set seats_taken = seats_taken + $2, updated_at = now(), sequence = sequence + 1
+where id = $1 and status = 'active' and seats_taken + $2 <= capacity
+returning id, requires_approval
+"""
+RAW_INSERT = """
+insert into bookings (slot_id, organization_id, booked_by, headcount, contact_name, contact_email,
+                      language, age_group, notes, status)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+returning id
+"""
+
+
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _seed(url: str) -> tuple[str, int, object, list[object], list[object]]:
+    """A lab, a director with a token, and two sets of roomy slots (one for HTTP, one for raw)."""
+    conn = await db.connect(url)
+    try:
+        host = await conn.fetchval(
+            "insert into organizations (slug, name, kind) values ('bench-host', $1, 'host_university') returning id",
+            {"en": "Bench University"},
+        )
+        college = await conn.fetchval(
+            "insert into organizations (slug, name, kind) values ('bench-college', $1, 'college') returning id",
+            {"en": "Bench College"},
+        )
+        lab = await conn.fetchval(
+            """insert into labs (slug, organization_id, name, capacity, languages, min_notice_hours)
+               values ('bench-lab', $1, $2, 100000, '{kk,ru,en}', 0) returning id""",
+            host,
+            {"en": "Bench lab"},
+        )
+        person = await conn.fetchval(
+            """insert into people (organization_id, email, full_name, roles)
+               values ($1, 'director@bench.kz', 'Bench Director', '{director}') returning id""",
+            college,
+        )
+        token = new_secret(ACCESS_TOKEN_PREFIX)
+        await conn.execute(
+            "insert into access_tokens (person_id, name, token_hash, prefix) values ($1, 'bench', $2, $3)",
+            person,
+            hash_secret(token),
+            token[:8],
+        )
+        starts = datetime.now(UTC) + timedelta(days=30)
+
+        async def slots() -> list[object]:
+            return [
+                r["id"]
+                for r in await conn.fetch(
+                    """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
+                       select $1, 'tour', $2, $3::timestamptz + make_interval(hours => g),
+                              $3::timestamptz + make_interval(hours => g + 1),
+                              100000
+                       from generate_series(1, $4) g
+                       returning id""",
+                    lab,
+                    {"en": "Bench tour"},
+                    starts,
+                    SLOTS,
+                )
+            ]
+
+        return token, college, person, await slots(), await slots()
+    finally:
+        await conn.close()
+
+
+async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            if process.returncode is not None:
+                raise SystemExit("the server exited at start")
+            try:
+                if (await client.get("/ready")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def _run(total: int, concurrency: int, one: object) -> float:
+    """Run ``one(i)`` for i in 0..total-1 with ``concurrency`` in flight; returns operations per second."""
+    counter = iter(range(total))
+
+    async def worker() -> None:
+        for i in counter:
+            await one(i)  # type: ignore[operator]
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return total / (time.perf_counter() - started)
+
+
+class _Connection:
+    """A minimal keep-alive HTTP/1.1 client connection.
+
+    httpx costs more CPU per request than the endpoint itself; on a small machine the client would
+    be what gets measured. This sends the same bytes a client would and reads whole answers.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, port: int) -> _Connection:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        return cls(reader, writer)
+
+    async def post(self, path: str, token: str, body: bytes) -> tuple[int, bytes]:
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {token}\r\n"
+            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await self.reader.readexactly(length)
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+async def _http(port: int, token: str, slots: list[object], total: int, concurrency: int) -> float:
+    connections = [await _Connection.open(port) for _ in range(concurrency)]
+    idle: asyncio.Queue[_Connection] = asyncio.Queue()
+    for connection in connections:
+        idle.put_nowait(connection)
+    encode = json.dumps
+
+    async def book(i: int) -> None:
+        connection = await idle.get()
+        try:
+            status, body = await connection.post(
+                f"/api/v1/slots/{slots[i % len(slots)]}/bookings",
+                token,
+                encode(
+                    {
+                        "headcount": 2,
+                        "contact_name": "Bench Contact",
+                        "contact_email": "contact@bench.kz",
+                        "language": "ru",
+                        "age_group": "16-17",
+                        "notes": f"request {i}",
+                    }
+                ).encode(),
+            )
+        finally:
+            idle.put_nowait(connection)
+        if status != 201:
+            raise SystemExit(f"booking failed: {status} {body.decode(errors='replace')}")
+
+    try:
+        # Warm up every connection and the server's statement caches: first-request costs are not throughput.
+        await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
+        return await _run(total, concurrency, book)
+    finally:
+        for connection in connections:
+            await connection.close()
+
+
+async def _raw(
+    url: str, college: int, person: object, slots: list[object], total: int, concurrency: int
+) -> float:
+    pool = await db.create_pool(url, min_size=concurrency, max_size=concurrency)
+    try:
+
+        async def book(i: int) -> None:
+            async with pool.acquire() as conn, conn.transaction():
+                taken = await conn.fetchrow(RAW_TAKE, slots[i % len(slots)], 2)
+                if taken is None:
+                    raise SystemExit("raw booking found no seats")
+                await conn.fetchval(
+                    RAW_INSERT,
+                    taken["id"],
+                    college,
+                    person,
+                    2,
+                    "Bench Contact",
+                    "contact@bench.kz",
+                    "ru",
+                    "16-17",
+                    f"request {i}",
+                    "pending" if taken["requires_approval"] else "confirmed",
+                )
+
+        await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
+        return await _run(total, concurrency, book)
+    finally:
+        await pool.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook-bench").url()
+    name = f"labbook_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = await asyncpg.connect(server_url)
+    await admin.execute(f'create database "{name}"')
+    url = _with_database(server_url, name)
+    process = None
+    try:
+        conn = await db.connect(url)
+        try:
+            await migrate.apply(conn)
+        finally:
+            await conn.close()
+        token, college, person, http_slots, raw_slots = await _seed(url)
+        port = _free_port()
+        env = {
+            **os.environ,
+            "LABBOOK_DATABASE_URL": url,
+            "LABBOOK_LOG_LEVEL": "WARNING",
+            "LABBOOK_POOL_MIN_SIZE": str(args.concurrency),
+            "LABBOOK_POOL_MAX_SIZE": str(args.concurrency),
+            "PYTHONPATH": str(ROOT / "src"),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "labbook.cli:app_factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            env=env,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base_url) as probe:
+            await _wait_ready(probe, process)
+        async with asyncio.timeout(DEADLINE_SECONDS):
+            http_rate = await _http(port, token, http_slots, args.bookings, args.concurrency)
+            raw_rate = await _raw(url, college, person, raw_slots, args.bookings, args.concurrency)
+        check = await asyncpg.connect(url)
+        try:
+            booked = await check.fetchval(
+                "select count(*) from bookings where slot_id = any($1::uuid[])", http_slots
+            )
+            audited = await check.fetchval(
+                "select count(*) from audit_events where action = 'booking.create'"
+            )
+        finally:
+            await check.close()
+        assert booked == audited == args.bookings + 2 * args.concurrency, (booked, audited)
+        print(f"bookings: {args.bookings}, concurrency: {args.concurrency}, server workers: {args.workers}")
+        print(f"HTTP endpoint (auth + validation + seats + audit): {http_rate:8.0f} bookings/s")
+        print(f"raw asyncpg (counter update + insert):             {raw_rate:8.0f} bookings/s")
+        print(f"ratio endpoint / raw:                              {http_rate / raw_rate:8.2f}")
+    finally:
+        if process is not None and process.returncode is None:
+            process.terminate()
+            try:
+                async with asyncio.timeout(15):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bookings", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=1)
+    asyncio.run(main(parser.parse_args()))
