@@ -64,14 +64,9 @@ async def _seed(url: str) -> tuple[str, int, object, list[object], list[object]]
     """A lab, a director with a token, and two sets of roomy slots (one for HTTP, one for raw)."""
     conn = await db.connect(url)
     try:
-        host = await conn.fetchval(
-            "insert into organizations (slug, name, kind) values ('bench-host', $1, 'host_university') returning id",
-            {"en": "Bench University"},
-        )
-        college = await conn.fetchval(
-            "insert into organizations (slug, name, kind) values ('bench-college', $1, 'college') returning id",
-            {"en": "Bench College"},
-        )
+        new_org = "insert into organizations (slug, name, kind) values ($1, $2, $3) returning id"
+        host = await conn.fetchval(new_org, "bench-host", {"en": "Bench University"}, "host_university")
+        college = await conn.fetchval(new_org, "bench-college", {"en": "Bench College"}, "college")
         lab = await conn.fetchval(
             """insert into labs (slug, organization_id, name, capacity, languages, min_notice_hours)
                values ('bench-lab', $1, $2, 100000, '{kk,ru,en}', 0) returning id""",
