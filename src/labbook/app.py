@@ -72,6 +72,7 @@ def _http_problem(exc: HTTPException) -> ProblemDetailsException:
             extra={"errors": errors},
         )
     slugs = {
+        400: "bad-request",
         404: "not-found",
         405: "method-not-allowed",
         413: "payload-too-large",
