@@ -38,6 +38,9 @@ async def test_director_books_seats_and_gets_the_whole_booking_back(
     assert booking["slot"]["lab"] == cast.lab["slug"]
     assert booking["slot"]["title"]["kk"] == "Дәнекерлеу зертханасына экскурсия"
     assert datetime.fromisoformat(booking["slot"]["starts_at"]) == slot["starts_at"]
+    # shown on the lab's wall clock (Asia/Almaty has been UTC+5 since March 2024)
+    assert booking["slot"]["timezone"] == "Asia/Almaty"
+    assert booking["slot"]["starts_at"].endswith("+05:00")
     org_slug = await pool.fetchval(
         "select slug from organizations where id = $1", cast.director.organization_id
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -52,7 +53,7 @@ async def test_one_full_occurrence_books_nothing_and_says_which(
     assert problem["failures"] == [
         {
             "slot_id": str(crowded["id"]),
-            "starts_at": crowded["starts_at"].isoformat(),
+            "starts_at": crowded["starts_at"].astimezone(ZoneInfo("Asia/Almaty")).isoformat(),
             "type": "/problems/slot-full",
             "detail": "2 seats left, 6 requested",
             "seats_left": 2,

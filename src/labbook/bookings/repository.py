@@ -18,6 +18,7 @@ b.sequence, b.created_at, b.updated_at
 # A booking together with what its reply shows of the slot, lab and organization.
 _BOOKING_VIEW = f"""
 select {_BOOKING_COLUMNS}, o.slug as organization_slug, s.lab_id, l.slug as lab_slug,
+       l.timezone as lab_timezone,
        s.starts_at, s.ends_at, s.title
 from bookings b
 join slots s on s.id = b.slot_id
@@ -44,7 +45,8 @@ with taken as (
       and s.starts_at >= now() + make_interval(hours => l.min_notice_hours)
       and s.starts_at <= now() + make_interval(days => l.max_advance_days)
       and s.seats_taken + $2 <= s.capacity
-    returning s.id, s.lab_id, l.slug as lab_slug, s.starts_at, s.ends_at, s.title, s.requires_approval
+    returning s.id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, s.starts_at, s.ends_at,
+              s.title, s.requires_approval
 ), booked as (
     insert into bookings as b (slot_id, organization_id, booked_by, group_id, headcount, contact_name,
                                contact_email, contact_phone, language, age_group, notes, status)
@@ -53,7 +55,7 @@ with taken as (
     from taken
     returning {_BOOKING_COLUMNS}
 )
-select k.*, t.lab_id, t.lab_slug, t.starts_at, t.ends_at, t.title,
+select k.*, t.lab_id, t.lab_slug, t.lab_timezone, t.starts_at, t.ends_at, t.title,
        (select o.slug from organizations o where o.id = k.organization_id) as organization_slug
 from booked k
 join taken t on t.id = k.slot_id
@@ -75,8 +77,8 @@ returning id, status, starts_at, capacity, seats_taken, requires_approval
 _SLOT_FOR_BOOKING = """
 select s.id, s.lab_id, s.series_id, s.kind, s.status, s.visibility, s.organization_id, s.capacity,
        s.seats_taken, s.starts_at, s.ends_at, s.title, s.booking_deadline, s.requires_approval,
-       l.slug as lab_slug, l.languages, l.is_archived as lab_is_archived, l.min_notice_hours,
-       l.max_advance_days, now() as now,
+       l.slug as lab_slug, l.timezone as lab_timezone, l.languages, l.is_archived as lab_is_archived,
+       l.min_notice_hours, l.max_advance_days, now() as now,
        now() + make_interval(hours => l.min_notice_hours) as earliest_start,
        now() + make_interval(days => l.max_advance_days) as latest_start
 from slots s

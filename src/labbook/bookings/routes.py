@@ -26,6 +26,7 @@ from labbook.bookings.schemas import (
 )
 from labbook.errors import ValidationFailed
 from labbook.schemas import Page
+from labbook.timezones import zone
 from labbook.visits.routes import route_handlers as visit_routes
 
 TAGS = ("bookings",)
@@ -34,13 +35,16 @@ MANAGERS = ("lab_manager", "admin")
 
 
 def booking_reply(row: Mapping[str, Any]) -> Booking:
+    # Times read as the lab's wall clock, as on the slot itself.
+    local = zone(row["lab_timezone"])
     return Booking(
         id=row["id"],
         slot=BookedSlot(
             id=row["slot_id"],
             lab=row["lab_slug"],
-            starts_at=row["starts_at"],
-            ends_at=row["ends_at"],
+            timezone=row["lab_timezone"],
+            starts_at=row["starts_at"].astimezone(local),
+            ends_at=row["ends_at"].astimezone(local),
             title=row["title"],
         ),
         organization=row["organization_slug"],

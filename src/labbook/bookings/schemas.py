@@ -66,6 +66,7 @@ class BookingFilter(Base):
 class BookedSlot(Out):
     id: UUID
     lab: str
+    timezone: str
     starts_at: datetime
     ends_at: datetime
     title: LocalizedName

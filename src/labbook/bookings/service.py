@@ -27,6 +27,7 @@ from labbook.errors import (
     SlotFull,
     ValidationFailed,
 )
+from labbook.timezones import zone
 
 HOLDS_SEATS = ("pending", "confirmed")
 # action -> (new status, statuses it may leave)
@@ -95,12 +96,13 @@ def refusal(
         return SlotNotBookable("the slot is cancelled", slot_id=slot_id, status=slot["status"])
     if slot["kind"] not in repository.BOOKABLE_KINDS:
         return SlotNotBookable(f"a {slot['kind']} slot takes no bookings", slot_id=slot_id, kind=slot["kind"])
-    starts_at = slot["starts_at"]
+    local = zone(slot["lab_timezone"])
+    starts_at = slot["starts_at"].astimezone(local)
     if slot["booking_deadline"] is not None and slot["now"] >= slot["booking_deadline"]:
         return BookingWindowClosed(
             "the booking deadline has passed",
             slot_id=slot_id,
-            booking_deadline=slot["booking_deadline"].isoformat(),
+            booking_deadline=slot["booking_deadline"].astimezone(local).isoformat(),
         )
     if starts_at < slot["earliest_start"]:
         return BookingWindowClosed(
@@ -159,6 +161,7 @@ async def _insert(
     booking.update(
         lab_id=slot["lab_id"],
         lab_slug=slot["lab_slug"],
+        lab_timezone=slot["lab_timezone"],
         starts_at=slot["starts_at"],
         ends_at=slot["ends_at"],
         title=slot["title"],
@@ -235,6 +238,7 @@ async def book_new_slot(
     slot: Mapping[str, Any],
     *,
     lab_slug: str,
+    lab_timezone: str,
     organization_id: int,
     data: BookingCreate,
 ) -> dict[str, Any]:
@@ -250,7 +254,7 @@ async def book_new_slot(
     return await _insert(
         conn,
         me,
-        {**slot, "lab_slug": lab_slug},
+        {**slot, "lab_slug": lab_slug, "lab_timezone": lab_timezone},
         organization_id=organization_id,
         data=data,
         status="confirmed",
@@ -317,7 +321,7 @@ async def book_series(
             failures.append(
                 {
                     "slot_id": str(slot["id"]),
-                    "starts_at": slot["starts_at"].isoformat(),
+                    "starts_at": slot["starts_at"].astimezone(zone(slot["lab_timezone"])).isoformat(),
                     "type": why.type,
                     "detail": why.detail,
                     **{k: v for k, v in why.members.items() if k != "slot_id"},

@@ -14,6 +14,7 @@ v.accepted_window, v.slot_id, v.booking_id, v.created_at, v.updated_at
 """
 _NAMES = """
 (select l.slug from labs l where l.id = v.lab_id) as lab_slug,
+(select l.timezone from labs l where l.id = v.lab_id) as lab_timezone,
 (select o.slug from organizations o where o.id = v.organization_id) as organization_slug
 """
 

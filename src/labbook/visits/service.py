@@ -143,6 +143,7 @@ async def accept_visit_request(
             me,
             slot,
             lab_slug=row["lab_slug"],
+            lab_timezone=row["lab_timezone"],
             organization_id=row["organization_id"],
             data=BookingCreate(
                 headcount=row["headcount"],
