@@ -85,9 +85,7 @@ order by s.starts_at, s.id
 """
 
 
-def _version_sql(view: str) -> str:
-    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_SCOPES[view], window=_WINDOW)
-    feed_param = _PARAMS[view] + 1
+def _version_columns(view: str, feed: str) -> str:
     bookings = "''"
     if view in ("lab_manager", "person"):
         bookings = """(select concat_ws(':', count(*), max(b.updated_at), max(o.updated_at),
@@ -95,8 +93,6 @@ def _version_sql(view: str) -> str:
      from bookings b join organizations o on o.id = b.organization_id
      where b.slot_id in (select id from members))"""
     return f"""
-with {members}
-select
     count(*) as total,
     concat_ws(':', count(*), max(updated_at), sum(sequence),
               bit_xor({_ROW_HASH.format(extra="seats_taken")})) as slots_digest,
@@ -105,14 +101,59 @@ select
     (select concat_ws(':', count(*), max(updated_at)) from labs
      where id in (select lab_id from members)) as labs_digest,
     {bookings} as bookings_digest,
-    (select etag from feed_versions where feed = ${feed_param}) as stored_etag,
-    (select changed_at from feed_versions where feed = ${feed_param}) as stored_changed_at
-from members
+    (select etag from feed_versions where feed = {feed}) as stored_etag,
+    (select changed_at from feed_versions where feed = {feed}) as stored_changed_at"""
+
+
+def _version_sql(view: str) -> str:
+    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_SCOPES[view], window=_WINDOW)
+    return f"with {members} select {_version_columns(view, f'${_PARAMS[view] + 1}')} from members"
+
+
+# Public feeds are named by slugs: resolving them and versioning them is one round trip, so that a
+# 304 costs a single query. `$1` is the lab's slug, `$4` the equipment's.
+_LAB_BY_SLUG = (
+    "lab as (select id, name, timezone, languages, updated_at from labs where slug = $1 and not is_archived)"
+)
+_PUBLIC_HEADS = {
+    "lab": _LAB_BY_SLUG,
+    "equipment": (
+        f"{_LAB_BY_SLUG}, equipment as (select id, name, updated_at from equipment"
+        " where lab_id = (select id from lab) and slug = $4 and not is_archived)"
+    ),
+}
+_PUBLIC_SCOPES = {
+    "lab": "s.lab_id = (select id from lab)",
+    "equipment": (
+        "s.lab_id = (select id from lab) and exists (select 1 from slot_units su join equipment_units eu"
+        " on eu.id = su.unit_id where su.slot_id = s.id and eu.equipment_id = (select id from equipment))"
+    ),
+}
+PUBLIC_FEED_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' || $4"}
+_PUBLIC_EQUIPMENT = {
+    "lab": (
+        "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at"
+    ),
+    "equipment": (
+        "(select id from equipment) as equipment_id, (select name from equipment) as equipment_name,"
+        " (select updated_at from equipment) as equipment_updated_at"
+    ),
+}
+
+
+def _public_version_sql(view: str) -> str:
+    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_PUBLIC_SCOPES[view], window=_WINDOW)
+    return f"""
+with {_PUBLIC_HEADS[view]}, {members}
+select lab.id as lab_id, lab.name as lab_name, lab.timezone, lab.languages, lab.updated_at as lab_updated_at,
+       {_PUBLIC_EQUIPMENT[view]}, v.*
+from lab cross join (select {_version_columns(view, PUBLIC_FEED_KEYS[view])} from members) v
 """
 
 
 SLOTS_SQL = {view: _slots_sql(view) for view in SLOT_VIEWS}
 VERSION_SQL = {view: _version_sql(view) for view in SLOT_VIEWS}
+PUBLIC_VERSION_SQL = {view: _public_version_sql(view) for view in ("lab", "equipment")}
 SLOT_VERSIONS_SQL = {view: _slot_versions_sql(view) for view in SLOT_VIEWS}
 SLOTS_BY_ID = f"select {_SLOT_COLUMNS} from slots s where s.id = any($1::uuid[])"
 
@@ -178,10 +219,6 @@ from labs l where l.id = any($1::int[])
 LAB_BY_SLUG = """
 select id, slug, name, building, room, address, timezone, languages, updated_at
 from labs where slug = $1 and not is_archived
-"""
-EQUIPMENT_BY_SLUG = """
-select id, lab_id, slug, name, updated_at
-from equipment where lab_id = $1 and slug = $2 and not is_archived
 """
 ACTIVE_BOOKINGS = """
 select b.slot_id, b.id, b.status, b.headcount, b.contact_name, b.contact_email, b.contact_phone,
@@ -259,6 +296,22 @@ async def feed_version(
     return await conn.fetchrow(VERSION_SQL[view], *args, feed)
 
 
+async def public_feed_version(
+    conn: asyncpg.Connection,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None,
+    *,
+    since: datetime,
+    until: datetime,
+) -> asyncpg.Record | None:
+    """The lab (and equipment) a public feed names, with the feed's version; ``None`` if no such lab."""
+    args: list[Any] = [lab_slug, since, until]
+    if view == "equipment":
+        args.append(equipment_slug)
+    return await conn.fetchrow(PUBLIC_VERSION_SQL[view], *args)
+
+
 async def record_version(conn: asyncpg.Connection, feed: str, etag: str) -> datetime:
     changed_at: datetime | None = await conn.fetchval(RECORD_VERSION, feed, etag)
     if changed_at is None:
@@ -318,10 +371,6 @@ async def list_active_bookings(conn: asyncpg.Connection, slot_ids: list[UUID]) -
 
 async def get_lab(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
     return await conn.fetchrow(LAB_BY_SLUG, slug)
-
-
-async def get_equipment(conn: asyncpg.Connection, lab_id: int, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(EQUIPMENT_BY_SLUG, lab_id, slug)
 
 
 async def get_feed_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:

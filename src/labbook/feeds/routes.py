@@ -25,7 +25,7 @@ from labbook.feeds.schemas import (
     FeedTokenCreated,
     LabFeedLinks,
 )
-from labbook.feeds.service import Conditions, Feed, FeedReply
+from labbook.feeds.service import Conditions, FeedReply
 from labbook.settings import Settings
 
 SUFFIX = ".ics"
@@ -56,19 +56,13 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
     return Conditions()
 
 
-async def _serve(
-    request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings, feed: Feed
-) -> Response[Any]:
-    is_head = request.method == HttpMethod.HEAD
-    reply: FeedReply = await service.fetch_feed(
-        pool, feed, settings, _conditions(request), with_body=not is_head
-    )
+def _reply(reply: FeedReply) -> Response[Any]:
     headers = {
         "ETag": reply.etag,
         "Last-Modified": format_datetime(reply.last_modified.astimezone(UTC), usegmt=True),
-        "Cache-Control": PUBLIC_CACHE if feed.is_public else PRIVATE_CACHE,
+        "Cache-Control": PUBLIC_CACHE if reply.feed.is_public else PRIVATE_CACHE,
     }
-    if not feed.is_public:
+    if not reply.feed.is_public:
         headers |= {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
     if reply.not_modified:
         return Response(content=b"", status_code=304, headers=headers)
@@ -89,7 +83,15 @@ async def lab_feed(
     lab_file: FromPath[str],
 ) -> Response[Any]:
     """Never names who booked: a private slot shows only as an anonymous "Reserved" block."""
-    return await _serve(request, pool, settings, await service.public_lab_feed(pool, _strip_suffix(lab_file)))
+    reply = await service.fetch_public_feed(
+        pool,
+        settings,
+        _conditions(request),
+        view="lab",
+        lab_slug=_strip_suffix(lab_file),
+        with_body=request.method != HttpMethod.HEAD,
+    )
+    return _reply(reply)
 
 
 @route(
@@ -106,8 +108,16 @@ async def equipment_feed(
     lab: FromPath[str],
     equipment_file: FromPath[str],
 ) -> Response[Any]:
-    feed = await service.public_equipment_feed(pool, lab, _strip_suffix(equipment_file))
-    return await _serve(request, pool, settings, feed)
+    reply = await service.fetch_public_feed(
+        pool,
+        settings,
+        _conditions(request),
+        view="equipment",
+        lab_slug=lab,
+        equipment_slug=_strip_suffix(equipment_file),
+        with_body=request.method != HttpMethod.HEAD,
+    )
+    return _reply(reply)
 
 
 @route(
@@ -124,13 +134,19 @@ async def private_feed(
     token_file: FromPath[str],
 ) -> Response[Any]:
     """Unknown and revoked tokens answer 404; a client that keeps trying unknown ones gets 429."""
-    client = request.client.host if request.client else "unknown"
     try:
-        feed = await service.private_feed(pool, _strip_suffix(token_file), client, settings)
+        reply = await service.fetch_private_feed(
+            pool,
+            settings,
+            _conditions(request),
+            secret=_strip_suffix(token_file),
+            client=request.client.host if request.client else "unknown",
+            with_body=request.method != HttpMethod.HEAD,
+        )
     except RateLimited as exc:
         retry_after = str(exc.members.get("retry_after", service.MISS_WINDOW_SECONDS))
         raise TooManyRequestsException(exc.detail, headers={"Retry-After": retry_after}) from None
-    return await _serve(request, pool, settings, feed)
+    return _reply(reply)
 
 
 @get(

@@ -12,6 +12,7 @@ does, including when an event leaves the feed, which ``max(updated_at)`` of the 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -76,11 +77,17 @@ class FeedVersion:
     stored_etag: str | None
     stored_changed_at: datetime | None
 
+    @property
+    def is_recorded(self) -> bool:
+        """This ETag is the one last served, so its first-seen time is the Last-Modified."""
+        return self.stored_etag == self.etag and self.stored_changed_at is not None
+
 
 @dataclass(frozen=True, slots=True)
 class FeedReply:
     """What the route sends: ``body`` is ``None`` for a 304 or a HEAD."""
 
+    feed: Feed
     etag: str
     last_modified: datetime
     body: bytes | None
@@ -116,43 +123,51 @@ def _organizer_address(settings: Settings) -> str:
 # ---- resolving a feed -------------------------------------------------------------------------
 
 
-async def public_lab_feed(pool: asyncpg.Pool, lab_slug: str) -> Feed:
-    async with pool.acquire() as conn:
-        lab = await repository.get_lab(conn, lab_slug)
-    if lab is None:
-        raise NotFound("no such lab feed")
+def _public_feed(view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: str | None) -> Feed:
+    languages = row["languages"]
+    lab_name = localized(row["lab_name"], languages)
+    salt = f"{row['lab_id']}:{row['lab_updated_at'].isoformat()}"
+    if view == "lab":
+        return Feed(
+            f"lab:{lab_slug}", "lab", row["lab_id"], f"{lab_name} — labbook", row["timezone"], True, salt
+        )
+    equipment = localized(row["equipment_name"], languages)
     return Feed(
-        key=f"lab:{lab['id']}",
-        view="lab",
-        scope=lab["id"],
-        name=f"{localized(lab['name'], lab['languages'])} — labbook",
-        timezone=lab["timezone"],
-        is_public=True,
-        salt=f"lab:{lab['id']}:{lab['updated_at'].isoformat()}",
-    )
-
-
-async def public_equipment_feed(pool: asyncpg.Pool, lab_slug: str, equipment_slug: str) -> Feed:
-    async with pool.acquire() as conn:
-        lab = await repository.get_lab(conn, lab_slug)
-        equipment = None if lab is None else await repository.get_equipment(conn, lab["id"], equipment_slug)
-    if lab is None or equipment is None:
-        raise NotFound("no such equipment feed")
-    languages = lab["languages"]
-    return Feed(
-        key=f"equipment:{equipment['id']}",
+        key=f"equipment:{lab_slug}/{equipment_slug}",
         view="equipment",
-        scope=lab["id"],
-        name=f"{localized(equipment['name'], languages)} — {localized(lab['name'], languages)} — labbook",
-        timezone=lab["timezone"],
+        scope=row["lab_id"],
+        name=f"{equipment} — {lab_name} — labbook",
+        timezone=row["timezone"],
         is_public=True,
-        salt=(
-            f"equipment:{equipment['id']}:{equipment['updated_at'].isoformat()}:"
-            f"{lab['updated_at'].isoformat()}"
-        ),
-        equipment_id=equipment["id"],
-        equipment_name=dict(equipment["name"]),
+        salt=f"{salt}:{row['equipment_id']}:{row['equipment_updated_at'].isoformat()}",
+        equipment_id=row["equipment_id"],
+        equipment_name=dict(row["equipment_name"]),
     )
+
+
+async def _public_version(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    now: datetime,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None,
+) -> tuple[Feed, FeedVersion]:
+    since, until = window(now)
+    row = await repository.public_feed_version(conn, view, lab_slug, equipment_slug, since=since, until=until)
+    if row is None or (view == "equipment" and row["equipment_id"] is None):
+        raise NotFound("no such feed")
+    feed = _public_feed(view, row, lab_slug, equipment_slug)
+    return feed, _digest(feed, row, settings)
+
+
+async def public_feed(
+    pool: asyncpg.Pool, settings: Settings, view: str, lab_slug: str, equipment_slug: str | None = None
+) -> Feed:
+    """A public feed by its slugs (the lab's, and the equipment's for an equipment feed)."""
+    async with pool.acquire() as conn:
+        feed, _ = await _public_version(conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug)
+    return feed
 
 
 async def private_feed(pool: asyncpg.Pool, secret: str, client: str, settings: Settings) -> Feed:
@@ -220,6 +235,10 @@ async def _version(conn: asyncpg.Connection, feed: Feed, settings: Settings, now
     row = await repository.feed_version(
         conn, feed.view, feed.scope, feed.key, since=since, until=until, equipment_id=feed.equipment_id
     )
+    return _digest(feed, row, settings)
+
+
+def _digest(feed: Feed, row: asyncpg.Record, settings: Settings) -> FeedVersion:
     parts = [
         RENDER_VERSION,
         settings.base_url,
@@ -361,42 +380,81 @@ def _matches(if_none_match: list[str], etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == etag for tag in if_none_match)
 
 
-async def fetch_feed(
+def _not_modified(conditions: Conditions, version: FeedVersion) -> bool:
+    if conditions.if_none_match is not None:
+        return _matches(conditions.if_none_match, version.etag)
+    if conditions.if_modified_since is not None and version.is_recorded:
+        assert version.stored_changed_at is not None
+        return version.stored_changed_at.replace(microsecond=0) <= conditions.if_modified_since
+    return False
+
+
+async def _last_modified(conn: asyncpg.Connection, feed: Feed, version: FeedVersion) -> datetime:
+    if version.is_recorded:
+        assert version.stored_changed_at is not None
+        return version.stored_changed_at
+    return await repository.record_version(conn, feed.key, version.etag)
+
+
+Versioned = Callable[[asyncpg.Connection], Awaitable[tuple[Feed, FeedVersion]]]
+
+
+async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions, *, with_body: bool,
+                 now: datetime, versioned: Versioned) -> FeedReply:  # fmt: skip
+    """Answer one GET or HEAD: a 304 is decided from the version alone, never by rendering."""
+    async with pool.acquire() as conn:
+        feed, version = await versioned(conn)
+        not_modified = _not_modified(conditions, version)
+        if not_modified or not with_body:
+            last_modified = await _last_modified(conn, feed, version)
+            return FeedReply(feed, version.etag, last_modified, None, not_modified)
+        # The body must be exactly the one its ETag describes: read both from one snapshot.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            feed, version = await versioned(conn)
+            body = _bodies.get((feed.key, version.etag))
+            if body is None:
+                body = await render_feed(conn, feed, settings, now)
+                _bodies.put((feed.key, version.etag), body)
+        last_modified = await _last_modified(conn, feed, version)
+    return FeedReply(feed, version.etag, last_modified, body, False)
+
+
+async def fetch_public_feed(
     pool: asyncpg.Pool,
-    feed: Feed,
     settings: Settings,
     conditions: Conditions,
     *,
-    with_body: bool,
-    now: datetime | None = None,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None = None,
+    with_body: bool = True,
 ) -> FeedReply:
-    """Answer one GET or HEAD: a 304 is decided from the version alone, never by rendering."""
-    now = now or datetime.now(UTC)
-    body: bytes | None = None
-    async with pool.acquire() as conn:
-        async with conn.transaction(isolation="repeatable_read", readonly=True):
-            version = await _version(conn, feed, settings, now)
-            unchanged = version.stored_etag == version.etag and version.stored_changed_at is not None
-            if conditions.if_none_match is not None:
-                not_modified = _matches(conditions.if_none_match, version.etag)
-            elif conditions.if_modified_since is not None and unchanged:
-                assert version.stored_changed_at is not None
-                not_modified = (
-                    version.stored_changed_at.replace(microsecond=0) <= conditions.if_modified_since
-                )
-            else:
-                not_modified = False
-            if with_body and not not_modified:
-                body = _bodies.get((feed.key, version.etag))
-                if body is None:
-                    body = await render_feed(conn, feed, settings, now)
-                    _bodies.put((feed.key, version.etag), body)
-        if unchanged:
-            assert version.stored_changed_at is not None
-            last_modified = version.stored_changed_at
-        else:
-            last_modified = await repository.record_version(conn, feed.key, version.etag)
-    return FeedReply(version.etag, last_modified, body, not_modified)
+    """A lab's or a piece of equipment's public feed, resolved and versioned in one query."""
+    now = datetime.now(UTC)
+
+    async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
+        return await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+
+    return await _fetch(pool, settings, conditions, with_body=with_body, now=now, versioned=versioned)
+
+
+async def fetch_private_feed(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    conditions: Conditions,
+    *,
+    secret: str,
+    client: str,
+    with_body: bool = True,
+) -> FeedReply:
+    """The feed a private token names (404 and, on repeated misses, 429 otherwise)."""
+    feed = await private_feed(pool, secret, client, settings)
+    now = datetime.now(UTC)
+
+    async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
+        return feed, await _version(conn, feed, settings, now)
+
+    return await _fetch(pool, settings, conditions, with_body=with_body, now=now, versioned=versioned)
 
 
 # ---- feed tokens ------------------------------------------------------------------------------
