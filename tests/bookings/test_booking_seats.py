@@ -224,3 +224,21 @@ async def test_unknown_slot_is_404(client, cast: Cast) -> None:
         headers=cast.director.headers,
     )
     assert response.status_code == 404
+
+
+async def test_retried_booking_with_idempotency_key_books_once(
+    client, pool, cast: Cast, slots: SlotFactory
+) -> None:
+    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    headers = {**cast.director.headers, "Idempotency-Key": f"book-{slot['id']}"}
+    first = await client.post(
+        f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=3), headers=headers
+    )
+    again = await client.post(
+        f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=3), headers=headers
+    )
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("idempotent-replayed") == "true"
+    assert await _seats(pool, slot["id"]) == 3
+    assert await pool.fetchval("select count(*) from bookings where slot_id = $1", slot["id"]) == 1

@@ -1,0 +1,2 @@
+-- Directors list their organization's visit requests.
+create index ix_visit_requests_organization on visit_requests (organization_id, created_at);
