@@ -168,3 +168,29 @@ async def test_edit_of_missing_slot_is_404(client, setup: LabSetup) -> None:
         headers=setup.manager.headers,
     )
     assert reply.status_code == 404
+
+
+async def test_visibility_switches_and_deadline(client, make, setup: LabSetup) -> None:
+    college = await make.organization(kind="college")
+    slot = await _publish(client, setup, "2026-10-09T10:00:00+05:00", "2026-10-09T12:00:00+05:00")
+    url = f"/api/v1/slots/{slot['id']}"
+    private = await client.patch(
+        url, json={"visibility": "private", "organization": college["slug"]}, headers=setup.manager.headers
+    )
+    assert private.status_code == 200, private.text
+    assert private.json()["organization"] == college["slug"]
+    assert (await client.get(url)).status_code == 404
+    public = await client.patch(url, json={"visibility": "public"}, headers=setup.manager.headers)
+    assert public.status_code == 200, public.text
+    assert public.json()["organization"] is None
+    late = await client.patch(
+        url, json={"booking_deadline": "2026-10-09T13:00:00+05:00"}, headers=setup.manager.headers
+    )
+    assert late.status_code == 422
+    deadline = await client.patch(
+        url, json={"booking_deadline": "2026-10-08T18:00:00+05:00"}, headers=setup.manager.headers
+    )
+    assert deadline.json()["booking_deadline"] == "2026-10-08T18:00:00+05:00"
+    cleared = await client.patch(url, json={"booking_deadline": None}, headers=setup.manager.headers)
+    assert cleared.json()["booking_deadline"] is None
+    assert cleared.json()["sequence"] == 4

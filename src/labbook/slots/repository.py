@@ -125,8 +125,9 @@ where id = $1
 returning {SLOT_COLUMNS}
 """
 
+# Its bookings are all cancelled in the same transaction, so no seats stay taken.
 CANCEL_SLOT = f"""
-update slots set status = 'cancelled', sequence = sequence + 1, updated_at = now()
+update slots set status = 'cancelled', seats_taken = 0, sequence = sequence + 1, updated_at = now()
 where id = $1
 returning {SLOT_COLUMNS}
 """

@@ -510,11 +510,12 @@ async def update_slot(
             or data.organization is not msgspec.UNSET
             or data.instructor_id is not msgspec.UNSET
         ):
-            organization = (
-                data.organization
-                if data.organization is not msgspec.UNSET
-                else await _organization_slug(conn, slot)
-            )
+            if data.organization is not msgspec.UNSET:
+                organization = data.organization
+            elif fields["visibility"] == "public":
+                organization = None
+            else:
+                organization = await _organization_slug(conn, slot)
             fields["organization_id"] = await _resolve_audience(
                 conn, fields["visibility"], organization, fields["instructor_id"]
             )
