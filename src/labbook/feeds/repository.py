@@ -85,7 +85,14 @@ order by s.starts_at, s.id
 """
 
 
-def _version_columns(view: str, feed: str) -> str:
+def _version_columns(view: str) -> str:
+    # a public feed's own lab row is part of the ETag already (see service.Feed.salt)
+    labs = "''"
+    if view not in ("lab", "equipment"):
+        labs = (
+            "(select concat_ws(':', count(*), max(updated_at)) from labs"
+            " where id in (select lab_id from members))"
+        )
     bookings = "''"
     if view in ("lab_manager", "person"):
         bookings = """(select concat_ws(':', count(*), max(b.updated_at), max(o.updated_at),
@@ -98,16 +105,18 @@ def _version_columns(view: str, feed: str) -> str:
               bit_xor({_ROW_HASH.format(extra="seats_taken")})) as slots_digest,
     (select concat_ws(':', count(*), max(updated_at), bit_xor({_ROW_HASH.format(extra="0")}))
      from slot_series where id in (select series_id from members)) as series_digest,
-    (select concat_ws(':', count(*), max(updated_at)) from labs
-     where id in (select lab_id from members)) as labs_digest,
-    {bookings} as bookings_digest,
-    (select etag from feed_versions where feed = {feed}) as stored_etag,
-    (select changed_at from feed_versions where feed = {feed}) as stored_changed_at"""
+    {labs} as labs_digest,
+    {bookings} as bookings_digest"""
 
 
 def _version_sql(view: str) -> str:
     members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_SCOPES[view], window=_WINDOW)
-    return f"with {members} select {_version_columns(view, f'${_PARAMS[view] + 1}')} from members"
+    return f"""
+with {members}
+select v.*, fv.etag as stored_etag, fv.changed_at as stored_changed_at
+from (select {_version_columns(view)} from members) v
+left join feed_versions fv on fv.feed = ${_PARAMS[view] + 1}
+"""
 
 
 # Public feeds are named by slugs: resolving them and versioning them is one round trip, so that a
@@ -146,8 +155,9 @@ def _public_version_sql(view: str) -> str:
     return f"""
 with {_PUBLIC_HEADS[view]}, {members}
 select lab.id as lab_id, lab.name as lab_name, lab.timezone, lab.languages, lab.updated_at as lab_updated_at,
-       {_PUBLIC_EQUIPMENT[view]}, v.*
-from lab cross join (select {_version_columns(view, PUBLIC_FEED_KEYS[view])} from members) v
+       {_PUBLIC_EQUIPMENT[view]}, v.*, fv.etag as stored_etag, fv.changed_at as stored_changed_at
+from lab cross join (select {_version_columns(view)} from members) v
+left join feed_versions fv on fv.feed = {PUBLIC_FEED_KEYS[view]}
 """
 
 
