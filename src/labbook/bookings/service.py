@@ -141,6 +141,7 @@ async def _insert(
     status: str,
     group_id: UUID | None,
 ) -> dict[str, Any]:
+    """Insert and audit a booking whose seats are already settled (taken by the caller, or waitlisted)."""
     row = await repository.insert_booking(
         conn,
         slot_id=slot["id"],
