@@ -112,3 +112,38 @@ async def test_a_changed_feed_renders_only_the_changed_event(
     reply = await client.get(url)
     assert ics.cache_info()["misses"] == misses + 1
     assert "Renamed tour" in reply.text
+
+
+async def test_cancelled_events_stay_for_a_grace_period_then_leave(
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    recent = await feeds.slot(lab, _day(-3))
+    old = await feeds.slot(lab, _day(-2))
+    for slot in (recent, old):
+        await feeds.change("slots", slot["id"], status="cancelled")
+    await pool.execute("update slots set updated_at = now() - interval '40 days' where id = $1", old["id"])
+    reply = await client.get(f"/feeds/labs/{lab['slug']}.ics")
+    events = parse(reply.content).walk("VEVENT")
+    assert [(str(e["UID"]), str(e["STATUS"])) for e in events] == [
+        (f"slot-{recent['id']}@labbook", "CANCELLED")
+    ]
+
+
+async def test_a_cancelled_series_is_one_cancelled_master(
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    series, _ = await feeds.series(lab, _day(2).replace(tzinfo=None), count=3)
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    before = parse((await client.get(url)).content).walk("VEVENT")
+    await feeds.change("slot_series", series["id"], status="cancelled")
+    await pool.execute(
+        """update slots set status = 'cancelled', updated_at = now(), sequence = sequence + 1
+           where series_id = $1""",
+        series["id"],
+    )
+    (master,) = parse((await client.get(url)).content).walk("VEVENT")
+    assert str(master["STATUS"]) == "CANCELLED"
+    assert "EXDATE" not in master
+    assert master["SEQUENCE"] > before[0]["SEQUENCE"]

@@ -94,6 +94,11 @@ async def test_organization_feed_lists_its_bookings_with_status_and_address(
     reply = await client.get(_path(created))
     assert reply.status_code == 200
     assert reply.headers["cache-control"].startswith("private")
+    again = await client.get(_path(created), headers={"If-None-Match": reply.headers["etag"]})
+    assert again.status_code == 304
+    head = await client.head(_path(created))
+    assert head.status_code == 200
+    assert head.headers["etag"] == reply.headers["etag"]
     calendar = parse(reply.content)
     events = {str(e["UID"]): e for e in calendar.walk("VEVENT")}
     assert {uid: str(e["STATUS"]) for uid, e in events.items()} == {
