@@ -78,8 +78,9 @@ def localized(value: Mapping[str, str] | None, languages: Sequence[str]) -> str:
     return next(iter(value.values()), "")
 
 
-def lab_location(lab: Row) -> str:
-    parts = [localized(lab["name"], lab["languages"]), lab["building"], lab["room"], lab["address"]]
+def lab_location(lab: Row, languages: Sequence[str] | None = None) -> str:
+    name = localized(lab["name"], languages or lab["languages"])
+    parts = [name, lab["building"], lab["room"], lab["address"]]
     return ", ".join(p for p in parts if p)
 
 
@@ -326,7 +327,7 @@ def booking_events(
         lines = [
             f"{label('status', language)}: {label(status, language)}",
             f"{booking['headcount']} {label('people', language)}",
-            lab_location(lab),
+            lab_location(lab, languages),
         ]
         if booking["contact_name"]:
             lines.append(booking["contact_name"])
@@ -334,7 +335,7 @@ def booking_events(
         content = _Content(
             summary=localized(booking["title"], languages),
             description="\n".join(lines) + (f"\n\n{details}" if details else ""),
-            location=lab_location(lab),
+            location=lab_location(lab, languages),
             organizer_name=localized(lab["name"], languages),
             categories=(booking["kind"],),
             status=_BOOKING_STATUS[status],
