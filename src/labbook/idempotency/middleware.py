@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
 
+import asyncpg
 import msgspec
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
@@ -98,16 +99,18 @@ def _keystream(secret: bytes, nonce: bytes, length: int) -> bytes:
     return hashlib.shake_256(_digest(b"labbook idempotent reply", secret, nonce)).digest(length)
 
 
+def _xor(data: bytes, stream: bytes) -> bytes:
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(data), "big")
+
+
 def _seal(secret: bytes, body: bytes) -> bytes:
     nonce = secrets.token_bytes(_NONCE_BYTES)
-    stream = _keystream(secret, nonce, len(body))
-    return nonce + (int.from_bytes(body, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(body), "big")
+    return nonce + _xor(body, _keystream(secret, nonce, len(body)))
 
 
 def _open(secret: bytes, sealed: bytes) -> bytes:
     nonce, cipher = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
-    stream = _keystream(secret, nonce, len(cipher))
-    return (int.from_bytes(cipher, "big") ^ int.from_bytes(stream, "big")).to_bytes(len(cipher), "big")
+    return _xor(cipher, _keystream(secret, nonce, len(cipher)))
 
 
 def _slots(state: Any, pool: Any) -> asyncio.Semaphore:
@@ -124,7 +127,7 @@ def _slots(state: Any, pool: Any) -> asyncio.Semaphore:
     return slots
 
 
-async def _replay(stored: Any, secret: bytes, send: Send) -> None:
+async def _replay(stored: asyncpg.Record, secret: bytes, send: Send) -> None:
     headers = [
         (name.encode("latin-1"), value.encode("latin-1")) for name, value in stored["response_headers"]
     ]
