@@ -178,6 +178,10 @@ async def test_deactivated_person_tokens_stop_working(client, make, pool) -> Non
 
     assert reply.status_code == 200, reply.text
     assert reply.json()["is_active"] is False
+    action = await pool.fetchval(
+        "select action from audit_events where object_id = $1 order by id desc limit 1", str(person.id)
+    )
+    assert action == "person.deactivate"
     assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 401
     # reactivating does not bring old tokens back: they were revoked
     await client.patch(f"/api/v1/people/{person.id}", json={"is_active": True}, headers=admin.headers)

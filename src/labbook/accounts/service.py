@@ -149,8 +149,9 @@ async def list_people(
 
 
 async def update_person(
-    pool: asyncpg.Pool, me: Principal, person_id: UUID, data: PersonUpdate
+    pool: asyncpg.Pool, me: Principal, person_id: UUID, data: PersonUpdate, *, action: str = "person.update"
 ) -> asyncpg.Record:
+    """Change what ``data`` names; switching a person off also revokes every token they hold."""
     me.require_admin()
     async with db.transaction(pool) as conn:
         before = await repository.lock_person(conn, person_id)
@@ -177,13 +178,13 @@ async def update_person(
         if before["is_active"] and not is_active:
             await repository.revoke_person_tokens(conn, person_id)
         after = await repository.get_person(conn, person_id)
-        await audit.record(conn, me, "person.update", "person", person_id, before=before, after=after)
+        await audit.record(conn, me, action, "person", person_id, before=before, after=after)
     return after
 
 
 async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> asyncpg.Record:
     """Switch a person off: they can no longer sign in, and every token they hold is revoked."""
-    return await update_person(pool, me, person_id, PersonUpdate(is_active=False))
+    return await update_person(pool, me, person_id, PersonUpdate(is_active=False), action="person.deactivate")
 
 
 async def _issue(
