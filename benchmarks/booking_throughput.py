@@ -241,7 +241,7 @@ async def _raw(
 
 
 async def main(args: argparse.Namespace) -> None:
-    server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook-bench").url()
+    server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook").url()
     name = f"labbook_bench_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server_url)
     await admin.execute(f'create database "{name}"')
