@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -284,3 +286,28 @@ async def test_concurrent_first_loads_load_once(empty_database: str) -> None:
     assert counts["bookings"] == len(story.bookings)
     assert counts["access_tokens"] == len(DEMO_TOKENS)
     assert counts["audit_events"] == 1
+
+
+async def _cli(*args: str, database_url: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "labbook",
+        *args,
+        env={**os.environ, "LABBOOK_DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_cli_loads_the_demo_and_prints_the_tokens(empty_database: str) -> None:
+    code, first = await _cli("demo", database_url=empty_database)
+    assert code == 0, first
+    assert first.startswith("demo data loaded")
+    for token in DEMO_TOKENS.values():
+        assert token in first
+    code, second = await _cli("demo", database_url=empty_database)
+    assert code == 0, second
+    assert "nothing changed" in second
