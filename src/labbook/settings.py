@@ -22,7 +22,8 @@ class Settings:
         data_dir: where the embedded PostgreSQL keeps its files.
         base_url: the public address of this service, used in feed subscribe links.
         pool_min_size: connections each worker opens at start.
-        pool_max_size: connections each worker may hold at most.
+        pool_max_size: connections each worker may hold at most (two or more: a keyed POST holds one
+            for its idempotency lock while the handler uses another).
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
@@ -51,7 +52,7 @@ class Settings:
             data_dir=Path(env.get("LABBOOK_DATA_DIR") or defaults.data_dir),
             base_url=env.get("LABBOOK_BASE_URL", defaults.base_url).rstrip("/"),
             pool_min_size=_int(env, "LABBOOK_POOL_MIN_SIZE", defaults.pool_min_size, minimum=0),
-            pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=1),
+            pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=2),
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
             max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
             feed_refresh_minutes=_int(
