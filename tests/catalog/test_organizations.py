@@ -209,3 +209,33 @@ async def test_writes_need_a_token_and_the_admin_role(client, make) -> None:
         await client.post("/api/v1/organizations", json=body, headers=manager.headers), 403, "forbidden"
     )
     assert_problem(await client.get("/api/v1/organizations/no-such-org"), 404, "not-found")
+
+
+async def test_a_host_with_labs_stays_a_host_university(client, make, pool) -> None:
+    admin = await make.person("admin")
+    host = await make.host()
+    empty_host = await make.host()
+    await make.lab(organization_id=host["id"])
+
+    refused = await client.patch(
+        f"/api/v1/organizations/{host['slug']}", json={"kind": "university"}, headers=admin.headers
+    )
+    allowed = await client.patch(
+        f"/api/v1/organizations/{empty_host['slug']}", json={"kind": "university"}, headers=admin.headers
+    )
+
+    assert "1 lab" in assert_problem(refused, 409, "conflict")["detail"]
+    assert (
+        await pool.fetchval("select kind from organizations where id = $1", host["id"]) == "host_university"
+    )
+    assert allowed.json()["kind"] == "university"
+
+
+async def test_malformed_json_is_a_bad_request(client, make) -> None:
+    admin = await make.person("admin")
+    reply = await client.post(
+        "/api/v1/organizations",
+        content=b'{"slug": "x",',
+        headers={**admin.headers, "content-type": "application/json"},
+    )
+    assert_problem(reply, 400, "bad-request")

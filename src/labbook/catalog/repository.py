@@ -54,6 +54,7 @@ set name = $2, kind = $3, city = $4, country = $5, website = $6, description = $
 where id = $1
 returning {ORGANIZATION_COLUMNS}
 """
+COUNT_LABS_OF_ORGANIZATION = "select count(*) from labs where organization_id = $1"
 ARCHIVE_ORGANIZATION = f"""
 update organizations set is_archived = true, updated_at = now()
 where id = $1
@@ -315,6 +316,11 @@ async def update_organization(
             fields["website"],
             fields["description"],
         )
+
+
+async def count_labs_of_organization(conn: Executor, org_id: int) -> int:
+    count: int = await conn.fetchval(COUNT_LABS_OF_ORGANIZATION, org_id)
+    return count
 
 
 async def archive_organization(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:

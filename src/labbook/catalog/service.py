@@ -98,6 +98,13 @@ async def update_organization(
             raise Forbidden(
                 f"only an admin may change {', '.join(sorted(given - _DESCRIPTIVE_ORGANIZATION_FIELDS))}"
             )
+        if before["kind"] == "host_university" and fields["kind"] != "host_university":
+            labs = await repository.count_labs_of_organization(conn, before["id"])
+            if labs:
+                raise Conflict(
+                    f"{slug!r} hosts {labs} lab(s), so it must stay a host_university",
+                    errors=[{"field": "kind", "message": "an organization with labs is a host_university"}],
+                )
         after = await repository.update_organization(conn, before["id"], fields)
         await audit.record(
             conn, me, "organization.update", "organization", before["id"], before=before, after=after
