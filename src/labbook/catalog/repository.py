@@ -27,6 +27,8 @@ id, slug, name, kind, city, country, website, description, is_archived, created_
 
 GET_ORGANIZATION_BY_SLUG = f"select {ORGANIZATION_COLUMNS} from organizations where slug = $1"
 GET_ORGANIZATION_FOR_UPDATE = f"select {ORGANIZATION_COLUMNS} from organizations where slug = $1 for update"
+# A lab's host is read under a share lock, so its kind cannot change while the lab is being added.
+GET_ORGANIZATION_FOR_SHARE = f"select {ORGANIZATION_COLUMNS} from organizations where slug = $1 for share"
 
 # $1 kind, $2 escaped LIKE pattern, $3 include archived
 ORGANIZATION_FILTER = """
@@ -277,6 +279,10 @@ async def get_organization_by_slug(conn: Executor, slug: str) -> asyncpg.Record 
 
 async def get_organization_for_update(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_ORGANIZATION_FOR_UPDATE, slug)
+
+
+async def get_organization_for_share(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_ORGANIZATION_FOR_SHARE, slug)
 
 
 async def list_organizations(

@@ -174,7 +174,7 @@ async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyn
     zone(data.timezone)
     _check_languages(data.languages)
     async with db.transaction(pool) as conn:
-        host = await repository.get_organization_by_slug(conn, data.host)
+        host = await repository.get_organization_for_share(conn, data.host)
         if host is None:
             raise ValidationFailed.field("host", f"no organization {data.host!r}")
         if host["kind"] != "host_university":
