@@ -47,6 +47,7 @@ async def test_unchanged_feed_is_byte_identical_and_revalidates_with_304(
     assert (await client.get(url, headers={"If-Modified-Since": earlier})).status_code == 200
 
     head = await client.head(url)
+    assert head.headers["content-length"] == str(len(first.content))
     assert head.status_code == 200
     assert head.content == b""
     assert head.headers["etag"] == etag

@@ -56,7 +56,7 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
     return Conditions()
 
 
-def _reply(reply: FeedReply) -> Response[Any]:
+def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
     headers = {
         "ETag": reply.etag,
         "Last-Modified": format_datetime(reply.last_modified.astimezone(UTC), usegmt=True),
@@ -66,7 +66,12 @@ def _reply(reply: FeedReply) -> Response[Any]:
         headers |= {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
     if reply.not_modified:
         return Response(content=b"", status_code=304, headers=headers)
-    return Response(content=reply.body or b"", media_type=MEDIA_TYPE, headers=headers)
+    assert reply.body is not None
+    if request.method == HttpMethod.HEAD:
+        # the GET's exact length; the body itself comes from the same cache a GET would use
+        headers["Content-Length"] = str(len(reply.body))
+        return Response(content=b"", media_type=MEDIA_TYPE, headers=headers)
+    return Response(content=reply.body, media_type=MEDIA_TYPE, headers=headers)
 
 
 @route(
@@ -89,9 +94,8 @@ async def lab_feed(
         _conditions(request),
         view="lab",
         lab_slug=_strip_suffix(lab_file),
-        with_body=request.method != HttpMethod.HEAD,
     )
-    return _reply(reply)
+    return _reply(request, reply)
 
 
 @route(
@@ -115,9 +119,8 @@ async def equipment_feed(
         view="equipment",
         lab_slug=lab,
         equipment_slug=_strip_suffix(equipment_file),
-        with_body=request.method != HttpMethod.HEAD,
     )
-    return _reply(reply)
+    return _reply(request, reply)
 
 
 @route(
@@ -141,12 +144,11 @@ async def private_feed(
             _conditions(request),
             secret=_strip_suffix(token_file),
             client=request.client.host if request.client else "unknown",
-            with_body=request.method != HttpMethod.HEAD,
         )
     except RateLimited as exc:
         retry_after = str(exc.members.get("retry_after", service.MISS_WINDOW_SECONDS))
         raise TooManyRequestsException(exc.detail, headers={"Retry-After": retry_after}) from None
-    return _reply(reply)
+    return _reply(request, reply)
 
 
 @get(

@@ -85,7 +85,7 @@ class FeedVersion:
 
 @dataclass(frozen=True, slots=True)
 class FeedReply:
-    """What the route sends: ``body`` is ``None`` for a 304 or a HEAD."""
+    """What the route sends: ``body`` is ``None`` for a 304."""
 
     feed: Feed
     etag: str
@@ -399,15 +399,14 @@ async def _last_modified(conn: asyncpg.Connection, feed: Feed, version: FeedVers
 Versioned = Callable[[asyncpg.Connection], Awaitable[tuple[Feed, FeedVersion]]]
 
 
-async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions, *, with_body: bool,
+async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions, *,
                  now: datetime, versioned: Versioned) -> FeedReply:  # fmt: skip
     """Answer one GET or HEAD: a 304 is decided from the version alone, never by rendering."""
     async with pool.acquire() as conn:
         feed, version = await versioned(conn)
-        not_modified = _not_modified(conditions, version)
-        if not_modified or not with_body:
+        if _not_modified(conditions, version):
             last_modified = await _last_modified(conn, feed, version)
-            return FeedReply(feed, version.etag, last_modified, None, not_modified)
+            return FeedReply(feed, version.etag, last_modified, None, True)
         # The body must be exactly the one its ETag describes: read both from one snapshot.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             feed, version = await versioned(conn)
@@ -427,7 +426,6 @@ async def fetch_public_feed(
     view: str,
     lab_slug: str,
     equipment_slug: str | None = None,
-    with_body: bool = True,
 ) -> FeedReply:
     """A lab's or a piece of equipment's public feed, resolved and versioned in one query."""
     now = datetime.now(UTC)
@@ -435,7 +433,7 @@ async def fetch_public_feed(
     async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
         return await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
 
-    return await _fetch(pool, settings, conditions, with_body=with_body, now=now, versioned=versioned)
+    return await _fetch(pool, settings, conditions, now=now, versioned=versioned)
 
 
 async def fetch_private_feed(
@@ -445,7 +443,6 @@ async def fetch_private_feed(
     *,
     secret: str,
     client: str,
-    with_body: bool = True,
 ) -> FeedReply:
     """The feed a private token names (404 and, on repeated misses, 429 otherwise)."""
     feed = await private_feed(pool, secret, client, settings)
@@ -454,7 +451,7 @@ async def fetch_private_feed(
     async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
         return feed, await _version(conn, feed, settings, now)
 
-    return await _fetch(pool, settings, conditions, with_body=with_body, now=now, versioned=versioned)
+    return await _fetch(pool, settings, conditions, now=now, versioned=versioned)
 
 
 # ---- feed tokens ------------------------------------------------------------------------------
