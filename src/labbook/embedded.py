@@ -90,6 +90,10 @@ def start(data_dir: Path) -> EmbeddedPostgres:
     with PostgresServer._lock:
         if pgdata.exists():
             _prune_dead_handles(pgdata)
+        if not (pgdata / "PG_VERSION").exists():
+            pgdata.mkdir(exist_ok=True)
+            PostgresServer(pgdata).ensure_pgdata_inited()
+        _tune(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
     assert info.socket_dir is not None
@@ -97,6 +101,18 @@ def start(data_dir: Path) -> EmbeddedPostgres:
     _ensure_database(server, DATABASE)
     _spawn_watchdog(pgdata)
     return embedded
+
+
+# Several workers, each with a pool, plus the test suite's own servers outgrow the default 100.
+_TUNING = "\n# labbook\nmax_connections = 300\n"
+
+
+def _tune(pgdata: Path) -> None:
+    """Raise the connection limit; read at the server's next start. Call under the lock."""
+    conf = pgdata / "postgresql.conf"
+    if conf.exists() and _TUNING not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write(_TUNING)
 
 
 def _ensure_database(server: object, name: str) -> None:
