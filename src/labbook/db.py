@@ -40,6 +40,15 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset round trip (advisory unlock, CLOSE ALL, UNLISTEN, RESET).
+
+    labbook never changes session state on pooled connections: no SET, no LISTEN, no cursors held
+    across transactions, and only transaction-scoped advisory locks. Skipping the reset saves a round
+    trip on every request.
+    """
+
+
 async def connect(url: str) -> asyncpg.Connection:
     conn = await asyncpg.connect(url)
     await _init_connection(conn)
@@ -47,7 +56,9 @@ async def connect(url: str) -> asyncpg.Connection:
 
 
 async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+    )
     assert pool is not None
     async with pool.acquire() as conn:
         version = conn.get_server_version()
