@@ -192,6 +192,7 @@ def create_app(settings: Settings) -> Litestar:
                     css_url=f"{EXPLORER_ASSETS}/swagger-ui.css",
                     standalone_preset_js_url=f"{EXPLORER_ASSETS}/swagger-ui-standalone-preset.js",
                     path="/",
+                    favicon=f"<link rel='icon' type='image/png' href='{EXPLORER_ASSETS}/favicon-32x32.png'>",
                 )
             ],
             components=Components(
