@@ -301,7 +301,9 @@ def slot_version(slot: Row, bookings: Sequence[Row]) -> tuple[Any, ...]:
         slot["status"],
         slot["in_scope"],
         tuple(slot["units"]),
-        tuple((b["id"], b["sequence"], b["updated_at"], b["organization_updated_at"]) for b in bookings),
+        tuple([(b["id"], b["sequence"], b["updated_at"], b["organization_updated_at"]) for b in bookings])
+        if bookings
+        else (),
     )
 
 

@@ -4,8 +4,9 @@ A feed is described by a ``CalendarSpec`` and a list of ``EventSpec``; both are 
 hold everything the output depends on. ``to_calendar`` builds the whole ``icalendar.Calendar`` (the
 reference form). ``render`` produces exactly the same bytes, but serializes each event once per data
 version: event blocks and calendar shells are pure functions of their specs, so they are kept in
-bounded LRU caches that can never go stale, and a feed in which one event changed re-renders one
-event and concatenates the rest.
+bounded caches that can never go stale (``service`` keeps event blocks per data version, this module
+the calendar shells), so a feed in which one event changed re-renders one event and concatenates the
+rest.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from labbook.timezones import zone
 
 PRODID = "-//labbook//labbook feeds//EN"
 _END = b"END:VCALENDAR\r\n"
-EVENT_CACHE_SIZE = 50_000
+_counts = {"events": 0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +148,9 @@ def to_calendar(spec: CalendarSpec, events: list[EventSpec]) -> Calendar:
     return calendar
 
 
-@lru_cache(maxsize=EVENT_CACHE_SIZE)
-def event_block(spec: EventSpec) -> bytes:
-    """The serialized ``VEVENT`` of one data version."""
+def serialize_event(spec: EventSpec) -> bytes:
+    """The serialized ``VEVENT`` of one spec: what ``to_calendar`` writes for it, byte for byte."""
+    _counts["events"] += 1
     return to_event(spec).to_ical()
 
 
@@ -165,14 +166,14 @@ def _shell(spec: CalendarSpec) -> bytes:
 
 def render(spec: CalendarSpec, events: list[EventSpec]) -> bytes:
     """The feed's bytes, identical to ``to_calendar(spec, events).to_ical()``."""
-    return assemble(spec, [event_block(e) for e in events])
+    return assemble(spec, [serialize_event(e) for e in events])
 
 
 def assemble(spec: CalendarSpec, blocks: list[bytes]) -> bytes:
-    """The calendar around already serialized events (``event_block`` outputs, in order)."""
+    """The calendar around already serialized events (``serialize_event`` outputs, in order)."""
     return b"".join((_shell(spec), *blocks, _END))
 
 
-def cache_info() -> dict[str, int]:
-    info = event_block.cache_info()
-    return {"hits": info.hits, "misses": info.misses, "size": info.currsize}
+def serialized_events() -> int:
+    """How many events this process has serialized so far (the expensive step caches avoid)."""
+    return _counts["events"]

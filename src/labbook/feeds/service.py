@@ -318,11 +318,12 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
     standalone slot and of every series (master plus overrides) are kept per version, and only the
     rows whose version is not in the cache are read in full and rendered.
     """
-    if feed.view == "organization":
-        spec, events = await build_feed(conn, feed, settings, now)
-        return ics.render(spec, events)
     since, until = window(now)
     ctx = _context(feed, settings)
+    # a plain tuple hashes in C; the frozen dataclass would hash field by field in Python each time
+    view_key = (ctx.view, ctx.organizer_address, ctx.equipment_name)
+    if feed.view == "organization":
+        return await _render_organization_feed(conn, feed, settings, ctx, view_key, since, until)
     slots = await repository.list_feed_slot_versions(
         conn, feed.view, feed.scope, since=since, until=until, equipment_id=feed.equipment_id
     )
@@ -343,7 +344,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         lab = labs[owner["lab_id"] if owner else members[0]["lab_id"]]
         head = (owner["id"], owner["sequence"], owner["updated_at"], owner["status"]) if owner else ()
         versions = tuple(slot_version(m, bookings.get(m["id"], ())) for m in members)
-        groups[group] = ((ctx, lab["id"], lab["updated_at"], head, versions), members)
+        groups[group] = ((view_key, lab["id"], lab["updated_at"], head, versions), members)
 
     found = {key: _blocks.get(key) for key, _ in groups.values()}
     missing = [m["id"] for key, members in groups.values() if found[key] is None for m in members]
@@ -359,7 +360,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         for group, (key, _) in groups.items():
             uid = f"{'series' if group in series else 'slot'}-{group}@{UID_DOMAIN}"
             if found[key] is None:
-                rendered = tuple((order_key(e), ics.event_block(e)) for e in by_uid[uid])
+                rendered = tuple((order_key(e), ics.serialize_event(e)) for e in by_uid[uid])
                 _blocks.put(key, rendered)
                 found[key] = rendered
 
@@ -372,6 +373,36 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
     tzids |= {s["timezone"] for s in series.values()}
     instants = [t for s in slots for t in (s["starts_at"], s["ends_at"], s["occurrence_start"]) if t]
     instants += [series_start(s) for s in series.values()]
+    return ics.assemble(_calendar_spec(feed, settings, tzids, instants), [b for _, b in blocks])
+
+
+async def _render_organization_feed(
+    conn: asyncpg.Connection,
+    feed: Feed,
+    settings: Settings,
+    ctx: ViewContext,
+    view_key: tuple[Any, ...],
+    since: datetime,
+    until: datetime,
+) -> bytes:
+    bookings = await repository.list_organization_bookings(conn, feed.scope, since=since, until=until)
+    labs = {lab["id"]: lab for lab in await repository.list_labs(conn, list({b["lab_id"] for b in bookings}))}
+    blocks: list[tuple[tuple[datetime, str], bytes]] = []
+    for booking in bookings:
+        lab = labs[booking["lab_id"]]
+        key = (view_key, booking["id"], booking["sequence"], booking["updated_at"], booking["status"],
+               booking["slot_sequence"], booking["slot_updated_at"], booking["slot_status"],
+               lab["id"], lab["updated_at"])  # fmt: skip
+        cached = _blocks.get(key)
+        if cached is None:
+            cached = tuple(
+                (order_key(e), ics.serialize_event(e)) for e in booking_events(ctx, [booking], labs)
+            )
+            _blocks.put(key, cached)
+        blocks.extend(cached)
+    blocks.sort(key=lambda block: block[0])
+    tzids = {labs[b["lab_id"]]["timezone"] for b in bookings}
+    instants = [t for b in bookings for t in (b["starts_at"], b["ends_at"])]
     return ics.assemble(_calendar_spec(feed, settings, tzids, instants), [b for _, b in blocks])
 
 
