@@ -261,3 +261,38 @@ async def test_series_rule_errors_are_422(client, pool, setup: LabSetup) -> None
     body["recurrence"] = {"freq": "weekly", "weekdays": [3], "count": 3}
     assert (await client.post("/api/v1/series", json=body, headers=setup.manager.headers)).status_code == 422
     assert await count_slots(pool, setup.lab["id"]) == 0
+
+
+async def test_series_permissions(client, pool, make, setup: LabSetup) -> None:
+    body = series_body(setup, "2027-01-04T10:00:00+05:00", "2027-01-04T12:00:00+05:00")
+    director = await make.person("director")
+    other_lab = await make.lab()
+    other_manager = await make.person("lab_manager", lab_ids=(other_lab["id"],))
+    assert (await client.post("/api/v1/series", json=body)).status_code == 401
+    assert (await client.post("/api/v1/series", json=body, headers=director.headers)).status_code == 403
+    assert (await client.post("/api/v1/series", json=body, headers=other_manager.headers)).status_code == 403
+    assert await count_slots(pool, setup.lab["id"]) == 0
+    created = await client.post("/api/v1/series", json=body, headers=setup.manager.headers)
+    series_id = created.json()["series"]["id"]
+    for headers in (director.headers, other_manager.headers):
+        patch = await client.patch(f"/api/v1/series/{series_id}", json={"capacity": 2}, headers=headers)
+        assert patch.status_code == 403
+        cancel = await client.post(
+            f"/api/v1/series/{series_id}/cancel", json={"scope": "all"}, headers=headers
+        )
+        assert cancel.status_code == 403
+    assert (await client.get(f"/api/v1/series/{series_id}")).json()["status"] == "active"
+
+
+async def test_the_api_is_described(client) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/slots",
+        "/api/v1/slots/{slot_id}",
+        "/api/v1/slots/{slot_id}/cancel",
+        "/api/v1/series",
+        "/api/v1/series/{series_id}",
+        "/api/v1/series/{series_id}/cancel",
+        "/api/v1/labs/{slug}/availability",
+    ):
+        assert path in paths

@@ -902,7 +902,10 @@ async def update_series(
                         new.starts_at - slot["starts_at"]
                     )
             if slot["status"] != "active":
+                before = await _audit_view(conn, slot["id"])
                 await repository.update_slot(conn, slot["id"], fields)
+                after = await _audit_view(conn, slot["id"])
+                await audit.record(conn, actor, "slot.update", "slot", slot["id"], before=before, after=after)
                 continue
             try:
                 async with conn.transaction():
