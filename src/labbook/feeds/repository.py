@@ -19,19 +19,24 @@ SLOT_VIEWS = ("lab", "equipment", "lab_manager", "person")
 # Each scope is a predicate on `slots s`; `$1` is the lab id / lab ids / person id, `$4` the equipment.
 # Lab scopes use the btree ix_slots_feed (lab_id, ends_at) rather than the GiST index: the window's
 # lower bound on ends_at is what narrows a lab's history, and the btree also covers the version's columns.
-_SCOPES = {
-    "lab": "s.lab_id = $1::int",
+# `{s}` stands for the alias of `slots`.
+_SCOPE_TEMPLATES = {
+    "lab": "{s}.lab_id = $1::int",
     "equipment": (
-        "s.lab_id = $1::int and exists (select 1 from slot_units su join equipment_units eu"
-        " on eu.id = su.unit_id where su.slot_id = s.id and eu.equipment_id = $4)"
+        "{s}.lab_id = $1::int and exists (select 1 from slot_units su join equipment_units eu"
+        " on eu.id = su.unit_id where su.slot_id = {s}.id and eu.equipment_id = $4)"
     ),
-    "lab_manager": "s.lab_id = any($1::int[])",
-    "person": "s.instructor_id = $1::uuid",
+    "lab_manager": "{s}.lab_id = any($1::int[])",
+    "person": "{s}.instructor_id = $1::uuid",
 }
+_SCOPES = {view: scope.format(s="s") for view, scope in _SCOPE_TEMPLATES.items()}
 _PARAMS = {"lab": 3, "equipment": 4, "lab_manager": 3, "person": 3}
 
 # [starts_at, ends_at) overlaps [$2, $3); cancelled rows stay for the grace period.
-_WINDOW = "s.ends_at > $2 and s.starts_at < $3 and (s.status = 'active' or s.updated_at >= $2)"
+_WINDOW_TEMPLATE = (
+    "{s}.ends_at > $2 and {s}.starts_at < $3 and ({s}.status = 'active' or {s}.updated_at >= $2)"
+)
+_WINDOW = _WINDOW_TEMPLATE.format(s="s")
 _VERSION_COLUMNS = "s.id, s.series_id, s.lab_id, s.sequence, s.status, s.seats_taken, s.updated_at"
 
 _MEMBERS = """
@@ -85,38 +90,59 @@ order by s.starts_at, s.id
 """
 
 
-def _version_columns(view: str) -> str:
-    # a public feed's own lab row is part of the ETag already (see service.Feed.salt)
+def _version_sql_for(view: str, scope: str, feed: str, *, head: str = "", lab: str = "") -> str:
+    """One aggregate over the feed's rows, read straight from the index (no materialized CTE).
+
+    ``scope`` is a predicate template on ``slots {s}``; the rows are those the render queries read:
+    the window's rows outside any series, plus every occurrence of each series with a row in the window.
+    """
+    public = view in ("lab", "equipment")
+    ids = "array_agg(m.id)" if view in ("lab_manager", "person") else "null::uuid[]"
+    lab_ids = "null::int[]" if public else "array_agg(distinct m.lab_id)"
+    touched = (
+        f"select distinct t.series_id from slots t where {scope.format(s='t')}"
+        f" and {_WINDOW_TEMPLATE.format(s='t')} and t.series_id is not null"
+    )
     labs = "''"
-    if view not in ("lab", "equipment"):
-        labs = (
-            "(select concat_ws(':', count(*), max(updated_at)) from labs"
-            " where id in (select lab_id from members))"
-        )
+    if not public:
+        # a public feed's own lab row is part of the ETag already (see service.Feed.salt)
+        labs = "(select concat_ws(':', count(*), max(updated_at)) from labs where id = any(v.lab_ids))"
     bookings = "''"
     if view in ("lab_manager", "person"):
         bookings = """(select concat_ws(':', count(*), max(b.updated_at), max(o.updated_at),
                           bit_xor(uuid_hash_extended(b.id, (b.sequence::bigint << 32) + b.headcount)))
      from bookings b join organizations o on o.id = b.organization_id
-     where b.slot_id in (select id from members))"""
+     where b.slot_id = any(v.ids))"""
     return f"""
-    count(*) as total,
-    concat_ws(':', count(*), max(updated_at), sum(sequence),
-              bit_xor({_ROW_HASH.format(extra="seats_taken")})) as slots_digest,
+{head}
+select {lab} v.total, v.slots_digest,
     (select concat_ws(':', count(*), max(updated_at), bit_xor({_ROW_HASH.format(extra="0")}))
-     from slot_series where id in (select series_id from members)) as series_digest,
+     from slot_series where id = any(v.series_ids)) as series_digest,
     {labs} as labs_digest,
-    {bookings} as bookings_digest"""
+    {bookings} as bookings_digest,
+    fv.etag as stored_etag, fv.changed_at as stored_changed_at
+from {"lab cross join lateral" if lab else ""} (
+    select
+        count(*) as total,
+        concat_ws(':', count(*), max(m.updated_at), sum(m.sequence),
+                  bit_xor(uuid_hash_extended(m.id, (m.sequence::bigint << 32) + m.seats_taken)))
+            as slots_digest,
+        array_agg(distinct m.series_id) filter (where m.series_id is not null) as series_ids,
+        {lab_ids} as lab_ids,
+        {ids} as ids
+    from (
+        select {_VERSION_COLUMNS} from slots s
+        where {scope.format(s="s")} and {_WINDOW} and s.series_id is null
+        union all
+        select {_VERSION_COLUMNS} from slots s where s.series_id = any(array({touched}))
+    ) m
+) v
+left join feed_versions fv on fv.feed = {feed}
+"""
 
 
 def _version_sql(view: str) -> str:
-    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_SCOPES[view], window=_WINDOW)
-    return f"""
-with {members}
-select v.*, fv.etag as stored_etag, fv.changed_at as stored_changed_at
-from (select {_version_columns(view)} from members) v
-left join feed_versions fv on fv.feed = ${_PARAMS[view] + 1}
-"""
+    return _version_sql_for(view, _SCOPE_TEMPLATES[view], f"${_PARAMS[view] + 1}")
 
 
 # Public feeds are named by slugs: resolving them and versioning them is one round trip, so that a
@@ -125,40 +151,40 @@ _LAB_BY_SLUG = (
     "lab as (select id, name, timezone, languages, updated_at from labs where slug = $1 and not is_archived)"
 )
 _PUBLIC_HEADS = {
-    "lab": _LAB_BY_SLUG,
+    "lab": f"with {_LAB_BY_SLUG}",
     "equipment": (
-        f"{_LAB_BY_SLUG}, equipment as (select id, name, updated_at from equipment"
+        f"with {_LAB_BY_SLUG}, equipment as (select id, name, updated_at from equipment"
         " where lab_id = (select id from lab) and slug = $4 and not is_archived)"
     ),
 }
 _PUBLIC_SCOPES = {
-    "lab": "s.lab_id = (select id from lab)",
+    "lab": "{s}.lab_id = lab.id",
     "equipment": (
-        "s.lab_id = (select id from lab) and exists (select 1 from slot_units su join equipment_units eu"
-        " on eu.id = su.unit_id where su.slot_id = s.id and eu.equipment_id = (select id from equipment))"
+        "{s}.lab_id = lab.id and exists (select 1 from slot_units su join equipment_units eu"
+        " on eu.id = su.unit_id where su.slot_id = {s}.id and eu.equipment_id = (select id from equipment))"
     ),
 }
 PUBLIC_FEED_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' || $4"}
 _PUBLIC_EQUIPMENT = {
     "lab": (
-        "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at"
+        "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
     ),
     "equipment": (
         "(select id from equipment) as equipment_id, (select name from equipment) as equipment_name,"
-        " (select updated_at from equipment) as equipment_updated_at"
+        " (select updated_at from equipment) as equipment_updated_at,"
     ),
 }
 
 
 def _public_version_sql(view: str) -> str:
-    members = _MEMBERS.format(columns=_VERSION_COLUMNS, scope=_PUBLIC_SCOPES[view], window=_WINDOW)
-    return f"""
-with {_PUBLIC_HEADS[view]}, {members}
-select lab.id as lab_id, lab.name as lab_name, lab.timezone, lab.languages, lab.updated_at as lab_updated_at,
-       {_PUBLIC_EQUIPMENT[view]}, v.*, fv.etag as stored_etag, fv.changed_at as stored_changed_at
-from lab cross join (select {_version_columns(view)} from members) v
-left join feed_versions fv on fv.feed = {PUBLIC_FEED_KEYS[view]}
-"""
+    lab = (
+        "lab.id as lab_id, lab.name as lab_name, lab.timezone, lab.languages,"
+        " lab.updated_at as lab_updated_at,"
+        f" {_PUBLIC_EQUIPMENT[view]}"
+    )
+    return _version_sql_for(
+        view, _PUBLIC_SCOPES[view], PUBLIC_FEED_KEYS[view], head=_PUBLIC_HEADS[view], lab=lab
+    )
 
 
 SLOTS_SQL = {view: _slots_sql(view) for view in SLOT_VIEWS}
