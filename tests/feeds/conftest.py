@@ -18,6 +18,7 @@ import icalendar
 import pytest
 import recurring_ical_events
 import vobject
+from ical.calendar_stream import IcsCalendarStream
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -113,8 +114,12 @@ class FeedFactory:
         organization_id: int | None = None,
         instructor_id: UUID | None = None,
         unit_ids: list[int] | None = None,
+        by_until: bool = False,
     ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
-        """A series with ``count`` occurrences, every ``weekdays`` (default: the start's weekday)."""
+        """A series with ``count`` occurrences, every ``weekdays`` (default: the start's weekday).
+
+        ``by_until`` stores the rule with ``until`` (the last occurrence's start) instead of ``count``.
+        """
         tz = ZoneInfo(lab["timezone"])
         title = title or {
             "en": "Argon TIG training",
@@ -131,9 +136,9 @@ class FeedFactory:
         async with self.pool.acquire() as conn, conn.transaction():
             series = await conn.fetchrow(
                 """insert into slot_series (lab_id, kind, title, timezone, local_start, duration, freq,
-                                            weekdays, count, capacity, visibility, organization_id,
+                                            weekdays, count, until, capacity, visibility, organization_id,
                                             instructor_id)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning *""",
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning *""",
                 lab["id"],
                 kind,
                 title,
@@ -142,7 +147,8 @@ class FeedFactory:
                 timedelta(hours=hours),
                 freq,
                 list(weekdays) if freq == "weekly" else [],
-                count,
+                None if by_until else count,
+                starts[-1] if by_until else None,
                 capacity,
                 visibility,
                 organization_id,
@@ -236,6 +242,8 @@ def parse(data: bytes) -> icalendar.Calendar:
     assert_valid(data)
     calendar = icalendar.Calendar.from_ical(data)
     vobject.readOne(data.decode("utf-8"), validate=True)
+    # ical is strict about STATUS values and a non-UTC UNTIL, which it checks while expanding
+    list(IcsCalendarStream.calendar_from_ics(data.decode("utf-8")).timeline)
     return calendar
 
 
@@ -253,7 +261,12 @@ def expand(data: bytes, start: datetime, end: datetime) -> list[Occurrence]:
                 summary=str(event.get("SUMMARY")),
             )
         )
-    return sorted(found, key=lambda o: (o.starts_at, o.uid))
+    found.sort(key=lambda o: (o.starts_at, o.uid))
+    # a second, independent expansion must agree on every occurrence
+    timeline = IcsCalendarStream.calendar_from_ics(data.decode("utf-8")).timeline
+    by_ical = sorted((e.dtstart, e.uid) for e in timeline if start < e.dtend and e.dtstart < end)
+    assert by_ical == [(o.starts_at, o.uid) for o in found]
+    return found
 
 
 async def fetch(client: AsyncTestClient[Litestar], url: str, **headers: str) -> Any:

@@ -184,3 +184,18 @@ async def test_feed_links_offer_https_and_webcal(
     assert links["equipment"][0]["subscribe_url"].endswith(
         f"/feeds/labs/{lab['slug']}/equipment/{tig['slug']}.ics"
     )
+
+
+async def test_a_series_ending_on_a_date_has_its_until_in_utc(
+    client: AsyncTestClient[Litestar], feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    _, occurrences = await feeds.series(
+        lab, _day(2, 18).replace(tzinfo=None), count=5, freq="weekly", weekdays=(1, 3, 5), by_until=True
+    )
+    reply = await client.get(f"/feeds/labs/{lab['slug']}.ics")
+    parse(reply.content)
+    last = occurrences[-1]["starts_at"].astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    assert f"UNTIL={last}" in reply.text
+    start, end = _window()
+    assert [o.starts_at for o in expand(reply.content, start, end)] == [o["starts_at"] for o in occurrences]
