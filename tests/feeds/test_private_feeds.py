@@ -181,6 +181,10 @@ async def test_repeated_misses_are_rate_limited_across_concurrent_requests(
 ) -> None:
     try:
         await pool.execute("delete from rate_limits where bucket like 'feed-miss:%'")
+        await pool.execute(
+            "insert into rate_limits (bucket, window_start, hits) values ('feed-miss:203.0.113.9', $1, 99)",
+            datetime.now(UTC) - timedelta(days=2),
+        )
         urls = [f"/feeds/private/lbf_unknown{n}.ics" for n in range(settings.feed_miss_limit + 10)]
         replies = await asyncio.gather(*(client.get(url) for url in urls))
         codes = sorted(r.status_code for r in replies)
@@ -189,6 +193,11 @@ async def test_repeated_misses_are_rate_limited_across_concurrent_requests(
         assert limited.headers["content-type"] == "application/problem+json"
         assert limited.json()["type"] == "/problems/rate-limited"
         assert int(limited.headers["retry-after"]) > 0
+        # counters of clients long gone are cleaned up along the way
+        assert (
+            await pool.fetchval("select count(*) from rate_limits where bucket = 'feed-miss:203.0.113.9'")
+            == 0
+        )
     finally:
         await pool.execute("delete from rate_limits where bucket like 'feed-miss:%'")
 

@@ -305,6 +305,9 @@ on conflict (bucket) do update
         window_start = excluded.window_start
 returning hits, window_start
 """
+FORGET_OLD_MISSES = (
+    "delete from rate_limits where bucket like 'feed-miss:%' and window_start < now() - interval '1 day'"
+)
 
 
 def _slot_args(
@@ -439,6 +442,10 @@ async def revoke_feed_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg
 async def count_miss(conn: asyncpg.Connection, bucket: str, window_seconds: int) -> int:
     row = await conn.fetchrow(COUNT_MISS, bucket, window_seconds)
     return int(row["hits"])
+
+
+async def forget_old_misses(conn: asyncpg.Connection) -> None:
+    await conn.execute(FORGET_OLD_MISSES)
 
 
 EQUIPMENT_SLUGS = "select slug from equipment where lab_id = $1 and not is_archived order by slug"

@@ -181,6 +181,9 @@ async def private_feed(pool: asyncpg.Pool, secret: str, client: str, settings: S
         feed = _token_feed(token) if token is not None else None
         if feed is None:
             hits = await repository.count_miss(conn, f"feed-miss:{client}", MISS_WINDOW_SECONDS)
+            if hits == 1:
+                # a client's first miss in a window is rare enough to carry the clean-up of old counters
+                await repository.forget_old_misses(conn)
             if hits > settings.feed_miss_limit:
                 raise RateLimited(
                     "too many unknown feed addresses from this client; try again later",
