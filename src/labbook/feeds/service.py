@@ -1,7 +1,8 @@
 """Calendar feeds: resolve a feed, version it cheaply, render it only when a client needs the body.
 
-Every fetch opens one read-only REPEATABLE READ transaction, so the version (ETag) and the body come
-from the same snapshot: a body is cached under exactly the ETag that describes it.
+A conditional request is answered from one aggregate query (a public feed's slug lookup included);
+a 304 never renders. A body is read in one read-only REPEATABLE READ transaction that recomputes the
+version first, so a body is sent and cached under exactly the ETag that describes it.
 
 The window is whole UTC days (about −30 days to +12 months, cancelled rows kept 30 days), so which
 rows a feed holds changes only with the data or at midnight, and the ETag digests exactly those rows.
