@@ -171,26 +171,25 @@ async def public_feed(
     return feed
 
 
-async def private_feed(pool: asyncpg.Pool, secret: str, client: str, settings: Settings) -> Feed:
+async def _private_feed(conn: asyncpg.Connection, secret: str, client: str, settings: Settings) -> Feed:
     """The feed a token names, or a 404; a client that keeps missing gets 429s instead.
 
     Valid tokens are always served: only misses are counted, per client address, in PostgreSQL so
     that every worker shares the count.
     """
-    async with pool.acquire() as conn:
-        token = await repository.get_feed_token(conn, hash_secret(secret))
-        feed = _token_feed(token) if token is not None else None
-        if feed is None:
-            hits = await repository.count_miss(conn, f"feed-miss:{client}", MISS_WINDOW_SECONDS)
-            if hits == 1:
-                # a client's first miss in a window is rare enough to carry the clean-up of old counters
-                await repository.forget_old_misses(conn)
-            if hits > settings.feed_miss_limit:
-                raise RateLimited(
-                    "too many unknown feed addresses from this client; try again later",
-                    retry_after=MISS_WINDOW_SECONDS,
-                )
-            raise NotFound("no such feed")
+    token = await repository.get_feed_token(conn, hash_secret(secret))
+    feed = _token_feed(token) if token is not None else None
+    if feed is None:
+        hits = await repository.count_miss(conn, f"feed-miss:{client}", MISS_WINDOW_SECONDS)
+        if hits == 1:
+            # a client's first miss in a window is rare enough to carry the clean-up of old counters
+            await repository.forget_old_misses(conn)
+        if hits > settings.feed_miss_limit:
+            raise RateLimited(
+                "too many unknown feed addresses from this client; try again later",
+                retry_after=MISS_WINDOW_SECONDS,
+            )
+        raise NotFound("no such feed")
     return feed
 
 
@@ -480,11 +479,14 @@ async def fetch_private_feed(
     client: str,
 ) -> FeedReply:
     """The feed a private token names (404 and, on repeated misses, 429 otherwise)."""
-    feed = await private_feed(pool, secret, client, settings)
     now = datetime.now(UTC)
+    resolved: list[Feed] = []
 
     async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
-        return feed, await _version(conn, feed, settings, now)
+        # the token is looked up once, on the request's one connection, before any snapshot
+        if not resolved:
+            resolved.append(await _private_feed(conn, secret, client, settings))
+        return resolved[0], await _version(conn, resolved[0], settings, now)
 
     return await _fetch(pool, settings, conditions, now=now, versioned=versioned)
 
