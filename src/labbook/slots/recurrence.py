@@ -81,6 +81,11 @@ def validate(rule: Rule) -> None:
         raise ValidationFailed.field("recurrence.interval", "must be between 1 and 52")
     if (rule.count is None) == (rule.until is None):
         raise ValidationFailed.field("recurrence", "give exactly one of count or until")
+    if rule.weekdays and rule.freq == "daily":
+        raise ValidationFailed.field(
+            "recurrence.weekdays",
+            "weekdays go with weekly rules: Monday to Friday is weekly on [1, 2, 3, 4, 5]",
+        )
     if any(not 1 <= day <= 7 for day in rule.weekdays):
         raise ValidationFailed.field("recurrence.weekdays", "ISO weekdays are 1 (Monday) to 7 (Sunday)")
     if rule.duration <= timedelta(0):
@@ -104,11 +109,8 @@ def validate(rule: Rule) -> None:
 def _candidate_days(rule: Rule) -> Iterator[date]:
     first = rule.local_start.date()
     if rule.freq == "daily":
-        every_day = set(rule.weekdays) or set(range(1, 8))
         for step in counter():
-            day = first + timedelta(days=step * rule.interval)
-            if day.isoweekday() in every_day:
-                yield day
+            yield first + timedelta(days=step * rule.interval)
     else:
         weekdays = set(rule.weekdays) or {first.isoweekday()}
         monday = first - timedelta(days=first.isoweekday() - 1)

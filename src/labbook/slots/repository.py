@@ -165,8 +165,7 @@ LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + "where s.series_id = $1 order by s.occurren
 
 # Visible to the caller: public slots, their organization's private ones, and every slot of the labs
 # they manage ($7 is null for admins: everything).
-SLOT_LIST_FILTER = """
-where ($1::int is null or int4range(s.lab_id, s.lab_id, '[]') = int4range($1, $1, '[]'))
+_LIST_FILTER = """
   and s.during && tstzrange($2, $3, '[)')
   and ($4::text is null or s.kind = $4)
   and (not $5 or (s.capacity > s.seats_taken and s.kind in ('tour', 'training', 'event')
@@ -174,8 +173,14 @@ where ($1::int is null or int4range(s.lab_id, s.lab_id, '[]') = int4range($1, $1
   and (s.status = 'active' or $6)
   and ($9 or s.visibility = 'public' or s.organization_id = $8 or s.lab_id = any($7::int[]))
 """
-LIST_SLOT_VIEWS = SLOT_VIEW + SLOT_LIST_FILTER + "order by s.starts_at, s.id limit $10 offset $11"
-COUNT_SLOTS = "select count(*) from slots s " + SLOT_LIST_FILTER
+# One lab: its own condition (not "$1 is null or ..."), so generic plans still use the GiST index.
+_IN_LAB = "where int4range(s.lab_id, s.lab_id, '[]') = int4range($1::int, $1::int, '[]')" + _LIST_FILTER
+_ANY_LAB = "where $1::int is null" + _LIST_FILTER
+_PAGE = "order by s.starts_at, s.id limit $10 offset $11"
+LIST_SLOT_VIEWS_IN_LAB = SLOT_VIEW + _IN_LAB + _PAGE
+LIST_SLOT_VIEWS = SLOT_VIEW + _ANY_LAB + _PAGE
+COUNT_SLOTS_IN_LAB = "select count(*) from slots s " + _IN_LAB
+COUNT_SLOTS = "select count(*) from slots s " + _ANY_LAB
 
 SERIES_COLUMNS = """
 id, lab_id, kind, title, description, timezone, local_start, duration, freq, interval, weekdays,
@@ -412,8 +417,10 @@ async def list_slot_views(
         organization_id,
         sees_all,
     )
-    rows = await conn.fetch(LIST_SLOT_VIEWS, *args, limit, offset)
-    total = await conn.fetchval(COUNT_SLOTS, *args)
+    rows = await conn.fetch(
+        LIST_SLOT_VIEWS if lab_id is None else LIST_SLOT_VIEWS_IN_LAB, *args, limit, offset
+    )
+    total = await conn.fetchval(COUNT_SLOTS if lab_id is None else COUNT_SLOTS_IN_LAB, *args)
     return rows, int(total)
 
 

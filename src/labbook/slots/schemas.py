@@ -101,7 +101,7 @@ class Slot(Out):
 class Recurrence(Base):
     freq: Literal["daily", "weekly"]
     interval: Annotated[int, Meta(ge=1, le=52)] = 1
-    # ISO weekdays, 1 = Monday; empty means the weekday of the first occurrence.
+    # Weekly rules: ISO weekdays, 1 = Monday; empty means the weekday of the first occurrence.
     weekdays: list[Annotated[int, Meta(ge=1, le=7)]] = msgspec.field(default_factory=list)
     count: Annotated[int, Meta(ge=1, le=366)] | None = None
     until: AwareDatetime | None = None
