@@ -481,6 +481,36 @@ async def _move_slot(
     return row
 
 
+_UPDATABLE = (
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "title",
+    "description",
+    "booking_deadline",
+    "requires_approval",
+    "instructor_id",
+    "visibility",
+    "organization_id",
+    "is_outside_hours",
+    "occurrence_start",
+)
+
+
+# Fields of a PATCH body that map one-to-one onto slot columns.
+_PATCHABLE = (
+    "starts_at",
+    "ends_at",
+    "capacity",
+    "title",
+    "description",
+    "booking_deadline",
+    "requires_approval",
+    "instructor_id",
+    "visibility",
+)
+
+
 async def update_slot(
     pool: asyncpg.Pool, actor: Principal, slot_id: UUID, data: SlotUpdate
 ) -> asyncpg.Record:
@@ -488,11 +518,7 @@ async def update_slot(
     async with db.transaction(pool) as conn:
         lab, slot = await _editable_slot(conn, actor, slot_id)
         fields = {key: slot[key] for key in _UPDATABLE}
-        for key in ("starts_at", "ends_at", "capacity", "title", "description", "booking_deadline"):
-            value = getattr(data, key)
-            if value is not msgspec.UNSET:
-                fields[key] = value
-        for key in ("requires_approval", "instructor_id", "visibility"):
+        for key in _PATCHABLE:
             value = getattr(data, key)
             if value is not msgspec.UNSET:
                 fields[key] = value
@@ -525,22 +551,6 @@ async def update_slot(
         view = await repository.get_slot_view(conn, slot_id)
     assert view is not None
     return view
-
-
-_UPDATABLE = (
-    "starts_at",
-    "ends_at",
-    "capacity",
-    "title",
-    "description",
-    "booking_deadline",
-    "requires_approval",
-    "instructor_id",
-    "visibility",
-    "organization_id",
-    "is_outside_hours",
-    "occurrence_start",
-)
 
 
 async def _organization_slug(conn: asyncpg.Connection, slot: asyncpg.Record) -> str | None:
