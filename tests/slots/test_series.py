@@ -165,6 +165,11 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
     assert old["until"] < datetime.fromisoformat("2026-11-19T10:00:00+05:00")
     assert len(await assert_matches_rule(pool, series_id)) == 2
     assert len(await assert_matches_rule(pool, new_series["id"])) == 2
+    actions = await pool.fetch(
+        "select action from audit_events where object_type = 'series' and object_id = any($1::text[]) order by id",
+        [series_id, new_series["id"]],
+    )
+    assert [a["action"] for a in actions] == ["series.create", "series.split", "series.update"]
 
 
 async def test_whole_series_edit_is_all_or_nothing(client, pool, setup: LabSetup) -> None:
