@@ -166,7 +166,8 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
     assert len(await assert_matches_rule(pool, series_id)) == 2
     assert len(await assert_matches_rule(pool, new_series["id"])) == 2
     actions = await pool.fetch(
-        "select action from audit_events where object_type = 'series' and object_id = any($1::text[]) order by id",
+        """select action from audit_events
+           where object_type = 'series' and object_id = any($1::text[]) order by id""",
         [series_id, new_series["id"]],
     )
     assert [a["action"] for a in actions] == ["series.create", "series.split", "series.update"]
