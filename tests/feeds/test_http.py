@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, time, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 
@@ -148,3 +149,34 @@ async def test_a_cancelled_series_is_one_cancelled_master(
     assert str(master["STATUS"]) == "CANCELLED"
     assert "EXDATE" not in master
     assert master["SEQUENCE"] > before[0]["SEQUENCE"]
+
+
+async def test_concurrent_fetches_during_edits_never_pair_a_body_with_another_etag(
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, feeds: FeedFactory
+) -> None:
+    lab = await feeds.lab()
+    slots = [await feeds.slot(lab, _day(2, hour)) for hour in range(8, 20)]
+    url = f"/feeds/labs/{lab['slug']}.ics"
+
+    async def edit(n: int) -> None:
+        await feeds.change(
+            "slots", slots[n % len(slots)]["id"], title={"en": f"Edit {n}", "kk": f"Өзгеріс {n}"}
+        )
+
+    replies = []
+    for n in range(12):
+        # each round races eight fetches against one edit
+        results = await asyncio.gather(
+            *(client.get(url) for _ in range(4)), edit(n), *(client.get(url) for _ in range(4))
+        )
+        replies += [r for r in results if r is not None]
+    bodies: dict[str, bytes] = {}
+    for reply in replies:
+        assert reply.status_code == 200
+        assert bodies.setdefault(reply.headers["etag"], reply.content) == reply.content
+    assert len(bodies) > 1
+    final = await client.get(url)
+    assert final.content == bodies.get(final.headers["etag"], final.content)
+    for etag in bodies:
+        expected = 304 if etag == final.headers["etag"] else 200
+        assert (await client.get(url, headers={"If-None-Match": etag})).status_code == expected
