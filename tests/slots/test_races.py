@@ -161,11 +161,16 @@ async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, ma
                 )
             except asyncpg.ExclusionViolationError as error:
                 return error.constraint_name
+            except asyncpg.DeadlockDetectedError:
+                # Concurrent exclusion checks may wait on each other; PostgreSQL then aborts one.
+                return "deadlock"
         return None
 
     outcomes = await asyncio.gather(*(hold(s) for s in slot_ids))
     assert outcomes.count(None) == 1
-    assert outcomes.count("ex_slot_units_overlap") == 9
+    assert set(outcomes) - {None} <= {"ex_slot_units_overlap", "deadlock"}
+    held = await pool.fetchval("select count(*) from slot_units where unit_id = $1", unit_id)
+    assert held == 1
 
 
 @pytest.mark.parametrize("kind", ["closure", "tour"])

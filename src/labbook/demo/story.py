@@ -844,9 +844,9 @@ def build_story(now: datetime) -> Story:
             "Argon TIG welding: weekly practice",
         ),
         _t(
-            "Алатау техникалық колледжі студенттеріне арналған семестрлік курс.",
-            "Семестровый курс для студентов Алатауского технического колледжа.",
-            "A term-long course for Alatau Technical College students.",
+            "Колледж студенттеріне арналған семестрлік курс: әр сейсенбі, алты аргон бекеті.",
+            "Семестровый курс для студентов колледжей: каждый вторник, шесть аргонных постов.",
+            "A term-long course for college students: every Tuesday, six argon stations.",
         ),
         datetime.combine(first_tuesday, time(14)),
         timedelta(hours=3),
