@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -22,6 +23,7 @@ from labbook import db, embedded, migrate
 from labbook.app import create_app
 from labbook.settings import Settings
 from tests.factories import Factory
+from tests.live import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +78,14 @@ def app(settings: Settings) -> Litestar:
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app=app, base_url="http://labbook.test") as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+async def live(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app behind a real uvicorn server: requests gathered through this client really overlap."""
+    # Ten connections keep transactions overlapping while leaving room on a shared test server.
+    async with serve(settings.with_changes(pool_max_size=10)) as http:
+        yield http
 
 
 @pytest.fixture(scope="session")

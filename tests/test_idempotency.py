@@ -2,45 +2,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import asyncpg
-import httpx
-import uvicorn
 
-from labbook.app import create_app
-from labbook.settings import Settings
 from tests.factories import unique
-
-
-@asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app behind a real uvicorn server: Litestar's test client runs requests one at a time."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(60):
-            while not server.started:
-                if serving.done():
-                    serving.result()
-                await asyncio.sleep(0.02)
-        limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
-        async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits
-        ) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        try:
-            # requests stuck on the database would keep a graceful shutdown waiting forever
-            await asyncio.wait_for(serving, 60)
-        finally:
-            sock.close()
+from tests.live import serve
 
 
 async def _token_names(pool: asyncpg.Pool, person_id: object) -> list[str]:
@@ -54,7 +20,7 @@ async def test_concurrent_retries_create_one_row_and_get_one_answer(settings, ma
     person = await make.person("director")
     headers = {**person.headers, "Idempotency-Key": unique("key")}
 
-    async with live_server(settings) as live:
+    async with serve(settings) as live:
         replies = await asyncio.gather(
             *(live.post("/api/v1/me/tokens", json={"name": "phone"}, headers=headers) for _ in range(10))
         )
@@ -184,7 +150,7 @@ async def test_old_keys_expire(client, make, pool) -> None:
 async def test_keyed_requests_do_not_starve_a_small_pool(settings, make, pool) -> None:
     """Each keyed request holds a connection for its lock and needs another to do its work."""
     person = await make.person("director")
-    async with live_server(settings.with_changes(pool_max_size=2)) as live:
+    async with serve(settings.with_changes(pool_max_size=2)) as live:
         replies = await asyncio.wait_for(
             asyncio.gather(
                 *(

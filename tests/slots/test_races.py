@@ -33,7 +33,7 @@ def _principal(setup: LabSetup) -> Principal:
     )
 
 
-async def test_twenty_publications_for_the_same_units(client, pool, make: Factory) -> None:
+async def test_twenty_publications_for_the_same_units(live, pool, make: Factory) -> None:
     setup = await make_setup(make, capacity=1000, units=6)
     bodies = [
         setup.slot(
@@ -45,7 +45,7 @@ async def test_twenty_publications_for_the_same_units(client, pool, make: Factor
         for i in range(20)
     ]
     replies = await asyncio.gather(
-        *(client.post("/api/v1/slots", json=body, headers=setup.manager.headers) for body in bodies)
+        *(live.post("/api/v1/slots", json=body, headers=setup.manager.headers) for body in bodies)
     )
     created = [r for r in replies if r.status_code == 201]
     refused = [r for r in replies if r.status_code != 201]
@@ -57,7 +57,7 @@ async def test_twenty_publications_for_the_same_units(client, pool, make: Factor
     assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
 
 
-async def test_closure_racing_a_slot_never_both(client, pool, make: Factory) -> None:
+async def test_closure_racing_a_slot_never_both(live, pool, make: Factory) -> None:
     setup = await make_setup(make)
     for day in range(11, 21):
         closure = setup.slot(
@@ -65,8 +65,8 @@ async def test_closure_racing_a_slot_never_both(client, pool, make: Factory) -> 
         )
         tour = setup.slot(f"2027-02-{day}T10:00:00+05:00", f"2027-02-{day}T11:00:00+05:00", kind="tour")
         replies = await asyncio.gather(
-            client.post("/api/v1/slots", json=closure, headers=setup.manager.headers),
-            client.post("/api/v1/slots", json=tour, headers=setup.manager.headers),
+            live.post("/api/v1/slots", json=closure, headers=setup.manager.headers),
+            live.post("/api/v1/slots", json=tour, headers=setup.manager.headers),
         )
         assert sorted(r.status_code for r in replies) == [201, 409]
         loser = next(r for r in replies if r.status_code == 409)
@@ -76,7 +76,7 @@ async def test_closure_racing_a_slot_never_both(client, pool, make: Factory) -> 
     assert await pool.fetchval("select count(*) from slots where lab_id = $1", setup.lab["id"]) == 10
 
 
-async def test_series_racing_a_one_off_slot_for_one_unit(client, pool, make: Factory) -> None:
+async def test_series_racing_a_one_off_slot_for_one_unit(live, pool, make: Factory) -> None:
     setup = await make_setup(make, units=1)
     for week in range(5):
         day = 1 + week * 7
@@ -94,8 +94,8 @@ async def test_series_racing_a_one_off_slot_for_one_unit(client, pool, make: Fac
             equipment=[{"equipment": setup.tig, "units": 1}],
         )
         series_reply, slot_reply = await asyncio.gather(
-            client.post("/api/v1/series", json=series, headers=setup.manager.headers),
-            client.post("/api/v1/slots", json=one_off, headers=setup.manager.headers),
+            live.post("/api/v1/series", json=series, headers=setup.manager.headers),
+            live.post("/api/v1/slots", json=one_off, headers=setup.manager.headers),
         )
         assert sorted([series_reply.status_code, slot_reply.status_code]) == [201, 409]
         if slot_reply.status_code == 409:

@@ -1,0 +1,48 @@
+"""labbook behind a real uvicorn server on a loopback port, for tests whose requests must overlap.
+
+Litestar's test client hands each request to the app one at a time (its transport blocks the test's
+event loop until the reply is complete), so a race gathered through ``client`` is no race at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import uvicorn
+
+from labbook.app import create_app
+from labbook.settings import Settings
+
+
+@asynccontextmanager
+async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve the app built from ``settings``; yield an HTTP client pointed at it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(60):
+            while not server.started:
+                if serving.done():
+                    serving.result()
+                await asyncio.sleep(0.02)
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits
+        ) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        try:
+            # requests stuck on the database would keep a graceful shutdown waiting forever
+            await asyncio.wait_for(serving, 60)
+        finally:
+            sock.close()
