@@ -8,7 +8,6 @@ each other's rows.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -19,9 +18,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from labbook import db, embedded, migrate
+from labbook import db, embedded
 from labbook.app import create_app
 from labbook.settings import Settings
+from tests.databases import throwaway_database
 from tests.factories import Factory
 from tests.live import serve
 
@@ -44,24 +44,15 @@ def server_url() -> str:
 
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
-    name = f"labbook_test_{os.getpid()}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    url = _with_database(server_url, name)
-    conn = await db.connect(url)
-    try:
-        await migrate.apply(conn)
-    finally:
-        await conn.close()
-    yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await admin.close()
+    async with throwaway_database(server_url, "labbook_test", migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+async def fresh_url(server_url: str) -> AsyncIterator[str]:
+    """A new, empty (unmigrated) database for tests of migrations and commands."""
+    async with throwaway_database(server_url, "labbook_fresh", migrated=False) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
 
-from labbook import db, migrate
+from labbook import db
 from labbook.demo import load_demo
 from labbook.demo.story import DEMO_TOKENS, Story, build_story
+from tests.databases import throwaway_database
 
 TABLES = (
     "organizations",
@@ -251,24 +250,8 @@ async def test_demo_tokens_authenticate(
 
 @pytest.fixture
 async def empty_database(server_url: str) -> AsyncIterator[str]:
-    name = f"labbook_demo_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'create database "{name}"')
-    finally:
-        await admin.close()
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    conn = await db.connect(url)
-    try:
-        await migrate.apply(conn)
-    finally:
-        await conn.close()
-    yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await admin.close()
+    async with throwaway_database(server_url, "labbook_demo", migrated=True) as url:
+        yield url
 
 
 async def test_concurrent_first_loads_load_once(empty_database: str) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 
-from labbook import db, migrate
+from labbook import db
 from labbook.app import create_app
 from labbook.settings import Settings
+from tests.databases import throwaway_database
 
 PROBLEM = "application/problem+json"
 
@@ -84,23 +83,15 @@ async def test_forbidden_is_403(client, make) -> None:
 @pytest.fixture
 async def broken_app_client(server_url: str) -> AsyncIterator[tuple[AsyncTestClient, str]]:
     """The app on a database whose access_tokens table has gone missing: every token check fails."""
-    name = f"labbook_broken_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    await admin.execute(f'create database "{name}"')
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
+    async with throwaway_database(server_url, "labbook_broken", migrated=True) as url:
         conn = await db.connect(url)
         try:
-            await migrate.apply(conn)
             await conn.execute("alter table access_tokens rename to access_tokens_gone")
         finally:
             await conn.close()
         app = create_app(Settings(database_url=url, pool_min_size=1, pool_max_size=2, log_level="WARNING"))
         async with AsyncTestClient(app=app, base_url="http://labbook.test") as test_client:
             yield test_client, url
-    finally:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
 
 
 async def test_a_500_leaks_nothing(broken_app_client) -> None:

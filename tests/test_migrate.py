@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -16,48 +11,11 @@ import pytest
 from labbook import db, migrate
 from labbook.errors import ConfigurationError
 from labbook.migrate import Migration
-
-ROOT = Path(__file__).resolve().parent.parent
-COMMAND_SECONDS = 120
-
-
-@pytest.fixture
-async def fresh_url(server_url: str) -> AsyncIterator[str]:
-    """A new, empty database on the test server, dropped afterwards."""
-    name = f"labbook_migrate_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'create database "{name}"')
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    finally:
-        await admin.execute(f'drop database if exists "{name}" with (force)')
-        await admin.close()
-
-
-async def _labbook(url: str, *args: str) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "labbook",
-        *args,
-        cwd=ROOT,
-        env={**env, "LABBOOK_DATABASE_URL": url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), COMMAND_SECONDS)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-            await proc.wait()
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from tests.databases import run_labbook
 
 
 async def test_two_migrators_at_once_apply_each_file_once(fresh_url: str) -> None:
-    results = await asyncio.gather(*(_labbook(fresh_url, "migrate") for _ in range(2)))
+    results = await asyncio.gather(*(run_labbook(fresh_url, "migrate") for _ in range(2)))
 
     assert [rc for rc, _, _ in results] == [0, 0], results
     applied_lines = [
