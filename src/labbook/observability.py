@@ -40,6 +40,9 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Litestar installs its own root handler and level (INFO) when the app is built, after this runs;
+    # labbook's loggers carry the configured level themselves so that it still holds for them.
+    logging.getLogger("labbook").setLevel(level)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
@@ -49,7 +52,10 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
         request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else secrets.token_hex(8)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
@@ -67,20 +73,21 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "%s %s %s",
-                scope.get("method"),
-                scope["path"],
-                status,
-                extra={
-                    "fields": {
-                        "method": scope.get("method"),
-                        "path": scope["path"],
-                        "status": status,
-                        "ms": round((time.perf_counter() - started) * 1000, 2),
-                    }
-                },
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "%s %s %s",
+                    scope.get("method"),
+                    scope["path"],
+                    status,
+                    extra={
+                        "fields": {
+                            "method": scope.get("method"),
+                            "path": scope["path"],
+                            "status": status,
+                            "ms": round((time.perf_counter() - started) * 1000, 2),
+                        }
+                    },
+                )
             request_id_var.reset(token)
 
     return middleware
