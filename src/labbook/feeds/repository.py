@@ -187,6 +187,55 @@ def _public_version_sql(view: str) -> str:
     )
 
 
+# A public feed's index version: its lab's (and equipment's) row versions and the latest change to
+# the lab's slots and series, read backwards from ix_slots_updated and ix_slot_series_updated. Two
+# index probes whatever the feed's size; no row of the feed is read. `$1` is the lab's slug, `$2` the
+# equipment's.
+_PROBE_EQUIPMENT = {
+    "lab": (
+        "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
+        " null::text as equipment_row",
+        "",
+    ),
+    "equipment": (
+        "e.id as equipment_id, e.name as equipment_name, e.updated_at as equipment_updated_at,"
+        " e.xmin::text as equipment_row",
+        "left join equipment e on e.lab_id = l.id and e.slug = $2 and not e.is_archived",
+    ),
+}
+_PROBE_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' || $2"}
+
+
+def _probe_sql(view: str) -> str:
+    columns, join = _PROBE_EQUIPMENT[view]
+    return f"""
+select l.id as lab_id, l.name as lab_name, l.timezone, l.languages, l.updated_at as lab_updated_at,
+       l.xmin::text as lab_row, {columns},
+       (select max(s.updated_at) from slots s where s.lab_id = l.id) as slots_changed_at,
+       (select max(r.updated_at) from slot_series r where r.lab_id = l.id) as series_changed_at,
+       fv.etag as stored_etag, fv.changed_at as stored_changed_at
+from labs l
+{join}
+left join feed_versions fv on fv.feed = {_PROBE_KEYS[view]}
+where l.slug = $1 and not l.is_archived
+"""
+
+
+PUBLIC_PROBE_SQL = {view: _probe_sql(view) for view in ("lab", "equipment")}
+
+# When the oldest transaction still running in this database started. Every writer stamps
+# `updated_at = now()`, its transaction's start, which is this very `xact_start`; a transaction shows
+# here from before it can write until after its commit is visible. So no write still to come can carry
+# an `updated_at` below this (less a margin, see service.SETTLE_MARGIN). Sessions we may not see
+# (another role without pg_read_all_stats) and prepared transactions make it unknowable: `blind`.
+WRITE_HORIZON = """
+select min(a.xact_start) as oldest,
+       coalesce(bool_or(a.state is null), false)
+       or exists (select 1 from pg_prepared_xacts p where p.database = current_database()) as blind
+from pg_stat_get_activity(null) a
+where a.datid = (select oid from pg_database where datname = current_database())
+"""
+
 SLOTS_SQL = {view: _slots_sql(view) for view in SLOT_VIEWS}
 VERSION_SQL = {view: _version_sql(view) for view in SLOT_VIEWS}
 PUBLIC_VERSION_SQL = {view: _public_version_sql(view) for view in ("lab", "equipment")}
@@ -349,6 +398,23 @@ async def public_feed_version(
     if view == "equipment":
         args.append(equipment_slug)
     return await conn.fetchrow(PUBLIC_VERSION_SQL[view], *args)
+
+
+async def public_feed_probe(
+    conn: asyncpg.Connection, view: str, lab_slug: str, equipment_slug: str | None
+) -> asyncpg.Record | None:
+    """The lab (and equipment) a public feed names with its index version; ``None`` if no such lab."""
+    args = [lab_slug] if view == "lab" else [lab_slug, equipment_slug]
+    return await conn.fetchrow(PUBLIC_PROBE_SQL[view], *args)
+
+
+async def write_horizon(conn: asyncpg.Connection) -> datetime | None:
+    """No transaction not yet visible to a later snapshot can write ``updated_at`` before this time.
+
+    Must run in a statement of its own, before the snapshot it vouches for is taken.
+    """
+    row = await conn.fetchrow(WRITE_HORIZON)
+    return None if row["blind"] else row["oldest"]
 
 
 async def record_version(conn: asyncpg.Connection, feed: str, etag: str) -> datetime:

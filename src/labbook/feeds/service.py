@@ -46,6 +46,11 @@ RENDER_VERSION = "1"
 PAST = timedelta(days=30)
 FUTURE = timedelta(days=366)
 MISS_WINDOW_SECONDS = 600
+# Exact ETags (aggregates over a feed's rows) are told apart from public feeds' index ETags by this.
+EXACT_TAG = '"x-'
+# A transaction takes its start time (its now()) a few microseconds before pg_stat_activity shows
+# it; a change newer than the write horizon less this margin leaves a public feed's version unsettled.
+SETTLE_MARGIN = timedelta(seconds=2)
 _NAME_LANGUAGES = ("en", "ru", "kk")
 
 _bodies: LRU[bytes] = LRU(max_items=512, max_bytes=64 * 1024 * 1024)
@@ -154,6 +159,7 @@ async def _public_version(
     lab_slug: str,
     equipment_slug: str | None,
 ) -> tuple[Feed, FeedVersion]:
+    """The exact version: an aggregate over every row of the feed (see the module's docstring)."""
     since, until = window(now)
     row = await repository.public_feed_version(conn, view, lab_slug, equipment_slug, since=since, until=until)
     if row is None or (view == "equipment" and row["equipment_id"] is None):
@@ -162,13 +168,61 @@ async def _public_version(
     return feed, _digest(feed, row, settings)
 
 
+@dataclass(frozen=True, slots=True)
+class IndexVersion:
+    """A public feed's version from its lab's latest changes, and those changes' times."""
+
+    feed: Feed
+    version: FeedVersion
+    changed_at: tuple[datetime | None, ...]
+
+    def settled(self, horizon: datetime | None) -> bool:
+        """No write still to come can carry an ``updated_at`` at or below the latest one seen.
+
+        Then every later change raises a maximum, so this version names this content forever.
+        """
+        if horizon is None:
+            return False
+        limit = horizon - SETTLE_MARGIN
+        return all(t is None or t < limit for t in self.changed_at)
+
+
+async def _index_version(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    now: datetime,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None,
+) -> IndexVersion:
+    row = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug)
+    if row is None or (view == "equipment" and row["equipment_id"] is None):
+        raise NotFound("no such feed")
+    feed = _public_feed(view, row, lab_slug, equipment_slug)
+    changed_at = (row["slots_changed_at"], row["series_changed_at"])
+    parts = [
+        RENDER_VERSION,
+        settings.base_url,
+        str(settings.feed_refresh_minutes),
+        feed.salt,
+        row["lab_row"],
+        row["equipment_row"] or "",
+        *(t.isoformat() if t is not None else "" for t in changed_at),
+        # the window and the cancelled rows' grace period move at midnight
+        window(now)[0].isoformat(),
+    ]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    version = FeedVersion(f'"{digest}"', row["stored_etag"], row["stored_changed_at"])
+    return IndexVersion(feed, version, changed_at)
+
+
 async def public_feed(
     pool: asyncpg.Pool, settings: Settings, view: str, lab_slug: str, equipment_slug: str | None = None
 ) -> Feed:
     """A public feed by its slugs (the lab's, and the equipment's for an equipment feed)."""
     async with pool.acquire() as conn:
-        feed, _ = await _public_version(conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug)
-    return feed
+        indexed = await _index_version(conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug)
+    return indexed.feed
 
 
 async def _private_feed(conn: asyncpg.Connection, secret: str, client: str, settings: Settings) -> Feed:
@@ -254,7 +308,7 @@ def _digest(feed: Feed, row: asyncpg.Record, settings: Settings) -> FeedVersion:
         row.get("bookings_digest") or "",
     ]
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return FeedVersion(f'"{digest}"', row["stored_etag"], row["stored_changed_at"])
+    return FeedVersion(f'{EXACT_TAG}{digest}"', row["stored_etag"], row["stored_changed_at"])
 
 
 async def build_feed(
@@ -423,6 +477,14 @@ def _not_modified(conditions: Conditions, version: FeedVersion) -> bool:
     return False
 
 
+def _names_exact_version(conditions: Conditions, indexed: FeedVersion) -> bool:
+    """The client holds an exact ETag, or revalidates by date against one last served."""
+    if conditions.if_none_match is not None:
+        return any(tag.removeprefix("W/").startswith(EXACT_TAG) for tag in conditions.if_none_match)
+    stored = indexed.stored_etag
+    return conditions.if_modified_since is not None and stored is not None and stored.startswith(EXACT_TAG)
+
+
 async def _last_modified(conn: asyncpg.Connection, feed: Feed, version: FeedVersion) -> datetime:
     if version.is_recorded:
         assert version.stored_changed_at is not None
@@ -461,13 +523,38 @@ async def fetch_public_feed(
     lab_slug: str,
     equipment_slug: str | None = None,
 ) -> FeedReply:
-    """A lab's or a piece of equipment's public feed, resolved and versioned in one query."""
+    """A lab's or a piece of equipment's public feed.
+
+    A revalidation is one query of two index probes. A body goes out under the index version only
+    when that version is settled (no write still running could slip in under it); otherwise, for the
+    few seconds after a change, under the exact version, which a later revalidation checks exactly.
+    """
     now = datetime.now(UTC)
-
-    async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
-        return await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
-
-    return await _fetch(pool, settings, conditions, now=now, versioned=versioned)
+    async with pool.acquire() as conn:
+        indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
+        # An index ETag was only ever sent while settled, so an equal one now means no change since.
+        if _not_modified(conditions, indexed.version):
+            last_modified = await _last_modified(conn, indexed.feed, indexed.version)
+            return FeedReply(indexed.feed, indexed.version.etag, last_modified, None, True)
+        if _names_exact_version(conditions, indexed.version):
+            feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+            if _not_modified(conditions, version):
+                last_modified = await _last_modified(conn, feed, version)
+                return FeedReply(feed, version.etag, last_modified, None, True)
+        horizon = await repository.write_horizon(conn)
+        # The body must be exactly the one its ETag describes: read both from one snapshot, taken
+        # after the horizon was.
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
+            feed, version = indexed.feed, indexed.version
+            if not indexed.settled(horizon):
+                feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+            body = _bodies.get((feed.key, version.etag))
+            if body is None:
+                body = await render_feed(conn, feed, settings, now)
+                _bodies.put((feed.key, version.etag), body)
+        last_modified = await _last_modified(conn, feed, version)
+    return FeedReply(feed, version.etag, last_modified, body, False)
 
 
 async def fetch_private_feed(
