@@ -12,6 +12,7 @@ from labbook import db
 from labbook.app import create_app
 from labbook.settings import Settings
 from tests.databases import throwaway_database
+from tests.factories import unique
 
 PROBLEM = "application/problem+json"
 
@@ -106,3 +107,22 @@ async def test_a_500_leaks_nothing(broken_app_client) -> None:
     text = reply.text.lower()
     for leak in ("access_tokens", "traceback", "asyncpg", "select", "relation", ".py"):
         assert leak not in text, body
+
+
+async def test_a_nul_character_is_422_and_writes_nothing(client, make, pool) -> None:
+    admin = await make.person("admin")
+    before = await pool.fetchval("select count(*) from organizations")
+    reply = await client.post(
+        "/api/v1/organizations",
+        json={"slug": unique("nul"), "kind": "college", "name": {"ru": "Колледж\u0000"}},
+        headers=admin.headers,
+    )
+    _problem(reply, 422, "/problems/validation")
+    assert await pool.fetchval("select count(*) from organizations") == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/labs", "/api/v1/organizations", "/api/v1/slots"])
+async def test_an_offset_beyond_any_row_count_is_a_4xx(client, path: str) -> None:
+    reply = await client.get(path, params={"offset": str(10**20)})
+    assert 400 <= reply.status_code < 500, reply.text
+    assert reply.headers["content-type"].startswith("application/problem+json")

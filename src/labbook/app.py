@@ -89,6 +89,18 @@ def _http_problem(exc: HTTPException) -> ProblemDetailsException:
     )
 
 
+def _data_problem(exc: asyncpg.DataError) -> ProblemDetailsException:
+    # SQLSTATE class 22: the value itself cannot be stored (out of range, a NUL in text, ...).
+    # The transaction is rolled back, so nothing is half-written.
+    return ProblemDetailsException(
+        status_code=422,
+        type_="/problems/validation",
+        title="Validation failed",
+        detail="a value cannot be stored: it is out of range or holds a character such as NUL",
+        extra={"errors": []},
+    )
+
+
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     request_id = request_id_var.get()
@@ -175,6 +187,7 @@ def create_app(settings: Settings) -> Litestar:
                     exception_to_problem_detail_map={
                         LabbookError: _problem,
                         HTTPException: _http_problem,
+                        asyncpg.DataError: _data_problem,
                     }
                 )
             )
@@ -202,5 +215,8 @@ def create_app(settings: Settings) -> Litestar:
             ),
             security=[{"BearerToken": []}],
         ),
+        # labbook configures logging itself (JSON lines with the request id); Litestar's default
+        # configuration would replace that formatter at start-up.
+        logging_config=None,
         debug=False,
     )
