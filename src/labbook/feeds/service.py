@@ -1,11 +1,19 @@
 """Calendar feeds: resolve a feed, version it cheaply, render it only when a client needs the body.
 
-A conditional request is answered from one aggregate query (a public feed's slug lookup included);
-a 304 never renders. A body is read in one read-only REPEATABLE READ transaction that recomputes the
+Two versions. The exact one is an aggregate over every row a feed holds (count, latest
+``updated_at``, a hash of ids and sequences), exact whatever happens; private feeds always use it.
+A public feed's index version is its lab's (and equipment's) row versions, the latest ``updated_at``
+of the lab's slots and of its series (two index probes, whatever the feed's size) and the day. Slots
+and series never change lab and are never deleted, and every change stamps ``updated_at = now()``,
+so a change raises a maximum, unless a transaction that started earlier commits after the maximum
+was read. So the index ETag is only handed out when settled: the newest stamp is older than every
+transaction still running (``repository.write_horizon``, read before the body's snapshot). Right
+after a change the exact ETag goes out instead, and is still checked exactly when it comes back.
+A 304 never renders. A body is read in one read-only REPEATABLE READ transaction that recomputes the
 version first, so a body is sent and cached under exactly the ETag that describes it.
 
 The window is whole UTC days (about −30 days to +12 months, cancelled rows kept 30 days), so which
-rows a feed holds changes only with the data or at midnight, and the ETag digests exactly those rows.
+rows a feed holds changes only with the data or at midnight, which both versions see.
 ``Last-Modified`` is when this ETag was first served (``feed_versions``): it moves whenever the body
 does, including when an event leaves the feed, which ``max(updated_at)`` of the remaining rows cannot see.
 """
@@ -522,14 +530,15 @@ async def fetch_public_feed(
     view: str,
     lab_slug: str,
     equipment_slug: str | None = None,
+    now: datetime | None = None,
 ) -> FeedReply:
-    """A lab's or a piece of equipment's public feed.
+    """A lab's or a piece of equipment's public feed (as of ``now``: tests move the clock).
 
     A revalidation is one query of two index probes. A body goes out under the index version only
     when that version is settled (no write still running could slip in under it); otherwise, for the
     few seconds after a change, under the exact version, which a later revalidation checks exactly.
     """
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
         # An index ETag was only ever sent while settled, so an equal one now means no change since.
