@@ -13,6 +13,22 @@ values ($1, $2, $3, $4, $5, $6, $7)
 """
 
 
+def insert_events_from(source: str, first_param: int) -> str:
+    """The CTE ``audited``: the event ``insert_event`` writes, for every row of the CTE ``source``.
+
+    For a statement that writes rows and audits them in the same round trip. Each row of ``source``
+    needs an ``id`` (the object id) and is itself the ``after`` snapshot; ``$first_param`` to
+    ``$first_param + 3`` are the actor id, the action, the object type and the request id.
+    """
+    actor, action, object_type, request_id = (f"${first_param + i}" for i in range(4))
+    return f"""audited as (
+    insert into audit_events (actor_id, action, object_type, object_id, before, after, request_id)
+    select {actor}::uuid, {action}::text, {object_type}::text, r.id::text, null, to_jsonb(r),
+           {request_id}::text
+    from {source} r
+)"""
+
+
 async def insert_event(
     conn: asyncpg.Connection,
     *,

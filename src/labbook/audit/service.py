@@ -1,4 +1,8 @@
-"""Recording who changed what: call ``record`` inside the transaction that makes the change."""
+"""Recording who changed what: call ``record`` inside the transaction that makes the change.
+
+A statement that writes rows and audits them itself (one round trip, so it needs no transaction of
+its own) composes ``repository.insert_events_from`` and takes its parameters from ``statement_event``.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +47,12 @@ async def record(
         after=_snapshot(after),
         request_id=request_id_var.get(),
     )
+
+
+def statement_event(actor: Principal | None, action: str, object_type: str) -> tuple[Any, ...]:
+    """What ``record`` would write besides the object, as parameters of a statement that audits the
+    rows it writes itself (through ``repository.insert_events_from``) in the same round trip."""
+    return (actor.person_id if actor else None, action, object_type, request_id_var.get())
 
 
 async def list_events(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
+from labbook.audit import repository as audit
 from labbook.bookings.schemas import BookingFilter
 
 BOOKABLE_KINDS = ["tour", "training", "event"]
@@ -27,8 +29,9 @@ join organizations o on o.id = b.organization_id
 """
 
 # The only way seats are taken: one conditional UPDATE whose WHERE holds every booking rule, so two
-# bookings can never both get the last seat. The booking is inserted by the same statement, so the
-# usual case costs one round trip; when nothing comes back, the caller reads the slot to say why.
+# bookings can never both get the last seat. The same statement inserts the booking and its audit
+# event, so the usual case costs one round trip and, on its own, commits all three or none; when
+# nothing comes back, nothing was written and the caller reads the slot to say why.
 BOOK_SEATS = f"""
 with taken as (
     update slots s
@@ -54,11 +57,13 @@ with taken as (
            case when taken.requires_approval then 'pending' else 'confirmed' end
     from taken
     returning {_BOOKING_COLUMNS}
-)
-select k.*, t.lab_id, t.lab_slug, t.lab_timezone, t.starts_at, t.ends_at, t.title,
-       (select o.slug from organizations o where o.id = k.organization_id) as organization_slug
-from booked k
-join taken t on t.id = k.slot_id
+), reply as (
+    select k.*, t.lab_id, t.lab_slug, t.lab_timezone, t.starts_at, t.ends_at, t.title,
+           (select o.slug from organizations o where o.id = k.organization_id) as organization_slug
+    from booked k
+    join taken t on t.id = k.slot_id
+), {audit.insert_events_from("reply", 13)}
+select * from reply
 """
 # Seats for a promoted waitlisted booking or a visit request's own slot: the caller has already
 # checked the booking rules, only the counter is left.
@@ -160,8 +165,12 @@ async def book_seats(
     language: str,
     age_group: str | None,
     notes: str | None,
+    audit_event: tuple[Any, ...],
 ) -> asyncpg.Record | None:
-    """Take the seats and insert the booking if every rule holds; ``None`` otherwise."""
+    """Take the seats, insert the booking and audit it if every rule holds; ``None`` otherwise.
+
+    ``audit_event`` comes from ``audit.service.statement_event``.
+    """
     return await conn.fetchrow(
         BOOK_SEATS,
         slot_id,
@@ -176,6 +185,7 @@ async def book_seats(
         age_group,
         notes,
         BOOKABLE_KINDS,
+        *audit_event,
     )
 
 

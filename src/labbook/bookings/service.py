@@ -179,7 +179,7 @@ async def _take_and_book(
     data: BookingCreate,
     group_id: UUID | None,
 ) -> dict[str, Any] | None:
-    """The hot path: one statement takes the seats and inserts the booking, one more audits it."""
+    """The hot path: one statement takes the seats, inserts the booking and audits it."""
     row = await repository.book_seats(
         conn,
         slot_id,
@@ -193,29 +193,21 @@ async def _take_and_book(
         language=data.language,
         age_group=data.age_group,
         notes=data.notes,
+        audit_event=audit.statement_event(me, "booking.create", "booking"),
     )
     if row is None:
         return None
-    booking = dict(row.items())
-    await audit.record(conn, me, "booking.create", "booking", row["id"], after=booking)
-    return booking
+    return dict(row.items())
 
 
-async def _book_one(
-    conn: asyncpg.Connection,
-    me: Principal,
-    slot_id: UUID,
-    *,
-    organization_id: int,
-    data: BookingCreate,
-    group_id: UUID | None,
+async def _refused(
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, *, organization_id: int, data: BookingCreate
 ) -> dict[str, Any]:
+    """After the hot path took nothing, inside a transaction: waitlist the booking or say why not.
+
+    Seats freed concurrently since the refused attempt are taken after all.
+    """
     for _ in range(_ATTEMPTS):
-        booked = await _take_and_book(
-            conn, me, slot_id, organization_id=organization_id, data=data, group_id=group_id
-        )
-        if booked is not None:
-            return booked
         # With a waitlist the slot row stays locked from this read to commit, so a release running
         # now either finishes first (and we take its seats) or serves the waitlist after us.
         slot = await repository.get_slot_for_booking(conn, slot_id, lock=data.waitlist)
@@ -230,6 +222,11 @@ async def _book_one(
             )
         if why is not None:
             raise why
+        booked = await _take_and_book(
+            conn, me, slot_id, organization_id=organization_id, data=data, group_id=None
+        )
+        if booked is not None:
+            return booked
     raise SlotFull("the last seats went to concurrent bookings; try again", slot_id=slot_id)
 
 
@@ -265,9 +262,17 @@ async def book_new_slot(
 
 async def book_seats(pool: asyncpg.Pool, me: Principal, slot_id: UUID, data: BookingCreate) -> dict[str, Any]:
     """Book seats in one slot; ``waitlist`` queues the booking when the slot is full."""
-    async with db.transaction(pool) as conn:
+    async with pool.acquire() as conn:
         organization_id = await organization_for(conn, me, data.organization)
-        return await _book_one(conn, me, slot_id, organization_id=organization_id, data=data, group_id=None)
+        # Usually the seats are free: the one statement that takes them, books and audits commits on
+        # its own. Only a refusal (to explain, or to waitlist) needs a transaction around several.
+        booked = await _take_and_book(
+            conn, me, slot_id, organization_id=organization_id, data=data, group_id=None
+        )
+        if booked is not None:
+            return booked
+        async with conn.transaction():
+            return await _refused(conn, me, slot_id, organization_id=organization_id, data=data)
 
 
 async def book_series(
