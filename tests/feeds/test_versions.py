@@ -340,3 +340,27 @@ async def test_an_exact_etag_still_revalidates_once_settled(
     assert by_date.status_code == 304
     settled = await _settled_fetch(client, url)
     assert settled.content == fresh.content
+
+
+async def test_date_revalidation_moves_from_an_exact_to_the_index_version_keeping_its_date(
+    client: Client, pool: asyncpg.Pool, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lab = await feeds.lab()
+    await feeds.slot(lab, _day(2))
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(days=3650))
+    fresh = await client.get(url)
+    assert fresh.headers["etag"].startswith(service.EXACT_TAG)
+    monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(0))
+    since = {"If-Modified-Since": fresh.headers["last-modified"]}
+    first = await client.get(url, headers=since)
+    assert first.status_code == 304
+    assert first.headers["last-modified"] == fresh.headers["last-modified"]
+    assert not first.headers["etag"].startswith(service.EXACT_TAG)
+    stored = await pool.fetchval("select etag from feed_versions where feed = $1", f"lab:{lab['slug']}")
+    assert stored == first.headers["etag"]
+    again = await client.get(url, headers=since)
+    assert (again.status_code, again.headers["etag"]) == (304, first.headers["etag"])
+    body = await client.get(url)
+    assert (body.headers["etag"], body.headers["last-modified"]) == (stored, fresh.headers["last-modified"])
+    assert body.content == fresh.content

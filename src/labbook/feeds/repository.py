@@ -291,6 +291,8 @@ on conflict (feed) do update
 returning changed_at
 """
 GET_VERSION = "select etag, changed_at from feed_versions where feed = $1"
+# Keeps changed_at: the body is the same one, now named by another version.
+RELABEL_VERSION = "update feed_versions set etag = $3 where feed = $1 and etag = $2"
 
 SERIES = """
 select id, lab_id, kind, title, description, timezone, local_start, duration, freq, interval, weekdays,
@@ -425,6 +427,10 @@ async def record_version(conn: asyncpg.Connection, feed: str, etag: str) -> date
         changed_at = row["changed_at"]
     assert changed_at is not None
     return changed_at
+
+
+async def relabel_version(conn: asyncpg.Connection, feed: str, etag: str, new_etag: str) -> None:
+    await conn.execute(RELABEL_VERSION, feed, etag, new_etag)
 
 
 async def list_feed_slots(

@@ -536,7 +536,8 @@ async def fetch_public_feed(
 
     A revalidation is one query of two index probes. A body goes out under the index version only
     when that version is settled (no write still running could slip in under it); otherwise, for the
-    few seconds after a change, under the exact version, which a later revalidation checks exactly.
+    few seconds after a change, under the exact version, which a later revalidation checks exactly
+    (and, for a date revalidation, hands over to the index version once settled).
     """
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
@@ -545,12 +546,20 @@ async def fetch_public_feed(
         if _not_modified(conditions, indexed.version):
             last_modified = await _last_modified(conn, indexed.feed, indexed.version)
             return FeedReply(indexed.feed, indexed.version.etag, last_modified, None, True)
+        horizon = await repository.write_horizon(conn)
         if _names_exact_version(conditions, indexed.version):
-            feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
+                feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
             if _not_modified(conditions, version):
+                if conditions.if_none_match is None and version.is_recorded and indexed.settled(horizon):
+                    # One snapshot shows both versions of one body: from now on the index version
+                    # answers date revalidations, with the date this body was first served.
+                    await repository.relabel_version(conn, feed.key, version.etag, indexed.version.etag)
+                    etag = indexed.version.etag
+                    version = FeedVersion(etag, etag, version.stored_changed_at)
                 last_modified = await _last_modified(conn, feed, version)
                 return FeedReply(feed, version.etag, last_modified, None, True)
-        horizon = await repository.write_horizon(conn)
         # The body must be exactly the one its ETag describes: read both from one snapshot, taken
         # after the horizon was.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
