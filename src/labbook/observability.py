@@ -40,9 +40,6 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Litestar installs its own root handler and level (INFO) when the app is built, after this runs;
-    # labbook's loggers carry the configured level themselves so that it still holds for them.
-    logging.getLogger("labbook").setLevel(level)
 
 
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
