@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncpg
+import pytest
 
 from tests.factories import unique
 
@@ -213,3 +214,29 @@ async def test_admin_issues_token_for_someone(client, make) -> None:
         f"/api/v1/people/{admin.id}/tokens", json={"name": "steal"}, headers=person.headers
     )
     assert forbidden.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"offset": str(2**31)}, "offset"),
+        ({"limit": "99999999999999999999"}, "limit"),
+    ],
+)
+async def test_out_of_range_paging_is_a_422_naming_the_parameter(client, make, params, field) -> None:
+    admin = await make.person("admin")
+
+    reply = await client.get("/api/v1/people", params=params, headers=admin.headers)
+
+    assert reply.status_code == 422, reply.text
+    assert [error["field"] for error in reply.json()["errors"]] == [field]
+
+
+async def test_the_largest_offset_answers_an_empty_page(client, make) -> None:
+    admin = await make.person("admin")
+
+    reply = await client.get("/api/v1/people", params={"offset": 2**31 - 1}, headers=admin.headers)
+
+    assert reply.status_code == 200, reply.text
+    assert (reply.json()["items"], reply.json()["offset"]) == ([], 2**31 - 1)

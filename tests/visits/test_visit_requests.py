@@ -227,3 +227,32 @@ async def test_bad_requests_are_refused_and_write_nothing(client, pool: asyncpg.
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "window"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"offset": str(2**31)}, "offset"),
+        ({"limit": "99999999999999999999"}, "limit"),
+    ],
+)
+async def test_out_of_range_paging_is_a_422_naming_the_parameter(client, cast: Cast, params, field) -> None:
+    await _ask(client, cast)
+
+    response = await client.get("/api/v1/visit-requests", params=params, headers=cast.director.headers)
+
+    assert response.status_code == 422, response.text
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+async def test_the_largest_offset_answers_an_empty_page_with_the_true_total(client, cast: Cast) -> None:
+    await _ask(client, cast)
+
+    response = await client.get(
+        "/api/v1/visit-requests", params={"offset": 2**31 - 1}, headers=cast.director.headers
+    )
+
+    assert response.status_code == 200, response.text
+    page = response.json()
+    assert (page["items"], page["total"], page["offset"]) == ([], 1, 2**31 - 1)

@@ -26,6 +26,9 @@ from labbook.schemas import Page
 
 ADMIN = ("admin",)
 
+# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
+MAX_OFFSET = 2**31 - 1
+
 
 def _person(row: asyncpg.Record) -> Person:
     return msgspec.convert(dict(row.items()), Person)
@@ -90,7 +93,7 @@ class PeopleController(Controller):
             str | None, QueryParameter(description="part of the name or email", max_length=200)
         ] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Page[Person]:
         rows, total = await service.list_people(
             pool, me, organization_slug=organization, role=role, q=q, limit=limit, offset=offset

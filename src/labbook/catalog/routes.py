@@ -35,8 +35,10 @@ from labbook.settings import Settings
 ADMIN = ("admin",)
 LAB_STAFF = ("admin", "lab_manager")
 
+# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
+MAX_OFFSET = 2**31 - 1
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size (at most 200)")]
-Offset = Annotated[int, QueryParameter(ge=0, description="items to skip")]
+Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip")]
 Query = Annotated[str | None, QueryParameter(max_length=200, description="text to look for in names")]
 
 

@@ -29,6 +29,9 @@ from labbook.visits.schemas import (
 Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
 
+# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
+MAX_OFFSET = 2**31 - 1
+
 
 def visit_reply(row: Mapping[str, Any]) -> VisitRequest:
     return VisitRequest(
@@ -81,7 +84,7 @@ class VisitRequestController(Controller):
         status: Annotated[VisitStatus | None, QueryParameter()] = None,
         lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> Page[VisitRequest]:
         rows, total = await service.list_visit_requests(
             pool, me, status=status, lab=lab, limit=limit, offset=offset
