@@ -240,3 +240,25 @@ async def test_the_largest_offset_answers_an_empty_page(client, make) -> None:
 
     assert reply.status_code == 200, reply.text
     assert (reply.json()["items"], reply.json()["offset"]) == ([], 2**31 - 1)
+
+
+@pytest.mark.parametrize(
+    ("q", "matching", "other"),
+    [
+        ("50%", "Asel 50% Group", "Asel 500 Group"),
+        ("a_b", "Dana a_b Nurlan", "Dana axb Nurlan"),
+        ("\\", "Timur \\ Sadykov", "Timur / Sadykov"),
+    ],
+)
+async def test_search_takes_wildcards_and_backslashes_literally(client, make, q, matching, other) -> None:
+    admin = await make.person("admin")
+    college = await make.organization(kind="college")
+    wanted = await make.person("director", organization_id=college["id"], full_name=matching)
+    await make.person("director", organization_id=college["id"], full_name=other)
+
+    reply = await client.get(
+        "/api/v1/people", params={"organization": college["slug"], "q": q}, headers=admin.headers
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert [p["id"] for p in reply.json()["items"]] == [str(wanted.id)]

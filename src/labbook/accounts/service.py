@@ -14,6 +14,7 @@ from labbook.accounts import repository
 from labbook.accounts.schemas import PersonCreate, PersonUpdate
 from labbook.accounts.security import ACCESS_TOKEN_PREFIX, ROLES, Principal, hash_secret, new_secret
 from labbook.audit import service as audit
+from labbook.catalog.repository import like_pattern
 from labbook.errors import Conflict, NotFound, ValidationFailed
 
 # Roles that act on a host university's labs; a visiting college has no use for them.
@@ -143,8 +144,11 @@ async def list_people(
             if organization_slug not in (None, own):
                 return [], 0
             organization_slug = own
+        # The search runs ILIKE with PostgreSQL's default escape character, the backslash that
+        # like_pattern puts before every wildcard, so `50%` finds "50%" and not "500".
+        pattern = like_pattern(q) if q else None
         return await repository.list_people(
-            conn, organization_slug=organization_slug, role=role, q=q or None, limit=limit, offset=offset
+            conn, organization_slug=organization_slug, role=role, q=pattern, limit=limit, offset=offset
         )
 
 
