@@ -140,6 +140,25 @@ with l as (
 select {LAB_COLUMNS} from l join organizations o on o.id = l.organization_id
 """
 
+# What a change to the lab must keep valid: slots active now or later, and series that still have
+# occurrences to come. Read under the lab row lock, which every slot write takes first.
+LIST_UPCOMING_SLOTS = """
+select id, kind, capacity, starts_at, ends_at, is_outside_hours
+from slots
+where int4range(lab_id, lab_id, '[]') = int4range($1, $1, '[]')
+  and during && tstzrange(now(), null, '[)')
+  and status = 'active'
+order by starts_at, id
+"""
+LIST_UPCOMING_SERIES = """
+select s.id
+from slot_series s
+where s.lab_id = $1
+  and s.status = 'active'
+  and exists (select 1 from slots o where o.series_id = s.id and o.ends_at > now())
+order by s.local_start, s.id
+"""
+
 # --- equipment ---------------------------------------------------------------------------------
 
 EQUIPMENT_COLUMNS = """
@@ -401,6 +420,16 @@ async def update_lab(conn: asyncpg.Connection, lab_id: int, fields: dict[str, An
 
 async def archive_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record:
     return await conn.fetchrow(ARCHIVE_LAB, lab_id)
+
+
+async def list_upcoming_slots(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+    """The lab's active slots that have not ended yet (any kind), earliest first."""
+    return await conn.fetch(LIST_UPCOMING_SLOTS, lab_id)
+
+
+async def list_upcoming_series(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+    """The lab's active series with an occurrence (active or cancelled) that has not ended yet."""
+    return await conn.fetch(LIST_UPCOMING_SERIES, lab_id)
 
 
 # --- equipment functions -----------------------------------------------------------------------

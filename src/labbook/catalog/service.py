@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
@@ -28,7 +29,17 @@ from labbook.catalog.schemas import (
     OrganizationCreate,
     OrganizationUpdate,
 )
-from labbook.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from labbook.errors import (
+    Conflict,
+    Forbidden,
+    LabCapacityExceeded,
+    NotFound,
+    OutsideOpeningHours,
+    ValidationFailed,
+)
+from labbook.slots import recurrence
+from labbook.slots.recurrence import Window
+from labbook.slots.service import BLOCKING_KINDS, PEOPLE_KINDS
 from labbook.timezones import zone
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -188,6 +199,91 @@ async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyn
     return row
 
 
+# The lab-wide rules of DESIGN §4.3 hold for the slots already published, not only for new ones. The
+# callers hold the lab row lock, which slot writes take first, so no slot appears or moves meanwhile.
+
+
+def _slot_ref(tz: ZoneInfo, row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "slot_id": str(row["id"]),
+        "kind": row["kind"],
+        "starts_at": row["starts_at"].astimezone(tz).isoformat(),
+        "ends_at": row["ends_at"].astimezone(tz).isoformat(),
+    }
+
+
+async def _check_timezone(conn: asyncpg.Connection, lab: asyncpg.Record, timezone: str) -> None:
+    """Series keep wall-clock times in the lab's zone and slots were checked against its hours."""
+    if timezone == lab["timezone"]:
+        return
+    slots = await repository.list_upcoming_slots(conn, lab["id"])
+    series = await repository.list_upcoming_series(conn, lab["id"])
+    if not slots and not series:
+        return
+    message = (
+        f"{len(slots)} active slot(s) and {len(series)} active series to come were planned in "
+        f"{lab['timezone']}; cancel them before moving the lab to {timezone}"
+    )
+    raise Conflict(
+        f"{lab['slug']!r} keeps its time zone: {message}",
+        errors=[{"field": "timezone", "message": message}],
+        conflicts=[_slot_ref(zone(lab["timezone"]), row) for row in slots],
+        series_ids=[str(row["id"]) for row in series],
+    )
+
+
+async def _check_capacity(conn: asyncpg.Connection, lab: asyncpg.Record, capacity: int) -> None:
+    """No instant from now on holds more people in the lab's slots than ``capacity``."""
+    if capacity >= lab["capacity"]:
+        return
+    people = [
+        row for row in await repository.list_upcoming_slots(conn, lab["id"]) if row["kind"] in PEOPLE_KINDS
+    ]
+    if not people:
+        return
+    # From now on only: a slot already running counts, the part of it that is over does not.
+    peak, at = recurrence.peak_load(
+        max(people[0]["starts_at"], datetime.now(UTC)),
+        max(row["ends_at"] for row in people),
+        [(row["starts_at"], row["ends_at"], row["capacity"]) for row in people],
+    )
+    if peak <= capacity:
+        return
+    tz = zone(lab["timezone"])
+    in_force = [row for row in people if row["starts_at"] <= at < row["ends_at"]]
+    raise LabCapacityExceeded(
+        f"at {at.astimezone(tz).isoformat()} {len(in_force)} slot(s) of {lab['slug']!r} hold {peak} "
+        f"people, more than a capacity of {capacity}; lower their capacity or cancel them first",
+        errors=[{"field": "capacity", "message": f"must be at least {peak}, the most people booked at once"}],
+        lab_capacity=capacity,
+        peak=peak,
+        at=at.astimezone(tz).isoformat(),
+        conflicts=[{**_slot_ref(tz, row), "capacity": row["capacity"]} for row in in_force],
+    )
+
+
+async def _check_slots_within(
+    conn: asyncpg.Connection, lab: asyncpg.Record, hours: list[tuple[int, time, time]]
+) -> None:
+    """Every slot to come that had to sit inside the opening hours still sits inside the new ones."""
+    tz = zone(lab["timezone"])
+    windows = [Window(weekday, opens, closes) for weekday, opens, closes in hours]
+    outside = [
+        row
+        for row in await repository.list_upcoming_slots(conn, lab["id"])
+        if row["kind"] not in BLOCKING_KINDS
+        and not row["is_outside_hours"]
+        and not recurrence.fits_opening_hours(row["starts_at"], row["ends_at"], tz, windows)
+    ]
+    if outside:
+        raise OutsideOpeningHours(
+            f"{len(outside)} active slot(s) of {lab['slug']!r} to come would lie outside these opening "
+            "hours; move them, or mark them outside_hours: true, first",
+            timezone=lab["timezone"],
+            conflicts=[_slot_ref(tz, row) for row in outside],
+        )
+
+
 async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate) -> asyncpg.Record:
     if patch.timezone is not UNSET:
         zone(patch.timezone)
@@ -196,6 +292,8 @@ async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpd
     async with db.transaction(pool) as conn:
         before = await _lab_for_update(conn, me, slug)
         fields, _ = _merge(before, patch)
+        await _check_timezone(conn, before, fields["timezone"])
+        await _check_capacity(conn, before, fields["capacity"])
         after = await repository.update_lab(conn, before["id"], fields)
         await audit.record(conn, me, "lab.update", "lab", before["id"], before=before, after=after)
     return after
@@ -374,6 +472,7 @@ async def set_opening_hours(
     rows = check_schedule(hours)
     async with db.transaction(pool) as conn:
         lab = await _lab_for_update(conn, me, lab_slug)
+        await _check_slots_within(conn, lab, rows)
         before = await repository.list_opening_hours(conn, lab["id"])
         after = await repository.replace_opening_hours(conn, lab["id"], rows)
         await audit.record(
