@@ -147,3 +147,70 @@ async def test_a_slot_taking_a_unit_while_it_is_being_retired_makes_the_retireme
         )
         is False
     )
+
+
+async def test_a_capacity_cut_racing_a_slot_publication_never_lets_both_break_the_capacity(
+    live, make, pool
+) -> None:
+    # Alone each change fits: 20 + 8 people in a lab of 30, or 20 people in a lab cut to 25.
+    # Together they put 28 people in a lab of 25, so one of them must be refused.
+    starts_at = (datetime.now(UTC) + timedelta(days=20)).replace(microsecond=0)
+    labs = []
+    # Three labs: six requests queued at once leave the live server's pool of ten room to spare.
+    for _ in range(3):
+        lab = await make.lab(capacity=30)
+        manager = await make.person(
+            "lab_manager", lab_ids=(lab["id"],), organization_id=lab["organization_id"]
+        )
+        await pool.execute(
+            """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
+               values ($1, 'tour', '{"en": "Morning tour"}', $2, $3, 20)""",
+            lab["id"],
+            starts_at,
+            starts_at + timedelta(hours=2),
+        )
+        labs.append((lab, manager))
+
+    async with pool.acquire() as holder:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute(
+            "select 1 from labs where id = any($1::int[]) for update", [lab["id"] for lab, _ in labs]
+        )
+        requests = [
+            asyncio.create_task(coroutine)
+            for lab, manager in labs
+            for coroutine in (
+                live.patch(f"/api/v1/labs/{lab['slug']}", json={"capacity": 25}, headers=manager.headers),
+                live.post(
+                    "/api/v1/slots",
+                    json={
+                        "lab": lab["slug"],
+                        "kind": "training",
+                        "title": {"en": "Argon welding practice"},
+                        "starts_at": (starts_at + timedelta(hours=1)).isoformat(),
+                        "ends_at": (starts_at + timedelta(hours=3)).isoformat(),
+                        "capacity": 8,
+                    },
+                    headers=manager.headers,
+                ),
+            )
+        ]
+        # Every request must be queued on a lab row lock before the lab rows are let go.
+        while await pool.fetchval(
+            """select count(*) from pg_stat_activity
+                   where datname = current_database() and wait_event_type = 'Lock'"""
+        ) < len(requests):
+            assert not any(r.done() for r in requests), [r.result().text for r in requests if r.done()]
+        await transaction.rollback()
+        replies = await asyncio.gather(*requests)
+
+    for (lab, _), cut, published in zip(labs, replies[::2], replies[1::2], strict=True):
+        outcome = (cut.status_code, published.status_code)
+        assert outcome in ((200, 409), (409, 201)), (cut.text, published.text)
+        assert_problem(cut if outcome[0] == 409 else published, 409, "lab-capacity")
+        capacity = await pool.fetchval("select capacity from labs where id = $1", lab["id"])
+        people = await pool.fetchval(
+            "select sum(capacity) from slots where lab_id = $1 and status = 'active'", lab["id"]
+        )
+        assert (capacity, people) in ((25, 20), (30, 28))
