@@ -9,15 +9,15 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
     headers = setup.manager.headers
     tour = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2026-12-07T10:00:00+05:00", "2026-12-07T12:00:00+05:00", kind="tour", capacity=20),
+        json=setup.slot("2028-12-04T10:00:00+05:00", "2028-12-04T12:00:00+05:00", kind="tour", capacity=20),
         headers=headers,
     )
     assert tour.status_code == 201
     training = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2026-12-07T14:00:00+05:00",
-            "2026-12-07T16:00:00+05:00",
+            "2028-12-04T14:00:00+05:00",
+            "2028-12-04T16:00:00+05:00",
             capacity=4,
             equipment=[{"equipment": setup.tig, "units": 2}],
         ),
@@ -26,16 +26,16 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
     assert training.status_code == 201
     closure = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2026-12-08T00:00:00+05:00", "2026-12-09T00:00:00+05:00", kind="closure", capacity=0),
+        json=setup.slot("2028-12-05T00:00:00+05:00", "2028-12-06T00:00:00+05:00", kind="closure", capacity=0),
         headers=headers,
     )
     assert closure.status_code == 201
-    reply = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2026-12-07&to=2026-12-10")
+    reply = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-12-04&to=2028-12-07")
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["timezone"] == "Asia/Almaty"
     monday, tuesday, wednesday = body["days"]
-    assert monday["date"] == "2026-12-07"
+    assert monday["date"] == "2028-12-04"
     assert [
         (w["starts_at"][11:16], w["ends_at"][11:16], w["people_free"]) for w in monday["free_windows"]
     ] == [
@@ -60,13 +60,13 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
 
 
 async def test_availability_limits(client, setup: LabSetup) -> None:
-    too_long = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2026-12-01&to=2027-02-02")
+    too_long = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-11-28&to=2029-01-30")
     assert too_long.status_code == 422
-    backwards = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2026-12-05&to=2026-12-01")
+    backwards = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-12-02&to=2028-11-28")
     assert backwards.status_code == 422
     assert (
-        await client.get("/api/v1/labs/no-such-lab/availability?from=2026-12-01&to=2026-12-02")
+        await client.get("/api/v1/labs/no-such-lab/availability?from=2028-11-28&to=2028-11-29")
     ).status_code == 404
-    ok = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2026-12-01&to=2027-02-01")
+    ok = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-11-28&to=2029-01-29")
     assert ok.status_code == 200
     assert len(ok.json()["days"]) == 62

@@ -37,8 +37,8 @@ async def test_twenty_publications_for_the_same_units(live, pool, make: Factory)
     setup = await make_setup(make, capacity=1000, units=6)
     bodies = [
         setup.slot(
-            f"2027-01-11T{10 + i % 3}:00:00+05:00",
-            f"2027-01-11T{13 + i % 3}:00:00+05:00",
+            f"2029-01-08T{10 + i % 3}:00:00+05:00",
+            f"2029-01-08T{13 + i % 3}:00:00+05:00",
             capacity=1,
             equipment=[{"equipment": setup.tig, "units": 2}],
         )
@@ -115,8 +115,8 @@ async def test_raw_connections_calling_the_service(pool, make: Factory) -> None:
         lab=setup.slug,
         kind="training",
         title={"en": "Night shift"},
-        starts_at=datetime.fromisoformat("2027-04-05T10:00:00+05:00"),
-        ends_at=datetime.fromisoformat("2027-04-05T12:00:00+05:00"),
+        starts_at=datetime.fromisoformat("2029-04-02T10:00:00+05:00"),
+        ends_at=datetime.fromisoformat("2029-04-02T12:00:00+05:00"),
         capacity=1,
         equipment=[UnitRequest(equipment=setup.tig, units=1)],
     )
@@ -143,7 +143,7 @@ async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, ma
     slot_ids = [
         await pool.fetchval(
             """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
-               values ($1, 'training', '{"en": "x"}', '2027-05-03 05:00+00', '2027-05-03 07:00+00', 1)
+               values ($1, 'training', '{"en": "x"}', '2029-04-30 05:00+00', '2029-04-30 07:00+00', 1)
                returning id""",
             setup.lab["id"],
         )
@@ -155,7 +155,7 @@ async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, ma
             try:
                 await conn.execute(
                     """insert into slot_units (slot_id, unit_id, during)
-                       values ($1, $2, tstzrange('2027-05-03 05:00+00', '2027-05-03 07:00+00', '[)'))""",
+                       values ($1, $2, tstzrange('2029-04-30 05:00+00', '2029-04-30 07:00+00', '[)'))""",
                     slot_id,
                     unit_id,
                 )
@@ -188,9 +188,9 @@ async def test_raw_closure_race(pool, make: Factory, kind: str) -> None:
             capacity=0 if k == "closure" else 5,
         )
 
-    first = body(kind, "2027-06-07T09:00:00+05:00", "2027-06-07T11:00:00+05:00")
+    first = body(kind, "2029-06-04T09:00:00+05:00", "2029-06-04T11:00:00+05:00")
     other = "tour" if kind == "closure" else "closure"
-    second = body(other, "2027-06-07T10:00:00+05:00", "2027-06-07T12:00:00+05:00")
+    second = body(other, "2029-06-04T10:00:00+05:00", "2029-06-04T12:00:00+05:00")
 
     async def publish(data: SlotCreate) -> bool:
         async with db.transaction(pool) as conn:

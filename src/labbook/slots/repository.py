@@ -140,6 +140,17 @@ where slot_id = $1 and status in ('pending', 'confirmed', 'waitlisted')
 returning id
 """
 
+# Active bookings in a slot held by organizations other than $2, per organization.
+FOREIGN_ACTIVE_BOOKINGS = """
+select o.slug as organization, count(*)::int as bookings
+from bookings b
+join organizations o on o.id = b.organization_id
+where b.slot_id = $1 and b.status in ('pending', 'confirmed', 'waitlisted')
+  and b.organization_id is distinct from $2
+group by o.slug
+order by o.slug
+"""
+
 SLOT_VIEW = """
 select s.id, l.slug as lab, l.timezone, s.lab_id, s.series_id, s.occurrence_start, s.kind, s.title,
        s.description, s.starts_at, s.ends_at, s.capacity, s.seats_taken,
@@ -206,6 +217,10 @@ returning {SERIES_COLUMNS}
 """
 LOCK_SERIES_SLOTS = f"""
 select {SLOT_COLUMNS} from slots where series_id = $1 order by occurrence_start for update
+"""
+# The series' exceptions or overrides changed: calendar clients must take its new version.
+TOUCH_SERIES = """
+update slot_series set sequence = sequence + 1, updated_at = now() where id = any($1::uuid[])
 """
 REPOINT_SLOTS = """
 update slots set series_id = $2, sequence = sequence + 1, updated_at = now()
@@ -379,6 +394,12 @@ async def cancel_bookings(conn: asyncpg.Connection, slot_id: UUID, reason: str |
     return [row["id"] for row in await conn.fetch(CANCEL_BOOKINGS, slot_id, reason)]
 
 
+async def list_foreign_active_bookings(
+    conn: asyncpg.Connection, slot_id: UUID, organization_id: int | None
+) -> list[asyncpg.Record]:
+    return await conn.fetch(FOREIGN_ACTIVE_BOOKINGS, slot_id, organization_id)
+
+
 async def get_slot_view(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_SLOT_VIEW, slot_id)
 
@@ -483,6 +504,10 @@ async def repoint_slots(
     conn: asyncpg.Connection, old_series_id: UUID, new_series_id: UUID, from_occurrence: datetime
 ) -> None:
     await conn.execute(REPOINT_SLOTS, old_series_id, new_series_id, from_occurrence)
+
+
+async def touch_series(conn: asyncpg.Connection, series_ids: list[UUID]) -> None:
+    await conn.execute(TOUCH_SERIES, series_ids)
 
 
 async def list_lab_units(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:

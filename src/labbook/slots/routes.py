@@ -36,7 +36,7 @@ from labbook.timezones import zone
 LAB_STAFF = ("admin", "lab_manager")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size (at most 200)")]
-Offset = Annotated[int, QueryParameter(ge=0, description="items to skip")]
+Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="items to skip")]
 From = Annotated[
     datetime | None,
     QueryParameter(name="from", description="with offset; slots ending after it (default now)"),

@@ -52,6 +52,9 @@ PEOPLE_KINDS = frozenset({"tour", "training", "event"})
 BLOCKING_KINDS = frozenset({"maintenance", "closure"})
 MAX_SLOT_LENGTH = timedelta(days=366)
 MAX_AVAILABILITY_DAYS = 62
+# Dates outside this range are typos, and near year 1 or 9999 the time zone arithmetic overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 UNIT_PICK_ATTEMPTS = 3
 
 
@@ -255,6 +258,21 @@ async def _hold_units(
             )
 
 
+def _check_dates(**named: datetime | date | None) -> None:
+    """Each named date or instant lies between 2000-01-01 and 2100-01-01 (UTC)."""
+    for name, value in named.items():
+        if value is None:
+            continue
+        instant = value if isinstance(value, datetime) else datetime.combine(value, time(), UTC)
+        if not EARLIEST <= instant <= LATEST:
+            raise ValidationFailed.field(name, "must lie between 2000-01-01 and 2100-01-01")
+
+
+def _check_not_past(starts_at: datetime) -> None:
+    if starts_at < datetime.now(UTC):
+        raise ValidationFailed.field("starts_at", "must not be in the past")
+
+
 def _check_shape(
     kind: str,
     starts_at: datetime,
@@ -262,6 +280,7 @@ def _check_shape(
     capacity: int,
     booking_deadline: datetime | None,
 ) -> None:
+    _check_dates(starts_at=starts_at, ends_at=ends_at, booking_deadline=booking_deadline)
     if ends_at <= starts_at:
         raise ValidationFailed.field("ends_at", "must be after starts_at")
     if ends_at - starts_at > MAX_SLOT_LENGTH:
@@ -330,6 +349,7 @@ async def create_slot_in(
     """
     context = await _locked_lab(conn, actor, lab["id"])
     _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, data.booking_deadline)
+    _check_not_past(data.starts_at)
     organization_id = await _resolve_audience(conn, data.visibility, data.organization, data.instructor_id)
     units = await _resolve_units(conn, context, data.kind, data.equipment)
     fields = {
@@ -400,6 +420,7 @@ async def list_slots(
     for name, value in (("from", starts_at), ("to", ends_at)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
+    _check_dates(**{"from": starts_at, "to": ends_at})
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise ValidationFailed.field("to", "must be after from")
     async with pool.acquire() as conn:
@@ -531,6 +552,10 @@ async def update_slot(
             fields["capacity"],
             fields["booking_deadline"],
         )
+        if fields["starts_at"] != slot["starts_at"]:
+            _check_not_past(fields["starts_at"])
+        if slot["series_id"] is not None:
+            await repository.touch_series(conn, [slot["series_id"]])
         if (
             data.visibility is not msgspec.UNSET
             or data.organization is not msgspec.UNSET
@@ -545,12 +570,33 @@ async def update_slot(
             fields["organization_id"] = await _resolve_audience(
                 conn, fields["visibility"], organization, fields["instructor_id"]
             )
+            if fields["visibility"] == "private":
+                await _check_audience_bookings(conn, slot["id"], organization, fields["organization_id"])
         await _move_slot(
             conn, actor, lab, slot, fields, None if data.equipment is msgspec.UNSET else data.equipment
         )
         view = await repository.get_slot_view(conn, slot_id)
     assert view is not None
     return view
+
+
+async def _check_audience_bookings(
+    conn: asyncpg.Connection, slot_id: UUID, organization: str | None, organization_id: int | None
+) -> None:
+    """Refuse to make a slot private while other organizations hold active bookings in it.
+
+    The caller holds the slot row, which every booking that takes or waits for its seats also locks.
+    """
+    held = await repository.list_foreign_active_bookings(conn, slot_id, organization_id)
+    if not held:
+        return
+    total = sum(row["bookings"] for row in held)
+    names = ", ".join(f"{row['organization']} ({row['bookings']})" for row in held)
+    raise Conflict(
+        f"{total} active booking(s) of other organizations ({names}) are in the slot; cancel them "
+        f"before making it private to {organization}",
+        bookings=[{"organization": row["organization"], "bookings": row["bookings"]} for row in held],
+    )
 
 
 async def _organization_slug(conn: asyncpg.Connection, slot: asyncpg.Record) -> str | None:
@@ -585,7 +631,9 @@ async def cancel_slot(
 ) -> asyncpg.Record:
     """Cancel a slot (or one occurrence of a series), release its units and cancel its bookings."""
     async with db.transaction(pool) as conn:
-        await _editable_slot(conn, actor, slot_id)
+        _, slot = await _editable_slot(conn, actor, slot_id)
+        if slot["series_id"] is not None:
+            await repository.touch_series(conn, [slot["series_id"]])
         await _cancel_slot_rows(conn, actor, slot_id, reason)
         view = await repository.get_slot_view(conn, slot_id)
     assert view is not None
@@ -650,10 +698,17 @@ def _raise_collisions(collisions: list[SkippedOccurrence], total: int) -> None:
     )
 
 
-async def _series_view(conn: asyncpg.Connection, series: asyncpg.Record) -> SeriesView:
+async def _series_view(
+    conn: asyncpg.Connection, principal: Principal | None, series: asyncpg.Record
+) -> SeriesView:
+    """The series with the occurrences ``principal`` may see (as ``GET /slots/{id}`` would show them)."""
     lab = await repository.get_lab(conn, series["lab_id"])
     assert lab is not None
-    occurrences = await repository.list_series_slot_views(conn, series["id"])
+    occurrences = [
+        row
+        for row in await repository.list_series_slot_views(conn, series["id"])
+        if can_see(principal, row["lab_id"], row["visibility"], row["organization_id"])
+    ]
     organization = None
     if series["organization_id"] is not None:
         organization = await repository.get_organization_slug(conn, series["organization_id"])
@@ -666,6 +721,9 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
     async with db.transaction(pool) as conn:
         found = await _lab_by_slug(conn, data.lab)
         lab = await _locked_lab(conn, actor, found["id"])
+        _check_dates(**{"recurrence.until": data.recurrence.until})
+        _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
+        _check_not_past(data.starts_at)
         duration = data.ends_at - data.starts_at
         rule = Rule(
             local_start=recurrence.to_local(data.starts_at, lab.tz),
@@ -678,7 +736,6 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
             until=data.recurrence.until,
         )
         occurrences = recurrence.expand(rule)
-        _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
         organization_id = await _resolve_audience(
             conn, data.visibility, data.organization, data.instructor_id
         )
@@ -758,7 +815,7 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
             series["id"],
             after={**db.record_to_dict(series), "skipped": [c.occurrence_start for _, c in collisions]},
         )
-        view = await _series_view(conn, series)
+        view = await _series_view(conn, actor, series)
         created_rows = await repository.list_slot_views_by_id(conn, created)
     return SeriesCreateResult(view, created_rows, [c for _, c in collisions])
 
@@ -770,7 +827,7 @@ async def get_series_for(pool: asyncpg.Pool, principal: Principal | None, series
             principal, series["lab_id"], series["visibility"], series["organization_id"]
         ):
             raise NotFound("no such series")
-        return await _series_view(conn, series)
+        return await _series_view(conn, principal, series)
 
 
 @dataclass(frozen=True, slots=True)
@@ -899,8 +956,13 @@ async def update_series(
         by_start = {slot["occurrence_start"]: slot for slot in part.slots}
         changed: list[UUID] = []
         collisions: list[SkippedOccurrence] = []
+        now = datetime.now(UTC)
         for old, new in zip(part.occurrences, occurrences, strict=True):
             slot = by_start[old.starts_at]
+            if moves and slot["status"] == "active" and new.starts_at < now <= slot["starts_at"]:
+                raise ValidationFailed.field(
+                    "start_time", f"would move the occurrence of {lab.iso(slot['starts_at'])} into the past"
+                )
             fields = {key: slot[key] for key in _UPDATABLE}
             fields.update(
                 occurrence_start=new.starts_at, capacity=capacity, title=title, description=description
@@ -944,7 +1006,7 @@ async def update_series(
             status=series["status"],
         )
         await audit.record(conn, actor, "series.update", "series", series["id"], before=series, after=updated)
-        view = await _series_view(conn, updated)
+        view = await _series_view(conn, actor, updated)
         changed_rows = await repository.list_slot_views_by_id(conn, changed)
     return SeriesChangeResult(view, part.previous_series_id, changed_rows)
 
@@ -985,7 +1047,7 @@ async def cancel_series(
             before=series,
             after={**db.record_to_dict(updated), "reason": data.reason},
         )
-        view = await _series_view(conn, updated)
+        view = await _series_view(conn, actor, updated)
         cancelled_rows = await repository.list_slot_views_by_id(conn, cancelled)
     return SeriesChangeResult(view, part.previous_series_id, cancelled_rows)
 
@@ -1007,6 +1069,7 @@ def _merge(pieces: list[tuple[datetime, datetime, Any]]) -> list[tuple[datetime,
 async def lab_availability(pool: asyncpg.Pool, slug: str, first_day: date, end_day: date) -> Availability:
     """Per local date in ``[first_day, end_day)``: free windows inside opening hours (outside
     closures and with people room left) and, per equipment, which units are free when."""
+    _check_dates(**{"from": first_day, "to": end_day})
     if end_day <= first_day:
         raise ValidationFailed.field("to", "must be after from")
     if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:
