@@ -36,6 +36,16 @@ PRIVATE_CACHE = "private, max-age=300, must-revalidate"
 FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 
 
+def _served_by(request: Request[Any, Any, Any]) -> tuple[asyncpg.Pool, Settings]:
+    """The pool and settings, read from the app's state rather than injected: two injected
+    dependencies make Litestar resolve them in a task group (two tasks per request), a real share of
+    a revalidation, the hottest request the app answers."""
+    state = request.app.state
+    pool: asyncpg.Pool = state.pool
+    settings: Settings = state.settings
+    return pool, settings
+
+
 def _strip_suffix(name: str) -> str:
     if not name.endswith(SUFFIX) or len(name) == len(SUFFIX):
         raise NotFound("feed addresses end in .ics")
@@ -81,13 +91,9 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
     tags=["feeds"],
     summary="A lab's public calendar: published slots, closures, maintenance",
 )
-async def lab_feed(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-    lab_file: FromPath[str],
-) -> Response[Any]:
+async def lab_feed(request: Request[Any, Any, Any], lab_file: FromPath[str]) -> Response[Any]:
     """Never names who booked: a private slot shows only as an anonymous "Reserved" block."""
+    pool, settings = _served_by(request)
     reply = await service.fetch_public_feed(
         pool,
         settings,
@@ -106,12 +112,9 @@ async def lab_feed(
     summary="When a piece of equipment is held, and by what",
 )
 async def equipment_feed(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-    lab: FromPath[str],
-    equipment_file: FromPath[str],
+    request: Request[Any, Any, Any], lab: FromPath[str], equipment_file: FromPath[str]
 ) -> Response[Any]:
+    pool, settings = _served_by(request)
     reply = await service.fetch_public_feed(
         pool,
         settings,
@@ -130,13 +133,9 @@ async def equipment_feed(
     tags=["feeds"],
     summary="A private feed named by an unguessable token",
 )
-async def private_feed(
-    request: Request[Any, Any, Any],
-    pool: NamedDependency[asyncpg.Pool],
-    settings: NamedDependency[Settings],
-    token_file: FromPath[str],
-) -> Response[Any]:
+async def private_feed(request: Request[Any, Any, Any], token_file: FromPath[str]) -> Response[Any]:
     """Unknown and revoked tokens answer 404; a client that keeps trying unknown ones gets 429."""
+    pool, settings = _served_by(request)
     try:
         reply = await service.fetch_private_feed(
             pool,
