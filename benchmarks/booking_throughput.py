@@ -9,8 +9,12 @@ The raw baseline writes equivalent rows with asyncpg at the same concurrency, on
 same database: one transaction with the conditional seat-counter UPDATE, the booking INSERT and the
 audit_events INSERT (the booking row as ``after``), one statement each, as a plain asyncpg program
 would write them (no HTTP, no token lookup, no validation). The ratio is taken against it. For
-comparison with earlier figures it also prints the rate without the audit row. Bounded: a fixed number
-of requests and a deadline for everything.
+comparison with earlier figures it also prints the rate without the audit row, and the rate of the
+endpoint's own single booking statement run straight from asyncpg (what HTTP, the token check,
+validation and the framework cost on top of the SQL). Next to each rate: CPU
+milliseconds per booking of the program doing the writes (the server; this process for raw) and of
+the database backends, which stay comparable when other work shares the machine. Bounded: a fixed
+number of requests and a deadline for everything.
 """
 
 from __future__ import annotations
@@ -23,18 +27,21 @@ import secrets
 import socket
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from labbook import db, embedded, migrate  # noqa: E402
 from labbook.accounts.security import ACCESS_TOKEN_PREFIX, hash_secret, new_secret  # noqa: E402
+from labbook.bookings import repository as bookings  # noqa: E402
 
 DEADLINE_SECONDS = 110
 SLOTS = 20
@@ -67,8 +74,8 @@ def _free_port() -> int:
         return port
 
 
-async def _seed(url: str) -> tuple[str, int, object, list[object], list[object], list[object]]:
-    """A lab, a director with a token, and three sets of roomy slots (HTTP, raw, raw without audit)."""
+async def _seed(url: str) -> tuple[str, int, object, list[list[object]]]:
+    """A lab, a director with a token, and four sets of roomy slots, one for each measurement."""
     conn = await db.connect(url)
     try:
         new_org = "insert into organizations (slug, name, kind) values ($1, $2, $3) returning id"
@@ -111,7 +118,7 @@ async def _seed(url: str) -> tuple[str, int, object, list[object], list[object],
                 )
             ]
 
-        return token, college, person, await slots(), await slots(), await slots()
+        return token, college, person, [await slots() for _ in range(4)]
     finally:
         await conn.close()
 
@@ -129,17 +136,60 @@ async def _wait_ready(client: httpx.AsyncClient, process: asyncio.subprocess.Pro
             await asyncio.sleep(0.1)
 
 
-async def _run(total: int, concurrency: int, one: object) -> float:
-    """Run ``one(i)`` for i in 0..total-1 with ``concurrency`` in flight; returns operations per second."""
+@dataclass(frozen=True)
+class Measured:
+    """Operations per second, and CPU milliseconds per operation spent by the program doing the writes
+    (the server, or this process for raw asyncpg) and by the database's backends for this database.
+
+    The CPU figures hardly depend on what else the machine is running, unlike the rates.
+    """
+
+    rate: float
+    app_ms: float
+    database_ms: float
+
+
+def _cpu_seconds(processes: list[psutil.Process]) -> float:
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _backends(database: str) -> list[psutil.Process]:
+    """PostgreSQL backends serving ``database`` (their process title names it)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or ())
+        if process.info["name"] == "postgres" and f" {database} " in f"{cmdline} ":
+            found.append(process)
+    return found
+
+
+async def _run(
+    total: int, concurrency: int, one: object, app: list[psutil.Process], database: str
+) -> Measured:
+    """Run ``one(i)`` for i in 0..total-1 with ``concurrency`` in flight."""
     counter = iter(range(total))
 
     async def worker() -> None:
         for i in counter:
             await one(i)  # type: ignore[operator]
 
+    backends = _backends(database)
+    app_before, database_before = _cpu_seconds(app), _cpu_seconds(backends)
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return Measured(
+        rate=total / elapsed,
+        app_ms=(_cpu_seconds(app) - app_before) * 1000 / total,
+        database_ms=(_cpu_seconds(backends) - database_before) * 1000 / total,
+    )
 
 
 class _Connection:
@@ -178,7 +228,15 @@ class _Connection:
         await self.writer.wait_closed()
 
 
-async def _http(port: int, token: str, slots: list[object], total: int, concurrency: int) -> float:
+async def _http(
+    port: int,
+    token: str,
+    slots: list[object],
+    total: int,
+    concurrency: int,
+    server: list[psutil.Process],
+    database: str,
+) -> Measured:
     connections = [await _Connection.open(port) for _ in range(concurrency)]
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
     for connection in connections:
@@ -210,7 +268,7 @@ async def _http(port: int, token: str, slots: list[object], total: int, concurre
     try:
         # Warm up every connection and the server's statement caches: first-request costs are not throughput.
         await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
-        return await _run(total, concurrency, book)
+        return await _run(total, concurrency, book, server, database)
     finally:
         for connection in connections:
             await connection.close()
@@ -225,7 +283,8 @@ async def _raw(
     concurrency: int,
     *,
     audited: bool,
-) -> float:
+    database: str,
+) -> Measured:
     pool = await db.create_pool(url, min_size=concurrency, max_size=concurrency)
     try:
 
@@ -253,7 +312,47 @@ async def _raw(
                     )
 
         await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
-        return await _run(total, concurrency, book)
+        return await _run(total, concurrency, book, [psutil.Process()], database)
+    finally:
+        await pool.close()
+
+
+async def _raw_statement(
+    url: str,
+    college: int,
+    person: object,
+    slots: list[object],
+    total: int,
+    concurrency: int,
+    *,
+    database: str,
+) -> Measured:
+    """The endpoint's own single booking statement (seats, booking and audit event), straight from asyncpg."""
+    pool = await db.create_pool(url, min_size=concurrency, max_size=concurrency)
+    try:
+
+        async def book(i: int) -> None:
+            async with pool.acquire() as conn:
+                booked = await bookings.book_seats(
+                    conn,
+                    slots[i % len(slots)],
+                    organization_id=college,
+                    booked_by=person,
+                    group_id=None,
+                    headcount=2,
+                    contact_name="Bench Contact",
+                    contact_email="contact@bench.kz",
+                    contact_phone=None,
+                    language="ru",
+                    age_group="16-17",
+                    notes=f"request {i}",
+                    audit_event=(person, "booking.create", "booking", secrets.token_hex(8)),
+                )
+            if booked is None:
+                raise SystemExit("raw booking found no seats")
+
+        await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
+        return await _run(total, concurrency, book, [psutil.Process()], database)
     finally:
         await pool.close()
 
@@ -271,7 +370,7 @@ async def main(args: argparse.Namespace) -> None:
             await migrate.apply(conn)
         finally:
             await conn.close()
-        token, college, person, http_slots, raw_slots, bare_slots = await _seed(url)
+        token, college, person, (http_slots, raw_slots, bare_slots, statement_slots) = await _seed(url)
         port = _free_port()
         env = {
             **os.environ,
@@ -301,13 +400,25 @@ async def main(args: argparse.Namespace) -> None:
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url) as probe:
             await _wait_ready(probe, process)
+        server_process = psutil.Process(process.pid)
+        server = [server_process, *server_process.children(recursive=True)]
         async with asyncio.timeout(DEADLINE_SECONDS):
-            http_rate = await _http(port, token, http_slots, args.bookings, args.concurrency)
-            raw_rate = await _raw(
-                url, college, person, raw_slots, args.bookings, args.concurrency, audited=True
+            http = await _http(port, token, http_slots, args.bookings, args.concurrency, server, name)
+            raw = await _raw(
+                url, college, person, raw_slots, args.bookings, args.concurrency, audited=True, database=name
             )
-            bare_rate = await _raw(
-                url, college, person, bare_slots, args.bookings, args.concurrency, audited=False
+            bare = await _raw(
+                url,
+                college,
+                person,
+                bare_slots,
+                args.bookings,
+                args.concurrency,
+                audited=False,
+                database=name,
+            )
+            statement = await _raw_statement(
+                url, college, person, statement_slots, args.bookings, args.concurrency, database=name
             )
         check = await asyncpg.connect(url)
         try:
@@ -323,11 +434,18 @@ async def main(args: argparse.Namespace) -> None:
             await check.close()
         assert booked == audited == args.bookings + 2 * args.concurrency, (booked, audited)
         print(f"bookings: {args.bookings}, concurrency: {args.concurrency}, server workers: {args.workers}")
-        print(f"HTTP endpoint (auth + validation + seats + audit):  {http_rate:8.0f} bookings/s")
-        print(f"raw asyncpg (counter update + insert + audit row): {raw_rate:8.0f} bookings/s")
-        print(f"ratio endpoint / raw:                               {http_rate / raw_rate:8.2f}")
-        print(f"(raw without the audit row:                         {bare_rate:8.0f} bookings/s, ", end="")
-        print(f"ratio {http_rate / bare_rate:.2f})")
+        rows = [
+            ("HTTP endpoint (auth + validation + seats + audit)", http),
+            ("raw asyncpg (counter update + insert + audit row)", raw),
+            ("raw asyncpg without the audit row (reference)", bare),
+            ("raw asyncpg, the endpoint's one booking statement", statement),
+        ]
+        print(f"{'':50} {'bookings/s':>10} {'app CPU ms':>11} {'db CPU ms':>10}  (CPU per booking)")
+        for label, measured in rows:
+            print(f"{label:50} {measured.rate:10.0f} {measured.app_ms:11.2f} {measured.database_ms:10.2f}")
+        print(f"ratio endpoint / raw (equivalent rows, with audit): {http.rate / raw.rate:8.2f}")
+        print(f"ratio endpoint / raw without the audit row:         {http.rate / bare.rate:8.2f}")
+        print(f"ratio endpoint / its own statement from raw asyncpg: {http.rate / statement.rate:7.2f}")
     finally:
         if process is not None and process.returncode is None:
             process.terminate()
