@@ -364,3 +364,13 @@ async def test_date_revalidation_moves_from_an_exact_to_the_index_version_keepin
     body = await client.get(url)
     assert (body.headers["etag"], body.headers["last-modified"]) == (stored, fresh.headers["last-modified"])
     assert body.content == fresh.content
+
+
+async def test_without_activity_tracking_the_horizon_is_unknown(pool: asyncpg.Pool) -> None:
+    """A session that hides its transactions leaves no safe horizon: only exact versions go out."""
+    async with pool.acquire() as hidden, pool.acquire() as conn:
+        await hidden.execute("set track_activities = off")
+        try:
+            assert await repository.write_horizon(conn) is None
+        finally:
+            await hidden.execute("reset track_activities")

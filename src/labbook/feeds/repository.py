@@ -227,10 +227,11 @@ PUBLIC_PROBE_SQL = {view: _probe_sql(view) for view in ("lab", "equipment")}
 # `updated_at = now()`, its transaction's start, which is this very `xact_start`; a transaction shows
 # here from before it can write until after its commit is visible. So no write still to come can carry
 # an `updated_at` below this (less a margin, see service.SETTLE_MARGIN). Sessions we may not see
-# (another role without pg_read_all_stats) and prepared transactions make it unknowable: `blind`.
+# (another role without pg_read_all_stats), track_activities = off (`disabled`) and prepared
+# transactions make it unknowable: `blind`.
 WRITE_HORIZON = """
 select min(a.xact_start) as oldest,
-       coalesce(bool_or(a.state is null), false)
+       coalesce(bool_or(a.state is null or a.state = 'disabled'), false)
        or exists (select 1 from pg_prepared_xacts p where p.database = current_database()) as blind
 from pg_stat_get_activity(null) a
 where a.datid = (select oid from pg_database where datname = current_database())
