@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from collections.abc import Coroutine
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
 
 from tests.catalog.conftest import assert_problem
 from tests.catalog.test_opening_hours import stored_schedule
-from tests.factories import unique
+from tests.factories import Factory, Person, unique
 
 WORKDAYS = [{"weekday": d, "opens_at": "09:00", "closes_at": "18:00"} for d in range(1, 6)]
 SPLIT_WEEK = [
@@ -149,19 +155,53 @@ async def test_a_slot_taking_a_unit_while_it_is_being_retired_makes_the_retireme
     )
 
 
+async def queued_on_lab_locks(
+    pool: asyncpg.Pool, lab_ids: list[int], requests: list[Coroutine[Any, Any, httpx.Response]]
+) -> list[httpx.Response]:
+    """Send ``requests`` while the labs' rows are locked, and let go once all wait on the locks."""
+    async with pool.acquire() as holder:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("select 1 from labs where id = any($1::int[]) for update", lab_ids)
+        tasks = [asyncio.create_task(request) for request in requests]
+        while await pool.fetchval(
+            """select count(*) from pg_stat_activity
+               where datname = current_database() and wait_event_type = 'Lock'"""
+        ) < len(tasks):
+            assert not any(t.done() for t in tasks), [t.result().text for t in tasks if t.done()]
+        await transaction.rollback()
+        return await asyncio.gather(*tasks)
+
+
+async def lab_with_manager(make: Factory, **fields: Any) -> tuple[asyncpg.Record, Person]:
+    lab = await make.lab(**fields)
+    manager = await make.person("lab_manager", lab_ids=(lab["id"],), organization_id=lab["organization_id"])
+    return lab, manager
+
+
+def training(lab: asyncpg.Record, starts_at: datetime, ends_at: datetime, capacity: int) -> dict[str, Any]:
+    return {
+        "lab": lab["slug"],
+        "kind": "training",
+        "title": {"en": "Argon welding practice"},
+        "starts_at": starts_at.isoformat(),
+        "ends_at": ends_at.isoformat(),
+        "capacity": capacity,
+    }
+
+
+# Three labs per race: six requests queued at once leave the live server's pool of ten room to spare.
+LABS_PER_RACE = 3
+
+
 async def test_a_capacity_cut_racing_a_slot_publication_never_lets_both_break_the_capacity(
     live, make, pool
 ) -> None:
     # Alone each change fits: 20 + 8 people in a lab of 30, or 20 people in a lab cut to 25.
     # Together they put 28 people in a lab of 25, so one of them must be refused.
     starts_at = (datetime.now(UTC) + timedelta(days=20)).replace(microsecond=0)
-    labs = []
-    # Three labs: six requests queued at once leave the live server's pool of ten room to spare.
-    for _ in range(3):
-        lab = await make.lab(capacity=30)
-        manager = await make.person(
-            "lab_manager", lab_ids=(lab["id"],), organization_id=lab["organization_id"]
-        )
+    labs = [await lab_with_manager(make, capacity=30) for _ in range(LABS_PER_RACE)]
+    for lab, _ in labs:
         await pool.execute(
             """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
                values ($1, 'tour', '{"en": "Morning tour"}', $2, $3, 20)""",
@@ -169,41 +209,23 @@ async def test_a_capacity_cut_racing_a_slot_publication_never_lets_both_break_th
             starts_at,
             starts_at + timedelta(hours=2),
         )
-        labs.append((lab, manager))
 
-    async with pool.acquire() as holder:
-        transaction = holder.transaction()
-        await transaction.start()
-        await holder.execute(
-            "select 1 from labs where id = any($1::int[]) for update", [lab["id"] for lab, _ in labs]
-        )
-        requests = [
-            asyncio.create_task(coroutine)
+    replies = await queued_on_lab_locks(
+        pool,
+        [lab["id"] for lab, _ in labs],
+        [
+            request
             for lab, manager in labs
-            for coroutine in (
+            for request in (
                 live.patch(f"/api/v1/labs/{lab['slug']}", json={"capacity": 25}, headers=manager.headers),
                 live.post(
                     "/api/v1/slots",
-                    json={
-                        "lab": lab["slug"],
-                        "kind": "training",
-                        "title": {"en": "Argon welding practice"},
-                        "starts_at": (starts_at + timedelta(hours=1)).isoformat(),
-                        "ends_at": (starts_at + timedelta(hours=3)).isoformat(),
-                        "capacity": 8,
-                    },
+                    json=training(lab, starts_at + timedelta(hours=1), starts_at + timedelta(hours=3), 8),
                     headers=manager.headers,
                 ),
             )
-        ]
-        # Every request must be queued on a lab row lock before the lab rows are let go.
-        while await pool.fetchval(
-            """select count(*) from pg_stat_activity
-                   where datname = current_database() and wait_event_type = 'Lock'"""
-        ) < len(requests):
-            assert not any(r.done() for r in requests), [r.result().text for r in requests if r.done()]
-        await transaction.rollback()
-        replies = await asyncio.gather(*requests)
+        ],
+    )
 
     for (lab, _), cut, published in zip(labs, replies[::2], replies[1::2], strict=True):
         outcome = (cut.status_code, published.status_code)
@@ -214,3 +236,41 @@ async def test_a_capacity_cut_racing_a_slot_publication_never_lets_both_break_th
             "select sum(capacity) from slots where lab_id = $1 and status = 'active'", lab["id"]
         )
         assert (capacity, people) in ((25, 20), (30, 28))
+
+
+async def test_new_opening_hours_racing_a_slot_publication_never_leave_the_slot_outside(
+    live, make, pool
+) -> None:
+    # The slot fits 08:00-20:00 but not 09:00-18:00: whichever comes second must be refused.
+    almaty = ZoneInfo("Asia/Almaty")
+    day = (datetime.now(almaty) + timedelta(days=20)).date()
+    starts_at = datetime.combine(day, time(8), almaty)
+    labs = [await lab_with_manager(make) for _ in range(LABS_PER_RACE)]
+    for lab, _ in labs:
+        await make.opening_hours(lab_id=lab["id"], opens="08:00", closes="20:00")
+    shorter = [{"weekday": d, "opens_at": "09:00", "closes_at": "18:00"} for d in range(1, 8)]
+
+    replies = await queued_on_lab_locks(
+        pool,
+        [lab["id"] for lab, _ in labs],
+        [
+            request
+            for lab, manager in labs
+            for request in (
+                live.put(f"/api/v1/labs/{lab['slug']}/opening-hours", json=shorter, headers=manager.headers),
+                live.post(
+                    "/api/v1/slots",
+                    json=training(lab, starts_at, starts_at + timedelta(hours=2), 4),
+                    headers=manager.headers,
+                ),
+            )
+        ],
+    )
+
+    for (lab, _), hours, published in zip(labs, replies[::2], replies[1::2], strict=True):
+        outcome = (hours.status_code, published.status_code)
+        assert outcome in ((200, 409), (409, 201)), (hours.text, published.text)
+        assert_problem(hours if outcome[0] == 409 else published, 409, "outside-opening-hours")
+        opens = await pool.fetchval("select min(opens_at) from opening_hours where lab_id = $1", lab["id"])
+        slots = await pool.fetchval("select count(*) from slots where lab_id = $1", lab["id"])
+        assert (opens, slots) in ((time(9), 0), (time(8), 1))
