@@ -1,4 +1,4 @@
-"""The booking races again, with requests split between two server processes sharing one database.
+"""The booking and slot races again, with requests split between two server processes sharing one database.
 
 Nothing about seats may live in a worker's memory: only PostgreSQL decides who gets the last seat.
 """
@@ -19,6 +19,8 @@ import httpx
 from tests.bookings import races
 from tests.bookings.helpers import SlotFactory, new_cast
 from tests.factories import Factory
+from tests.slots import races as slot_races
+from tests.slots.conftest import make_setup
 
 START_DEADLINE_SECONDS = 60
 STOP_DEADLINE_SECONDS = 15
@@ -103,3 +105,14 @@ async def test_booking_races_across_two_server_processes(
         await races.last_seats_race(clients, pool, await new_cast(make), slots, waitlist=False)
         await races.last_seats_race(clients, pool, await new_cast(make), slots, waitlist=True)
         await races.transition_race(clients, pool, await new_cast(make), slots)
+
+
+async def test_slot_races_across_two_server_processes(
+    database_url: str, pool: asyncpg.Pool, make: Factory
+) -> None:
+    async with _servers(database_url, 2) as clients:
+        await slot_races.publications_for_the_same_units(
+            clients, pool, await make_setup(make, capacity=1000, units=6)
+        )
+        await slot_races.closure_against_a_slot(clients, pool, await make_setup(make))
+        await slot_races.series_against_a_one_off(clients, pool, await make_setup(make, units=1))

@@ -14,14 +14,9 @@ from labbook.errors import LabbookError, UnitTaken
 from labbook.slots import service
 from labbook.slots.schemas import SlotCreate, UnitRequest
 from tests.factories import Factory
+from tests.slots import races
 from tests.slots.conftest import LabSetup, make_setup
-
-OVERLAP_CHECK = """
-select count(*) from slot_units a
-join slot_units b on a.unit_id = b.unit_id and a.slot_id < b.slot_id and a.during && b.during
-join slots s on s.id = a.slot_id
-where a.is_active and b.is_active and s.lab_id = $1
-"""
+from tests.slots.races import OVERLAP_CHECK
 
 
 def _principal(setup: LabSetup) -> Principal:
@@ -34,78 +29,15 @@ def _principal(setup: LabSetup) -> Principal:
 
 
 async def test_twenty_publications_for_the_same_units(live, pool, make: Factory) -> None:
-    setup = await make_setup(make, capacity=1000, units=6)
-    bodies = [
-        setup.slot(
-            f"2029-01-08T{10 + i % 3}:00:00+05:00",
-            f"2029-01-08T{13 + i % 3}:00:00+05:00",
-            capacity=1,
-            equipment=[{"equipment": setup.tig, "units": 2}],
-        )
-        for i in range(20)
-    ]
-    replies = await asyncio.gather(
-        *(live.post("/api/v1/slots", json=body, headers=setup.manager.headers) for body in bodies)
-    )
-    created = [r for r in replies if r.status_code == 201]
-    refused = [r for r in replies if r.status_code != 201]
-    assert len(created) == 3
-    assert {r.status_code for r in refused} == {409}
-    assert all(r.json()["type"] == "/problems/unit-taken" and r.json()["conflicts"] for r in refused)
-    held = sorted(u["unit"] for r in created for u in r.json()["units"])
-    assert held == [1, 2, 3, 4, 5, 6]
-    assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
+    await races.publications_for_the_same_units([live], pool, await make_setup(make, capacity=1000, units=6))
 
 
 async def test_closure_racing_a_slot_never_both(live, pool, make: Factory) -> None:
-    setup = await make_setup(make)
-    for day in range(11, 21):
-        closure = setup.slot(
-            f"2027-02-{day}T00:00:00+05:00", f"2027-02-{day + 1}T00:00:00+05:00", kind="closure", capacity=0
-        )
-        tour = setup.slot(f"2027-02-{day}T10:00:00+05:00", f"2027-02-{day}T11:00:00+05:00", kind="tour")
-        replies = await asyncio.gather(
-            live.post("/api/v1/slots", json=closure, headers=setup.manager.headers),
-            live.post("/api/v1/slots", json=tour, headers=setup.manager.headers),
-        )
-        assert sorted(r.status_code for r in replies) == [201, 409]
-        loser = next(r for r in replies if r.status_code == 409)
-        winner = next(r for r in replies if r.status_code == 201)
-        assert loser.json()["type"] == "/problems/lab-closed"
-        assert loser.json()["conflicts"][0]["slot_id"] == winner.json()["id"]
-    assert await pool.fetchval("select count(*) from slots where lab_id = $1", setup.lab["id"]) == 10
+    await races.closure_against_a_slot([live], pool, await make_setup(make))
 
 
 async def test_series_racing_a_one_off_slot_for_one_unit(live, pool, make: Factory) -> None:
-    setup = await make_setup(make, units=1)
-    for week in range(5):
-        day = 1 + week * 7
-        series = {
-            **setup.slot(
-                f"2027-03-{day:02d}T10:00:00+05:00",
-                f"2027-03-{day:02d}T12:00:00+05:00",
-                equipment=[{"equipment": setup.tig, "units": 1}],
-            ),
-            "recurrence": {"freq": "daily", "count": 3},
-        }
-        one_off = setup.slot(
-            f"2027-03-{day + 1:02d}T11:00:00+05:00",
-            f"2027-03-{day + 1:02d}T13:00:00+05:00",
-            equipment=[{"equipment": setup.tig, "units": 1}],
-        )
-        series_reply, slot_reply = await asyncio.gather(
-            live.post("/api/v1/series", json=series, headers=setup.manager.headers),
-            live.post("/api/v1/slots", json=one_off, headers=setup.manager.headers),
-        )
-        assert sorted([series_reply.status_code, slot_reply.status_code]) == [201, 409]
-        if slot_reply.status_code == 409:
-            assert slot_reply.json()["type"] == "/problems/unit-taken"
-            assert slot_reply.json()["conflicts"][0]["unit"] == 1
-        else:
-            assert series_reply.json()["type"] == "/problems/series-conflict"
-            [occurrence] = series_reply.json()["occurrences"]
-            assert occurrence["conflicts"][0]["slot_id"] == slot_reply.json()["id"]
-    assert await pool.fetchval(OVERLAP_CHECK, setup.lab["id"]) == 0
+    await races.series_against_a_one_off([live], pool, await make_setup(make, units=1))
 
 
 async def test_raw_connections_calling_the_service(pool, make: Factory) -> None:
