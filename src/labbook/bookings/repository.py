@@ -119,6 +119,9 @@ returning {_BOOKING_COLUMNS}, old.status as previous_status, old.status_message 
           old.sequence as previous_sequence, old.updated_at as previous_updated_at
 """
 GET_STATUS = "select status from bookings where id = $1"
+# Every path that changes a booking and its slot's seats locks the slot row first, as slot cancel and
+# slot edits do (lab, then slot, then bookings), so the two never wait on each other in a cycle.
+LOCK_SLOT = "select id from slots where id = $1 for update"
 LIST_WAITLISTED = """
 select id, headcount from bookings
 where slot_id = $1 and status = 'waitlisted'
@@ -248,6 +251,10 @@ async def insert_booking(
 
 async def get_booking(conn: asyncpg.Connection, booking_id: UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_BOOKING, booking_id)
+
+
+async def lock_slot(conn: asyncpg.Connection, slot_id: UUID) -> None:
+    await conn.execute(LOCK_SLOT, slot_id)
 
 
 async def transition(

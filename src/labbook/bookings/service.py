@@ -364,11 +364,11 @@ async def list_bookings(
         )
 
 
-async def _serve_waitlist(conn: asyncpg.Connection, me: Principal, slot: Mapping[str, Any]) -> None:
-    """Promote the oldest waitlisted bookings that fit into the seats just freed.
+async def serve_waitlist(conn: asyncpg.Connection, me: Principal, slot: Mapping[str, Any]) -> None:
+    """Promote the oldest waitlisted bookings that fit into the slot's free seats.
 
-    The caller has just released seats with an UPDATE, so this transaction holds the slot row and no
-    other booking or release of the slot can interleave.
+    Runs inside the caller's transaction, which holds the slot row lock (seats just released, or the
+    capacity just raised), so no other booking or release of the slot can interleave.
     """
     if slot["status"] != "active":
         return
@@ -402,7 +402,7 @@ async def release_booking_seats(
 ) -> None:
     """Give a booking's seats back to its slot and serve the waitlist, inside the caller's transaction."""
     slot = await repository.release_seats(conn, slot_id, headcount)
-    await _serve_waitlist(conn, me, slot)
+    await serve_waitlist(conn, me, slot)
 
 
 async def change_status(
@@ -417,6 +417,8 @@ async def change_status(
         # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
         if action != "cancel":
             me.require_lab(current["lab_id"])
+        # A booking never changes slots, so the unlocked read names the right one to lock first.
+        await repository.lock_slot(conn, current["slot_id"])
         row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
         if row is None:
             status = await repository.get_status(conn, booking_id)
