@@ -19,6 +19,7 @@ import msgspec
 from labbook import db
 from labbook.accounts.security import Principal
 from labbook.audit import service as audit
+from labbook.bookings import service as bookings_service
 from labbook.errors import (
     Conflict,
     IllegalTransition,
@@ -473,7 +474,10 @@ async def _move_slot(
     fields: dict[str, Any],
     unit_requests: list[UnitRequest] | None,
 ) -> asyncpg.Record:
-    """Re-check every rule for a slot's new fields, re-hold its units and write it."""
+    """Re-check every rule for a slot's new fields, re-hold its units and write it.
+
+    Seats a higher capacity frees go to the waitlist at once, while the slot row is still locked.
+    """
     if fields["capacity"] < slot["seats_taken"]:
         raise CapacityBelowSeatsTaken(
             f"{slot['seats_taken']} seats are already taken; capacity cannot go below that",
@@ -490,6 +494,8 @@ async def _move_slot(
     await repository.delete_slot_units(conn, slot["id"])
     row = await repository.update_slot(conn, slot["id"], fields)
     await _hold_units(conn, lab, slot["id"], units, row["starts_at"], row["ends_at"], held)
+    if row["capacity"] > slot["capacity"]:
+        await bookings_service.serve_waitlist(conn, actor, row)
     await audit.record(
         conn,
         actor,
