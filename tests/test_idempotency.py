@@ -166,3 +166,45 @@ async def test_keyed_requests_do_not_starve_a_small_pool(settings, make, pool) -
         )
     assert [r.status_code for r in replies] == [201] * 8
     assert len(await _token_names(pool, person.id)) == 8
+
+
+async def _replay_after(client, make, pool, cut_off) -> None:
+    """A keyed token creation, then ``cut_off(person)``, then the same request again."""
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": unique("key")}
+    first = await client.post("/api/v1/me/tokens", json={"name": "laptop"}, headers=headers)
+    assert first.status_code == 201, first.text
+    child = first.json()["token"]
+
+    await cut_off(person)
+
+    guard = await client.post("/api/v1/me/tokens", json={"name": "laptop"}, headers=person.headers)
+    assert guard.status_code == 401
+    replay = await client.post("/api/v1/me/tokens", json={"name": "laptop"}, headers=headers)
+    assert replay.status_code == 401
+    assert replay.headers["content-type"].startswith("application/problem+json")
+    assert "idempotent-replayed" not in replay.headers
+    assert replay.json() == guard.json()
+    assert replay.json()["type"] == "/problems/unauthorized"
+    assert child not in replay.text
+
+
+async def test_replay_after_the_token_is_revoked_is_401(client, make, pool) -> None:
+    async def revoke(person) -> None:
+        token_id = await pool.fetchval(
+            "select id from access_tokens where person_id = $1 and name = 'test'", person.id
+        )
+        reply = await client.post(f"/api/v1/me/tokens/{token_id}/revoke", headers=person.headers)
+        assert reply.status_code == 200, reply.text
+
+    await _replay_after(client, make, pool, revoke)
+
+
+async def test_replay_after_the_person_is_deactivated_is_401(client, make, pool) -> None:
+    admin = await make.person("admin")
+
+    async def deactivate(person) -> None:
+        reply = await client.post(f"/api/v1/people/{person.id}/deactivate", headers=admin.headers)
+        assert reply.status_code == 200, reply.text
+
+    await _replay_after(client, make, pool, deactivate)

@@ -3,7 +3,8 @@
 The first request with a key runs normally; its answer (status, headers, body) is remembered for
 24 hours under the key and the caller (a hash of the ``Authorization`` header). A retry with the same
 key and the same request gets that answer again, marked ``Idempotent-Replayed: true``; the same key
-with a different request is refused with 422. Concurrent duplicates queue on a PostgreSQL advisory
+with a different request is refused with 422. A replay goes only to a bearer token that still works
+(401 otherwise, as the guard answers). Concurrent duplicates queue on a PostgreSQL advisory
 lock, so even simultaneous retries run the request once, across every worker.
 
 Remembered bodies are encrypted with a key derived from the caller's ``Authorization`` header, which
@@ -22,9 +23,12 @@ from typing import Any, cast
 
 import asyncpg
 import msgspec
+from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
-from labbook.errors import BadRequest, IdempotencyKeyReused, LabbookError, PayloadTooLarge
+from labbook.accounts import repository as accounts
+from labbook.accounts.security import bearer_token, hash_secret
+from labbook.errors import BadRequest, IdempotencyKeyReused, LabbookError, PayloadTooLarge, Unauthorized
 from labbook.idempotency import repository
 
 HEADER = b"idempotency-key"
@@ -157,6 +161,17 @@ async def _send_problem(send: Send, exc: LabbookError) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+async def _still_authenticated(conn: asyncpg.Connection, scope: HTTPScope) -> None:
+    """Refuse a replay whose bearer token no longer names an active person, as the guard would.
+
+    A replay skips the app and its guard; without this, a revoked token or a deactivated person
+    could still fetch what the token was once given, such as a new token's secret.
+    """
+    token = bearer_token(ASGIConnection(scope))
+    if token is not None and await accounts.get_principal_by_token(conn, hash_secret(token)) is None:
+        raise Unauthorized("the token is unknown, expired or revoked")
+
+
 def idempotency_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "POST":
@@ -164,7 +179,7 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
             if raw_key is not None:
                 try:
                     await _run_once(app, cast("HTTPScope", scope), receive, send, _key(raw_key))
-                except (BadRequest, IdempotencyKeyReused, PayloadTooLarge) as exc:
+                except (BadRequest, IdempotencyKeyReused, PayloadTooLarge, Unauthorized) as exc:
                     await _send_problem(send, exc)
                 return
         await app(scope, receive, send)
@@ -190,6 +205,7 @@ async def _run_once(app: ASGIApp, scope: HTTPScope, receive: Receive, send: Send
         await repository.lock(conn, lock_id)
         stored = await repository.find(conn, caller, key, RETENTION)
         if stored is not None:
+            await _still_authenticated(conn, scope)
             if stored["request_hash"] != request_hash:
                 raise IdempotencyKeyReused(
                     "this Idempotency-Key was already used for a different request; "
