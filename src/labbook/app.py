@@ -33,7 +33,7 @@ from labbook.catalog.routes import route_handlers as catalog_routes
 from labbook.errors import LabbookError
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
-from labbook.observability import configure_logging, request_id_middleware, request_id_var
+from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
@@ -102,7 +102,7 @@ def _data_problem(exc: asyncpg.DataError) -> ProblemDetailsException:
 
 
 def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.exception("unhandled error on %s %s", request.method, redact_path(request.url.path), exc_info=exc)
     request_id = request_id_var.get()
     return Response(
         {

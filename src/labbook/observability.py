@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from contextvars import ContextVar
@@ -13,6 +14,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 log = logging.getLogger("labbook.access")
+# A private feed URL carries its bearer secret; logs keep only enough of it to tell feeds apart.
+_PRIVATE_FEED_TOKEN = re.compile(r"^(/+feeds/+private/+)([^/]+)")
+_TOKEN_SHOWN = 8
+
+
+def redact_path(path: str) -> str:
+    """``path`` fit for a log line: a private feed's token is cut to its first characters and ``…``."""
+    return _PRIVATE_FEED_TOKEN.sub(lambda m: f"{m[1]}{m[2][:_TOKEN_SHOWN]}…", path, count=1)
 
 
 class JsonFormatter(logging.Formatter):
@@ -71,15 +80,16 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send_with_id)
         finally:
             if log.isEnabledFor(logging.INFO):
+                path = redact_path(scope["path"])
                 log.info(
                     "%s %s %s",
                     scope.get("method"),
-                    scope["path"],
+                    path,
                     status,
                     extra={
                         "fields": {
                             "method": scope.get("method"),
-                            "path": scope["path"],
+                            "path": path,
                             "status": status,
                             "ms": round((time.perf_counter() - started) * 1000, 2),
                         }
