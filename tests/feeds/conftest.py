@@ -1,8 +1,9 @@
 """SQL factories for slots, series and bookings, and helpers that fetch and parse feeds.
 
 Rows follow the contract the slots and bookings services keep: every change sets
-``updated_at = now()`` and ``sequence = sequence + 1``; nothing is deleted; a series' slots are
-exactly its rule's expansion, each with its ``occurrence_start``.
+``updated_at = now()`` and ``sequence = sequence + 1``, and a change to an occurrence does the same
+to its series; nothing is deleted; a series' slots are exactly its rule's expansion, each with its
+``occurrence_start``.
 """
 
 from __future__ import annotations
@@ -216,11 +217,19 @@ class FeedFactory:
         assert table in ("slots", "slot_series", "bookings")
         sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(changes, 2))
         sets = f"{sets}, " if sets else ""
-        return await self.pool.fetchrow(
-            f"update {table} set {sets}updated_at = now(), sequence = sequence + 1 where id = $1 returning *",
-            row_id,
-            *changes.values(),
-        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(
+                f"update {table} set {sets}updated_at = now(), sequence = sequence + 1"
+                " where id = $1 returning *",
+                row_id,
+                *changes.values(),
+            )
+            if table == "slots" and row["series_id"] is not None:
+                await conn.execute(
+                    "update slot_series set updated_at = now(), sequence = sequence + 1 where id = $1",
+                    row["series_id"],
+                )
+        return row
 
 
 @pytest.fixture

@@ -230,13 +230,15 @@ def _series_events(
                 )
             )
     first = series_start(series)
-    # Adding an EXDATE changes the master, so its SEQUENCE and LAST-MODIFIED move with each one.
+    # The slots service raises the series' sequence and updated_at with every change to one of its
+    # occurrences (a new EXDATE included), so the series row alone versions the master. Counting
+    # EXDATEs here instead would lower SEQUENCE when a split hands cancelled occurrences on.
     master_spec = _spec(
         master,
         ctx,
         uid=uid,
-        sequence=series["sequence"] + len(excluded),
-        stamp=max([series["updated_at"], *(o["updated_at"] for o in excluded)]),
+        sequence=series["sequence"],
+        stamp=series["updated_at"],
         tzid=tzid,
         starts_at=first,
         ends_at=first + duration,

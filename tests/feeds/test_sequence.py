@@ -1,0 +1,158 @@
+"""SEQUENCE and LAST-MODIFIED of every event only ever go up, so calendar clients take each change.
+
+Google Calendar ignores an edit whose event keeps its SEQUENCE and LAST-MODIFIED, and RFC 5545
+(§3.8.7.4) never lets SEQUENCE go down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from labbook import migrate
+from tests.factories import Factory
+from tests.feeds.conftest import ALMATY, FeedFactory, parse
+
+Client = AsyncTestClient[Litestar]
+
+
+def _day(days: int, hour: int = 10) -> datetime:
+    return datetime.combine(datetime.now(ALMATY).date() + timedelta(days=days), time(hour), tzinfo=ALMATY)
+
+
+@dataclass(frozen=True)
+class Seen:
+    sequence: int
+    last_modified: datetime
+    exdates: tuple[datetime, ...]
+
+
+def _events(reply: httpx.Response) -> dict[tuple[str, datetime | None], Seen]:
+    """Each event by (UID, RECURRENCE-ID): its SEQUENCE, LAST-MODIFIED and EXDATEs."""
+    assert reply.status_code == 200, reply.text
+    found: dict[tuple[str, datetime | None], Seen] = {}
+    for event in parse(reply.content).walk("VEVENT"):
+        recurrence_id = event.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in event else None
+        exdates = event.get("EXDATE", [])
+        exdates = exdates if isinstance(exdates, list) else [exdates]
+        found[(str(event["UID"]), recurrence_id)] = Seen(
+            sequence=int(event["SEQUENCE"]),
+            last_modified=event.decoded("LAST-MODIFIED"),
+            exdates=tuple(sorted(d.dt for e in exdates for d in e.dts)),
+        )
+        assert event.decoded("DTSTAMP") == event.decoded("LAST-MODIFIED")
+    return found
+
+
+class Lab:
+    def __init__(self, row: asyncpg.Record, manager: Any, director: Any, equipment: asyncpg.Record) -> None:
+        self.row = row
+        self.slug: str = row["slug"]
+        self.url = f"/feeds/labs/{self.slug}.ics"
+        self.manager = manager
+        self.director = director
+        self.equipment = equipment
+
+    async def series(self, client: Client, days: int, count: int, **fields: Any) -> dict[str, Any]:
+        start = _day(days, 15)
+        reply = await client.post(
+            "/api/v1/series",
+            json={
+                "lab": self.slug,
+                "kind": "training",
+                "title": {"en": "TIG practice"},
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+                "capacity": 12,
+                "recurrence": {"freq": "weekly", "count": count},
+                **fields,
+            },
+            headers=self.manager.headers,
+        )
+        assert reply.status_code == 201, reply.text
+        created: dict[str, Any] = reply.json()
+        return created
+
+    async def cancel(self, client: Client, slot_id: str) -> None:
+        reply = await client.post(f"/api/v1/slots/{slot_id}/cancel", json={}, headers=self.manager.headers)
+        assert reply.status_code == 200, reply.text
+
+
+@pytest.fixture
+async def lab(make: Factory, feeds: FeedFactory) -> Lab:
+    row = await feeds.lab(languages=("en",))
+    await make.opening_hours(lab_id=row["id"])
+    equipment = await make.equipment(lab_id=row["id"], units=6)
+    manager = await make.person("lab_manager", lab_ids=(row["id"],))
+    director = await make.person("director")
+    return Lab(row, manager, director, equipment)
+
+
+@pytest.mark.parametrize("split", ["edit", "cancel"])
+async def test_splitting_a_series_never_lowers_its_sequence(client: Client, lab: Lab, split: str) -> None:
+    created = await lab.series(client, 3, 6)
+    series_id = created["series"]["id"]
+    occurrences = created["created"]
+    await lab.cancel(client, occurrences[4]["id"])
+    await lab.cancel(client, occurrences[5]["id"])
+    uid = f"series-{series_id}@labbook"
+    before = _events(await client.get(lab.url))[(uid, None)]
+    cancelled = tuple(datetime.fromisoformat(o["occurrence_start"]) for o in occurrences[4:])
+    assert before.exdates == cancelled
+
+    # The cancelled occurrences follow the split point, so they move to the new series.
+    body: dict[str, Any] = {"scope": "following", "from_occurrence": occurrences[3]["occurrence_start"]}
+    if split == "edit":
+        reply = await client.patch(
+            f"/api/v1/series/{series_id}", json={**body, "capacity": 10}, headers=lab.manager.headers
+        )
+    else:
+        reply = await client.post(
+            f"/api/v1/series/{series_id}/cancel", json=body, headers=lab.manager.headers
+        )
+    assert reply.status_code == 200, reply.text
+    rest_uid = f"series-{reply.json()['series']['id']}@labbook"
+    assert rest_uid != uid
+
+    after = _events(await client.get(lab.url))
+    assert after[(uid, None)].exdates == ()
+    assert after[(uid, None)].sequence > before.sequence
+    assert (rest_uid, None) in after
+    if split == "edit":
+        assert after[(rest_uid, None)].exdates == cancelled
+        # and the new series' own SEQUENCE rises with its next change, too
+        await lab.cancel(client, occurrences[3]["id"])
+        later = _events(await client.get(lab.url))
+        assert later[(rest_uid, None)].sequence > after[(rest_uid, None)].sequence
+        assert later[(uid, None)] == after[(uid, None)]
+
+
+async def test_the_sequence_floor_migration_keeps_every_series_above_what_feeds_showed(
+    pool: asyncpg.Pool, feeds: FeedFactory
+) -> None:
+    """Feeds used to add the occurrences they left out of a series' rule; the migration adds them all."""
+    row = await feeds.lab(languages=("en",))
+    series, slots = await feeds.series(row, _day(3, 15).replace(tzinfo=None), count=5)
+    await feeds.change("slots", slots[1]["id"], status="cancelled")
+    before = await pool.fetchrow("select sequence, updated_at from slot_series where id = $1", series["id"])
+    (floor,) = [m for m in migrate.load() if m.version == 53]
+    async with pool.acquire() as conn:
+        transaction = conn.transaction()
+        await transaction.start()
+        try:
+            await conn.execute(floor.sql)
+            after = await conn.fetchrow(
+                "select sequence, updated_at from slot_series where id = $1", series["id"]
+            )
+        finally:
+            await transaction.rollback()
+    # the old feeds showed at most sequence + 5 (every occurrence left out, in some equipment view)
+    assert after["sequence"] == before["sequence"] + len(slots)
+    assert after["updated_at"] > before["updated_at"]
