@@ -99,3 +99,24 @@ async def test_audit_log_is_append_only(pool: asyncpg.Pool, statement: str) -> N
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
         await pool.execute(statement, event_id)
     assert await pool.fetchval("select action from audit_events where id = $1", event_id) == "test"
+
+
+@pytest.mark.parametrize("before_id", [2**63, 10**30])
+async def test_huge_before_id_is_422(client, make, before_id: int) -> None:
+    admin = await make.person("admin")
+
+    reply = await client.get("/api/v1/audit", params={"before_id": before_id}, headers=admin.headers)
+
+    assert reply.status_code == 422, reply.text
+    problem = reply.json()
+    assert problem["type"] == "/problems/validation"
+    assert [e["field"] for e in problem["errors"]] == ["before_id"]
+
+
+async def test_largest_before_id_lists_from_the_newest(client, make) -> None:
+    admin = await make.person("admin")
+
+    reply = await client.get("/api/v1/audit", params={"before_id": 2**63 - 1}, headers=admin.headers)
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["items"]

@@ -39,7 +39,10 @@ async def list_audit_events(
     object_id: Annotated[str | None, QueryParameter(max_length=200)] = None,
     actor: Annotated[str | None, QueryParameter(description="person id or email", max_length=254)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
-    before_id: Annotated[int | None, QueryParameter(ge=1, description="continue below this entry id")] = None,
+    # audit_events.id is a bigint: a larger id is a wrong parameter, not a value for the database.
+    before_id: Annotated[
+        int | None, QueryParameter(ge=1, le=2**63 - 1, description="continue below this entry id")
+    ] = None,
 ) -> AuditPage:
     rows, next_before_id = await service.list_events(
         pool,

@@ -60,7 +60,8 @@ class BookingFilter(Base):
     starts_from: AwareDatetime | None = None
     starts_to: AwareDatetime | None = None
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
-    offset: Annotated[int, Meta(ge=0)] = 0
+    # PostgreSQL takes a bigint offset, but nobody pages two billion bookings deep.
+    offset: Annotated[int, Meta(ge=0, le=2**31 - 1)] = 0
 
 
 class BookedSlot(Out):
