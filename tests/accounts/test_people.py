@@ -262,3 +262,28 @@ async def test_search_takes_wildcards_and_backslashes_literally(client, make, q,
 
     assert reply.status_code == 200, reply.text
     assert [p["id"] for p in reply.json()["items"]] == [str(wanted.id)]
+
+
+async def test_a_page_past_the_end_still_reports_the_total(client, make) -> None:
+    college = await make.organization(kind="college")
+    admin = await make.person("admin")
+    name = unique("Gulnar_50%")
+    for role in ("director", "instructor", "instructor"):
+        await make.person(role, organization_id=college["id"], full_name=name)
+    # An underscore or percent in another name must not count: the count escapes like the listing.
+    await make.person("instructor", organization_id=college["id"], full_name=name.replace("_50%", "x50x"))
+    query = {"organization": college["slug"], "q": name}
+
+    full = (await client.get("/api/v1/people", params=query, headers=admin.headers)).json()
+    past = (await client.get("/api/v1/people", params={**query, "offset": 10}, headers=admin.headers)).json()
+    directors = (
+        await client.get(
+            "/api/v1/people", params={**query, "role": "director", "offset": 5}, headers=admin.headers
+        )
+    ).json()
+
+    assert full["total"] == len(full["items"]) == 3
+    assert past["items"] == []
+    assert past["total"] == 3
+    assert directors["items"] == []
+    assert directors["total"] == 1

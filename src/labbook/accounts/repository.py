@@ -46,15 +46,20 @@ from people p join organizations o on o.id = p.organization_id
 where p.id = $1
 """
 LOCK_PERSON = GET_PERSON + " for update of p"
-LIST_PEOPLE = f"""
-select {_PERSON_COLUMNS}, count(*) over () as total
+_PEOPLE_MATCHING = """
 from people p join organizations o on o.id = p.organization_id
 where ($1::text is null or o.slug = $1)
   and ($2::text is null or $2 = any(p.roles))
   and ($3::text is null or p.full_name ilike '%' || $3 || '%' or p.email ilike '%' || $3 || '%')
+"""
+LIST_PEOPLE = f"""
+select {_PERSON_COLUMNS}, count(*) over () as total
+{_PEOPLE_MATCHING}
 order by p.full_name, p.email, p.id
 limit $4 offset $5
 """
+# The window count above comes with the rows, so a page past the end needs the total counted apart.
+COUNT_PEOPLE = f"select count(*) {_PEOPLE_MATCHING}"
 UPDATE_PERSON = """
 update people
 set full_name = $2, phone = $3, roles = $4, is_active = $5, updated_at = now()
@@ -146,7 +151,12 @@ async def list_people(
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     rows = await conn.fetch(LIST_PEOPLE, organization_slug, role, q, limit, offset)
-    return rows, (rows[0]["total"] if rows else 0)
+    if rows:
+        return rows, rows[0]["total"]
+    if offset == 0:
+        return rows, 0
+    total: int = await conn.fetchval(COUNT_PEOPLE, organization_slug, role, q)
+    return rows, total
 
 
 async def update_person(
