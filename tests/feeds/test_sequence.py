@@ -51,6 +51,22 @@ def _events(reply: httpx.Response) -> dict[tuple[str, datetime | None], Seen]:
     return found
 
 
+_BACKDATE = (
+    "update labs set updated_at = updated_at - interval '1 hour' where id = $1",
+    "update equipment set updated_at = updated_at - interval '1 hour' where lab_id = $1",
+    "update slots set updated_at = updated_at - interval '1 hour' where lab_id = $1",
+    "update slot_series set updated_at = updated_at - interval '1 hour' where lab_id = $1",
+    "update bookings set updated_at = updated_at - interval '1 hour'"
+    " where slot_id in (select id from slots where lab_id = $1)",
+)
+
+
+async def _backdate(pool: asyncpg.Pool, lab_id: int) -> None:
+    """Age the lab's rows by an hour, so that a change now shows a later LAST-MODIFIED (whole seconds)."""
+    for statement in _BACKDATE:
+        await pool.execute(statement, lab_id)
+
+
 class Lab:
     def __init__(self, row: asyncpg.Record, manager: Any, director: Any, equipment: asyncpg.Record) -> None:
         self.row = row
@@ -79,6 +95,30 @@ class Lab:
         assert reply.status_code == 201, reply.text
         created: dict[str, Any] = reply.json()
         return created
+
+    async def publish(self, client: Client, days: int, **fields: Any) -> dict[str, Any]:
+        start = _day(days)
+        body = {
+            "lab": self.slug,
+            "kind": "tour",
+            "title": {"en": "Open tour"},
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 20,
+            **fields,
+        }
+        reply = await client.post("/api/v1/slots", json=body, headers=self.manager.headers)
+        assert reply.status_code == 201, reply.text
+        slot: dict[str, Any] = reply.json()
+        return slot
+
+    async def book(self, client: Client, slot_id: str) -> None:
+        reply = await client.post(
+            f"/api/v1/slots/{slot_id}/bookings",
+            json={"headcount": 3, "contact_name": "Dana", "language": "en"},
+            headers=self.director.headers,
+        )
+        assert reply.status_code in (200, 201), reply.text
 
     async def cancel(self, client: Client, slot_id: str) -> None:
         reply = await client.post(f"/api/v1/slots/{slot_id}/cancel", json={}, headers=self.manager.headers)
@@ -156,3 +196,65 @@ async def test_the_sequence_floor_migration_keeps_every_series_above_what_feeds_
     # the old feeds showed at most sequence + 5 (every occurrence left out, in some equipment view)
     assert after["sequence"] == before["sequence"] + len(slots)
     assert after["updated_at"] > before["updated_at"]
+
+
+def _risen(before: httpx.Response, after: httpx.Response) -> dict[tuple[str, datetime | None], Seen]:
+    """Every event of ``before`` is still there with a higher SEQUENCE and a later LAST-MODIFIED."""
+    assert after.headers["etag"] != before.headers["etag"]
+    old, new = _events(before), _events(after)
+    assert new.keys() == old.keys()
+    for key, seen in old.items():
+        assert new[key].sequence > seen.sequence, key
+        assert new[key].last_modified > seen.last_modified, key
+    return new
+
+
+async def test_renaming_a_lab_or_its_equipment_raises_every_event_it_shows_in(
+    client: Client, pool: asyncpg.Pool, lab: Lab
+) -> None:
+    tig = lab.equipment["slug"]
+    tour = await lab.publish(client, 3)
+    await lab.publish(client, 4, kind="training", equipment=[{"equipment": tig, "units": 1}])
+    created = await lab.series(client, 5, 3, equipment=[{"equipment": tig, "units": 2}])
+    # a booked occurrence differs from the rule (its seats left): an override of the series
+    await lab.book(client, created["created"][1]["id"])
+    await lab.book(client, tour["id"])
+    token = await client.post(
+        "/api/v1/me/feed-tokens",
+        json={"kind": "organization", "name": "office"},
+        headers=lab.director.headers,
+    )
+    assert token.status_code == 201, token.text
+    urls = {
+        "lab": lab.url,
+        "equipment": f"/feeds/labs/{lab.slug}/equipment/{tig}.ics",
+        "organization": httpx.URL(token.json()["feed_url"]).path,
+    }
+    await _backdate(pool, lab.row["id"])
+    before = {view: await client.get(url) for view, url in urls.items()}
+    assert [len(_events(reply)) for reply in before.values()] == [4, 3, 2]
+
+    rename = await client.patch(
+        f"/api/v1/labs/{lab.slug}", json={"name": {"en": "Plasma Lab"}}, headers=lab.manager.headers
+    )
+    assert rename.status_code == 200, rename.text
+    after = {view: await client.get(url) for view, url in urls.items()}
+    for view in urls:
+        _risen(before[view], after[view])
+        locations = {str(e["LOCATION"]) for e in parse(after[view].content).walk("VEVENT")}
+        assert locations == {"Plasma Lab, Block G, 104, Satpaev St 22, Almaty"}, view
+
+    await _backdate(pool, lab.row["id"])
+    before = {view: await client.get(url) for view, url in urls.items()}
+    equipment = await client.patch(
+        f"/api/v1/labs/{lab.slug}/equipment/{tig}",
+        json={"name": {"en": "Argon bench"}},
+        headers=lab.manager.headers,
+    )
+    assert equipment.status_code == 200, equipment.text
+    _risen(before["equipment"], await client.get(urls["equipment"]))
+    # feeds that do not show the equipment stay byte for byte the same
+    for view in ("lab", "organization"):
+        unchanged = await client.get(urls[view])
+        assert unchanged.content == before[view].content
+        assert unchanged.headers["etag"] == before[view].headers["etag"]

@@ -45,12 +45,16 @@ Row = Mapping[str, Any]
 class ViewContext:
     """What a view adds around the rows: which view, the organizer address, the equipment's name.
 
+    An equipment feed's events show that name, so they carry the equipment row's version too.
+
     Hashable, because it is part of every cache key.
     """
 
     view: str
     organizer_address: str
     equipment_name: tuple[tuple[str, str], ...] = ()
+    equipment_updated_at: datetime | None = None
+    equipment_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +147,7 @@ def _content(
 def _spec(
     content: _Content,
     ctx: ViewContext,
+    lab: Row,
     *,
     uid: str,
     sequence: int,
@@ -154,10 +159,18 @@ def _spec(
     exdates: tuple[datetime, ...] = (),
     recurrence_id: datetime | None = None,
 ) -> EventSpec:
+    """The event, versioned also by the lab (and equipment) whose name and address it shows.
+
+    ``sequence`` and ``stamp`` are the row's; the lab's and equipment's ``revision`` count only
+    upwards, each time what an event shows of them changes, so their sum with the row's sequence does too.
+    """
+    stamps = [stamp, lab["updated_at"]]
+    if ctx.equipment_updated_at is not None:
+        stamps.append(ctx.equipment_updated_at)
     return EventSpec(
         uid=uid,
-        sequence=sequence,
-        stamp=stamp,
+        sequence=sequence + lab["revision"] + ctx.equipment_revision,
+        stamp=max(stamps),
         tzid=tzid,
         starts_at=starts_at,
         ends_at=ends_at,
@@ -220,6 +233,7 @@ def _series_events(
                 _spec(
                     content,
                     ctx,
+                    lab,
                     uid=uid,
                     sequence=occurrence["sequence"],
                     stamp=occurrence["updated_at"],
@@ -236,6 +250,7 @@ def _series_events(
     master_spec = _spec(
         master,
         ctx,
+        lab,
         uid=uid,
         sequence=series["sequence"],
         stamp=series["updated_at"],
@@ -268,6 +283,7 @@ def slot_events(
             _spec(
                 content,
                 ctx,
+                lab,
                 uid=f"slot-{slot['id']}@{UID_DOMAIN}",
                 sequence=slot["sequence"],
                 stamp=slot["updated_at"],
@@ -349,6 +365,7 @@ def booking_events(
             _spec(
                 content,
                 ctx,
+                lab,
                 uid=f"booking-{booking['id']}@{UID_DOMAIN}",
                 # both rows only ever count up, so their sum does too, and a moved slot raises it
                 sequence=booking["sequence"] + booking["slot_sequence"],

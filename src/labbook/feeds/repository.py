@@ -106,7 +106,10 @@ def _version_sql_for(view: str, scope: str, feed: str, *, head: str = "", lab: s
     labs = "''"
     if not public:
         # a public feed's own lab row is part of the ETag already (see service.Feed.salt)
-        labs = "(select concat_ws(':', count(*), max(updated_at)) from labs where id = any(v.lab_ids))"
+        labs = (
+            "(select concat_ws(':', count(*), max(updated_at), sum(revision)) from labs"
+            " where id = any(v.lab_ids))"
+        )
     bookings = "''"
     if view in ("lab_manager", "person"):
         bookings = """(select concat_ws(':', count(*), max(b.updated_at), max(o.updated_at),
@@ -148,12 +151,13 @@ def _version_sql(view: str) -> str:
 # Public feeds are named by slugs: resolving them and versioning them is one round trip, so that a
 # 304 costs a single query. `$1` is the lab's slug, `$4` the equipment's.
 _LAB_BY_SLUG = (
-    "lab as (select id, name, timezone, languages, updated_at from labs where slug = $1 and not is_archived)"
+    "lab as (select id, name, timezone, languages, revision, updated_at from labs"
+    " where slug = $1 and not is_archived)"
 )
 _PUBLIC_HEADS = {
     "lab": f"with {_LAB_BY_SLUG}",
     "equipment": (
-        f"with {_LAB_BY_SLUG}, equipment as (select id, name, updated_at from equipment"
+        f"with {_LAB_BY_SLUG}, equipment as (select id, name, revision, updated_at from equipment"
         " where lab_id = (select id from lab) and slug = $4 and not is_archived)"
     ),
 }
@@ -168,10 +172,12 @@ PUBLIC_FEED_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '
 _PUBLIC_EQUIPMENT = {
     "lab": (
         "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
+        " 0 as equipment_revision,"
     ),
     "equipment": (
         "(select id from equipment) as equipment_id, (select name from equipment) as equipment_name,"
         " (select updated_at from equipment) as equipment_updated_at,"
+        " (select revision from equipment) as equipment_revision,"
     ),
 }
 
@@ -179,7 +185,7 @@ _PUBLIC_EQUIPMENT = {
 def _public_version_sql(view: str) -> str:
     lab = (
         "lab.id as lab_id, lab.name as lab_name, lab.timezone, lab.languages,"
-        " lab.updated_at as lab_updated_at,"
+        " lab.revision as lab_revision, lab.updated_at as lab_updated_at,"
         f" {_PUBLIC_EQUIPMENT[view]}"
     )
     return _version_sql_for(
@@ -194,12 +200,12 @@ def _public_version_sql(view: str) -> str:
 _PROBE_EQUIPMENT = {
     "lab": (
         "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
-        " null::text as equipment_row",
+        " 0 as equipment_revision, null::text as equipment_row",
         "",
     ),
     "equipment": (
         "e.id as equipment_id, e.name as equipment_name, e.updated_at as equipment_updated_at,"
-        " e.xmin::text as equipment_row",
+        " e.revision as equipment_revision, e.xmin::text as equipment_row",
         "left join equipment e on e.lab_id = l.id and e.slug = $2 and not e.is_archived",
     ),
 }
@@ -209,8 +215,8 @@ _PROBE_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' ||
 def _probe_sql(view: str) -> str:
     columns, join = _PROBE_EQUIPMENT[view]
     return f"""
-select l.id as lab_id, l.name as lab_name, l.timezone, l.languages, l.updated_at as lab_updated_at,
-       l.xmin::text as lab_row, {columns},
+select l.id as lab_id, l.name as lab_name, l.timezone, l.languages, l.revision as lab_revision,
+       l.updated_at as lab_updated_at, l.xmin::text as lab_row, {columns},
        (select max(s.updated_at) from slots s where s.lab_id = l.id) as slots_changed_at,
        (select max(r.updated_at) from slot_series r where r.lab_id = l.id) as series_changed_at,
        fv.etag as stored_etag, fv.changed_at as stored_changed_at
@@ -272,7 +278,7 @@ select
               bit_xor(uuid_hash_extended(id, (booking_sequence::bigint << 32) + slot_sequence)))
         as slots_digest,
     '' as series_digest,
-    (select concat_ws(':', count(*), max(updated_at)) from labs
+    (select concat_ws(':', count(*), max(updated_at), sum(revision)) from labs
      where id in (select lab_id from mb)) as labs_digest,
     '' as bookings_digest,
     (select etag from feed_versions where feed = $4) as stored_etag,
@@ -301,7 +307,8 @@ select id, lab_id, kind, title, description, timezone, local_start, duration, fr
 from slot_series where id = any($1::uuid[])
 """
 LABS = """
-select l.id, l.slug, l.name, l.building, l.room, l.address, l.timezone, l.languages, l.updated_at
+select l.id, l.slug, l.name, l.building, l.room, l.address, l.timezone, l.languages, l.revision,
+       l.updated_at
 from labs l where l.id = any($1::int[])
 """
 LAB_BY_SLUG = """

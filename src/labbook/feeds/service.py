@@ -50,7 +50,7 @@ from labbook.settings import Settings
 from labbook.timezones import DEFAULT_TIMEZONE
 
 # Bump when the rendering code changes what it writes, so every ETag changes with it.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 PAST = timedelta(days=30)
 FUTURE = timedelta(days=366)
 MISS_WINDOW_SECONDS = 600
@@ -83,6 +83,8 @@ class Feed:
     salt: str
     equipment_id: int | None = None
     equipment_name: dict[str, str] = field(default_factory=dict)
+    equipment_updated_at: datetime | None = None
+    equipment_revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +142,7 @@ def _organizer_address(settings: Settings) -> str:
 def _public_feed(view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: str | None) -> Feed:
     languages = row["languages"]
     lab_name = localized(row["lab_name"], languages)
-    salt = f"{row['lab_id']}:{row['lab_updated_at'].isoformat()}"
+    salt = f"{row['lab_id']}:{row['lab_updated_at'].isoformat()}:{row['lab_revision']}"
     if view == "lab":
         return Feed(
             f"lab:{lab_slug}", "lab", row["lab_id"], f"{lab_name} — labbook", row["timezone"], True, salt
@@ -153,9 +155,18 @@ def _public_feed(view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: 
         name=f"{equipment} — {lab_name} — labbook",
         timezone=row["timezone"],
         is_public=True,
-        salt=f"{salt}:{row['equipment_id']}:{row['equipment_updated_at'].isoformat()}",
+        salt=":".join(
+            (
+                salt,
+                str(row["equipment_id"]),
+                row["equipment_updated_at"].isoformat(),
+                str(row["equipment_revision"]),
+            )
+        ),
         equipment_id=row["equipment_id"],
         equipment_name=dict(row["equipment_name"]),
+        equipment_updated_at=row["equipment_updated_at"],
+        equipment_revision=row["equipment_revision"],
     )
 
 
@@ -349,7 +360,13 @@ async def build_feed(
 
 
 def _context(feed: Feed, settings: Settings) -> ViewContext:
-    return ViewContext(feed.view, _organizer_address(settings), tuple(sorted(feed.equipment_name.items())))
+    return ViewContext(
+        feed.view,
+        _organizer_address(settings),
+        tuple(sorted(feed.equipment_name.items())),
+        feed.equipment_updated_at,
+        feed.equipment_revision,
+    )
 
 
 async def _bookings_by_slot(
@@ -386,7 +403,13 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
     since, until = window(now)
     ctx = _context(feed, settings)
     # a plain tuple hashes in C; the frozen dataclass would hash field by field in Python each time
-    view_key = (ctx.view, ctx.organizer_address, ctx.equipment_name)
+    view_key = (
+        ctx.view,
+        ctx.organizer_address,
+        ctx.equipment_name,
+        ctx.equipment_updated_at,
+        ctx.equipment_revision,
+    )
     if feed.view == "organization":
         return await _render_organization_feed(conn, feed, settings, ctx, view_key, since, until)
     slots = await repository.list_feed_slot_versions(
@@ -409,7 +432,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         lab = labs[owner["lab_id"] if owner else members[0]["lab_id"]]
         head = (owner["id"], owner["sequence"], owner["updated_at"], owner["status"]) if owner else ()
         versions = tuple(slot_version(m, bookings.get(m["id"], ())) for m in members)
-        groups[group] = ((view_key, lab["id"], lab["updated_at"], head, versions), members)
+        groups[group] = ((view_key, lab["id"], lab["updated_at"], lab["revision"], head, versions), members)
 
     found = {key: _blocks.get(key) for key, _ in groups.values()}
     missing = [m["id"] for key, members in groups.values() if found[key] is None for m in members]
@@ -457,7 +480,7 @@ async def _render_organization_feed(
         lab = labs[booking["lab_id"]]
         key = (view_key, booking["id"], booking["sequence"], booking["updated_at"], booking["status"],
                booking["slot_sequence"], booking["slot_updated_at"], booking["slot_status"],
-               lab["id"], lab["updated_at"])  # fmt: skip
+               lab["id"], lab["updated_at"], lab["revision"])  # fmt: skip
         cached = _blocks.get(key)
         if cached is None:
             cached = tuple(
