@@ -244,6 +244,18 @@ async def test_renaming_a_lab_or_its_equipment_raises_every_event_it_shows_in(
         locations = {str(e["LOCATION"]) for e in parse(after[view].content).walk("VEVENT")}
         assert locations == {"Plasma Lab, Block G, 104, Satpaev St 22, Almaty"}, view
 
+    # an edit events do not show (the lab's capacity) moves LAST-MODIFIED only
+    await _backdate(pool, lab.row["id"])
+    before = {view: await client.get(url) for view, url in urls.items()}
+    capacity = await client.patch(
+        f"/api/v1/labs/{lab.slug}", json={"capacity": 40}, headers=lab.manager.headers
+    )
+    assert capacity.status_code == 200, capacity.text
+    for view, url in urls.items():
+        old, new = _events(before[view]), _events(await client.get(url))
+        assert {k: e.sequence for k, e in new.items()} == {k: e.sequence for k, e in old.items()}
+        assert all(new[k].last_modified > e.last_modified for k, e in old.items())
+
     await _backdate(pool, lab.row["id"])
     before = {view: await client.get(url) for view, url in urls.items()}
     equipment = await client.patch(
