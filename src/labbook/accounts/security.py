@@ -60,6 +60,10 @@ class Principal:
         if not self.acts_for(organization_id):
             raise Forbidden("only this organization's directors or an admin may do that")
 
+    def is_party_to(self, organization_id: int, lab_id: int) -> bool:
+        """May see an arrangement between an organization and a lab (a booking, a visit request)."""
+        return self.acts_for(organization_id) or self.manages(lab_id)
+
     def require_admin(self) -> None:
         if not self.is_admin:
             raise Forbidden("only an admin may do that")

@@ -54,10 +54,6 @@ class SeriesNotBookable(Conflict):
     title = "Series cannot be booked as a whole"
 
 
-def _may_see(me: Principal, organization_id: int, lab_id: int) -> bool:
-    return me.acts_for(organization_id) or me.manages(lab_id)
-
-
 async def organization_for(conn: asyncpg.Connection, me: Principal, slug: str | None) -> int:
     """The organization a booking is for: the director's own, or the one an admin names."""
     if slug is None:
@@ -345,7 +341,7 @@ async def book_series(
 async def get_booking(pool: asyncpg.Pool, me: Principal, booking_id: UUID) -> asyncpg.Record:
     async with pool.acquire() as conn:
         row = await repository.get_booking(conn, booking_id)
-    if row is None or not _may_see(me, row["organization_id"], row["lab_id"]):
+    if row is None or not me.is_party_to(row["organization_id"], row["lab_id"]):
         raise NotFound("no such booking")
     return row
 
@@ -412,7 +408,7 @@ async def change_status(
     to, allowed_from = TRANSITIONS[action]
     async with db.transaction(pool) as conn:
         current = await repository.get_booking(conn, booking_id)
-        if current is None or not _may_see(me, current["organization_id"], current["lab_id"]):
+        if current is None or not me.is_party_to(current["organization_id"], current["lab_id"]):
             raise NotFound("no such booking")
         # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
         if action != "cancel":

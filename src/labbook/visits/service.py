@@ -23,10 +23,6 @@ from labbook.visits.schemas import VisitAcceptance, VisitRequestCreate
 TITLE_LENGTH = 120
 
 
-def _may_see(me: Principal, row: asyncpg.Record) -> bool:
-    return me.acts_for(row["organization_id"]) or me.manages(row["lab_id"])
-
-
 def _illegal(row: asyncpg.Record | None, verb: str) -> IllegalTransition:
     status = row["status"] if row else None
     return IllegalTransition(f"a {status} visit request cannot be {verb}", current_status=status)
@@ -72,7 +68,7 @@ async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCre
 async def get_visit_request(pool: asyncpg.Pool, me: Principal, request_id: UUID) -> asyncpg.Record:
     async with pool.acquire() as conn:
         row = await repository.get_request(conn, request_id)
-    if row is None or not _may_see(me, row):
+    if row is None or not me.is_party_to(row["organization_id"], row["lab_id"]):
         raise NotFound("no such visit request")
     return row
 
@@ -95,7 +91,7 @@ async def list_visit_requests(
 
 async def _locked(conn: asyncpg.Connection, me: Principal, request_id: UUID) -> asyncpg.Record:
     row = await repository.get_request(conn, request_id, lock=True)
-    if row is None or not _may_see(me, row):
+    if row is None or not me.is_party_to(row["organization_id"], row["lab_id"]):
         raise NotFound("no such visit request")
     return row
 
