@@ -9,7 +9,7 @@ to its series; nothing is deleted; a series' slots are exactly its rule's expans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -280,3 +280,84 @@ def expand(data: bytes, start: datetime, end: datetime) -> list[Occurrence]:
 
 async def fetch(client: AsyncTestClient[Litestar], url: str, **headers: str) -> Any:
     return await client.get(url, headers=headers)
+
+
+def day(days: int, hour: int = 10) -> datetime:
+    """``hour`` o'clock in Almaty, ``days`` from today."""
+    return datetime.combine(datetime.now(ALMATY).date() + timedelta(days=days), time(hour), tzinfo=ALMATY)
+
+
+class ApiLab:
+    """A lab with opening hours, 6 TIG units, a manager and a director; writes go through the API."""
+
+    def __init__(self, row: asyncpg.Record, manager: Any, director: Any, equipment: asyncpg.Record) -> None:
+        self.row = row
+        self.slug: str = row["slug"]
+        self.url = f"/feeds/labs/{self.slug}.ics"
+        self.manager = manager
+        self.director = director
+        self.equipment = equipment
+
+    async def publish(self, client: AsyncTestClient[Litestar], days: int, **fields: Any) -> dict[str, Any]:
+        start = day(days)
+        body = {
+            "lab": self.slug,
+            "kind": "tour",
+            "title": {"en": "Open tour"},
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 20,
+            **fields,
+        }
+        reply = await client.post("/api/v1/slots", json=body, headers=self.manager.headers)
+        assert reply.status_code == 201, reply.text
+        slot: dict[str, Any] = reply.json()
+        return slot
+
+    async def series(
+        self, client: AsyncTestClient[Litestar], days: int, count: int, **fields: Any
+    ) -> dict[str, Any]:
+        start = day(days, 15)
+        reply = await client.post(
+            "/api/v1/series",
+            json={
+                "lab": self.slug,
+                "kind": "training",
+                "title": {"en": "TIG practice"},
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=2)).isoformat(),
+                "capacity": 12,
+                "recurrence": {"freq": "weekly", "count": count},
+                **fields,
+            },
+            headers=self.manager.headers,
+        )
+        assert reply.status_code == 201, reply.text
+        created: dict[str, Any] = reply.json()
+        return created
+
+    async def book(
+        self, client: AsyncTestClient[Litestar], slot_id: str, headcount: int = 3
+    ) -> dict[str, Any]:
+        reply = await client.post(
+            f"/api/v1/slots/{slot_id}/bookings",
+            json={"headcount": headcount, "contact_name": "Dana", "language": "en"},
+            headers=self.director.headers,
+        )
+        assert reply.status_code in (200, 201), reply.text
+        booking: dict[str, Any] = reply.json()
+        return booking
+
+    async def cancel(self, client: AsyncTestClient[Litestar], slot_id: str) -> None:
+        reply = await client.post(f"/api/v1/slots/{slot_id}/cancel", json={}, headers=self.manager.headers)
+        assert reply.status_code == 200, reply.text
+
+
+@pytest.fixture
+async def lab(make: Factory, feeds: FeedFactory) -> ApiLab:
+    row = await feeds.lab(languages=("en",))
+    await make.opening_hours(lab_id=row["id"])
+    equipment = await make.equipment(lab_id=row["id"], units=6)
+    manager = await make.person("lab_manager", lab_ids=(row["id"],))
+    director = await make.person("director")
+    return ApiLab(row, manager, director, equipment)

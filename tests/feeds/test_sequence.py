@@ -7,7 +7,7 @@ Google Calendar ignores an edit whose event keeps its SEQUENCE and LAST-MODIFIED
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -17,14 +17,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook import migrate
-from tests.factories import Factory
-from tests.feeds.conftest import ALMATY, FeedFactory, parse
+from tests.feeds.conftest import ApiLab, FeedFactory, day, parse
 
 Client = AsyncTestClient[Litestar]
-
-
-def _day(days: int, hour: int = 10) -> datetime:
-    return datetime.combine(datetime.now(ALMATY).date() + timedelta(days=days), time(hour), tzinfo=ALMATY)
 
 
 @dataclass(frozen=True)
@@ -67,76 +62,8 @@ async def _backdate(pool: asyncpg.Pool, lab_id: int) -> None:
         await pool.execute(statement, lab_id)
 
 
-class Lab:
-    def __init__(self, row: asyncpg.Record, manager: Any, director: Any, equipment: asyncpg.Record) -> None:
-        self.row = row
-        self.slug: str = row["slug"]
-        self.url = f"/feeds/labs/{self.slug}.ics"
-        self.manager = manager
-        self.director = director
-        self.equipment = equipment
-
-    async def series(self, client: Client, days: int, count: int, **fields: Any) -> dict[str, Any]:
-        start = _day(days, 15)
-        reply = await client.post(
-            "/api/v1/series",
-            json={
-                "lab": self.slug,
-                "kind": "training",
-                "title": {"en": "TIG practice"},
-                "starts_at": start.isoformat(),
-                "ends_at": (start + timedelta(hours=2)).isoformat(),
-                "capacity": 12,
-                "recurrence": {"freq": "weekly", "count": count},
-                **fields,
-            },
-            headers=self.manager.headers,
-        )
-        assert reply.status_code == 201, reply.text
-        created: dict[str, Any] = reply.json()
-        return created
-
-    async def publish(self, client: Client, days: int, **fields: Any) -> dict[str, Any]:
-        start = _day(days)
-        body = {
-            "lab": self.slug,
-            "kind": "tour",
-            "title": {"en": "Open tour"},
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=2)).isoformat(),
-            "capacity": 20,
-            **fields,
-        }
-        reply = await client.post("/api/v1/slots", json=body, headers=self.manager.headers)
-        assert reply.status_code == 201, reply.text
-        slot: dict[str, Any] = reply.json()
-        return slot
-
-    async def book(self, client: Client, slot_id: str) -> None:
-        reply = await client.post(
-            f"/api/v1/slots/{slot_id}/bookings",
-            json={"headcount": 3, "contact_name": "Dana", "language": "en"},
-            headers=self.director.headers,
-        )
-        assert reply.status_code in (200, 201), reply.text
-
-    async def cancel(self, client: Client, slot_id: str) -> None:
-        reply = await client.post(f"/api/v1/slots/{slot_id}/cancel", json={}, headers=self.manager.headers)
-        assert reply.status_code == 200, reply.text
-
-
-@pytest.fixture
-async def lab(make: Factory, feeds: FeedFactory) -> Lab:
-    row = await feeds.lab(languages=("en",))
-    await make.opening_hours(lab_id=row["id"])
-    equipment = await make.equipment(lab_id=row["id"], units=6)
-    manager = await make.person("lab_manager", lab_ids=(row["id"],))
-    director = await make.person("director")
-    return Lab(row, manager, director, equipment)
-
-
 @pytest.mark.parametrize("split", ["edit", "cancel"])
-async def test_splitting_a_series_never_lowers_its_sequence(client: Client, lab: Lab, split: str) -> None:
+async def test_splitting_a_series_never_lowers_its_sequence(client: Client, lab: ApiLab, split: str) -> None:
     created = await lab.series(client, 3, 6)
     series_id = created["series"]["id"]
     occurrences = created["created"]
@@ -179,7 +106,7 @@ async def test_the_sequence_floor_migration_keeps_every_series_above_what_feeds_
 ) -> None:
     """Feeds used to add the occurrences they left out of a series' rule; the migration adds them all."""
     row = await feeds.lab(languages=("en",))
-    series, slots = await feeds.series(row, _day(3, 15).replace(tzinfo=None), count=5)
+    series, slots = await feeds.series(row, day(3, 15).replace(tzinfo=None), count=5)
     await feeds.change("slots", slots[1]["id"], status="cancelled")
     before = await pool.fetchrow("select sequence, updated_at from slot_series where id = $1", series["id"])
     (floor,) = [m for m in migrate.load() if m.version == 53]
@@ -210,7 +137,7 @@ def _risen(before: httpx.Response, after: httpx.Response) -> dict[tuple[str, dat
 
 
 async def test_renaming_a_lab_or_its_equipment_raises_every_event_it_shows_in(
-    client: Client, pool: asyncpg.Pool, lab: Lab
+    client: Client, pool: asyncpg.Pool, lab: ApiLab
 ) -> None:
     tig = lab.equipment["slug"]
     tour = await lab.publish(client, 3)

@@ -7,8 +7,7 @@ that state by backdating the lab's rows, as if the last change were an hour old.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -18,14 +17,9 @@ from litestar.testing import AsyncTestClient
 
 from labbook.feeds import repository, service
 from labbook.settings import Settings
-from tests.factories import Factory
-from tests.feeds.conftest import ALMATY, FeedFactory, parse
+from tests.feeds.conftest import ApiLab, FeedFactory, day, parse
 
 Client = AsyncTestClient[Litestar]
-
-
-def _day(days: int, hour: int = 10) -> datetime:
-    return datetime.combine(datetime.now(ALMATY).date() + timedelta(days=days), time(hour), tzinfo=ALMATY)
 
 
 async def _settle(pool: asyncpg.Pool, lab_id: int) -> None:
@@ -66,56 +60,8 @@ def _descriptions(reply: httpx.Response) -> list[str]:
     return [str(e.get("DESCRIPTION", "")) for e in parse(reply.content).walk("VEVENT")]
 
 
-class Lab:
-    """A lab with opening hours, a TIG station (6 units), a manager and a director, made through SQL."""
-
-    def __init__(self, row: asyncpg.Record, manager: Any, director: Any, equipment: asyncpg.Record) -> None:
-        self.row = row
-        self.slug: str = row["slug"]
-        self.url = f"/feeds/labs/{self.slug}.ics"
-        self.manager = manager
-        self.director = director
-        self.equipment = equipment
-
-    async def publish(self, client: Client, days: int, **fields: Any) -> dict[str, Any]:
-        start = _day(days)
-        body = {
-            "lab": self.slug,
-            "kind": "tour",
-            "title": {"en": "Open tour"},
-            "starts_at": start.isoformat(),
-            "ends_at": (start + timedelta(hours=2)).isoformat(),
-            "capacity": 20,
-            **fields,
-        }
-        reply = await client.post("/api/v1/slots", json=body, headers=self.manager.headers)
-        assert reply.status_code == 201, reply.text
-        slot: dict[str, Any] = reply.json()
-        return slot
-
-    async def book(self, client: Client, slot_id: str, headcount: int) -> dict[str, Any]:
-        reply = await client.post(
-            f"/api/v1/slots/{slot_id}/bookings",
-            json={"headcount": headcount, "contact_name": "Dana", "language": "en"},
-            headers=self.director.headers,
-        )
-        assert reply.status_code in (200, 201), reply.text
-        booking: dict[str, Any] = reply.json()
-        return booking
-
-
-@pytest.fixture
-async def lab(make: Factory, feeds: FeedFactory) -> Lab:
-    row = await feeds.lab(languages=("en",))
-    await make.opening_hours(lab_id=row["id"])
-    equipment = await make.equipment(lab_id=row["id"], units=6)
-    manager = await make.person("lab_manager", lab_ids=(row["id"],))
-    director = await make.person("director")
-    return Lab(row, manager, director, equipment)
-
-
 async def test_a_booking_made_and_cancelled_moves_the_seats_left(
-    client: Client, pool: asyncpg.Pool, lab: Lab
+    client: Client, pool: asyncpg.Pool, lab: ApiLab
 ) -> None:
     slot = await lab.publish(client, 3)
     await _settle(pool, lab.row["id"])
@@ -134,7 +80,7 @@ async def test_a_booking_made_and_cancelled_moves_the_seats_left(
     assert any("Seats left: 20 / 20" in d for d in _descriptions(after))
 
 
-async def test_an_edited_and_then_cancelled_slot(client: Client, pool: asyncpg.Pool, lab: Lab) -> None:
+async def test_an_edited_and_then_cancelled_slot(client: Client, pool: asyncpg.Pool, lab: ApiLab) -> None:
     slot = await lab.publish(client, 3)
     await _settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
@@ -153,8 +99,8 @@ async def test_an_edited_and_then_cancelled_slot(client: Client, pool: asyncpg.P
     assert [str(e["STATUS"]) for e in parse(after.content).walk("VEVENT")] == ["CANCELLED"]
 
 
-async def test_a_split_series(client: Client, pool: asyncpg.Pool, lab: Lab) -> None:
-    start = _day(3, 15)
+async def test_a_split_series(client: Client, pool: asyncpg.Pool, lab: ApiLab) -> None:
+    start = day(3, 15)
     created = await client.post(
         "/api/v1/series",
         json={
@@ -186,7 +132,7 @@ async def test_a_split_series(client: Client, pool: asyncpg.Pool, lab: Lab) -> N
     assert len({str(e["UID"]) for e in parse(after.content).walk("VEVENT")}) == 2
 
 
-async def test_a_renamed_lab(client: Client, pool: asyncpg.Pool, lab: Lab) -> None:
+async def test_a_renamed_lab(client: Client, pool: asyncpg.Pool, lab: ApiLab) -> None:
     await lab.publish(client, 3)
     await _settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
@@ -198,7 +144,9 @@ async def test_a_renamed_lab(client: Client, pool: asyncpg.Pool, lab: Lab) -> No
     assert str(parse(after.content)["X-WR-CALNAME"]).startswith("Plasma Lab")
 
 
-async def test_units_reassigned_and_equipment_renamed(client: Client, pool: asyncpg.Pool, lab: Lab) -> None:
+async def test_units_reassigned_and_equipment_renamed(
+    client: Client, pool: asyncpg.Pool, lab: ApiLab
+) -> None:
     tig = lab.equipment["slug"]
     url = f"/feeds/labs/{lab.slug}/equipment/{tig}.ics"
     slot = await lab.publish(client, 3, kind="training", equipment=[{"equipment": tig, "units": 1}])
@@ -242,8 +190,8 @@ async def test_the_window_and_the_grace_period_move_at_midnight(
     pool: asyncpg.Pool, feeds: FeedFactory, settings: Settings
 ) -> None:
     lab = await feeds.lab()
-    soon = await feeds.slot(lab, _day(5))
-    cancelled = await feeds.slot(lab, _day(-10))
+    soon = await feeds.slot(lab, day(5))
+    cancelled = await feeds.slot(lab, day(-10))
     await feeds.change("slots", cancelled["id"], status="cancelled")
     # cancelled half a day after today's grace cut-off (see service.window): shown today, gone tomorrow
     since, _ = service.window(datetime.now(UTC))
@@ -280,8 +228,8 @@ async def test_a_write_that_started_before_the_latest_change_is_never_hidden_und
     only the running transaction can keep the version unsettled."""
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(0))
     lab = await feeds.lab()
-    early = await feeds.slot(lab, _day(2))
-    late = await feeds.slot(lab, _day(3))
+    early = await feeds.slot(lab, day(2))
+    late = await feeds.slot(lab, day(3))
     await _settle(pool, lab["id"])
     url = f"/feeds/labs/{lab['slug']}.ics"
     slow = await pool.acquire()
@@ -327,7 +275,7 @@ async def test_an_exact_etag_still_revalidates_once_settled(
     client: Client, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lab = await feeds.lab()
-    await feeds.slot(lab, _day(2))
+    await feeds.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
     # with a margin of years every change is recent, so the version handed out is the exact one
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(days=3650))
@@ -346,7 +294,7 @@ async def test_date_revalidation_moves_from_an_exact_to_the_index_version_keepin
     client: Client, pool: asyncpg.Pool, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lab = await feeds.lab()
-    await feeds.slot(lab, _day(2))
+    await feeds.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(days=3650))
     fresh = await client.get(url)
