@@ -19,7 +19,6 @@ from labbook import db
 LAB_COLUMNS = "id, slug, organization_id, timezone, capacity, is_archived"
 
 LOCK_LAB = f"select {LAB_COLUMNS} from labs where id = $1 for update"
-GET_LAB_BY_SLUG = f"select {LAB_COLUMNS} from labs where slug = $1"
 GET_LAB = f"select {LAB_COLUMNS} from labs where id = $1"
 GET_ORGANIZATION_ID = "select id from organizations where slug = $1 and not is_archived"
 GET_ORGANIZATION_SLUG = "select slug from organizations where id = $1"
@@ -254,10 +253,6 @@ async def lock_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record | No
 
 async def get_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(GET_LAB, lab_id)
-
-
-async def get_lab_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LAB_BY_SLUG, slug)
 
 
 async def get_organization_id(conn: asyncpg.Connection, slug: str) -> int | None:

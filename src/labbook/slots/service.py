@@ -20,6 +20,7 @@ from labbook import db
 from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings_service
+from labbook.catalog import repository as catalog_repository
 from labbook.errors import (
     Conflict,
     IllegalTransition,
@@ -373,7 +374,7 @@ async def create_slot_in(
 
 
 async def _lab_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    lab = await repository.get_lab_by_slug(conn, slug)
+    lab = await catalog_repository.get_lab_by_slug(conn, slug)
     if lab is None:
         raise NotFound(f"no lab {slug!r}")
     return lab
@@ -1081,7 +1082,7 @@ async def lab_availability(pool: asyncpg.Pool, slug: str, first_day: date, end_d
     if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:
         raise ValidationFailed.field("to", f"ask for at most {MAX_AVAILABILITY_DAYS} days at once")
     async with pool.acquire() as conn:
-        lab = await repository.get_lab_by_slug(conn, slug)
+        lab = await catalog_repository.get_lab_by_slug(conn, slug)
         if lab is None or lab["is_archived"]:
             raise NotFound(f"no lab {slug!r}")
         tz = zone(lab["timezone"])

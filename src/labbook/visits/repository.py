@@ -18,7 +18,6 @@ _NAMES = """
 (select o.slug from organizations o where o.id = v.organization_id) as organization_slug
 """
 
-GET_LAB = "select id, slug, languages, capacity, is_archived from labs where slug = $1"
 INSERT = f"""
 insert into visit_requests as v (lab_id, organization_id, requested_by, kind, windows, headcount,
                                  age_group, language, purpose, contact_name, contact_email, contact_phone)
@@ -44,10 +43,6 @@ where ($1::boolean or v.organization_id = $2 or v.lab_id = any($3::int[]))
 """
 LIST = f"select {_COLUMNS}, {_NAMES} {_VISIBLE} order by v.created_at, v.id limit $6 offset $7"
 COUNT = f"select count(*) {_VISIBLE}"
-
-
-async def get_lab(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LAB, slug)
 
 
 async def insert_request(

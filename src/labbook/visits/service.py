@@ -14,6 +14,7 @@ from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate
+from labbook.catalog import repository as catalog_repository
 from labbook.errors import IllegalTransition, NotFound, ValidationFailed
 from labbook.slots import service as slots
 from labbook.slots.schemas import SlotCreate
@@ -37,7 +38,7 @@ async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCre
             raise ValidationFailed.field(f"windows[{index}]", "the window has already begun")
     async with db.transaction(pool) as conn:
         organization_id = await bookings.organization_for(conn, me, data.organization)
-        lab = await repository.get_lab(conn, data.lab)
+        lab = await catalog_repository.get_lab_by_slug(conn, data.lab)
         if lab is None or lab["is_archived"]:
             raise ValidationFailed.field("lab", f"no lab {data.lab!r}")
         if data.language not in lab["languages"]:
@@ -115,7 +116,7 @@ async def accept_visit_request(
                 "window", f"the request has {len(windows)} window(s): 0..{len(windows) - 1}"
             )
         window = windows[data.window]
-        lab = await repository.get_lab(conn, row["lab_slug"])
+        lab = await catalog_repository.get_lab_by_slug(conn, row["lab_slug"])
         assert lab is not None
         slot = await slots.create_slot_in(
             conn,
