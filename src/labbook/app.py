@@ -38,6 +38,8 @@ from labbook.ops.routes import route_handlers as ops_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
+from labbook.web import route_handlers as web_routes
+from labbook.web import template_config
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +166,7 @@ def create_app(settings: Settings) -> Litestar:
             *slots_routes,
             *bookings_routes,
             *feeds_routes,
+            *web_routes,
             create_static_files_router(
                 path=EXPLORER_ASSETS,
                 directories=[str(swagger_ui_path)],
@@ -194,6 +197,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         exception_handlers={Exception: _internal_error},
         request_max_body_size=settings.max_body_bytes,
+        template_config=template_config(),
         openapi_config=OpenAPIConfig(
             title="labbook",
             version="1",

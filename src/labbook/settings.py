@@ -28,6 +28,10 @@ class Settings:
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
         feed_miss_limit: unknown private feed tokens one client may try per window before a 429.
+        session_idle_minutes: a browser session unused this long ends.
+        session_max_days: a browser session ends this long after sign-in, used or not.
+        login_failure_limit: failed sign-ins per account, and 4x that per client address, in 15 minutes
+            before sign-in is refused for the rest of that window.
         demo: load the demo data at start.
     """
 
@@ -40,6 +44,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     feed_refresh_minutes: int = 180
     feed_miss_limit: int = 30
+    session_idle_minutes: int = 12 * 60
+    session_max_days: int = 14
+    login_failure_limit: int = 5
     demo: bool = False
 
     @classmethod
@@ -59,6 +66,13 @@ class Settings:
                 env, "LABBOOK_FEED_REFRESH_MINUTES", defaults.feed_refresh_minutes, minimum=5
             ),
             feed_miss_limit=_int(env, "LABBOOK_FEED_MISS_LIMIT", defaults.feed_miss_limit, minimum=1),
+            session_idle_minutes=_int(
+                env, "LABBOOK_SESSION_IDLE_MINUTES", defaults.session_idle_minutes, minimum=5
+            ),
+            session_max_days=_int(env, "LABBOOK_SESSION_MAX_DAYS", defaults.session_max_days, minimum=1),
+            login_failure_limit=_int(
+                env, "LABBOOK_LOGIN_FAILURE_LIMIT", defaults.login_failure_limit, minimum=1
+            ),
         )
         settings.validate()
         return settings
@@ -75,6 +89,11 @@ class Settings:
             raise ConfigurationError(f"LABBOOK_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
         if self.pool_max_size < max(self.pool_min_size, 1):
             raise ConfigurationError("LABBOOK_POOL_MAX_SIZE must be at least LABBOOK_POOL_MIN_SIZE")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag when labbook is served over https."""
+        return self.base_url.startswith("https://")
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -221,3 +221,184 @@ async def revoke_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg.Reco
 
 async def revoke_person_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(REVOKE_PERSON_TOKENS, person_id)
+
+
+# Browser sign-in: passwords, sessions, one-time links, login throttling.
+
+GET_LOGIN = """
+select id, email, full_name, language, password_hash, is_active
+from people where lower(email) = lower($1)
+"""
+GET_LOGIN_BY_ID = "select id, email, full_name, language, is_active from people where id = $1"
+SET_PASSWORD = "update people set password_hash = $2, updated_at = now() where id = $1"
+SET_PROFILE = """
+update people set full_name = $2, phone = $3, language = $4, updated_at = now()
+where id = $1
+"""
+GET_PASSWORD_HASH = "select password_hash from people where id = $1"
+GET_PROFILE = """
+select p.id, p.email, p.full_name, p.phone, p.language, p.roles, p.organization_id,
+       o.slug as organization_slug, o.name as organization_name
+from people p join organizations o on o.id = p.organization_id
+where p.id = $1
+"""
+INSERT_SESSION = """
+insert into web_sessions (secret_hash, person_id, expires_at, user_agent)
+values ($1, $2, now() + make_interval(mins => $3), $4)
+returning id
+"""
+# A session lives until its absolute expiry, and dies sooner when unused for the idle limit ($2 minutes).
+GET_PRINCIPAL_BY_SESSION = """
+select s.id as session_id, p.id as person_id, p.organization_id, p.roles, p.full_name, p.language,
+       array(select m.lab_id from lab_managers m where m.person_id = p.id) as lab_ids,
+       s.last_seen_at < now() - interval '1 minute' as is_stale
+from web_sessions s
+join people p on p.id = s.person_id
+where s.secret_hash = $1
+  and s.expires_at > now()
+  and s.last_seen_at > now() - make_interval(mins => $2)
+  and p.is_active
+"""
+# last_seen_at is written at most once a minute per session, like access tokens' last_used_at.
+TOUCH_SESSION = "update web_sessions set last_seen_at = now() where id = $1"
+DELETE_SESSION = "delete from web_sessions where secret_hash = $1 returning person_id"
+DELETE_PERSON_SESSIONS = "delete from web_sessions where person_id = $1"
+DELETE_EXPIRED_SESSIONS = (
+    "delete from web_sessions where person_id = $1 and (expires_at <= now() "
+    "or last_seen_at <= now() - make_interval(mins => $2))"
+)
+INSERT_LINK = """
+insert into one_time_links (token_hash, person_id, purpose, created_by, expires_at)
+values ($1, $2, $3, $4, now() + make_interval(days => $5))
+returning id, person_id, purpose, expires_at
+"""
+# A link is spent by the first use; a second use, or one after expiry, finds nothing.
+GET_LINK = """
+select l.id, l.person_id, l.purpose, l.expires_at, p.email, p.full_name
+from one_time_links l join people p on p.id = l.person_id
+where l.token_hash = $1 and l.used_at is null and l.expires_at > now() and p.is_active
+"""
+USE_LINK = """
+update one_time_links set used_at = now()
+where token_hash = $1 and used_at is null and expires_at > now()
+returning person_id, purpose
+"""
+# Failed sign-ins per bucket in fixed windows of $2 seconds (the same shape as the feed-miss counter).
+COUNT_FAILURE = """
+insert into rate_limits (bucket, window_start, hits)
+values ($1, to_timestamp(floor(extract(epoch from now()) / $2) * $2), 1)
+on conflict (bucket) do update
+    set hits = case when rate_limits.window_start = excluded.window_start
+                    then rate_limits.hits + 1 else 1 end,
+        window_start = excluded.window_start
+returning hits
+"""
+GET_FAILURES = """
+select coalesce(max(hits) filter (where bucket = $1), 0) as account_hits,
+       coalesce(max(hits) filter (where bucket = $2), 0) as client_hits
+from rate_limits
+where bucket = any(array[$1, $2]::text[])
+  and window_start = to_timestamp(floor(extract(epoch from now()) / $3) * $3)
+"""
+FORGET_FAILURES = "delete from rate_limits where bucket = $1"
+
+
+async def get_login(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LOGIN, email)
+
+
+async def get_login_by_id(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LOGIN_BY_ID, person_id)
+
+
+async def set_password(conn: asyncpg.Connection, person_id: UUID, password_hash: str) -> None:
+    await conn.execute(SET_PASSWORD, person_id, password_hash)
+
+
+async def get_password_hash(conn: asyncpg.Connection, person_id: UUID) -> str | None:
+    value: str | None = await conn.fetchval(GET_PASSWORD_HASH, person_id)
+    return value
+
+
+async def get_profile(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_PROFILE, person_id)
+
+
+async def set_profile(
+    conn: asyncpg.Connection, person_id: UUID, *, full_name: str, phone: str | None, language: str
+) -> None:
+    await conn.execute(SET_PROFILE, person_id, full_name, phone, language)
+
+
+async def insert_session(
+    conn: asyncpg.Connection, secret_hash: bytes, person_id: UUID, *, minutes: int, user_agent: str | None
+) -> UUID:
+    session_id: UUID = await conn.fetchval(INSERT_SESSION, secret_hash, person_id, minutes, user_agent)
+    return session_id
+
+
+async def get_principal_by_session(
+    conn: asyncpg.Connection, secret_hash: bytes, *, idle_minutes: int
+) -> tuple[Principal, asyncpg.Record] | None:
+    """The person behind a live session, and the row (name, language) pages show."""
+    row = await conn.fetchrow(GET_PRINCIPAL_BY_SESSION, secret_hash, idle_minutes)
+    if row is None:
+        return None
+    if row["is_stale"]:
+        await conn.execute(TOUCH_SESSION, row["session_id"])
+    principal = Principal(
+        person_id=row["person_id"],
+        organization_id=row["organization_id"],
+        roles=frozenset(row["roles"]),
+        managed_lab_ids=frozenset(row["lab_ids"]),
+    )
+    return principal, row
+
+
+async def delete_session(conn: asyncpg.Connection, secret_hash: bytes) -> UUID | None:
+    person_id: UUID | None = await conn.fetchval(DELETE_SESSION, secret_hash)
+    return person_id
+
+
+async def delete_person_sessions(conn: asyncpg.Connection, person_id: UUID) -> None:
+    await conn.execute(DELETE_PERSON_SESSIONS, person_id)
+
+
+async def delete_expired_sessions(conn: asyncpg.Connection, person_id: UUID, *, idle_minutes: int) -> None:
+    await conn.execute(DELETE_EXPIRED_SESSIONS, person_id, idle_minutes)
+
+
+async def insert_link(
+    conn: asyncpg.Connection,
+    token_hash: bytes,
+    person_id: UUID,
+    *,
+    purpose: str,
+    created_by: UUID | None,
+    days: int,
+) -> asyncpg.Record:
+    return await conn.fetchrow(INSERT_LINK, token_hash, person_id, purpose, created_by, days)
+
+
+async def get_link(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(GET_LINK, token_hash)
+
+
+async def use_link(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
+    return await conn.fetchrow(USE_LINK, token_hash)
+
+
+async def count_failure(conn: asyncpg.Connection, bucket: str, *, window_seconds: int) -> int:
+    hits: int = await conn.fetchval(COUNT_FAILURE, bucket, window_seconds)
+    return hits
+
+
+async def get_failures(
+    conn: asyncpg.Connection, account_bucket: str, client_bucket: str, *, window_seconds: int
+) -> tuple[int, int]:
+    row = await conn.fetchrow(GET_FAILURES, account_bucket, client_bucket, window_seconds)
+    return row["account_hits"], row["client_hits"]
+
+
+async def forget_failures(conn: asyncpg.Connection, bucket: str) -> None:
+    await conn.execute(FORGET_FAILURES, bucket)

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from labbook.schemas import Base, Email, Out, Phone, ShortText, Slug
+from labbook.schemas import Base, Email, Language, Out, Phone, ShortText, Slug
 
 Role = Literal["admin", "lab_manager", "director", "instructor"]
 TokenName = Annotated[str, Meta(min_length=1, max_length=100, examples=["laptop"])]
@@ -67,3 +67,46 @@ class TokenCreated(Token):
 class TokenCreate(Base):
     name: TokenName
     expires_in_days: ExpiresInDays = 90
+
+
+# Long enough to resist guessing, short enough for a passphrase; argon2id takes care of the rest.
+Password = Annotated[str, Meta(min_length=10, max_length=1024)]
+
+
+class Login(Base):
+    """The sign-in form. The password is not length-checked here, so a wrong one is just wrong."""
+
+    email: Annotated[str, Meta(min_length=1, max_length=254)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class PasswordSet(Base):
+    """A first password (from an invitation) or a new one (from a reset link)."""
+
+    password: Password
+
+
+class PasswordChange(Base):
+    current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
+    password: Password
+
+
+class ProfileUpdate(Base):
+    full_name: ShortText
+    language: Language
+    phone: Phone | None = None
+
+
+class InvitationCreate(Base):
+    """How long the one-time link works."""
+
+    days: Annotated[int, Meta(ge=1, le=30)] = 7
+
+
+class Invitation(Out):
+    """A one-time link for a person to set their password; the URL is shown this once."""
+
+    person_id: UUID
+    email: str
+    url: str
+    expires_at: datetime

@@ -29,6 +29,7 @@ AUTHENTICATED: Final = "authenticated"
 ROLES: Final = ("admin", "lab_manager", "director", "instructor")
 
 ACCESS_TOKEN_PREFIX = "lbk_"
+SESSION_COOKIE = "lb_session"
 FEED_TOKEN_PREFIX = "lbf_"
 
 
@@ -107,6 +108,15 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
             principal = await repository.get_principal_by_token(conn, hash_secret(token))
         if principal is None:
             raise Unauthorized("the token is unknown, expired or revoked")
+    elif handler.opt.get("web") and (secret := connection.cookies.get(SESSION_COOKIE)):
+        # Pages (and only pages) accept the session cookie; the JSON API never does, so a form on
+        # another site cannot drive the API with a signed-in person's cookie.
+        from labbook.accounts.signin import session_of
+
+        session = await session_of(connection.app.state.pool, connection.app.state.settings, secret)
+        if session is not None:
+            principal = session.principal
+            connection.state.web_session = session
     connection.state.principal = principal
     if access == PUBLIC:
         return

@@ -181,6 +181,7 @@ async def update_person(
         await repository.set_lab_managers(conn, person_id, lab_ids)
         if before["is_active"] and not is_active:
             await repository.revoke_person_tokens(conn, person_id)
+            await repository.delete_person_sessions(conn, person_id)
         after = await repository.get_person(conn, person_id)
         await audit.record(conn, me, action, "person", person_id, before=before, after=after)
     return after

@@ -43,6 +43,11 @@ INSERT_PERSON = """
 insert into people (id, organization_id, email, full_name, phone, roles)
 values ($1, $2, $3, $4, $5, $6)
 """
+# Only people who have no password yet: a demo person who changed theirs keeps it.
+SET_MISSING_PASSWORDS = """
+update people set password_hash = $2
+where id = any($1::uuid[]) and password_hash is null
+"""
 INSERT_LAB_MANAGER = "insert into lab_managers (lab_id, person_id) values ($1, $2)"
 INSERT_ACCESS_TOKEN = """
 insert into access_tokens (person_id, name, token_hash, prefix) values ($1, 'demo', $2, $3)
@@ -165,6 +170,10 @@ async def insert_person(
     roles: list[str],
 ) -> None:
     await conn.execute(INSERT_PERSON, person_id, organization_id, email, full_name, phone, roles)
+
+
+async def set_missing_passwords(conn: asyncpg.Connection, person_ids: list[UUID], password_hash: str) -> None:
+    await conn.execute(SET_MISSING_PASSWORDS, person_ids, password_hash)
 
 
 async def insert_lab_manager(conn: asyncpg.Connection, lab_id: int, person_id: UUID) -> None:

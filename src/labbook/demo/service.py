@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
 
 from labbook.accounts.security import hash_secret
+from labbook.accounts.signin import hash_password
 from labbook.audit import service as audit
 from labbook.demo import repository
 from labbook.demo.story import MARKER_ORGANIZATION, Story, build_story, demo_id
+
+# Every demo person signs in with this password (demo only, never in production).
+DEMO_PASSWORD = "labbook-demo"
 
 
 async def load_demo(conn: asyncpg.Connection, *, now: datetime | None = None) -> str:
@@ -20,13 +25,17 @@ async def load_demo(conn: asyncpg.Connection, *, now: datetime | None = None) ->
     lock makes concurrent loads safe: the second waits for the first, then finds the data present.
     """
     story = build_story(now or datetime.now(UTC))
+    password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     async with conn.transaction():
         await repository.lock(conn)
         if await repository.is_loaded(conn, MARKER_ORGANIZATION):
+            # Demo data loaded before people could sign in gets its passwords now.
+            await repository.set_missing_passwords(conn, [p.id for p in story.people], password_hash)
             loaded = await repository.loaded_at(conn)
             since = f" (loaded {loaded:%Y-%m-%d %H:%M} UTC)" if loaded else ""
             return _summary(story, f"demo data already present{since}; nothing changed", dates=False)
         counts = await _insert(conn, story)
+        await repository.set_missing_passwords(conn, [p.id for p in story.people], password_hash)
         await audit.record(conn, None, "demo.load", "demo", MARKER_ORGANIZATION, after=counts)
     return _summary(story, "demo data loaded", dates=True)
 
@@ -219,9 +228,12 @@ def _summary(story: Story, headline: str, *, dates: bool) -> str:
     ]
     if dates:
         lines.append(f"  closed on {story.holiday_date:%Y-%m-%d}: {story.holiday['en']}")
-    lines.append("demo API tokens (demo only, never in production): Authorization: Bearer <token>")
+    lines.append(
+        f"demo sign-ins (demo only, never in production): every person below, password {DEMO_PASSWORD}"
+    )
+    lines.append("  and their API token: Authorization: Bearer <token>")
     for person in story.people:
-        if person.token:
-            where = ", ".join(person.labs) or person.organization
-            lines.append(f"  {person.roles[0]:<12} {person.email:<26} {person.token:<20} {where}")
+        where = ", ".join(person.labs) or person.organization
+        token = person.token or "-"
+        lines.append(f"  {person.roles[0]:<12} {person.email:<26} {token:<20} {where}")
     return "\n".join(lines)

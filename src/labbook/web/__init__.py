@@ -1,0 +1,51 @@
+"""Pages for people: server-rendered HTML in kk, ru and en, calling the same services as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Router
+from litestar.datastructures import ResponseHeader
+from litestar.exceptions import HTTPException
+from litestar.static_files import create_static_files_router
+
+from labbook.errors import LabbookError
+from labbook.web.auth import AuthPages
+from labbook.web.forms import check_page
+from labbook.web.pages import STATIC, error_page, template_config
+from labbook.web.public import PublicPages, choose_language
+
+__all__ = ["STATIC_PATH", "route_handlers", "template_config"]
+
+STATIC_PATH = "/static"
+
+# Pages load nothing from elsewhere and are never framed; inline scripts and styles are not allowed.
+SECURITY_HEADERS = [
+    ResponseHeader(
+        name="Content-Security-Policy",
+        value="default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    ),
+    ResponseHeader(name="X-Content-Type-Options", value="nosniff"),
+    ResponseHeader(name="Referrer-Policy", value="same-origin"),
+]
+
+pages = Router(
+    path="/",
+    route_handlers=[choose_language, PublicPages, AuthPages],
+    opt={"web": True},
+    guards=[check_page],
+    exception_handlers={LabbookError: error_page, HTTPException: error_page},
+    response_headers=SECURITY_HEADERS,
+    include_in_schema=False,
+)
+
+route_handlers: list[Any] = [
+    pages,
+    create_static_files_router(
+        path=STATIC_PATH,
+        directories=[STATIC],
+        opt={"access": "public"},
+        include_in_schema=False,
+        cache_control=None,
+    ),
+]
