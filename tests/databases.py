@@ -45,7 +45,7 @@ async def throwaway_database(server_url: str, prefix: str, *, migrated: bool) ->
             await admin.close()
 
 
-async def run_labbook(url: str, *args: str) -> tuple[int, str, str]:
+async def run_labbook(url: str, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
     """``python -m labbook ARGS`` against ``url``; returns (exit code, stdout, stderr)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
     proc = await asyncio.create_subprocess_exec(
@@ -55,11 +55,13 @@ async def run_labbook(url: str, *args: str) -> tuple[int, str, str]:
         *args,
         cwd=ROOT,
         env={**env, "LABBOOK_DATABASE_URL": url},
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), COMMAND_SECONDS)
+        feed = stdin.encode() if stdin is not None else None
+        out, err = await asyncio.wait_for(proc.communicate(feed), COMMAND_SECONDS)
     finally:
         if proc.returncode is None:
             proc.kill()

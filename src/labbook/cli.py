@@ -102,6 +102,34 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     _run(settings, work)
 
 
+def cmd_user_invite(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.accounts import signin
+
+        url, row = await signin.invite_by_email(conn, settings, args.email, days=args.days)
+        print(url)
+        print(
+            f"one-time link for {args.email}, valid until {row['expires_at']:%Y-%m-%d %H:%M} UTC",
+            file=sys.stderr,
+        )
+
+    _run(settings, work)
+
+
+def cmd_user_set_password(settings: Settings, args: argparse.Namespace) -> None:
+    import getpass
+
+    password = sys.stdin.readline().rstrip("\n") if args.stdin else getpass.getpass("new password: ")
+
+    async def work(conn: Any) -> None:
+        from labbook.accounts import signin
+
+        await signin.set_password_by_email(conn, args.email, password)
+        print(f"password set for {args.email}; their browser sessions have ended")
+
+    _run(settings, work)
+
+
 def cmd_token_create(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: Any) -> None:
         from labbook.accounts import service
@@ -151,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--lab", action="append", default=[], help="lab slug this lab manager manages")
     add.add_argument("--phone")
     add.set_defaults(func=cmd_user_add)
+
+    invite = user.add_parser("invite", help="print a one-time link for a person to set their password")
+    invite.add_argument("--email", required=True)
+    invite.add_argument("--days", type=int, default=7, choices=range(1, 31), metavar="1-30")
+    invite.set_defaults(func=cmd_user_invite)
+    password = user.add_parser("set-password", help="set a person's password (asked for, never an argument)")
+    password.add_argument("--email", required=True)
+    password.add_argument("--stdin", action="store_true", help="read the password from standard input")
+    password.set_defaults(func=cmd_user_set_password)
 
     token = verbs.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_verb", required=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,8 @@ from argon2 import PasswordHasher
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from labbook.app import create_app
+from labbook.settings import Settings
 from tests.factories import Person
 
 PASSWORD = "correct horse battery"
@@ -24,10 +27,23 @@ PASSWORD_HASH = _cheap.hash(PASSWORD)
 _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 
+@asynccontextmanager
+async def browser_for(
+    settings: Settings, base_url: str = "http://labbook.test"
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A client with a cookie jar of its own, like one person's browser; it shows redirects, not follows.
+
+    Each browser gets its own app: a test client runs the app's lifespan on a loop of its own, and
+    two clients sharing one app would replace each other's connection pool.
+    """
+    async with AsyncTestClient(app=create_app(settings), base_url=base_url) as browser:
+        browser.follow_redirects = False
+        yield browser
+
+
 @pytest.fixture
-async def web(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """A client with a cookie jar of its own, like one person's browser."""
-    async with AsyncTestClient(app=app, base_url="http://labbook.test") as browser:
+async def web(settings: Settings) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with browser_for(settings) as browser:
         yield browser
 
 

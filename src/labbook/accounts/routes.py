@@ -11,8 +11,10 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from labbook.accounts import service
+from labbook.accounts import service, signin
 from labbook.accounts.schemas import (
+    Invitation,
+    InvitationCreate,
     Person,
     PersonCreate,
     PersonUpdate,
@@ -23,6 +25,7 @@ from labbook.accounts.schemas import (
 )
 from labbook.accounts.security import AUTHENTICATED, Principal
 from labbook.schemas import Page
+from labbook.settings import Settings
 
 ADMIN = ("admin",)
 
@@ -147,6 +150,25 @@ class PeopleController(Controller):
             pool, me, person_id, name=data.name, expires_in_days=data.expires_in_days
         )
         return _created(secret, row)
+
+    @post(
+        "/{person_id:uuid}/invitations",
+        opt={"access": ADMIN},
+        summary="A one-time link for a person to set their password",
+        description="The link works once, for `days` days (7 unless given). It is shown this once.",
+    )
+    async def invite_person(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        settings: NamedDependency[Settings],
+        person_id: FromPath[UUID],
+        data: JSONBody[InvitationCreate],
+    ) -> Invitation:
+        url, row, person = await signin.invite_person(pool, me, settings, person_id, days=data.days)
+        return Invitation(
+            person_id=person["id"], email=person["email"], url=url, expires_at=row["expires_at"]
+        )
 
 
 route_handlers: list[Any] = [MeController, PeopleController]

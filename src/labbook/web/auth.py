@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import signin
@@ -43,8 +44,13 @@ class AuthPages(Controller):
     path = "/{lang:str}"
 
     @get("/login", opt={"access": PUBLIC})
-    async def login_form(self, request: Request[Any, Any, Any], next: str | None = None) -> Template:
-        return render(request, "auth/login.html", values={}, errors={}, problem=None, next=next or "")
+    async def login_form(
+        self,
+        request: Request[Any, Any, Any],
+        target: Annotated[str | None, QueryParameter(name="next", max_length=2000)] = None,
+    ) -> Template:
+        context = {"values": {}, "errors": {}, "problem": None, "next": target or ""}
+        return render(request, "auth/login.html", **context)
 
     @post("/login", opt={"access": PUBLIC})
     async def login(
@@ -120,7 +126,7 @@ class AuthPages(Controller):
 
     @get("/invitations/{token:str}", opt={"access": PUBLIC})
     async def invitation(
-        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: str
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
     ) -> Template:
         holder = await signin.link_holder(pool, token)
         return render(request, "auth/invitation.html", holder=holder, errors={}, problem=None)
@@ -131,7 +137,7 @@ class AuthPages(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[Settings],
-        token: str,
+        token: FromPath[str],
     ) -> Template | Redirect:
         lang = page_lang(request)
         holder = await signin.link_holder(pool, token)
