@@ -44,6 +44,7 @@ class World:
     director_token_id: str
     director_feed_token_id: str
     director_feed_token: str
+    invitation_path: str
     start: datetime
     counter: list[int] = field(default_factory=lambda: [0])
 
@@ -131,6 +132,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         director,
     )
     director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
+    invitation = await created(f"/api/v1/people/{people['instructor'].id}/invitations", {}, admin)
     feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
     return World(
         people=people,
@@ -145,6 +147,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         director_token_id=director_token["id"],
         director_feed_token_id=feed_token["id"],
         director_feed_token=feed_token["token"],
+        invitation_path=invitation["url"].split("://", 1)[1].split("/", 1)[1],
         start=start,
     )
 
@@ -166,6 +169,11 @@ class Case:
     @property
     def key(self) -> tuple[str, str]:
         return (self.method, self.route)
+
+    @property
+    def is_page(self) -> bool:
+        """Pages answer people: a form body, and "sign in first" is a redirect to the login page."""
+        return self.route == "/" or self.route.startswith("/{lang:str}")
 
 
 def case(
@@ -347,6 +355,13 @@ CASES: list[Case] = [
     ),
     case(
         "POST",
+        f"{V1}/people/{{person_id:uuid}}/invitations",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['director'].id}/invitations",
+        lambda w: {},
+    ),
+    case(
+        "POST",
         f"{V1}/people/{{person_id:uuid}}/tokens",
         {"admin"},
         lambda w: f"{V1}/people/{w.people['director'].id}/tokens",
@@ -502,6 +517,29 @@ CASES: list[Case] = [
         {"director"},
         lambda w: f"{V1}/me/feed-tokens/{w.director_feed_token_id}/revoke",
     ),
+    # pages for people (see tests/web for what each shows)
+    case("GET", "/", EVERYONE, lambda w: "/", everyone_gets=303),
+    case("GET", "/{lang:str}", EVERYONE, lambda w: "/en/"),
+    case("GET", "/{lang:str}/login", EVERYONE, lambda w: "/en/login"),
+    case(
+        "POST",
+        "/{lang:str}/login",
+        EVERYONE,
+        lambda w: "/en/login",
+        lambda w: {"email": "nobody@example.kz", "password": "wrong password"},
+    ),
+    case("POST", "/{lang:str}/logout", EVERYONE, lambda w: "/en/logout"),
+    case("POST", "/{lang:str}/logout/everywhere", SIGNED_IN, lambda w: "/en/logout/everywhere"),
+    case("GET", "/{lang:str}/invitations/{token:str}", EVERYONE, lambda w: f"/{w.invitation_path}"),
+    case(
+        "POST",
+        "/{lang:str}/invitations/{token:str}",
+        EVERYONE,
+        lambda w: f"/{w.invitation_path}",
+        lambda w: {"password": "short"},
+    ),
+    case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
+    case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     # the API explorer and its own assets
     case("GET", "/schema", EVERYONE, lambda w: "/schema"),
     case("GET", "/schema/{path:str}", EVERYONE, lambda w: "/schema/no-such-page", everyone_gets=404),
@@ -510,6 +548,23 @@ CASES: list[Case] = [
     case("GET", "/schema/assets/{file_path:path}", EVERYONE, lambda w: "/schema/assets/swagger-ui.css"),
     case("HEAD", "/schema/assets/{file_path:path}", EVERYONE, lambda w: "/schema/assets/swagger-ui.css"),
 ]
+
+
+LOGIN_REDIRECT = 401  # a page's "sign in first" (303 to the login page) counts as the API's 401
+
+
+async def page_request(
+    client: AsyncTestClient[Litestar], method: str, url: str, headers: dict[str, str], body: Any
+) -> Any:
+    """A page request as a browser makes it: a form with the CSRF token from the page's cookie."""
+    data = None
+    if method == "POST":
+        await client.get("/en/login", follow_redirects=False)
+        data = {**(body or {}), "_csrf": client.cookies.get("lb_csrf")}
+    response = await client.request(method, url, headers=headers, data=data, follow_redirects=False)
+    if response.status_code == 303 and "/login?" in response.headers["location"]:
+        response.status_code = LOGIN_REDIRECT
+    return response
 
 
 def registered_routes(app: Litestar) -> set[tuple[str, str]]:
@@ -551,9 +606,12 @@ async def test_route_allows_exactly_its_roles(
     for persona in order:
         headers = {} if persona == "anonymous" else world.people[persona].headers
         body = checked.body(world) if checked.body else None
-        response = await client.request(
-            checked.method, checked.url(world), headers=headers, json=body if body is not None else None
-        )
+        if checked.is_page:
+            response = await page_request(client, checked.method, checked.url(world), headers, body)
+        else:
+            response = await client.request(
+                checked.method, checked.url(world), headers=headers, json=body if body is not None else None
+            )
         outcomes[persona] = response.status_code
         assert response.status_code < 500, (persona, response.text)
     if checked.everyone_gets is not None:
