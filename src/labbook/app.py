@@ -12,7 +12,7 @@ import asyncpg
 from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -40,6 +40,7 @@ from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
 from labbook.web import route_handlers as web_routes
 from labbook.web import template_config
+from labbook.web.pages import is_page_path, page_not_found
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,13 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """No route: people asking for a page get a page in their language, programs get problem+json."""
+    if is_page_path(request.url.path):
+        return page_not_found(request)
+    return _http_problem(exc).to_response(request)
+
+
 def _provide_pool(state: State) -> asyncpg.Pool:
     pool: asyncpg.Pool = state.pool
     return pool
@@ -195,7 +203,7 @@ def create_app(settings: Settings) -> Litestar:
                 )
             )
         ],
-        exception_handlers={Exception: _internal_error},
+        exception_handlers={Exception: _internal_error, NotFoundException: _not_found},
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(

@@ -371,3 +371,18 @@ async def test_password_hashes_never_reach_the_api_or_the_audit_log(
         "where coalesce(before::text, '') || coalesce(after::text, '') like '%argon2%'"
     )
     assert audit == 0
+
+
+async def test_a_missing_page_is_a_page_and_a_missing_api_route_stays_a_problem(
+    web: AsyncTestClient[Litestar],
+) -> None:
+    page = await web.get("/ru/no-such-page/at-all")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<html lang="ru">' in page.text
+    assert "Такой страницы нет" in page.text
+
+    api = await web.get("/api/v1/no-such-route")
+    assert api.status_code == 404
+    assert api.headers["content-type"].startswith("application/problem+json")
+    assert api.json()["type"] == "/problems/not-found"

@@ -19,6 +19,7 @@ from labbook.accounts.signin import WebSession
 from labbook.errors import LabbookError
 from labbook.schemas import LANGUAGES
 from labbook.settings import Settings
+from labbook.web import qr
 from labbook.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Formats, Gettext, localized
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -40,12 +41,17 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     )
     # Each page passes its own language's gettext in the context; these only fix the calling style.
     environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    environment.globals.update(qr.TEMPLATE_GLOBALS)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
 def page_lang(request: Request[Any, Any, Any]) -> str:
-    lang = request.path_params.get("lang")
+    lang = request.path_params.get("lang") or request.url.path.split("/")[1]
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def is_page_path(path: str) -> bool:
+    return path.split("/")[1] in LANGUAGES
 
 
 def web_session(request: Request[Any, Any, Any]) -> WebSession | None:
@@ -134,6 +140,10 @@ def see_other(url: str, *, cookies: list[Cookie] | None = None) -> Redirect:
 def login_url(request: Request[Any, Any, Any]) -> str:
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"/{page_lang(request)}/login?{urlencode({'next': here})}"
+
+
+def page_not_found(request: Request[Any, Any, Any]) -> Response[Any]:
+    return render(request, "error.html", status=404, status_code=404, slug="not-found")
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
