@@ -49,7 +49,7 @@ class AuthPages(Controller):
         request: Request[Any, Any, Any],
         target: Annotated[str | None, QueryParameter(name="next", max_length=2000)] = None,
     ) -> Template:
-        context = {"values": {}, "errors": {}, "problem": None, "next": target or ""}
+        context: dict[str, Any] = {"values": {}, "errors": {}, "problem": None, "next": target or ""}
         return render(request, "auth/login.html", **context)
 
     @post("/login", opt={"access": PUBLIC})

@@ -92,7 +92,8 @@ def problems(lang: str) -> list[str]:
         if entry.fuzzy or not all(strings):
             wrong.append(f"{lang}: untranslated {message.key!r} ({message.audience}.po)")
         if isinstance(message.msgid, tuple) != isinstance(entry.id, tuple):
-            wrong.append(f"{lang}: {message.key!r} must be {'plural' if isinstance(message.msgid, tuple) else 'singular'}")
+            form = "plural" if isinstance(message.msgid, tuple) else "singular"
+            wrong.append(f"{lang}: {message.key!r} must be {form}")
     for catalog in catalogs.values():
         for entry, errors in catalog.check():
             wrong.extend(f"{lang}: {entry.id!r}: {error}" for error in errors)
@@ -107,13 +108,17 @@ def update() -> None:
         for message in found.values():
             catalog = by_audience.setdefault(message.audience, load(lang, message.audience))
             if catalog.get(message.key) is None:
-                empty: str | tuple[str, ...] = ("",) * catalog.num_plurals if isinstance(message.msgid, tuple) else ""
+                empty: str | tuple[str, ...] = (
+                    ("",) * catalog.num_plurals if isinstance(message.msgid, tuple) else ""
+                )
                 catalog.add(message.msgid, empty, flags=("python-format",) if "%(" in message.key else ())
         for audience, catalog in by_audience.items():
             path = LOCALES / lang / "LC_MESSAGES" / f"{audience}.po"
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as target:
-                write_po(target, catalog, width=110, omit_header=False, sort_output=False, include_lineno=False)
+                write_po(
+                    target, catalog, width=110, omit_header=False, sort_output=False, include_lineno=False
+                )
 
 
 def main(argv: list[str]) -> int:
