@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.factories import Factory, Person
+
+ALMATY = ZoneInfo("Asia/Almaty")
 
 PERSONAS = ("anonymous", "admin", "manager", "other_manager", "director", "other_director", "instructor")
 EVERYONE = frozenset(PERSONAS)
@@ -216,6 +219,22 @@ def visit_body(w: World) -> dict[str, Any]:
         "windows": [{"starts_at": begin, "ends_at": end}],
         "headcount": 8,
         "language": "en",
+        "purpose": "Round table",
+        "contact_name": "Daniyar",
+    }
+
+
+def visit_form(w: World) -> dict[str, Any]:
+    """The visit-request page's form: a window as a local date and times in the lab's zone."""
+    begin, end = (datetime.fromisoformat(t).astimezone(ALMATY) for t in w.later(hours=12))
+    return {
+        "lab": w.lab,
+        "date": begin.date().isoformat(),
+        "starts_at": begin.strftime("%H:%M"),
+        "ends_at": end.strftime("%H:%M"),
+        "headcount": "8",
+        "language": "en",
+        "kind": "tour",
         "purpose": "Round table",
         "contact_name": "Daniyar",
     }
@@ -537,6 +556,78 @@ CASES: list[Case] = [
         EVERYONE,
         lambda w: f"/{w.invitation_path}",
         lambda w: {"password": "short"},
+    ),
+    case("GET", "/{lang:str}/slots/{slot_id:uuid}/book", DIRECTORS, lambda w: f"/en/slots/{w.slot_id}/book"),
+    case(
+        "POST",
+        "/{lang:str}/slots/{slot_id:uuid}/book",
+        DIRECTORS,
+        lambda w: f"/en/slots/{w.slot_id}/book",
+        lambda w: {"headcount": "1", "contact_name": "Daniyar", "language": "ru"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/series/{series_id:uuid}/book",
+        DIRECTORS,
+        lambda w: f"/en/series/{w.series_id}/book",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/series/{series_id:uuid}/book",
+        DIRECTORS,
+        lambda w: f"/en/series/{w.series_id}/book",
+        lambda w: {"headcount": "1", "contact_name": "Daniyar", "language": "kk"},
+    ),
+    case("GET", "/{lang:str}/bookings", DIRECTORS, lambda w: "/en/bookings"),
+    case(
+        "GET",
+        "/{lang:str}/bookings/{booking_id:uuid}",
+        {"admin", "director"},
+        lambda w: f"/en/bookings/{w.booking_id}",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/bookings/{booking_id:uuid}/cancel",
+        {"admin", "director"},
+        lambda w: f"/en/bookings/{w.booking_id}/cancel",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/bookings/{booking_id:uuid}/cancel",
+        {"admin", "director"},
+        lambda w: f"/en/bookings/{w.booking_id}/cancel",
+        lambda w: {"reason": "the bus broke down"},
+    ),
+    case("GET", "/{lang:str}/visit-requests/new", DIRECTORS, lambda w: f"/en/visit-requests/new?lab={w.lab}"),
+    case("POST", "/{lang:str}/visit-requests", DIRECTORS, lambda w: "/en/visit-requests", visit_form),
+    case("GET", "/{lang:str}/visit-requests", DIRECTORS, lambda w: "/en/visit-requests"),
+    case(
+        "POST",
+        "/{lang:str}/visit-requests/{request_id:uuid}/cancel",
+        {"admin", "director"},
+        lambda w: f"/en/visit-requests/{w.visit_id}/cancel",
+    ),
+    case("GET", "/{lang:str}/account", SIGNED_IN, lambda w: "/en/account"),
+    case(
+        "POST",
+        "/{lang:str}/account",
+        SIGNED_IN,
+        lambda w: "/en/account",
+        lambda w: {"full_name": "Жаңа Есім", "language": "kk"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/account/password",
+        SIGNED_IN,
+        lambda w: "/en/account/password",
+        lambda w: {"current_password": "not my password", "password": "a long new password"},
+    ),
+    case("POST", "/{lang:str}/account/feed", {"director", "other_director"}, lambda w: "/en/account/feed"),
+    case(
+        "POST",
+        "/{lang:str}/account/feed/{token_id:uuid}/revoke",
+        {"director"},
+        lambda w: f"/en/account/feed/{w.director_feed_token_id}/revoke",
     ),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
