@@ -539,6 +539,10 @@ CASES: list[Case] = [
     # pages for people (see tests/web for what each shows)
     case("GET", "/", EVERYONE, lambda w: "/", everyone_gets=303),
     case("GET", "/{lang:str}", EVERYONE, lambda w: "/en/"),
+    case("GET", "/{lang:str}/labs/{lab:str}", EVERYONE, lambda w: f"/kk/labs/{w.lab}"),
+    case("GET", "/{lang:str}/labs/{lab:str}/calendar", EVERYONE, lambda w: f"/ru/labs/{w.lab}/calendar"),
+    case("GET", "/{lang:str}/slots/{slot_id:str}", EVERYONE, lambda w: f"/en/slots/{w.slot_id}"),
+    case("GET", "/{lang:str}/series/{series_id:str}", EVERYONE, lambda w: f"/en/series/{w.series_id}"),
     case("GET", "/{lang:str}/login", EVERYONE, lambda w: "/en/login"),
     case(
         "POST",

@@ -169,8 +169,9 @@ async def test_the_signed_in_form_token_is_bound_to_the_session(
 
 @pytest.fixture
 async def clean_login_counters(pool: asyncpg.Pool) -> AsyncIterator[None]:
+    # Failed sign-ins count per client address too, and every test shares the test client's address.
+    await pool.execute("delete from rate_limits where bucket like 'login:%'")
     yield
-    # Failed sign-ins count per client address too; other tests share this test client's address.
     await pool.execute("delete from rate_limits where bucket like 'login:%'")
 
 

@@ -23,6 +23,9 @@ from labbook.timezones import zone
 PUBLIC_VIEWS = ("lab", "equipment")
 SEATED_KINDS = ("tour", "training", "event")
 UID_DOMAIN = "labbook"
+# A feed asked for in one language (``?lang=``) shows text missing in it in Russian, the language read
+# most widely, then Kazakh, then English: the same order as the pages.
+FALLBACK = ("ru", "kk", "en")
 
 LABELS: dict[str, dict[str, str]] = {
     "reserved": {"kk": "Брондалған", "ru": "Забронировано", "en": "Reserved"},
@@ -36,6 +39,9 @@ LABELS: dict[str, dict[str, str]] = {
     "waitlisted": {"kk": "күту тізімінде", "ru": "в листе ожидания", "en": "waitlisted"},
     "declined": {"kk": "қабылданбады", "ru": "отклонено", "en": "declined"},
     "cancelled": {"kk": "тоқтатылды", "ru": "отменено", "en": "cancelled"},
+    "feed_bookings": {"kk": "брондаулар", "ru": "бронирования", "en": "bookings"},
+    "feed_labs": {"kk": "зертханалар", "ru": "лаборатории", "en": "labs"},
+    "feed_sessions": {"kk": "сабақтар", "ru": "занятия", "en": "sessions"},
 }
 
 Row = Mapping[str, Any]
@@ -46,6 +52,8 @@ class ViewContext:
     """What a view adds around the rows: which view, the organizer address, the equipment's name.
 
     An equipment feed's events show that name, so they carry the equipment row's version too.
+    ``language`` is the subscriber's (``?lang=``): every text in it, with the ``FALLBACK`` order; without
+    it, each text is in the lab's languages, as feeds have always been.
 
     Hashable, because it is part of every cache key.
     """
@@ -55,6 +63,7 @@ class ViewContext:
     equipment_name: tuple[tuple[str, str], ...] = ()
     equipment_updated_at: datetime | None = None
     equipment_revision: int = 0
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,11 @@ class _Content:
 
 def label(key: str, language: str) -> str:
     return LABELS[key].get(language) or LABELS[key]["en"]
+
+
+def reading_order(language: str) -> tuple[str, ...]:
+    """``language`` first, then the fallback languages."""
+    return (language, *(other for other in FALLBACK if other != language))
 
 
 def localized(value: Mapping[str, str] | None, languages: Sequence[str]) -> str:
@@ -88,8 +102,8 @@ def lab_location(lab: Row, languages: Sequence[str] | None = None) -> str:
     return ", ".join(p for p in parts if p)
 
 
-def _booking_line(booking: Row, view: str, language: str) -> str:
-    name = localized(booking["organization_name"], [language])
+def _booking_line(booking: Row, view: str, language: str, order: Sequence[str]) -> str:
+    name = localized(booking["organization_name"], order)
     parts = [name, f"{booking['headcount']} {label('people', language)}", label(booking["status"], language)]
     if view == "lab_manager":
         parts += [booking["contact_name"], booking["contact_email"], booking["contact_phone"]]
@@ -102,24 +116,30 @@ def _booking_line(booking: Row, view: str, language: str) -> str:
 def _content(
     ctx: ViewContext, item: Row, lab: Row, units: Sequence[int], bookings: Sequence[Row]
 ) -> _Content:
-    languages: Sequence[str] = lab["languages"]
+    chosen = ctx.language
+    languages: Sequence[str] = reading_order(chosen) if chosen else lab["languages"]
+    # the language of labels, and the languages the description speaks in, one block each
+    language = chosen or languages[0]
+    described: Sequence[str] = (chosen,) if chosen else languages
     cancelled = item["status"] == "cancelled"
     kind = item["kind"]
     anonymous = ctx.view in PUBLIC_VIEWS and item["visibility"] == "private"
     blocks: list[str] = []
     if anonymous:
-        summary = label("reserved", languages[0])
+        summary = label("reserved", language)
         categories: tuple[str, ...] = ("reserved",)
     else:
         summary = localized(item["title"], languages)
         categories = (kind,)
-        for language in languages:
-            lines = [
-                text for text in (item["title"].get(language), item["description"].get(language)) if text
-            ]
+        for one in described:
+            if chosen:
+                texts = (summary, localized(item["description"], languages))
+            else:
+                texts = (item["title"].get(one), item["description"].get(one))
+            lines = [text for text in texts if text]
             if kind in SEATED_KINDS:
                 left = item["capacity"] - item["seats_taken"]
-                lines.append(f"{label('seats_left', language)}: {left} / {item['capacity']}")
+                lines.append(f"{label('seats_left', one)}: {left} / {item['capacity']}")
             if lines:
                 blocks.append("\n".join(lines))
     if ctx.view == "equipment":
@@ -128,15 +148,15 @@ def _content(
     if ctx.view in ("lab_manager", "person") and kind in SEATED_KINDS:
         summary = f"{summary} ({item['seats_taken']}/{item['capacity']})"
     if bookings and ctx.view in ("lab_manager", "person"):
-        language = languages[0]
+        order = languages if chosen else [language]
         lines = [f"{label('visitors', language)}:"] + [
-            f"- {_booking_line(b, ctx.view, language)}" for b in bookings
+            f"- {_booking_line(b, ctx.view, language, order)}" for b in bookings
         ]
         blocks.append("\n".join(lines))
     return _Content(
         summary=summary,
         description="\n\n".join(blocks),
-        location=lab_location(lab),
+        location=lab_location(lab, languages if chosen else None),
         organizer_name=localized(lab["name"], languages),
         categories=categories,
         status="CANCELLED" if cancelled else "CONFIRMED",
@@ -341,7 +361,13 @@ def booking_events(
     events: list[EventSpec] = []
     for booking in bookings:
         lab = labs_by_id[booking["lab_id"]]
-        languages = [booking["language"], *(lang for lang in lab["languages"] if lang != booking["language"])]
+        if ctx.language:
+            languages: Sequence[str] = reading_order(ctx.language)
+        else:
+            languages = [
+                booking["language"],
+                *(lang for lang in lab["languages"] if lang != booking["language"]),
+            ]
         language = languages[0]
         status = "cancelled" if booking["slot_status"] == "cancelled" else booking["status"]
         lines = [

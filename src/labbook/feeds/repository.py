@@ -168,7 +168,8 @@ _PUBLIC_SCOPES = {
         " on eu.id = su.unit_id where su.slot_id = {s}.id and eu.equipment_id = (select id from equipment))"
     ),
 }
-PUBLIC_FEED_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' || $4"}
+# The feed's key (service.public_feed_key: its slugs and language) comes last.
+PUBLIC_FEED_KEYS = {"lab": "$4::text", "equipment": "$5::text"}
 _PUBLIC_EQUIPMENT = {
     "lab": (
         "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
@@ -196,7 +197,7 @@ def _public_version_sql(view: str) -> str:
 # A public feed's index version: its lab's (and equipment's) row versions and the latest change to
 # the lab's slots and series, read backwards from ix_slots_updated and ix_slot_series_updated. Two
 # index probes whatever the feed's size; no row of the feed is read. `$1` is the lab's slug, `$2` the
-# equipment's.
+# equipment's; the feed's key comes last.
 _PROBE_EQUIPMENT = {
     "lab": (
         "null::int as equipment_id, null::jsonb as equipment_name, null::timestamptz as equipment_updated_at,"
@@ -209,7 +210,7 @@ _PROBE_EQUIPMENT = {
         "left join equipment e on e.lab_id = l.id and e.slug = $2 and not e.is_archived",
     ),
 }
-_PROBE_KEYS = {"lab": "'lab:' || $1", "equipment": "'equipment:' || $1 || '/' || $2"}
+_PROBE_KEYS = {"lab": "$2::text", "equipment": "$3::text"}
 
 
 def _probe_sql(view: str) -> str:
@@ -399,23 +400,30 @@ async def public_feed_version(
     view: str,
     lab_slug: str,
     equipment_slug: str | None,
+    key: str,
     *,
     since: datetime,
     until: datetime,
 ) -> asyncpg.Record | None:
-    """The lab (and equipment) a public feed names, with the feed's version; ``None`` if no such lab."""
+    """The lab (and equipment) a public feed names, with the feed's version; ``None`` if no such lab.
+
+    ``key`` names the feed in ``feed_versions``.
+    """
     args: list[Any] = [lab_slug, since, until]
     if view == "equipment":
         args.append(equipment_slug)
-    return await conn.fetchrow(PUBLIC_VERSION_SQL[view], *args)
+    return await conn.fetchrow(PUBLIC_VERSION_SQL[view], *args, key)
 
 
 async def public_feed_probe(
-    conn: asyncpg.Connection, view: str, lab_slug: str, equipment_slug: str | None
+    conn: asyncpg.Connection, view: str, lab_slug: str, equipment_slug: str | None, key: str
 ) -> asyncpg.Record | None:
-    """The lab (and equipment) a public feed names with its index version; ``None`` if no such lab."""
+    """The lab (and equipment) a public feed names with its index version; ``None`` if no such lab.
+
+    ``key`` names the feed in ``feed_versions``.
+    """
     args = [lab_slug] if view == "lab" else [lab_slug, equipment_slug]
-    return await conn.fetchrow(PUBLIC_PROBE_SQL[view], *args)
+    return await conn.fetchrow(PUBLIC_PROBE_SQL[view], *args, key)
 
 
 async def write_horizon(conn: asyncpg.Connection) -> datetime | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
@@ -12,7 +12,7 @@ import msgspec
 from litestar import Controller, HttpMethod, Request, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
 from labbook.accounts.security import AUTHENTICATED, PUBLIC, Principal
@@ -26,6 +26,7 @@ from labbook.feeds.schemas import (
     LabFeedLinks,
 )
 from labbook.feeds.service import Conditions, FeedReply
+from labbook.schemas import Language
 from labbook.settings import Settings
 
 SUFFIX = ".ics"
@@ -34,6 +35,14 @@ MEDIA_TYPE = "text/calendar"
 PUBLIC_CACHE = "public, max-age=300, must-revalidate"
 PRIVATE_CACHE = "private, max-age=300, must-revalidate"
 FEED_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
+
+Lang = Annotated[
+    Language | None,
+    QueryParameter(
+        description="the language of titles, descriptions and places (missing text: ru, then kk, then en);"
+        " without it, each text in the lab's own languages"
+    ),
+]
 
 
 def _served_by(request: Request[Any, Any, Any]) -> tuple[asyncpg.Pool, Settings]:
@@ -91,7 +100,9 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
     tags=["feeds"],
     summary="A lab's public calendar: published slots, closures, maintenance",
 )
-async def lab_feed(request: Request[Any, Any, Any], lab_file: FromPath[str]) -> Response[Any]:
+async def lab_feed(
+    request: Request[Any, Any, Any], lab_file: FromPath[str], lang: Lang = None
+) -> Response[Any]:
     """Never names who booked: a private slot shows only as an anonymous "Reserved" block."""
     pool, settings = _served_by(request)
     reply = await service.fetch_public_feed(
@@ -100,6 +111,7 @@ async def lab_feed(request: Request[Any, Any, Any], lab_file: FromPath[str]) -> 
         _conditions(request),
         view="lab",
         lab_slug=_strip_suffix(lab_file),
+        language=lang,
     )
     return _reply(request, reply)
 
@@ -112,7 +124,7 @@ async def lab_feed(request: Request[Any, Any, Any], lab_file: FromPath[str]) -> 
     summary="When a piece of equipment is held, and by what",
 )
 async def equipment_feed(
-    request: Request[Any, Any, Any], lab: FromPath[str], equipment_file: FromPath[str]
+    request: Request[Any, Any, Any], lab: FromPath[str], equipment_file: FromPath[str], lang: Lang = None
 ) -> Response[Any]:
     pool, settings = _served_by(request)
     reply = await service.fetch_public_feed(
@@ -122,6 +134,7 @@ async def equipment_feed(
         view="equipment",
         lab_slug=lab,
         equipment_slug=_strip_suffix(equipment_file),
+        language=lang,
     )
     return _reply(request, reply)
 
@@ -133,7 +146,9 @@ async def equipment_feed(
     tags=["feeds"],
     summary="A private feed named by an unguessable token",
 )
-async def private_feed(request: Request[Any, Any, Any], token_file: FromPath[str]) -> Response[Any]:
+async def private_feed(
+    request: Request[Any, Any, Any], token_file: FromPath[str], lang: Lang = None
+) -> Response[Any]:
     """Unknown and revoked tokens answer 404; a client that keeps trying unknown ones gets 429."""
     pool, settings = _served_by(request)
     try:
@@ -143,6 +158,7 @@ async def private_feed(request: Request[Any, Any, Any], token_file: FromPath[str
             _conditions(request),
             secret=_strip_suffix(token_file),
             client=request.client.host if request.client else "unknown",
+            language=lang,
         )
     except RateLimited as exc:
         retry_after = str(exc.members.get("retry_after", service.MISS_WINDOW_SECONDS))

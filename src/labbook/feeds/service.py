@@ -16,6 +16,10 @@ The window is whole UTC days (about −30 days to +12 months, cancelled rows kep
 rows a feed holds changes only with the data or at midnight, which both versions see.
 ``Last-Modified`` is when this ETag was first served (``feed_versions``): it moves whenever the body
 does, including when an event leaves the feed, which ``max(updated_at)`` of the remaining rows cannot see.
+
+A feed asked for in one language (``?lang=``) is another representation of the same rows: the language
+is part of its key (so of its ``feed_versions`` row and body cache), of its ETag and of every event
+cache key. Without it, keys, ETags and bytes are exactly those of a feed in the lab's own languages.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import asyncpg
@@ -39,8 +44,10 @@ from labbook.feeds.events import (
     UID_DOMAIN,
     ViewContext,
     booking_events,
+    label,
     localized,
     order_key,
+    reading_order,
     series_start,
     slot_events,
     slot_version,
@@ -71,7 +78,8 @@ class Feed:
     """One feed: which view of which rows, and the calendar-level facts around them.
 
     ``salt`` holds every input that is not a row of the feed (the lab's or token owner's own data),
-    so that it takes part in the ETag.
+    so that it takes part in the ETag. ``language`` is the one the subscriber asked for (``?lang=``):
+    another language is another representation, so it is part of the key and the salt too.
     """
 
     key: str
@@ -85,6 +93,7 @@ class Feed:
     equipment_name: dict[str, str] = field(default_factory=dict)
     equipment_updated_at: datetime | None = None
     equipment_revision: int = 0
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,26 @@ def subscribe_url(url: str) -> str:
     return "webcal://" + url.split("://", 1)[1]
 
 
+def in_language(url: str, language: str) -> str:
+    """A feed's address asking for its titles, descriptions and places in ``language``."""
+    return f"{url}{'&' if '?' in url else '?'}{urlencode({'lang': language})}"
+
+
+def lab_feed_path(lab_slug: str) -> str:
+    return f"/feeds/labs/{lab_slug}.ics"
+
+
+def equipment_feed_path(lab_slug: str, equipment_slug: str) -> str:
+    return f"/feeds/labs/{lab_slug}/equipment/{equipment_slug}.ics"
+
+
+def _keyed(key: str, salt: str, language: str | None) -> tuple[str, str]:
+    """A feed's key and salt in one language; without one, exactly the key and salt of old."""
+    if language is None:
+        return key, salt
+    return f"{key}?lang={language}", f"{salt}:lang={language}"
+
+
 def _organizer_address(settings: Settings) -> str:
     host = settings.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
     return f"mailto:noreply@{host}"
@@ -139,17 +168,28 @@ def _organizer_address(settings: Settings) -> str:
 # ---- resolving a feed -------------------------------------------------------------------------
 
 
-def _public_feed(view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: str | None) -> Feed:
-    languages = row["languages"]
+def public_feed_key(view: str, lab_slug: str, equipment_slug: str | None, language: str | None) -> str:
+    """The name a public feed's version is recorded under (``feed_versions.feed``)."""
+    key = f"lab:{lab_slug}" if view == "lab" else f"equipment:{lab_slug}/{equipment_slug}"
+    return _keyed(key, "", language)[0]
+
+
+def _public_feed(
+    view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: str | None, language: str | None
+) -> Feed:
+    languages = reading_order(language) if language else row["languages"]
     lab_name = localized(row["lab_name"], languages)
-    salt = f"{row['lab_id']}:{row['lab_updated_at'].isoformat()}:{row['lab_revision']}"
+    key = public_feed_key(view, lab_slug, equipment_slug, language)
+    _, salt = _keyed(
+        "", f"{row['lab_id']}:{row['lab_updated_at'].isoformat()}:{row['lab_revision']}", language
+    )
     if view == "lab":
         return Feed(
-            f"lab:{lab_slug}", "lab", row["lab_id"], f"{lab_name} — labbook", row["timezone"], True, salt
+            key, "lab", row["lab_id"], f"{lab_name} — labbook", row["timezone"], True, salt, language=language
         )
     equipment = localized(row["equipment_name"], languages)
     return Feed(
-        key=f"equipment:{lab_slug}/{equipment_slug}",
+        key=key,
         view="equipment",
         scope=row["lab_id"],
         name=f"{equipment} — {lab_name} — labbook",
@@ -167,6 +207,7 @@ def _public_feed(view: str, row: asyncpg.Record, lab_slug: str, equipment_slug: 
         equipment_name=dict(row["equipment_name"]),
         equipment_updated_at=row["equipment_updated_at"],
         equipment_revision=row["equipment_revision"],
+        language=language,
     )
 
 
@@ -177,13 +218,17 @@ async def _public_version(
     view: str,
     lab_slug: str,
     equipment_slug: str | None,
+    language: str | None,
 ) -> tuple[Feed, FeedVersion]:
     """The exact version: an aggregate over every row of the feed (see the module's docstring)."""
     since, until = window(now)
-    row = await repository.public_feed_version(conn, view, lab_slug, equipment_slug, since=since, until=until)
+    key = public_feed_key(view, lab_slug, equipment_slug, language)
+    row = await repository.public_feed_version(
+        conn, view, lab_slug, equipment_slug, key, since=since, until=until
+    )
     if row is None or (view == "equipment" and row["equipment_id"] is None):
         raise NotFound("no such feed")
-    feed = _public_feed(view, row, lab_slug, equipment_slug)
+    feed = _public_feed(view, row, lab_slug, equipment_slug, language)
     return feed, _digest(feed, row, settings)
 
 
@@ -213,11 +258,13 @@ async def _index_version(
     view: str,
     lab_slug: str,
     equipment_slug: str | None,
+    language: str | None,
 ) -> IndexVersion:
-    row = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug)
+    key = public_feed_key(view, lab_slug, equipment_slug, language)
+    row = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug, key)
     if row is None or (view == "equipment" and row["equipment_id"] is None):
         raise NotFound("no such feed")
-    feed = _public_feed(view, row, lab_slug, equipment_slug)
+    feed = _public_feed(view, row, lab_slug, equipment_slug, language)
     changed_at = (row["slots_changed_at"], row["series_changed_at"])
     parts = [
         RENDER_VERSION,
@@ -236,22 +283,31 @@ async def _index_version(
 
 
 async def public_feed(
-    pool: asyncpg.Pool, settings: Settings, view: str, lab_slug: str, equipment_slug: str | None = None
+    pool: asyncpg.Pool,
+    settings: Settings,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None = None,
+    language: str | None = None,
 ) -> Feed:
     """A public feed by its slugs (the lab's, and the equipment's for an equipment feed)."""
     async with pool.acquire() as conn:
-        indexed = await _index_version(conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug)
+        indexed = await _index_version(
+            conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug, language
+        )
     return indexed.feed
 
 
-async def _private_feed(conn: asyncpg.Connection, secret: str, client: str, settings: Settings) -> Feed:
+async def _private_feed(
+    conn: asyncpg.Connection, secret: str, client: str, settings: Settings, language: str | None
+) -> Feed:
     """The feed a token names, or a 404; a client that keeps missing gets 429s instead.
 
     Valid tokens are always served: only misses are counted, per client address, in PostgreSQL so
     that every worker shares the count.
     """
     token = await repository.get_feed_token(conn, hash_secret(secret))
-    feed = _token_feed(token) if token is not None else None
+    feed = _token_feed(token, language) if token is not None else None
     if feed is None:
         hits = await repository.count_miss(conn, f"feed-miss:{client}", MISS_WINDOW_SECONDS)
         if hits == 1:
@@ -266,24 +322,32 @@ async def _private_feed(conn: asyncpg.Connection, secret: str, client: str, sett
     return feed
 
 
-def _token_feed(token: asyncpg.Record) -> Feed | None:
+def _token_feed(token: asyncpg.Record, language: str | None = None) -> Feed | None:
     roles = set(token["roles"])
     kind = token["kind"]
     person = token["full_name"]
-    salt = f"private:{token['id']}:{person}:{sorted(roles)}:{token['organization_name']}"
-    key = f"private:{token['id']}"
+    key, salt = _keyed(
+        f"private:{token['id']}",
+        f"private:{token['id']}:{person}:{sorted(roles)}:{token['organization_name']}",
+        language,
+    )
+
+    def named(what: str, default: str) -> str:
+        return label(what, language) if language else default
+
     if kind == "organization":
         if "director" not in roles:
             return None
-        org = localized(token["organization_name"], _NAME_LANGUAGES)
+        org = localized(token["organization_name"], reading_order(language) if language else _NAME_LANGUAGES)
         return Feed(
             key,
             "organization",
             token["organization_id"],
-            f"{org} — bookings — labbook",
+            f"{org} — {named('feed_bookings', 'bookings')} — labbook",
             DEFAULT_TIMEZONE,
             False,
             salt,
+            language=language,
         )
     if kind == "lab_manager":
         if not roles & {"lab_manager", "admin"}:
@@ -293,13 +357,21 @@ def _token_feed(token: asyncpg.Record) -> Feed | None:
             key,
             "lab_manager",
             lab_ids,
-            f"{person} — labs — labbook",
+            f"{person} — {named('feed_labs', 'labs')} — labbook",
             DEFAULT_TIMEZONE,
             False,
             f"{salt}:{lab_ids}",
+            language=language,
         )
     return Feed(
-        key, "person", token["person_id"], f"{person} — sessions — labbook", DEFAULT_TIMEZONE, False, salt
+        key,
+        "person",
+        token["person_id"],
+        f"{person} — {named('feed_sessions', 'sessions')} — labbook",
+        DEFAULT_TIMEZONE,
+        False,
+        salt,
+        language=language,
     )
 
 
@@ -366,6 +438,7 @@ def _context(feed: Feed, settings: Settings) -> ViewContext:
         tuple(sorted(feed.equipment_name.items())),
         feed.equipment_updated_at,
         feed.equipment_revision,
+        feed.language,
     )
 
 
@@ -409,6 +482,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         ctx.equipment_name,
         ctx.equipment_updated_at,
         ctx.equipment_revision,
+        ctx.language,
     )
     if feed.view == "organization":
         return await _render_organization_feed(conn, feed, settings, ctx, view_key, since, until)
@@ -553,6 +627,7 @@ async def fetch_public_feed(
     view: str,
     lab_slug: str,
     equipment_slug: str | None = None,
+    language: str | None = None,
     now: datetime | None = None,
 ) -> FeedReply:
     """A lab's or a piece of equipment's public feed (as of ``now``: tests move the clock).
@@ -564,7 +639,7 @@ async def fetch_public_feed(
     """
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
-        indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
+        indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
         # An index ETag was only ever sent while settled, so an equal one now means no change since.
         if _not_modified(conditions, indexed.version):
             last_modified = await _last_modified(conn, indexed.feed, indexed.version)
@@ -572,8 +647,10 @@ async def fetch_public_feed(
         horizon = await repository.write_horizon(conn)
         if _names_exact_version(conditions, indexed.version):
             async with conn.transaction(isolation="repeatable_read", readonly=True):
-                indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
-                feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+                indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
+                feed, version = await _public_version(
+                    conn, settings, now, view, lab_slug, equipment_slug, language
+                )
             if _not_modified(conditions, version):
                 if conditions.if_none_match is None and version.is_recorded and indexed.settled(horizon):
                     # One snapshot shows both versions of one body: from now on the index version
@@ -586,10 +663,12 @@ async def fetch_public_feed(
         # The body must be exactly the one its ETag describes: read both from one snapshot, taken
         # after the horizon was.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
-            indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug)
+            indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
             feed, version = indexed.feed, indexed.version
             if not indexed.settled(horizon):
-                feed, version = await _public_version(conn, settings, now, view, lab_slug, equipment_slug)
+                feed, version = await _public_version(
+                    conn, settings, now, view, lab_slug, equipment_slug, language
+                )
             body = _bodies.get((feed.key, version.etag))
             if body is None:
                 body = await render_feed(conn, feed, settings, now)
@@ -605,6 +684,7 @@ async def fetch_private_feed(
     *,
     secret: str,
     client: str,
+    language: str | None = None,
 ) -> FeedReply:
     """The feed a private token names (404 and, on repeated misses, 429 otherwise)."""
     now = datetime.now(UTC)
@@ -613,7 +693,7 @@ async def fetch_private_feed(
     async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
         # the token is looked up once, on the request's one connection, before any snapshot
         if not resolved:
-            resolved.append(await _private_feed(conn, secret, client, settings))
+            resolved.append(await _private_feed(conn, secret, client, settings, language))
         return resolved[0], await _version(conn, resolved[0], settings, now)
 
     return await _fetch(pool, settings, conditions, now=now, versioned=versioned)

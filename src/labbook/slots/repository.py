@@ -174,7 +174,8 @@ LIST_SLOT_VIEWS_BY_ID = SLOT_VIEW + "where s.id = any($1::uuid[]) order by s.sta
 LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + "where s.series_id = $1 order by s.occurrence_start"
 
 # Visible to the caller: public slots, their organization's private ones, and every slot of the labs
-# they manage ($7 is null for admins: everything).
+# they manage ($9: admins see everything). $10 is the seats a group needs (null: any): only active
+# slots with that many seats left.
 _LIST_FILTER = """
   and s.during && tstzrange($2, $3, '[)')
   and ($4::text is null or s.kind = $4)
@@ -182,11 +183,12 @@ _LIST_FILTER = """
                   and (s.booking_deadline is null or s.booking_deadline > now())))
   and (s.status = 'active' or $6)
   and ($9 or s.visibility = 'public' or s.organization_id = $8 or s.lab_id = any($7::int[]))
+  and ($10::int is null or (s.status = 'active' and s.capacity - s.seats_taken >= $10))
 """
 # One lab: its own condition (not "$1 is null or ..."), so generic plans still use the GiST index.
 _IN_LAB = "where int4range(s.lab_id, s.lab_id, '[]') = int4range($1::int, $1::int, '[]')" + _LIST_FILTER
 _ANY_LAB = "where $1::int is null" + _LIST_FILTER
-_PAGE = "order by s.starts_at, s.id limit $10 offset $11"
+_PAGE = "order by s.starts_at, s.id limit $11 offset $12"
 LIST_SLOT_VIEWS_IN_LAB = SLOT_VIEW + _IN_LAB + _PAGE
 LIST_SLOT_VIEWS = SLOT_VIEW + _ANY_LAB + _PAGE
 COUNT_SLOTS_IN_LAB = "select count(*) from slots s " + _IN_LAB
@@ -421,6 +423,7 @@ async def list_slot_views(
     sees_all: bool,
     limit: int,
     offset: int,
+    min_seats: int | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     args = (
         lab_id,
@@ -432,6 +435,7 @@ async def list_slot_views(
         managed_lab_ids,
         organization_id,
         sees_all,
+        min_seats,
     )
     rows = await conn.fetch(
         LIST_SLOT_VIEWS if lab_id is None else LIST_SLOT_VIEWS_IN_LAB, *args, limit, offset

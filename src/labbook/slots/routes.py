@@ -123,6 +123,12 @@ class SlotController(Controller):
         to: To = None,
         kind: Annotated[SlotKind | None, QueryParameter()] = None,
         has_seats: Annotated[bool, QueryParameter(description="only bookable slots with seats left")] = False,
+        min_seats: Annotated[
+            int | None,
+            QueryParameter(
+                ge=1, le=100_000, description="only slots with at least this many seats left (a group's size)"
+            ),
+        ] = None,
         include_cancelled: Annotated[bool, QueryParameter()] = False,
         limit: Limit = 50,
         offset: Offset = 0,
@@ -138,6 +144,7 @@ class SlotController(Controller):
             include_cancelled=include_cancelled,
             limit=limit,
             offset=offset,
+            min_seats=min_seats,
         )
         return Page(items=[slot_out(r) for r in rows], total=total, limit=limit, offset=offset)
 

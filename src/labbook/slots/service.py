@@ -418,7 +418,12 @@ async def list_slots(
     include_cancelled: bool,
     limit: int,
     offset: int,
+    min_seats: int | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
+    """Slots the caller may see, by start; ``min_seats`` keeps those with at least that many seats left
+    (a group that will not fit in a session has no use for it)."""
+    if min_seats is not None and min_seats < 1:
+        raise ValidationFailed.field("min_seats", "a group needs at least 1 seat")
     for name, value in (("from", starts_at), ("to", ends_at)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
@@ -442,6 +447,7 @@ async def list_slots(
             sees_all=bool(principal and principal.is_admin),
             limit=limit,
             offset=offset,
+            min_seats=min_seats,
         )
 
 

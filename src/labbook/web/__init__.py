@@ -11,6 +11,7 @@ from litestar.static_files import create_static_files_router
 
 from labbook.errors import LabbookError
 from labbook.web.auth import AuthPages
+from labbook.web.director import route_handlers as director_pages
 from labbook.web.forms import check_page
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language
@@ -31,7 +32,7 @@ SECURITY_HEADERS = [
 
 pages = Router(
     path="/",
-    route_handlers=[choose_language, PublicPages, AuthPages],
+    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages],
     opt={"web": True},
     guards=[check_page],
     exception_handlers={LabbookError: error_page, HTTPException: error_page},
