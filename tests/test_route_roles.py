@@ -633,6 +633,7 @@ CASES: list[Case] = [
         {"director"},
         lambda w: f"/en/account/feed/{w.director_feed_token_id}/revoke",
     ),
+    case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     # the API explorer and its own assets

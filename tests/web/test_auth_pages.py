@@ -383,7 +383,20 @@ async def test_a_missing_page_is_a_page_and_a_missing_api_route_stays_a_problem(
     assert '<html lang="ru">' in page.text
     assert "Такой страницы нет" in page.text
 
+    feed = await web.get("/feeds/no/such/feed.ics")
+    assert feed.status_code == 404
+    assert feed.headers["content-type"].startswith("application/problem+json")
+
     api = await web.get("/api/v1/no-such-route")
     assert api.status_code == 404
     assert api.headers["content-type"].startswith("application/problem+json")
     assert api.json()["type"] == "/problems/not-found"
+
+
+async def test_a_missing_page_keeps_the_visitor_signed_in(
+    web: AsyncTestClient[Litestar], make: Factory, pool: asyncpg.Pool
+) -> None:
+    await sign_in(web, pool, await director(make))
+    page = await web.get("/en/no-such-thing/at/all")
+    assert page.status_code == 404
+    assert 'action="/en/logout"' in page.text

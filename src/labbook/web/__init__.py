@@ -14,7 +14,7 @@ from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
 from labbook.web.forms import check_page
 from labbook.web.pages import STATIC, error_page, template_config
-from labbook.web.public import PublicPages, choose_language
+from labbook.web.public import PublicPages, choose_language, no_such_page
 
 __all__ = ["STATIC_PATH", "route_handlers", "template_config"]
 
@@ -32,7 +32,7 @@ SECURITY_HEADERS = [
 
 pages = Router(
     path="/",
-    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages],
+    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages, no_such_page],
     opt={"web": True},
     guards=[check_page],
     exception_handlers={LabbookError: error_page, HTTPException: error_page},

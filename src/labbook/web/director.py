@@ -152,8 +152,9 @@ def _default_language(offered: Iterable[str], lang: str) -> str:
     return lang if lang in offered or not offered else offered[0]
 
 
-def _language_options(offered: Iterable[str]) -> list[tuple[str, str]]:
-    return [(code, LANGUAGE_NAMES[code]) for code in offered if code in LANGUAGE_NAMES]
+def _language_options(offered: Iterable[str], lang: str) -> list[tuple[str, str]]:
+    gettext = Gettext(lang)
+    return [(code, gettext.language(code)) for code in offered if code in LANGUAGE_NAMES]
 
 
 def _as_int(value: Any) -> int | None:
@@ -336,7 +337,7 @@ class BookingPages(Controller):
             errors=errors,
             problem=problem,
             closed=_closed_reason(slot, lab, lang),
-            languages_offered=_language_options(lab["languages"]),
+            languages_offered=_language_options(lab["languages"], lang),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
             offer_waitlist=(slot["seats_left"] <= 0 or full) and not too_big,
             visit_request=_visit_request_link(lang, slot, values) if full or too_big else None,
@@ -398,7 +399,7 @@ class BookingPages(Controller):
             problem=problem,
             failures=failures,
             bookable=series.row["status"] == "active" and bool(remaining) and not lab["is_archived"],
-            languages_offered=_language_options(lab["languages"]),
+            languages_offered=_language_options(lab["languages"], page_lang(request)),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
         )
 
@@ -451,7 +452,6 @@ class BookingPages(Controller):
             reference=_reference(row["id"]),
             cancellable=_cancellable(row),
             created=bool(created),
-            language_names=LANGUAGE_NAMES,
         )
 
     @get("/bookings/{booking_id:uuid}/cancel")
@@ -654,7 +654,7 @@ class VisitRequestPages(Controller):
             errors=errors,
             problem=problem,
             hours=[(day, by_day.get(day, [])) for day in range(1, 8)],
-            languages_offered=_language_options(lab["languages"]),
+            languages_offered=_language_options(lab["languages"], page_lang(request)),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
             today=datetime.now(zone(lab["timezone"])).date().isoformat(),
         )

@@ -18,17 +18,12 @@ from litestar.handlers.base import BaseRouteHandler
 
 from labbook.errors import Forbidden, LabbookError, NotFound
 from labbook.schemas import LANGUAGES
-from labbook.web.i18n import Gettext
+from labbook.web.i18n import N_, Gettext
 from labbook.web.pages import CSRF_FIELD, csrf_token, page_lang
 
 S = TypeVar("S", bound=msgspec.Struct)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def N_(message: str) -> str:
-    """Mark a message for the catalogs; it is translated where it is shown."""
-    return message
 
 
 # What to tell a person about a field they got wrong, by field name (the API's JSON names).

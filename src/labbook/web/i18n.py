@@ -31,7 +31,17 @@ LOCALES = Path(__file__).parent / "locales"
 DEFAULT_LANGUAGE = "kk"
 # When a lab wrote no text in the page's language: Russian is read most widely, then Kazakh, English.
 FALLBACK = ("ru", "kk", "en")
+# Each language in its own words: what the language switcher and the profile's choice show.
 LANGUAGE_NAMES = {"kk": "Қазақша", "ru": "Русский", "en": "English"}
+
+
+def N_(message: str) -> str:
+    """Mark a message for the catalogs; it is translated where it is shown."""
+    return message
+
+
+# A language as the page's reader names it: the language of a tour or a training session.
+SPOKEN_LANGUAGES = {"kk": N_("Kazakh"), "ru": N_("Russian"), "en": N_("English")}
 
 
 @cache
@@ -98,6 +108,10 @@ class Gettext:
         variables.setdefault("num", n)
         return self._t.ngettext(singular, plural, n) % variables
 
+    def language(self, code: str) -> str:
+        """A language's name in the page's language ("орыс тілі" on a Kazakh page)."""
+        return self.plain(SPOKEN_LANGUAGES[code]) if code in SPOKEN_LANGUAGES else code
+
     def callables(self) -> dict[str, Callable[..., Any]]:
         t = self._t
 
@@ -120,6 +134,15 @@ class Gettext:
         return {"gettext": gettext, "ngettext": ngettext, "_": gettext}
 
 
+# One way to write a date on every page; CLDR's own "full" differs by language in what comes first.
+DATE_FORMATS = {"full": "EEEE, d MMMM y", "long": "d MMMM y"}
+
+
+def first_upper(text: str) -> str:
+    """ "сейсенбі, 8 желтоқсан" as a heading: only the first letter changes (unlike ``capitalize``)."""
+    return text[:1].upper() + text[1:]
+
+
 class Formats:
     """Dates, times and numbers for one page language, in a lab's time zone."""
 
@@ -130,10 +153,10 @@ class Formats:
     def datetime(self, value: dt.datetime, tz: str, fmt: str = "d MMMM y, HH:mm") -> str:
         return format_datetime(value, fmt, tzinfo=zone(tz), locale=self.locale)
 
-    def date(self, value: dt.date | dt.datetime, fmt: str = "EEEE, d MMMM y", tz: str | None = None) -> str:
+    def date(self, value: dt.date | dt.datetime, fmt: str = "full", tz: str | None = None) -> str:
         if isinstance(value, dt.datetime) and tz:
             value = value.astimezone(zone(tz))
-        return format_date(value, fmt, locale=self.locale)
+        return format_date(value, DATE_FORMATS.get(fmt, fmt), locale=self.locale)
 
     def time(self, value: dt.datetime | dt.time, tz: str | None = None) -> str:
         if isinstance(value, dt.datetime) and tz:

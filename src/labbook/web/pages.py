@@ -20,7 +20,7 @@ from labbook.errors import LabbookError
 from labbook.schemas import LANGUAGES
 from labbook.settings import Settings
 from labbook.web import qr
-from labbook.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Formats, Gettext, localized
+from labbook.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Formats, Gettext, first_upper, localized
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -42,6 +42,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     # Each page passes its own language's gettext in the context; these only fix the calling style.
     environment.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     environment.globals.update(qr.TEMPLATE_GLOBALS)
+    environment.filters["first_upper"] = first_upper
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -50,8 +51,12 @@ def page_lang(request: Request[Any, Any, Any]) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
+# Addresses for programs; everything else that is not found is answered with a page for people.
+PROGRAM_PREFIXES = frozenset({"api", "feeds", "schema", "static", "health", "ready"})
+
+
 def is_page_path(path: str) -> bool:
-    return path.split("/")[1] in LANGUAGES
+    return path.split("/")[1] not in PROGRAM_PREFIXES
 
 
 def web_session(request: Request[Any, Any, Any]) -> WebSession | None:
@@ -118,6 +123,7 @@ def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
         "csrf_field": CSRF_FIELD,
         "csrf_token": token,
         "f": Formats(lang),
+        "language_name": gettext.language,
         "t": lambda texts: localized(texts, lang),
         "path": request.url.path,
         "query": lambda **params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
@@ -154,6 +160,10 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         status, slug = exc.status_code, "http"
     else:
         raise exc
+    if not is_page_path(request.url.path):
+        # A program's address: programs get the API's problem+json.
+        problem = {"type": f"/problems/{slug}", "title": "Not found", "status": status, "detail": str(exc)}
+        return Response(problem, status_code=status, media_type="application/problem+json")
     if status == 401:
         return see_other(login_url(request))
     if status >= 500:

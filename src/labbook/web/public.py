@@ -183,6 +183,12 @@ async def choose_language(request: Request[Any, Any, Any]) -> Redirect:
     return Redirect(f"/{lang}/", status_code=303)
 
 
+@get("/{lang:str}/{rest:path}", opt={"access": PUBLIC}, include_in_schema=False)
+async def no_such_page(rest: FromPath[str]) -> None:
+    """Any other address under a language: the page-not-found page, with the visitor still signed in."""
+    raise NotFound(f"no page {rest}")
+
+
 class PublicPages(Controller):
     path = "/{lang:str}"
     opt = {"access": PUBLIC}  # noqa: RUF012 - Litestar reads it as the layer option
