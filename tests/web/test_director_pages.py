@@ -552,7 +552,13 @@ async def test_choosing_a_lab_first(web: AsyncTestClient[Litestar], pool: asyncp
     page = await web.get("/en/visit-requests/new?headcount=12")
     assert page.status_code == 200
     assert 'method="get" action="/en/visit-requests/new"' in page.text
-    assert f'<option value="{world.lab["slug"]}">' in page.text
+    assert '<select id="f-lab" name="lab" required' in page.text
+    assert page.text.count("<option value=") >= 1
+    chosen = await web.get(f"/en/visit-requests/new?headcount=12&lab={world.lab['slug']}")
+    assert chosen.status_code == 200
+    assert chosen.text.count('name="date" type="date"') == 3, "three windows to choose from"
+    assert 'name="headcount"' in chosen.text
+    assert 'value="12"' in chosen.text
     assert '<input type="hidden" name="headcount" value="12">' in page.text
 
 

@@ -76,6 +76,7 @@ select {LAB_COLUMNS}
 from labs l join organizations o on o.id = l.organization_id
 where l.slug = $1
 """
+LAB_NAMES = "select slug, name from labs where slug = any($1::text[])"
 GET_LAB_BY_ID = f"""
 select {LAB_COLUMNS}
 from labs l join organizations o on o.id = l.organization_id
@@ -367,6 +368,10 @@ async def get_lab_by_id(conn: Executor, lab_id: int) -> asyncpg.Record | None:
 async def get_lab_for_update(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
     """Like ``get_lab_by_slug``, holding the lab row's lock until the transaction ends."""
     return await conn.fetchrow(GET_LAB_FOR_UPDATE, slug)
+
+
+async def lab_names(conn: Executor, slugs: list[str]) -> dict[str, Any]:
+    return {row["slug"]: row["name"] for row in await conn.fetch(LAB_NAMES, slugs)}
 
 
 async def list_labs(

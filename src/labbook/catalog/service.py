@@ -7,7 +7,7 @@ Other domains call ``get_lab`` (404 for an unknown slug) and the repository's ``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -178,6 +178,11 @@ async def list_labs(
         limit=limit,
         offset=offset,
     )
+
+
+async def lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, Any]:
+    """The names of the labs with these slugs, in one query however many there are."""
+    return await repository.lab_names(pool, sorted(set(slugs)))
 
 
 async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyncpg.Record:

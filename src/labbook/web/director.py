@@ -178,19 +178,9 @@ async def _organizations(
     return [row for row in rows if row["kind"] != HOST_KIND]
 
 
-async def _lab_names(pool: asyncpg.Pool) -> dict[str, Any]:
-    """Every lab's name by slug, read once for a whole list (two queries however long the list is)."""
-    labs, _ = await catalog.list_labs(
-        pool,
-        host=None,
-        language=None,
-        equipment_kind=None,
-        q=None,
-        include_archived=True,
-        limit=LIST_LIMIT,
-        offset=0,
-    )
-    return {lab["slug"]: lab["name"] for lab in labs}
+async def _lab_names(pool: asyncpg.Pool, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The names of the labs a list mentions, read once for the whole list."""
+    return await catalog.lab_names(pool, (row["lab_slug"] for row in rows))
 
 
 def _closed_reason(slot: Mapping[str, Any], lab: Mapping[str, Any], lang: str) -> str | None:
@@ -425,7 +415,7 @@ class BookingPages(Controller):
             upcoming_total=upcoming_total,
             past=past,
             past_total=past_total,
-            lab_names=await _lab_names(pool),
+            lab_names=await _lab_names(pool, [*upcoming, *past]),
             created=created or 0,
             cancelled=bool(cancelled),
         )
@@ -690,7 +680,7 @@ class VisitRequestPages(Controller):
             "director/visit_requests.html",
             requests=requests,
             total=total,
-            lab_names=await _lab_names(pool),
+            lab_names=await _lab_names(pool, requests),
             created=bool(created),
             cancelled=bool(cancelled),
         )
