@@ -49,6 +49,8 @@ CANCELLABLE = ("pending", "confirmed", "waitlisted")
 HOST_KIND = "host_university"
 # A director's lists fit on one page: an organization books tens of sessions a term, not thousands.
 LIST_LIMIT = 200
+# An admin picks the organization a booking is for from one list; browsers let people type to jump.
+ORGANIZATION_CHOICES = 5000
 WINDOWS = 3
 # What a visit-request link may carry over from a refused booking, to fill the request in.
 REQUEST_PREFILL = (
@@ -173,7 +175,7 @@ async def _organizations(
     if "organization" in errors:
         errors["organization"] = Gettext(lang).plain(NO_ORGANIZATION)
     rows, _ = await catalog.list_organizations(
-        pool, kind=None, q=None, include_archived=False, limit=LIST_LIMIT, offset=0
+        pool, kind=None, q=None, include_archived=False, limit=ORGANIZATION_CHOICES, offset=0
     )
     return [row for row in rows if row["kind"] != HOST_KIND]
 
