@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -12,6 +12,9 @@ from labbook.errors import ConfigurationError, ValidationFailed
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEZONE = "Asia/Almaty"
+# Dates outside this range are typos, and near year 1 or 9999 the time zone arithmetic overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @cache
@@ -23,6 +26,16 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationFailed.field("timezone", f"{name!r} is not an IANA time zone") from None
+
+
+def check_dates(**named: datetime | date | None) -> None:
+    """Each named date or instant lies between 2000-01-01 and 2100-01-01 (UTC), or a 422 naming it."""
+    for name, value in named.items():
+        if value is None:
+            continue
+        instant = value if isinstance(value, datetime) else datetime.combine(value, time(), UTC)
+        if not EARLIEST <= instant <= LATEST:
+            raise ValidationFailed.field(name, "must lie between 2000-01-01 and 2100-01-01")
 
 
 @cache

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import asyncpg
 import pytest
 
@@ -287,3 +289,34 @@ async def test_a_page_past_the_end_still_reports_the_total(client, make) -> None
     assert past["total"] == 3
     assert directors["items"] == []
     assert directors["total"] == 1
+
+
+async def test_deactivation_ends_private_feed_addresses_for_good(client, make, pool) -> None:
+    admin = await make.person("admin")
+    director = await make.person("director")
+    addresses = []
+    for kind in ("organization", "person"):
+        created = await client.post(
+            "/api/v1/me/feed-tokens", json={"kind": kind, "name": "office"}, headers=director.headers
+        )
+        assert created.status_code == 201, created.text
+        addresses.append(urlsplit(created.json()["feed_url"]).path)
+    for address in addresses:
+        assert (await client.get(address)).status_code == 200
+
+    reply = await client.post(f"/api/v1/people/{director.id}/deactivate", headers=admin.headers)
+
+    assert reply.status_code == 200, reply.text
+    for address in addresses:
+        assert (await client.get(address)).status_code == 404
+    reactivated = await client.patch(
+        f"/api/v1/people/{director.id}", json={"is_active": True}, headers=admin.headers
+    )
+    assert reactivated.status_code == 200, reactivated.text
+    assert reactivated.json()["is_active"] is True
+    for address in addresses:
+        assert (await client.get(address)).status_code == 404
+    live = await pool.fetchval(
+        "select count(*) from feed_tokens where person_id = $1 and revoked_at is null", director.id
+    )
+    assert live == 0

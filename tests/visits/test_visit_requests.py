@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -256,3 +257,92 @@ async def test_the_largest_offset_answers_an_empty_page_with_the_true_total(clie
     assert response.status_code == 200, response.text
     page = response.json()
     assert (page["items"], page["total"], page["offset"]) == ([], 1, 2**31 - 1)
+
+
+@pytest.mark.parametrize(
+    ("windows", "field"),
+    [
+        ([{"starts_at": "9999-12-31T10:00:00+05:00", "ends_at": "9999-12-31T12:00:00+05:00"}], "starts_at"),
+        (
+            [_window(20), {"starts_at": _window(21)["starts_at"], "ends_at": "2100-01-02T00:00:00+00:00"}],
+            "ends_at",
+        ),
+    ],
+)
+async def test_windows_outside_2000_to_2100_are_refused_naming_the_field(
+    client, pool: asyncpg.Pool, cast: Cast, windows: list[dict[str, str]], field: str
+) -> None:
+    response = await client.post(
+        "/api/v1/visit-requests", json=_request(cast, windows=windows), headers=cast.director.headers
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["type"] == "/problems/validation"
+    assert [e["field"] for e in response.json()["errors"]] == [f"windows[{len(windows) - 1}].{field}"]
+    assert (await pool.fetchval("select count(*) from visit_requests where lab_id = $1", cast.lab["id"])) == 0
+
+
+async def test_windows_read_in_the_lab_time_zone_whatever_offset_they_were_asked_in(
+    client, cast: Cast
+) -> None:
+    lab_zone = ZoneInfo(cast.lab["timezone"])
+    asked_in = [_window(20), _window(21)]
+    expected = [
+        {key: datetime.fromisoformat(value).astimezone(lab_zone).isoformat() for key, value in w.items()}
+        for w in asked_in
+    ]
+    assert all(w["starts_at"].endswith("+00:00") for w in asked_in)
+
+    asked = await _ask(client, cast, windows=asked_in)
+
+    assert asked["windows"] == expected
+    for reader in (cast.director, cast.manager):
+        shown = await client.get(f"/api/v1/visit-requests/{asked['id']}", headers=reader.headers)
+        assert shown.json()["windows"] == expected
+    listed = await client.get("/api/v1/visit-requests", headers=cast.director.headers)
+    assert next(r for r in listed.json()["items"] if r["id"] == asked["id"])["windows"] == expected
+
+
+async def test_accepting_with_an_outside_instructor_is_refused_and_changes_nothing(
+    client, pool: asyncpg.Pool, make: Factory, cast: Cast
+) -> None:
+    asked = await _ask(client, cast)
+    foreign = await make.person("director")
+    accept = f"/api/v1/visit-requests/{asked['id']}/accept"
+
+    refused = await client.post(
+        accept, json={"window": 0, "instructor_id": str(foreign.id)}, headers=cast.manager.headers
+    )
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["type"] == "/problems/validation"
+    assert [e["field"] for e in refused.json()["errors"]] == ["instructor_id"]
+    assert await pool.fetchval("select status from visit_requests where id = $1", asked["id"]) == "pending"
+    assert await pool.fetchval("select count(*) from slots where lab_id = $1", cast.lab["id"]) == 0
+    teacher = await make.person("instructor", organization_id=cast.lab["organization_id"])
+    accepted = await client.post(
+        accept, json={"window": 0, "instructor_id": str(teacher.id)}, headers=cast.manager.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+    slot = await client.get(f"/api/v1/slots/{accepted.json()['slot_id']}", headers=cast.manager.headers)
+    assert slot.json()["instructor_id"] == str(teacher.id)
+
+
+async def test_an_accepted_visit_is_reached_through_the_requesting_director_by_default(
+    client, pool: asyncpg.Pool, cast: Cast
+) -> None:
+    await pool.execute("update people set phone = '+7 701 555 00 11' where id = $1", cast.director.id)
+    await pool.execute("update people set phone = '+7 727 000 00 00' where id = $1", cast.manager.id)
+    asked = await _ask(client, cast, contact_email=None)
+
+    accepted = await client.post(
+        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 0}, headers=cast.manager.headers
+    )
+
+    assert accepted.status_code == 200, accepted.text
+    booking = await client.get(
+        f"/api/v1/bookings/{accepted.json()['booking_id']}", headers=cast.director.headers
+    )
+    assert booking.json()["contact_email"] == cast.director.email
+    assert booking.json()["contact_phone"] == "+7 701 555 00 11"
+    assert booking.json()["slot"]["address"] == cast.lab["address"]

@@ -93,6 +93,12 @@ update access_tokens set revoked_at = now()
 where person_id = $1 and revoked_at is null
 returning {_TOKEN_COLUMNS}
 """
+# Private feed addresses are secrets of the person too: revoked for good, like access tokens.
+REVOKE_PERSON_FEED_TOKENS = """
+update feed_tokens set revoked_at = now()
+where person_id = $1 and revoked_at is null
+returning id
+"""
 
 
 async def get_principal_by_token(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
@@ -221,6 +227,11 @@ async def revoke_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg.Reco
 
 async def revoke_person_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[asyncpg.Record]:
     return await conn.fetch(REVOKE_PERSON_TOKENS, person_id)
+
+
+async def revoke_person_feed_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[UUID]:
+    """Revoke every live feed token of a person; returns the ids revoked."""
+    return [row["id"] for row in await conn.fetch(REVOKE_PERSON_FEED_TOKENS, person_id)]
 
 
 # Browser sign-in: passwords, sessions, one-time links, login throttling.

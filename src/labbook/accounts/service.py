@@ -155,7 +155,11 @@ async def list_people(
 async def update_person(
     pool: asyncpg.Pool, me: Principal, person_id: UUID, data: PersonUpdate, *, action: str = "person.update"
 ) -> asyncpg.Record:
-    """Change what ``data`` names; switching a person off also revokes every token they hold."""
+    """Change what ``data`` names; switching a person off ends every secret they hold.
+
+    API tokens and feed tokens are revoked and browser sessions deleted, for good: reactivating the
+    person revives none of them.
+    """
     me.require_admin()
     async with db.transaction(pool) as conn:
         before = await repository.lock_person(conn, person_id)
@@ -180,7 +184,9 @@ async def update_person(
         )
         await repository.set_lab_managers(conn, person_id, lab_ids)
         if before["is_active"] and not is_active:
+            # Every secret ends here, so that reactivation brings none of them back.
             await repository.revoke_person_tokens(conn, person_id)
+            await repository.revoke_person_feed_tokens(conn, person_id)
             await repository.delete_person_sessions(conn, person_id)
         after = await repository.get_person(conn, person_id)
         await audit.record(conn, me, action, "person", person_id, before=before, after=after)
@@ -188,7 +194,7 @@ async def update_person(
 
 
 async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> asyncpg.Record:
-    """Switch a person off: they can no longer sign in, and every token they hold is revoked."""
+    """Switch a person off: they can no longer sign in, and every token, feed address and session ends."""
     return await update_person(pool, me, person_id, PersonUpdate(is_active=False), action="person.deactivate")
 
 

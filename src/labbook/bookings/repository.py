@@ -20,13 +20,18 @@ b.sequence, b.created_at, b.updated_at
 # A booking together with what its reply shows of the slot, lab and organization.
 _BOOKING_VIEW = f"""
 select {_BOOKING_COLUMNS}, o.slug as organization_slug, s.lab_id, l.slug as lab_slug,
-       l.timezone as lab_timezone,
+       l.timezone as lab_timezone, l.address, l.building, l.room,
        s.starts_at, s.ends_at, s.title
 from bookings b
 join slots s on s.id = b.slot_id
 join labs l on l.id = s.lab_id
 join organizations o on o.id = b.organization_id
 """
+
+# Contact details left out of a booking are those of the person's profile (the director who books,
+# or who asked for the visit).
+_CONTACT_EMAIL = "coalesce({given}, (select p.email from people p where p.id = {person}))"
+_CONTACT_PHONE = "coalesce({given}, (select p.phone from people p where p.id = {person}))"
 
 # The only way seats are taken: one conditional UPDATE whose WHERE holds every booking rule, so two
 # bookings can never both get the last seat. The same statement inserts the booking and its audit
@@ -48,17 +53,19 @@ with taken as (
       and s.starts_at >= now() + make_interval(hours => l.min_notice_hours)
       and s.starts_at <= now() + make_interval(days => l.max_advance_days)
       and s.seats_taken + $2 <= s.capacity
-    returning s.id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, s.starts_at, s.ends_at,
-              s.title, s.requires_approval
+    returning s.id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, l.address, l.building,
+              l.room, s.starts_at, s.ends_at, s.title, s.requires_approval
 ), booked as (
     insert into bookings as b (slot_id, organization_id, booked_by, group_id, headcount, contact_name,
                                contact_email, contact_phone, language, age_group, notes, status)
-    select taken.id, $3, $4, $5, $2, $6, $7, $8, $9, $10, $11,
+    select taken.id, $3, $4, $5, $2, $6, {_CONTACT_EMAIL.format(person="$4", given="$7")},
+           {_CONTACT_PHONE.format(person="$4", given="$8")}, $9, $10, $11,
            case when taken.requires_approval then 'pending' else 'confirmed' end
     from taken
     returning {_BOOKING_COLUMNS}
 ), reply as (
-    select k.*, t.lab_id, t.lab_slug, t.lab_timezone, t.starts_at, t.ends_at, t.title,
+    select k.*, t.lab_id, t.lab_slug, t.lab_timezone, t.address, t.building, t.room, t.starts_at,
+           t.ends_at, t.title,
            (select o.slug from organizations o where o.id = k.organization_id) as organization_slug
     from booked k
     join taken t on t.id = k.slot_id
@@ -82,7 +89,8 @@ returning id, status, starts_at, capacity, seats_taken, requires_approval
 _SLOT_FOR_BOOKING = """
 select s.id, s.lab_id, s.series_id, s.kind, s.status, s.visibility, s.organization_id, s.capacity,
        s.seats_taken, s.starts_at, s.ends_at, s.title, s.booking_deadline, s.requires_approval,
-       l.slug as lab_slug, l.timezone as lab_timezone, l.languages, l.is_archived as lab_is_archived,
+       l.slug as lab_slug, l.timezone as lab_timezone, l.address, l.building, l.room, l.languages,
+       l.is_archived as lab_is_archived,
        l.min_notice_hours, l.max_advance_days, now() as now,
        now() + make_interval(hours => l.min_notice_hours) as earliest_start,
        now() + make_interval(days => l.max_advance_days) as latest_start
@@ -100,7 +108,8 @@ GET_SERIES = "select id, lab_id, status, visibility, organization_id from slot_s
 INSERT_BOOKING = f"""
 insert into bookings as b (slot_id, organization_id, booked_by, group_id, headcount, contact_name,
                            contact_email, contact_phone, language, age_group, notes, status)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+values ($1, $2, $3, $4, $5, $6, {_CONTACT_EMAIL.format(person="$13", given="$7")},
+        {_CONTACT_PHONE.format(person="$13", given="$8")}, $9, $10, $11, $12)
 returning {_BOOKING_COLUMNS},
           (select o.slug from organizations o where o.id = b.organization_id) as organization_slug
 """
@@ -172,7 +181,8 @@ async def book_seats(
 ) -> asyncpg.Record | None:
     """Take the seats, insert the booking and audit it if every rule holds; ``None`` otherwise.
 
-    ``audit_event`` comes from ``audit.service.statement_event``.
+    Missing contact details come from ``booked_by``'s profile. ``audit_event`` comes from
+    ``audit.service.statement_event``.
     """
     return await conn.fetchrow(
         BOOK_SEATS,
@@ -231,7 +241,9 @@ async def insert_booking(
     age_group: str | None,
     notes: str | None,
     status: str,
+    contact_person: UUID | None,
 ) -> asyncpg.Record:
+    """Insert a booking; missing contact details come from ``contact_person``'s profile."""
     return await conn.fetchrow(
         INSERT_BOOKING,
         slot_id,
@@ -246,6 +258,7 @@ async def insert_booking(
         age_group,
         notes,
         status,
+        contact_person,
     )
 
 

@@ -71,6 +71,10 @@ class BookedSlot(Out):
     starts_at: datetime
     ends_at: datetime
     title: LocalizedName
+    # Where the lab is, so that the group finds it.
+    address: str | None
+    building: str | None
+    room: str | None
 
 
 class Booking(Out):

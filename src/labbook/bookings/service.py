@@ -136,8 +136,12 @@ async def _insert(
     data: BookingCreate,
     status: str,
     group_id: UUID | None,
+    contact_person: UUID | None = None,
 ) -> dict[str, Any]:
-    """Insert and audit a booking whose seats are already settled (taken by the caller, or waitlisted)."""
+    """Insert and audit a booking whose seats are already settled (taken by the caller, or waitlisted).
+
+    Contact details missing from ``data`` come from ``contact_person``'s profile (by default the booker).
+    """
     row = await repository.insert_booking(
         conn,
         slot_id=slot["id"],
@@ -152,6 +156,7 @@ async def _insert(
         age_group=data.age_group,
         notes=data.notes,
         status=status,
+        contact_person=me.person_id if contact_person is None else contact_person,
     )
     await audit.record(conn, me, "booking.create", "booking", row["id"], after=row)
     booking = dict(row.items())
@@ -159,6 +164,9 @@ async def _insert(
         lab_id=slot["lab_id"],
         lab_slug=slot["lab_slug"],
         lab_timezone=slot["lab_timezone"],
+        address=slot["address"],
+        building=slot["building"],
+        room=slot["room"],
         starts_at=slot["starts_at"],
         ends_at=slot["ends_at"],
         title=slot["title"],
@@ -231,12 +239,15 @@ async def book_new_slot(
     me: Principal,
     slot: Mapping[str, Any],
     *,
-    lab_slug: str,
-    lab_timezone: str,
+    lab: Mapping[str, Any],
     organization_id: int,
     data: BookingCreate,
+    contact_person: UUID,
 ) -> dict[str, Any]:
-    """A confirmed booking filling a slot made just for it (an accepted visit request), in ``conn``."""
+    """A confirmed booking filling a slot made just for it (an accepted visit request), in ``conn``.
+
+    Contact details missing from ``data`` come from ``contact_person`` (who asked for the visit).
+    """
     taken = await repository.take_seats_unchecked(conn, slot["id"], data.headcount)
     if taken is None:
         raise SlotFull(
@@ -248,11 +259,19 @@ async def book_new_slot(
     return await _insert(
         conn,
         me,
-        {**slot, "lab_slug": lab_slug, "lab_timezone": lab_timezone},
+        {
+            **slot,
+            "lab_slug": lab["slug"],
+            "lab_timezone": lab["timezone"],
+            "address": lab["address"],
+            "building": lab["building"],
+            "room": lab["room"],
+        },
         organization_id=organization_id,
         data=data,
         status="confirmed",
         group_id=None,
+        contact_person=contact_person,
     )
 
 

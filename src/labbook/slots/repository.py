@@ -22,7 +22,14 @@ LOCK_LAB = f"select {LAB_COLUMNS} from labs where id = $1 for update"
 GET_LAB = f"select {LAB_COLUMNS} from labs where id = $1"
 GET_ORGANIZATION_ID = "select id from organizations where slug = $1 and not is_archived"
 GET_ORGANIZATION_SLUG = "select slug from organizations where id = $1"
-PERSON_EXISTS = "select exists(select 1 from people where id = $1 and is_active)"
+# Who may teach in a lab: active staff of the lab's host organization with a teaching role.
+GET_INSTRUCTOR_STANDING = """
+select p.is_active,
+       p.organization_id = l.organization_id as is_host_staff,
+       p.roles && array['instructor', 'lab_manager']::text[] as may_teach
+from people p, labs l
+where p.id = $1 and l.id = $2
+"""
 
 LIST_OPENING_HOURS = """
 select weekday, opens_at, closes_at from opening_hours where lab_id = $1 order by weekday, opens_at
@@ -267,8 +274,11 @@ async def get_organization_slug(conn: asyncpg.Connection, organization_id: int) 
     return value
 
 
-async def person_exists(conn: asyncpg.Connection, person_id: UUID) -> bool:
-    return bool(await conn.fetchval(PERSON_EXISTS, person_id))
+async def get_instructor_standing(
+    conn: asyncpg.Connection, person_id: UUID, lab_id: int
+) -> asyncpg.Record | None:
+    """``is_active``, ``is_host_staff`` and ``may_teach`` of a person for a lab; ``None``: no such person."""
+    return await conn.fetchrow(GET_INSTRUCTOR_STANDING, person_id, lab_id)
 
 
 async def list_opening_hours(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:

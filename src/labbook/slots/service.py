@@ -48,15 +48,12 @@ from labbook.slots.schemas import (
     SlotUpdate,
     UnitRequest,
 )
-from labbook.timezones import zone
+from labbook.timezones import check_dates, zone
 
 PEOPLE_KINDS = frozenset({"tour", "training", "event"})
 BLOCKING_KINDS = frozenset({"maintenance", "closure"})
 MAX_SLOT_LENGTH = timedelta(days=366)
 MAX_AVAILABILITY_DAYS = 62
-# Dates outside this range are typos, and near year 1 or 9999 the time zone arithmetic overflows.
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 UNIT_PICK_ATTEMPTS = 3
 
 
@@ -260,16 +257,6 @@ async def _hold_units(
             )
 
 
-def _check_dates(**named: datetime | date | None) -> None:
-    """Each named date or instant lies between 2000-01-01 and 2100-01-01 (UTC)."""
-    for name, value in named.items():
-        if value is None:
-            continue
-        instant = value if isinstance(value, datetime) else datetime.combine(value, time(), UTC)
-        if not EARLIEST <= instant <= LATEST:
-            raise ValidationFailed.field(name, "must lie between 2000-01-01 and 2100-01-01")
-
-
 def _check_not_past(starts_at: datetime) -> None:
     if starts_at < datetime.now(UTC):
         raise ValidationFailed.field("starts_at", "must not be in the past")
@@ -282,7 +269,7 @@ def _check_shape(
     capacity: int,
     booking_deadline: datetime | None,
 ) -> None:
-    _check_dates(starts_at=starts_at, ends_at=ends_at, booking_deadline=booking_deadline)
+    check_dates(starts_at=starts_at, ends_at=ends_at, booking_deadline=booking_deadline)
     if ends_at <= starts_at:
         raise ValidationFailed.field("ends_at", "must be after starts_at")
     if ends_at - starts_at > MAX_SLOT_LENGTH:
@@ -295,8 +282,24 @@ def _check_shape(
         raise ValidationFailed.field("booking_deadline", "must not be after the slot ends")
 
 
+async def _check_instructor(conn: asyncpg.Connection, lab_id: int, instructor_id: UUID | None) -> None:
+    """Only active staff of the lab's host who may teach (instructors, lab managers) run its slots.
+
+    Anyone else would see, in their personal feed, the bookings of organizations they have no part in.
+    """
+    if instructor_id is None:
+        return
+    standing = await repository.get_instructor_standing(conn, instructor_id, lab_id)
+    if standing is None or not standing["is_active"]:
+        raise ValidationFailed.field("instructor_id", "no such active person")
+    if not standing["is_host_staff"]:
+        raise ValidationFailed.field("instructor_id", "is not staff of the organization that runs the lab")
+    if not standing["may_teach"]:
+        raise ValidationFailed.field("instructor_id", "needs the instructor or lab_manager role")
+
+
 async def _resolve_audience(
-    conn: asyncpg.Connection, visibility: str, organization: str | None, instructor_id: UUID | None
+    conn: asyncpg.Connection, visibility: str, organization: str | None
 ) -> int | None:
     organization_id: int | None = None
     if visibility == "private":
@@ -307,8 +310,6 @@ async def _resolve_audience(
             raise ValidationFailed.field("organization", f"no organization {organization!r}")
     elif organization is not None:
         raise ValidationFailed.field("organization", "only private slots name an organization")
-    if instructor_id is not None and not await repository.person_exists(conn, instructor_id):
-        raise ValidationFailed.field("instructor_id", "no such person")
     return organization_id
 
 
@@ -352,7 +353,8 @@ async def create_slot_in(
     context = await _locked_lab(conn, actor, lab["id"])
     _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, data.booking_deadline)
     _check_not_past(data.starts_at)
-    organization_id = await _resolve_audience(conn, data.visibility, data.organization, data.instructor_id)
+    organization_id = await _resolve_audience(conn, data.visibility, data.organization)
+    await _check_instructor(conn, context.id, data.instructor_id)
     units = await _resolve_units(conn, context, data.kind, data.equipment)
     fields = {
         "lab_id": context.id,
@@ -427,7 +429,7 @@ async def list_slots(
     for name, value in (("from", starts_at), ("to", ends_at)):
         if value is not None and value.tzinfo is None:
             raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
-    _check_dates(**{"from": starts_at, "to": ends_at})
+    check_dates(**{"from": starts_at, "to": ends_at})
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
         raise ValidationFailed.field("to", "must be after from")
     async with pool.acquire() as conn:
@@ -569,20 +571,16 @@ async def update_slot(
             _check_not_past(fields["starts_at"])
         if slot["series_id"] is not None:
             await repository.touch_series(conn, [slot["series_id"]])
-        if (
-            data.visibility is not msgspec.UNSET
-            or data.organization is not msgspec.UNSET
-            or data.instructor_id is not msgspec.UNSET
-        ):
+        if data.instructor_id is not msgspec.UNSET:
+            await _check_instructor(conn, lab.id, data.instructor_id)
+        if data.visibility is not msgspec.UNSET or data.organization is not msgspec.UNSET:
             if data.organization is not msgspec.UNSET:
                 organization = data.organization
             elif fields["visibility"] == "public":
                 organization = None
             else:
                 organization = await _organization_slug(conn, slot)
-            fields["organization_id"] = await _resolve_audience(
-                conn, fields["visibility"], organization, fields["instructor_id"]
-            )
+            fields["organization_id"] = await _resolve_audience(conn, fields["visibility"], organization)
             if fields["visibility"] == "private":
                 await _check_audience_bookings(conn, slot["id"], organization, fields["organization_id"])
         await _move_slot(
@@ -734,7 +732,7 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
     async with db.transaction(pool) as conn:
         found = await _lab_by_slug(conn, data.lab)
         lab = await _locked_lab(conn, actor, found["id"])
-        _check_dates(**{"recurrence.until": data.recurrence.until})
+        check_dates(**{"recurrence.until": data.recurrence.until})
         _check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
         _check_not_past(data.starts_at)
         duration = data.ends_at - data.starts_at
@@ -749,9 +747,8 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
             until=data.recurrence.until,
         )
         occurrences = recurrence.expand(rule)
-        organization_id = await _resolve_audience(
-            conn, data.visibility, data.organization, data.instructor_id
-        )
+        organization_id = await _resolve_audience(conn, data.visibility, data.organization)
+        await _check_instructor(conn, lab.id, data.instructor_id)
         units = await _resolve_units(conn, lab, data.kind, data.equipment)
         series = await repository.insert_series(
             conn,
@@ -1082,7 +1079,7 @@ def _merge(pieces: list[tuple[datetime, datetime, Any]]) -> list[tuple[datetime,
 async def lab_availability(pool: asyncpg.Pool, slug: str, first_day: date, end_day: date) -> Availability:
     """Per local date in ``[first_day, end_day)``: free windows inside opening hours (outside
     closures and with people room left) and, per equipment, which units are free when."""
-    _check_dates(**{"from": first_day, "to": end_day})
+    check_dates(**{"from": first_day, "to": end_day})
     if end_day <= first_day:
         raise ValidationFailed.field("to", "must be after from")
     if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:

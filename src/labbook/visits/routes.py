@@ -15,6 +15,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from labbook.accounts.security import AUTHENTICATED, Principal
 from labbook.schemas import Page
+from labbook.timezones import zone
 from labbook.visits import service
 from labbook.visits.schemas import (
     VisitAcceptance,
@@ -34,6 +35,8 @@ MAX_OFFSET = 2**31 - 1
 
 
 def visit_reply(row: Mapping[str, Any]) -> VisitRequest:
+    """A visit request as clients see it; windows in the lab's time zone, whatever offset they came in."""
+    tz = zone(row["lab_timezone"])
     return VisitRequest(
         id=row["id"],
         lab=row["lab_slug"],
@@ -41,7 +44,8 @@ def visit_reply(row: Mapping[str, Any]) -> VisitRequest:
         kind=row["kind"],
         windows=[
             WindowOut(
-                starts_at=datetime.fromisoformat(w["starts_at"]), ends_at=datetime.fromisoformat(w["ends_at"])
+                starts_at=datetime.fromisoformat(w["starts_at"]).astimezone(tz),
+                ends_at=datetime.fromisoformat(w["ends_at"]).astimezone(tz),
             )
             for w in row["windows"]
         ],

@@ -18,6 +18,7 @@ from labbook.catalog import repository as catalog_repository
 from labbook.errors import IllegalTransition, NotFound, ValidationFailed
 from labbook.slots import service as slots
 from labbook.slots.schemas import SlotCreate
+from labbook.timezones import check_dates
 from labbook.visits import repository
 from labbook.visits.schemas import VisitAcceptance, VisitRequestCreate
 
@@ -32,6 +33,9 @@ def _illegal(row: asyncpg.Record | None, verb: str) -> IllegalTransition:
 async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCreate) -> asyncpg.Record:
     now = datetime.now(UTC)
     for index, window in enumerate(data.windows):
+        check_dates(
+            **{f"windows[{index}].starts_at": window.starts_at, f"windows[{index}].ends_at": window.ends_at}
+        )
         if window.ends_at <= window.starts_at:
             raise ValidationFailed.field(f"windows[{index}]", "ends_at must be after starts_at")
         if window.starts_at <= now:
@@ -139,9 +143,9 @@ async def accept_visit_request(
             conn,
             me,
             slot,
-            lab_slug=row["lab_slug"],
-            lab_timezone=row["lab_timezone"],
+            lab=lab,
             organization_id=row["organization_id"],
+            contact_person=row["requested_by"],
             data=BookingCreate(
                 headcount=row["headcount"],
                 contact_name=row["contact_name"],
