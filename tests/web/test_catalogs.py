@@ -48,3 +48,8 @@ def test_catalogs_load_for_every_language() -> None:
     for lang in LANGUAGES:
         assert translations(lang).gettext("Sign out") != ""
     assert translations("kk").gettext("Sign out") == "Шығу"
+
+
+def test_a_message_may_name_its_variable_message() -> None:
+    """A lab's reply is shown as "The lab says: %(message)s"; the name must not clash with gettext's."""
+    assert Gettext("en").plain("The lab says: %(message)s", message="Welcome!") == "The lab says: Welcome!"

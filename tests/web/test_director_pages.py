@@ -608,3 +608,42 @@ async def test_an_admin_books_on_behalf_of_an_organization(
     )
     assert tuple(row) == (world.director.organization_id, 3)
     assert await seats_taken(pool, slot["id"]) == 3
+
+
+async def test_a_declined_request_shows_the_labs_reply(
+    web: AsyncTestClient[Litestar],
+    client: AsyncTestClient[Litestar],
+    make: Factory,
+    pool: asyncpg.Pool,
+    world: World,
+) -> None:
+    manager = await make.person(
+        "lab_manager", organization_id=world.lab["organization_id"], lab_ids=(world.lab["id"],)
+    )
+    begin = (datetime.now(ALMATY) + timedelta(days=9)).replace(hour=10, minute=0, second=0, microsecond=0)
+    asked = await client.post(
+        "/api/v1/visit-requests",
+        headers=world.director.headers,
+        json={
+            "lab": world.lab["slug"],
+            "windows": [
+                {"starts_at": begin.isoformat(), "ends_at": (begin + timedelta(hours=2)).isoformat()}
+            ],
+            "headcount": 12,
+            "language": "ru",
+            "purpose": "Экскурсия",
+            "contact_name": "Aigerim Director",
+        },
+    )
+    assert asked.status_code == 201, asked.text
+    declined = await client.post(
+        f"/api/v1/visit-requests/{asked.json()['id']}/decline",
+        headers=manager.headers,
+        json={"message": "The lab is booked for exams that week."},
+    )
+    assert declined.status_code == 200, declined.text
+
+    await sign_in(web, pool, world.director)
+    listing = await web.get("/en/visit-requests")
+    assert listing.status_code == 200
+    assert "The lab says: The lab is booked for exams that week." in listing.text

@@ -100,11 +100,11 @@ class Gettext:
         self.lang = lang
         self._t = translations(lang)
 
-    def plain(self, message: str, **variables: Any) -> str:
+    def plain(self, message: str, /, **variables: Any) -> str:
         text = self._t.gettext(message)
         return text % variables if variables else text
 
-    def plain_n(self, singular: str, plural: str, n: int, **variables: Any) -> str:
+    def plain_n(self, singular: str, plural: str, n: int, /, **variables: Any) -> str:
         variables.setdefault("num", n)
         return self._t.ngettext(singular, plural, n) % variables
 
@@ -116,7 +116,8 @@ class Gettext:
         t = self._t
 
         @pass_eval_context
-        def gettext(ctx: EvalContext, message: str, **variables: Any) -> str:
+        # Positional-only, so that a template may pass a variable called "message" or "n".
+        def gettext(ctx: EvalContext, message: str, /, **variables: Any) -> str:
             text = t.gettext(message)
             if ctx.autoescape:
                 # A catalog's text is ours, like the template's; the variables are escaped by %.
@@ -124,7 +125,7 @@ class Gettext:
             return text % variables if variables else text
 
         @pass_eval_context
-        def ngettext(ctx: EvalContext, singular: str, plural: str, n: int, **variables: Any) -> str:
+        def ngettext(ctx: EvalContext, singular: str, plural: str, n: int, /, **variables: Any) -> str:
             variables.setdefault("num", n)
             text = t.ngettext(singular, plural, n)
             if ctx.autoescape:
