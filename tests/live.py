@@ -25,7 +25,9 @@ async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            create_app(settings), log_level="warning", access_log=False, lifespan="on", date_header=False
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

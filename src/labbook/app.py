@@ -34,6 +34,7 @@ from labbook.errors import LabbookError
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
+from labbook.ops.headers import set_reply_headers
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
@@ -165,7 +166,7 @@ def create_app(settings: Settings) -> Litestar:
     """Build the application from explicit settings; nothing here reads the environment."""
     configure_logging(settings.log_level)
     check_tzdata()
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             *ops_routes,
             *catalog_routes,
@@ -191,7 +192,8 @@ def create_app(settings: Settings) -> Litestar:
             "pool": Provide(_provide_pool, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
         },
-        middleware=[request_id_middleware, idempotency_middleware],
+        middleware=[idempotency_middleware],
+        before_send=[set_reply_headers],
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(
@@ -232,3 +234,7 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
         debug=False,
     )
+    # Route middleware runs only once a route is found; the request id must also reach the router's
+    # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -17,7 +17,10 @@ from labbook.settings import Settings
 
 
 def app_factory() -> Any:
-    """Entry point for ASGI servers (``uvicorn --factory labbook.cli:app_factory``)."""
+    """Entry point for ASGI servers (``uvicorn --factory --no-date-header labbook.cli:app_factory``).
+
+    labbook sends its own ``Date`` header; a server adding another would send two.
+    """
     from labbook.app import create_app
 
     return create_app(Settings.from_env())
@@ -62,6 +65,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         workers=args.workers,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # labbook stamps Date itself (feeds need it from the same clock reading as Last-Modified)
+        date_header=False,
     )
 
 

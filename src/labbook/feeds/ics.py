@@ -145,7 +145,16 @@ def to_calendar(spec: CalendarSpec, events: list[EventSpec]) -> Calendar:
     for event in events:
         calendar.add_component(to_event(event))
     calendar.add_missing_timezones(spec.first_date, spec.last_date)
+    if not events:
+        calendar.add_component(_own_timezone(spec))
     return calendar
+
+
+def _own_timezone(spec: CalendarSpec) -> Timezone:
+    """RFC 5545 §3.6: a calendar holds at least one component, so a feed with no events carries
+    the zone it names in ``X-WR-TIMEZONE``, over icalendar's default span (1970–2038): no data,
+    no window to cover, and the bytes must not change from one day to the next."""
+    return Timezone.from_tzid(spec.timezone)
 
 
 def serialize_event(spec: EventSpec) -> bytes:
@@ -159,6 +168,8 @@ def _shell(spec: CalendarSpec) -> bytes:
     calendar = _calendar(spec)
     for tzid in spec.tzids:
         calendar.add_component(Timezone.from_tzid(tzid, first_date=spec.first_date, last_date=spec.last_date))
+    if not spec.tzids:
+        calendar.add_component(_own_timezone(spec))
     text = calendar.to_ical()
     assert text.endswith(_END)
     return text[: -len(_END)]

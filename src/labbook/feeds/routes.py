@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -76,9 +76,18 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
 
 
 def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
+    # Last-Modified must not be later than Date (RFC 9110 §8.8.2.1), so this reply stamps its own
+    # Date, in whole seconds like Last-Modified. HTTP dates have one-second resolution and each feed
+    # version gets a second of its own (``repository.RECORD_VERSION``), so that If-Modified-Since
+    # stays exact; after several changes within one second a version is stamped a little ahead of
+    # the clock, and the Date then goes with it rather than the Last-Modified going back to an
+    # older version's second (which would turn If-Modified-Since into a wrong 304 or a lost one).
+    last_modified = reply.last_modified.astimezone(UTC).replace(microsecond=0)
+    date = max(datetime.now(UTC).replace(microsecond=0), last_modified)
     headers = {
+        "Date": format_datetime(date, usegmt=True),
         "ETag": reply.etag,
-        "Last-Modified": format_datetime(reply.last_modified.astimezone(UTC), usegmt=True),
+        "Last-Modified": format_datetime(last_modified, usegmt=True),
         "Cache-Control": PUBLIC_CACHE if reply.feed.is_public else PRIVATE_CACHE,
     }
     if not reply.feed.is_public:

@@ -57,7 +57,7 @@ from labbook.settings import Settings
 from labbook.timezones import DEFAULT_TIMEZONE
 
 # Bump when the rendering code changes what it writes, so every ETag changes with it.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 PAST = timedelta(days=30)
 FUTURE = timedelta(days=366)
 MISS_WINDOW_SECONDS = 600

@@ -1,0 +1,58 @@
+"""Headers every reply carries, set in one place for API, feeds, pages, static files and the explorer.
+
+A ``before_send`` hook sees every reply Litestar sends, including the router's own 404 and 405,
+which never pass through route middleware.
+"""
+
+from __future__ import annotations
+
+from email.utils import formatdate
+
+from litestar.types import Message, Scope
+
+API = "/api/v1/"
+# Replies under these carry personal data or a secret shown once: no cache may keep a copy.
+_PERSONAL = frozenset({"me", "people", "bookings", "visit-requests", "audit"})
+EXPLORER = "/schema"
+# Swagger UI starts from an inline script holding the schema and styles its widgets inline;
+# everything else it loads comes from /schema/assets.
+EXPLORER_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def is_personal(path: str) -> bool:
+    """Whether an API reply on ``path`` may hold personal data or a secret."""
+    if not path.startswith(API):
+        return False
+    segments = path[len(API) :].strip("/").split("/")
+    return segments[0] in _PERSONAL or segments[-1] == "bookings"
+
+
+async def set_reply_headers(message: Message, scope: Scope) -> None:
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope["path"]
+    headers = [(name, value) for name, value in message.get("headers", [])]
+    present = {name.lower() for name, _ in headers}
+
+    def put(name: bytes, value: str) -> None:
+        nonlocal headers
+        headers = [(n, v) for n, v in headers if n.lower() != name]
+        headers.append((name, value.encode("latin-1")))
+
+    if b"date" not in present:
+        # RFC 9110 §6.6.1; the server's own Date header is switched off so that a feed's
+        # Last-Modified and its Date come from one clock reading (see feeds.routes).
+        put(b"date", formatdate(usegmt=True))
+    if b"x-content-type-options" not in present:
+        put(b"x-content-type-options", "nosniff")
+    if path.startswith(API):
+        if is_personal(path):
+            put(b"cache-control", "no-store")
+        if message["status"] == 401 and b"www-authenticate" not in present:
+            put(b"www-authenticate", "Bearer")
+    if path == EXPLORER or path.startswith(EXPLORER + "/"):
+        put(b"content-security-policy", EXPLORER_POLICY)
+    message["headers"] = headers
