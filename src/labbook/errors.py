@@ -135,6 +135,12 @@ class PayloadTooLarge(LabbookError):
     title = "Request body too large"
 
 
+class UnsupportedMediaType(LabbookError):
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class RateLimited(LabbookError):
     status = 429
     slug = "rate-limited"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Generic, Literal, TypeVar
+import re
+from datetime import date, datetime
+from typing import Annotated, Generic, Literal, TypeVar, overload
 
 import msgspec
 from msgspec import Meta
+
+from labbook.errors import ValidationFailed
 
 T = TypeVar("T")
 
@@ -31,7 +34,8 @@ Slug = Annotated[
         examples=["welding-institute"],
     ),
 ]
-ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
+# At least one character that is not white space: a name of only spaces names nobody.
+ShortText = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"\S")]
 LongText = Annotated[str, Meta(max_length=10_000)]
 # Names and descriptions in any of labbook's languages: {"kk": "...", "ru": "...", "en": "..."}.
 LocalizedName = Annotated[
@@ -44,6 +48,37 @@ PositiveInt = Annotated[int, Meta(gt=0, le=1_000_000)]
 AwareDatetime = Annotated[datetime, Meta(tz=True)]
 Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ()\-]{5,32}$")]
+
+
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# An unencoded "+05:00" in a query string arrives as " 05:00"; a space can mean nothing else there.
+_SPACED_OFFSET = re.compile(r"(T[\d:.]+) (\d{2}:?\d{2})$")
+
+
+@overload
+def date_or_instant(name: str, text: str) -> date | datetime: ...
+@overload
+def date_or_instant(name: str, text: None) -> None: ...
+@overload
+def date_or_instant(name: str, text: str | None) -> date | datetime | None: ...
+def date_or_instant(name: str, text: str | None) -> date | datetime | None:
+    """A query bound given as a local date (``2026-09-01``) or an instant with an offset, or a 422.
+
+    A bare date means midnight in the lab's time zone; the caller knows which lab that is.
+    """
+    if text is None:
+        return None
+    try:
+        if _BARE_DATE.match(text):
+            return date.fromisoformat(text)
+        instant = msgspec.convert(_SPACED_OFFSET.sub(r"\1+\2", text), datetime)
+    except (ValueError, msgspec.ValidationError):
+        raise ValidationFailed.field(
+            name, "give a date (2026-09-01) or a time with an offset (2026-09-01T10:00:00+05:00)"
+        ) from None
+    if instant.tzinfo is None:
+        raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
+    return instant
 
 
 class Page(Out, Generic[T]):
