@@ -12,6 +12,13 @@ insert into audit_events (actor_id, action, object_type, object_id, before, afte
 values ($1, $2, $3, $4, $5, $6, $7)
 """
 
+# Many events of one actor, action and object type: object ids and ``after`` snapshots pair up in order.
+INSERT_EVENTS = """
+insert into audit_events (actor_id, action, object_type, object_id, before, after, request_id)
+select $1, $2, $3, e.object_id, null, e.after, $6
+from rows from (unnest($4::text[]), jsonb_array_elements($5::jsonb)) as e (object_id, after)
+"""
+
 
 def insert_events_from(source: str, first_param: int) -> str:
     """The CTE ``audited``: the event ``insert_event`` writes, for every row of the CTE ``source``.
@@ -41,6 +48,19 @@ async def insert_event(
     request_id: str | None,
 ) -> None:
     await conn.execute(INSERT_EVENT, actor_id, action, object_type, object_id, before, after, request_id)
+
+
+async def insert_events(
+    conn: asyncpg.Connection,
+    *,
+    actor_id: UUID | None,
+    action: str,
+    object_type: str,
+    object_ids: list[str],
+    afters: list[Any],
+    request_id: str | None,
+) -> None:
+    await conn.execute(INSERT_EVENTS, actor_id, action, object_type, object_ids, afters, request_id)
 
 
 LIST_EVENTS = """

@@ -49,6 +49,27 @@ async def record(
     )
 
 
+async def record_many(
+    conn: asyncpg.Connection,
+    actor: Principal | None,
+    action: str,
+    object_type: str,
+    afters: list[tuple[object, Any]],
+) -> None:
+    """Append one event per ``(object_id, after)`` in one statement, as ``record`` would one by one."""
+    if not afters:
+        return
+    await repository.insert_events(
+        conn,
+        actor_id=actor.person_id if actor else None,
+        action=action,
+        object_type=object_type,
+        object_ids=[str(object_id) for object_id, _ in afters],
+        afters=[_snapshot(after) for _, after in afters],
+        request_id=request_id_var.get(),
+    )
+
+
 def statement_event(actor: Principal | None, action: str, object_type: str) -> tuple[Any, ...]:
     """What ``record`` would write besides the object, as parameters of a statement that audits the
     rows it writes itself (through ``repository.insert_events_from``) in the same round trip."""

@@ -95,6 +95,78 @@ where u.equipment_id = $1 and not u.is_retired
 order by u.number, s.starts_at
 """
 
+# Series placement: the active slots of lab $1 overlapping each occurrence (parallel arrays of
+# starts $2 and ends $3; ``n`` is an occurrence's 1-based position), with the units each holds then.
+# Each occurrence gets its own scan of ``ix_slots_lab_during`` on both columns (``offset 0`` keeps the
+# planner from flattening the lateral subquery into one scan of the whole lab filtered afterwards).
+# A slot holds its units for exactly its own time (they are written from the slot row), so these
+# slots name every unit held during the occurrence, and their units are read by primary key, a few
+# heap pages per slot, rather than one GiST probe per unit of the equipment. (The units' own times
+# are compared with bounds, not ``&&``, so the planner does not scan the exclusion index for them.)
+OVERLAPPING_SLOTS_PER_RANGE = """
+select o.n, s.id, s.kind, s.capacity, s.starts_at, s.ends_at,
+       array(
+           select su.unit_id from slot_units su
+           where su.slot_id = s.id and su.is_active
+             and lower(su.during) < o.ends_at and upper(su.during) > o.starts_at
+       ) as unit_ids
+from unnest($2::timestamptz[], $3::timestamptz[]) with ordinality as o (starts_at, ends_at, n)
+cross join lateral (
+    select s.id, s.kind, s.capacity, s.starts_at, s.ends_at
+    from slots s
+    where int4range(s.lab_id, s.lab_id, '[]') = int4range($1, $1, '[]')
+      and s.during && tstzrange(o.starts_at, o.ends_at, '[)')
+      and s.status = 'active'
+    offset 0
+) s
+order by o.n, s.starts_at, s.id
+"""
+
+USABLE_UNITS_OF = """
+select equipment_id, id, number from equipment_units
+where equipment_id = any($1::int[]) and not is_retired
+order by equipment_id, number
+"""
+
+# Who holds units of equipment $2[n] during [$3[n], $4[n]) in lab $1 (the conflict report of a
+# series), read through the overlapping slots as above.
+UNIT_HOLDERS_PER_RANGE = """
+select o.n, s.id as slot_id, u.number as unit, e.slug as equipment, s.starts_at, s.ends_at, s.kind
+from unnest($2::int[], $3::timestamptz[], $4::timestamptz[])
+    with ordinality as o (equipment_id, starts_at, ends_at, n)
+cross join lateral (
+    select s.id, s.kind, s.starts_at, s.ends_at
+    from slots s
+    where int4range(s.lab_id, s.lab_id, '[]') = int4range($1, $1, '[]')
+      and s.during && tstzrange(o.starts_at, o.ends_at, '[)')
+      and s.status = 'active'
+    offset 0
+) s
+join slot_units su
+  on su.slot_id = s.id and su.is_active
+ and lower(su.during) < o.ends_at and upper(su.during) > o.starts_at
+join equipment_units u on u.id = su.unit_id and u.equipment_id = o.equipment_id and not u.is_retired
+join equipment e on e.id = u.equipment_id
+order by o.n, u.number, s.starts_at
+"""
+
+# The occurrences of a new series: active ones and (skipped) cancelled ones, in one statement.
+INSERT_SERIES_SLOTS = """
+insert into slots (id, lab_id, series_id, occurrence_start, kind, title, description, starts_at, ends_at,
+                   capacity, visibility, organization_id, booking_deadline, requires_approval,
+                   is_outside_hours, instructor_id, status, created_by)
+select o.id, $1, $2, o.starts_at, $3, $4, $5, o.starts_at, o.ends_at, $6, $7, $8, o.booking_deadline, $9,
+       $10, $11, o.status, $12
+from unnest($13::uuid[], $14::timestamptz[], $15::timestamptz[], $16::timestamptz[], $17::text[])
+    as o (id, starts_at, ends_at, booking_deadline, status)
+"""
+INSERT_MANY_SLOT_UNITS = """
+insert into slot_units (slot_id, unit_id, during)
+select h.slot_id, h.unit_id, tstzrange(h.starts_at, h.ends_at, '[)')
+from unnest($1::uuid[], $2::int[], $3::timestamptz[], $4::timestamptz[])
+    as h (slot_id, unit_id, starts_at, ends_at)
+"""
+
 INSERT_SLOT_UNITS = """
 insert into slot_units (slot_id, unit_id, during)
 select $1, unnest($2::int[]), tstzrange($3, $4, '[)')
@@ -323,6 +395,73 @@ async def try_insert_slot_units(
     try:
         async with conn.transaction():
             await conn.execute(INSERT_SLOT_UNITS, slot_id, unit_ids, starts_at, ends_at)
+    except asyncpg.ExclusionViolationError as exc:
+        if db.constraint_name(exc) != "ex_slot_units_overlap":
+            raise
+        return False
+    return True
+
+
+async def list_overlapping_slots_per_range(
+    conn: asyncpg.Connection, lab_id: int, starts: list[datetime], ends: list[datetime]
+) -> list[asyncpg.Record]:
+    """Active slots of the lab overlapping each range, with the ``unit_ids`` they hold then; ``n`` is
+    the range's 1-based position."""
+    return await conn.fetch(OVERLAPPING_SLOTS_PER_RANGE, lab_id, starts, ends)
+
+
+async def list_usable_units(conn: asyncpg.Connection, equipment_ids: list[int]) -> list[asyncpg.Record]:
+    """``equipment_id``, ``id`` and ``number`` of the units in service, by equipment and number."""
+    return await conn.fetch(USABLE_UNITS_OF, equipment_ids)
+
+
+async def list_unit_holders_per_range(
+    conn: asyncpg.Connection,
+    lab_id: int,
+    equipment_ids: list[int],
+    starts: list[datetime],
+    ends: list[datetime],
+) -> list[asyncpg.Record]:
+    """Who holds units of ``equipment_ids[i]`` during ``[starts[i], ends[i])``; ``n`` is ``i + 1``."""
+    return await conn.fetch(UNIT_HOLDERS_PER_RANGE, lab_id, equipment_ids, starts, ends)
+
+
+async def try_insert_series_slots(
+    conn: asyncpg.Connection,
+    common: dict[str, Any],
+    occurrences: list[tuple[UUID, datetime, datetime, datetime | None, str]],
+    holdings: list[tuple[UUID, int, datetime, datetime]],
+) -> bool:
+    """Insert the slots of a series (id, start, end, booking deadline, status each) and the units
+    they hold (slot id, unit id, start, end each); ``False``, with nothing written, when another
+    transaction got one of the units first."""
+    ids, starts, ends, deadlines, statuses = (list(column) for column in zip(*occurrences, strict=True))
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                INSERT_SERIES_SLOTS,
+                common["lab_id"],
+                common["series_id"],
+                common["kind"],
+                common["title"],
+                common["description"],
+                common["capacity"],
+                common["visibility"],
+                common["organization_id"],
+                common["requires_approval"],
+                common["is_outside_hours"],
+                common["instructor_id"],
+                common["created_by"],
+                ids,
+                starts,
+                ends,
+                deadlines,
+                statuses,
+            )
+            if holdings:
+                await conn.execute(
+                    INSERT_MANY_SLOT_UNITS, *(list(column) for column in zip(*holdings, strict=True))
+                )
     except asyncpg.ExclusionViolationError as exc:
         if db.constraint_name(exc) != "ex_slot_units_overlap":
             raise
