@@ -118,15 +118,98 @@ async def test_secret_in_a_remembered_reply_is_not_stored_readable(client, make,
     )
     secret = reply.json()["token"]
 
-    stored = await pool.fetchval(
-        "select response_body from idempotency_keys where key = $1 and scope = $2",
-        key,
-        hashlib.sha256(f"Bearer {person.token}".encode()).digest(),
+    stored = await pool.fetchrow(
+        "select response_headers, response_body from idempotency_keys where key = $1", key
     )
 
     assert stored is not None
-    assert secret.encode() not in stored
-    assert b"lbk_" not in stored
+    assert secret.encode() not in stored["response_body"]
+    assert b"lbk_" not in stored["response_body"]
+    assert stored["response_headers"] is None
+
+
+async def test_one_token_however_its_header_is_spelled(client, make, pool) -> None:
+    person = await make.person("director")
+    key = unique("spelling")
+    replies = [
+        await client.post(
+            "/api/v1/me/tokens",
+            json={"name": "spelled"},
+            headers={"Authorization": authorization, "Idempotency-Key": key},
+        )
+        for authorization in (f"bearer {person.token}", f"Bearer  {person.token}")
+    ]
+
+    assert [r.status_code for r in replies] == [201, 201]
+    assert replies[1].headers["idempotent-replayed"] == "true"
+    assert replies[1].json() == replies[0].json()
+    assert await _token_names(pool, person.id) == ["spelled"]
+
+
+async def test_replay_after_the_role_is_removed_is_403(client, make, pool) -> None:
+    admin, other_admin = await make.person("admin"), await make.person("admin")
+    someone = await make.person("director")
+    headers = {**admin.headers, "Idempotency-Key": unique("role")}
+    first = await client.post(
+        f"/api/v1/people/{someone.id}/tokens", json={"name": "field laptop"}, headers=headers
+    )
+    assert first.status_code == 201, first.text
+    demoted = await client.patch(
+        f"/api/v1/people/{admin.id}", json={"roles": ["instructor"]}, headers=other_admin.headers
+    )
+    assert demoted.status_code == 200, demoted.text
+
+    replay = await client.post(
+        f"/api/v1/people/{someone.id}/tokens", json={"name": "field laptop"}, headers=headers
+    )
+
+    assert replay.status_code == 403
+    assert replay.json()["type"] == "/problems/forbidden"
+    assert "idempotent-replayed" not in replay.headers
+    assert first.json()["token"] not in replay.text
+    assert await _token_names(pool, someone.id) == ["field laptop"]
+
+
+async def test_a_changed_stored_reply_is_refused_not_replayed(client, make, pool) -> None:
+    person = await make.person("director")
+    headers = {**person.headers, "Idempotency-Key": unique("tampered")}
+    first = await client.post("/api/v1/me/tokens", json={"name": "kiosk"}, headers=headers)
+    assert first.status_code == 201
+    await pool.execute(
+        """update idempotency_keys
+           set response_body = overlay(response_body placing '\\x00'::bytea from 40 for 1)
+           where key = $1""",
+        headers["Idempotency-Key"],
+    )
+
+    again = await client.post("/api/v1/me/tokens", json={"name": "kiosk"}, headers=headers)
+
+    assert again.status_code == 409
+    assert again.json()["type"] == "/problems/conflict"
+    assert await _token_names(pool, person.id) == ["kiosk"]
+
+
+async def test_a_reply_remembered_before_token_scoping_is_409_and_runs_nothing(client, make, pool) -> None:
+    """Rows kept under a hash of the raw header, sealed without authentication, are not replayed."""
+    person = await make.person("director")
+    key = unique("legacy")
+    await pool.execute(
+        """insert into idempotency_keys (scope, key, method, path, request_hash, status_code,
+                                         response_headers, response_body)
+           values ($1, $2, 'POST', '/api/v1/me/tokens', $3, 201, '[]', $4)""",
+        hashlib.sha256(f"Bearer {person.token}".encode()).digest(),
+        key,
+        b"\x00" * 32,
+        b"\x00" * 48,
+    )
+
+    reply = await client.post(
+        "/api/v1/me/tokens", json={"name": "old"}, headers={**person.headers, "Idempotency-Key": key}
+    )
+
+    assert reply.status_code == 409
+    assert reply.json()["type"] == "/problems/conflict"
+    assert await _token_names(pool, person.id) == []
 
 
 async def test_old_keys_expire(client, make, pool) -> None:

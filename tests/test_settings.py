@@ -19,6 +19,10 @@ def test_defaults_without_any_variable() -> None:
     assert Settings.from_env({}) == Settings()
 
 
+def test_an_empty_base_url_counts_as_unset() -> None:
+    assert Settings.from_env({"LABBOOK_BASE_URL": ""}).base_url == Settings().base_url
+
+
 def test_variables_are_read() -> None:
     settings = Settings.from_env(
         {

@@ -39,8 +39,23 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
     asyncio.run(main())
 
 
+def served_base_url(host: str, port: int) -> str:
+    """The address links name when ``LABBOOK_BASE_URL`` is unset: where this server listens.
+
+    A wildcard address is not one a browser can open, so it becomes this machine's loopback; people
+    on other machines need ``LABBOOK_BASE_URL`` set to the name they use.
+    """
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
+
+    # Links shown once (a private feed's address) must work: without a configured address they name
+    # the host and port served here, not the default port. The workers read it from the environment.
+    if not os.environ.get("LABBOOK_BASE_URL"):
+        os.environ["LABBOOK_BASE_URL"] = served_base_url(args.host, args.port)
 
     # Start (or join) the database once here, so that every worker shares it and the embedded
     # server stays up exactly as long as this process does.
@@ -57,6 +72,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     _run(settings.with_changes(database_url=url), prepare)
     print(f"labbook serving on http://{args.host}:{args.port}  (API explorer: /schema)", flush=True)
+    print(f"links name {os.environ['LABBOOK_BASE_URL']}  (set LABBOOK_BASE_URL to change)", flush=True)
     uvicorn.run(
         "labbook.cli:app_factory",
         factory=True,

@@ -20,7 +20,9 @@ class Settings:
     Attributes:
         database_url: an external PostgreSQL (15+); ``None`` starts the embedded one in ``data_dir``.
         data_dir: where the embedded PostgreSQL keeps its files.
-        base_url: the public address of this service, used in feed subscribe links.
+        base_url: the address people reach this service at, used in feed, subscribe and invitation
+            links and for the cookies' Secure flag. Unset, ``labbook serve`` uses the address it
+            serves on (see ``cli.served_base_url``); elsewhere, the default below.
         pool_min_size: connections each worker opens at start.
         pool_max_size: connections each worker may hold at most (two or more: a keyed POST holds one
             for its idempotency lock while the handler uses another).
@@ -57,7 +59,7 @@ class Settings:
         settings = cls(
             database_url=env.get("LABBOOK_DATABASE_URL") or None,
             data_dir=Path(env.get("LABBOOK_DATA_DIR") or defaults.data_dir),
-            base_url=env.get("LABBOOK_BASE_URL", defaults.base_url).rstrip("/"),
+            base_url=(env.get("LABBOOK_BASE_URL") or defaults.base_url).rstrip("/"),
             pool_min_size=_int(env, "LABBOOK_POOL_MIN_SIZE", defaults.pool_min_size, minimum=0),
             pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=2),
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
