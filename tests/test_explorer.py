@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
+
+import labbook.app  # noqa: F401  (imports every domain, and so every error class)
+from labbook.errors import ConfigurationError, LabbookError
 
 
 class _Assets(HTMLParser):
@@ -75,3 +80,89 @@ async def test_explorer_script_can_read_the_openapi_version_we_serve(client) -> 
     # Swagger UI before 5 shows "Unable to render this definition" for an OpenAPI 3.1 document.
     reads_31 = "isOAS31" in bundle
     assert version.startswith("3.0.") or reads_31, f"the bundled Swagger UI cannot render OpenAPI {version}"
+
+
+async def _document(client) -> dict:
+    reply = await client.get("/schema/openapi.json")
+    assert reply.status_code == 200
+    return json.loads(reply.content)
+
+
+def _operations(document: dict):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield path, method, operation
+
+
+async def test_every_error_reply_is_documented_as_a_problem(client) -> None:
+    document = await _document(client)
+    problem = document["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert {"errors", "request_id", "conflicts", "current_status", "seats_left"} <= set(problem["properties"])
+    assert problem["properties"]["errors"]["items"]["required"] == ["field", "message"]
+    # Litestar's own error shape, which labbook never sends, is gone
+    assert '"status_code"' not in json.dumps(document)
+    for path, method, operation in _operations(document):
+        errors = {code: reply for code, reply in operation["responses"].items() if int(code) >= 400}
+        assert "401" in errors, (method, path)
+        for code, reply in errors.items():
+            assert list(reply["content"]) == ["application/problem+json"], (method, path, code)
+            assert reply["content"]["application/problem+json"]["schema"] == {
+                "$ref": "#/components/schemas/Problem"
+            }
+
+
+async def test_each_operation_lists_the_errors_it_can_answer(client) -> None:
+    paths = (await _document(client))["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return {code for code in paths[path][method]["responses"] if int(code) >= 400}
+
+    # a manager's write with a path and a body
+    assert statuses("/api/v1/labs/{slug}", "patch") == {
+        "400",
+        "401",
+        "403",
+        "404",
+        "409",
+        "413",
+        "415",
+        "422",
+    }
+    # a public read: no 403, no 409; a token, when sent, must be valid (401)
+    assert statuses("/api/v1/labs", "get") == {"400", "401", "404", "422"}
+    assert statuses("/api/v1/me", "get") == {"401", "403", "422"}
+    assert "429" in statuses("/feeds/private/{token_file}", "get")
+    assert "429" not in statuses("/feeds/labs/{lab_file}", "get")
+    slot_full = paths["/api/v1/slots/{slot_id}/bookings"]["post"]["responses"]["409"]["description"]
+    assert "/problems/slot-full" in slot_full
+    # the explorer's own pages are not part of the API
+    assert not [path for path in paths if path.startswith("/schema")]
+
+
+async def test_public_operations_take_a_token_but_do_not_need_one(client) -> None:
+    paths = (await _document(client))["paths"]
+    assert paths["/api/v1/labs"]["get"]["security"] == [{}, {"BearerToken": []}]
+    assert "security" not in paths["/api/v1/people"]["get"]  # the document's default: a token
+
+
+async def test_series_local_start_is_declared_as_what_it_is(client) -> None:
+    document = await _document(client)
+    local_start = document["components"]["schemas"]["Series"]["properties"]["local_start"]
+    # a wall-clock time in the series' zone, without an offset: not an RFC 3339 date-time
+    assert local_start.get("format") != "date-time"
+    assert re.fullmatch(local_start["pattern"], "2028-10-30T10:00:00")
+    assert not re.fullmatch(local_start["pattern"], "2028-10-30T10:00:00+05:00")
+
+
+def test_readme_lists_every_problem_type() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    todo: list[type[LabbookError]] = [LabbookError]
+    missing = []
+    while todo:
+        error = todo.pop()
+        todo.extend(error.__subclasses__())
+        if error is not ConfigurationError and f"`/problems/{error.slug}` | {error.status} |" not in readme:
+            missing.append((error.slug, error.status))
+    assert missing == []

@@ -35,10 +35,12 @@ from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
 from labbook.ops.headers import set_reply_headers
+from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
+from labbook.validation import check_request, validation_problem
 from labbook.web import route_handlers as web_routes
 from labbook.web import template_config
 from labbook.web.pages import is_page_path, page_not_found
@@ -61,20 +63,7 @@ def _problem(exc: LabbookError) -> ProblemDetailsException:
 def _http_problem(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
     if isinstance(exc, ValidationException):
-        problems = exc.extra if isinstance(exc.extra, list) else []
-        errors = [
-            {"field": str(p.get("key") or p.get("source") or "body"), "message": str(p.get("message"))}
-            for p in problems
-            if isinstance(p, dict)
-        ]
-        malformed = any("malformed" in e["message"].lower() for e in errors)
-        return ProblemDetailsException(
-            status_code=400 if malformed else 422,
-            type_="/problems/bad-request" if malformed else "/problems/validation",
-            title="Bad request" if malformed else "Validation failed",
-            detail="; ".join(f"{e['field']}: {e['message']}" for e in errors) or str(exc.detail),
-            extra={"errors": errors},
-        )
+        return validation_problem(exc)
     slugs = {
         400: "bad-request",
         404: "not-found",
@@ -91,6 +80,11 @@ def _http_problem(exc: HTTPException) -> ProblemDetailsException:
         detail=str(exc.detail) if status < 500 else "",
         headers=exc.headers,
     )
+
+
+def _invalid(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's refusal of a parameter or body, naming the fields as the client knows them."""
+    return validation_problem(exc, request).to_response(request)
 
 
 def _data_problem(exc: asyncpg.DataError) -> ProblemDetailsException:
@@ -185,7 +179,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
         state=State({"settings": settings}),
         lifespan=[_lifespan(settings)],
-        guards=[authorize],
+        guards=[authorize, check_request],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "me": Provide(provide_required_principal, sync_to_thread=False),
@@ -205,7 +199,11 @@ def create_app(settings: Settings) -> Litestar:
                 )
             )
         ],
-        exception_handlers={Exception: _internal_error, NotFoundException: _not_found},
+        exception_handlers={
+            Exception: _internal_error,
+            NotFoundException: _not_found,
+            ValidationException: _invalid,
+        },
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
         openapi_config=OpenAPIConfig(
@@ -237,4 +235,5 @@ def create_app(settings: Settings) -> Litestar:
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
+    document_problems(app)
     return app

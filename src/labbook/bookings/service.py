@@ -89,7 +89,7 @@ def refusal(
             "language", f"this lab offers visits in {', '.join(slot['languages'])}, not {language}"
         )
     if slot["status"] != "active" or slot["lab_is_archived"]:
-        return SlotNotBookable("the slot is cancelled", slot_id=slot_id, status=slot["status"])
+        return SlotNotBookable("the slot is cancelled", slot_id=slot_id, slot_status=slot["status"])
     if slot["kind"] not in repository.BOOKABLE_KINDS:
         return SlotNotBookable(f"a {slot['kind']} slot takes no bookings", slot_id=slot_id, kind=slot["kind"])
     local = zone(slot["lab_timezone"])

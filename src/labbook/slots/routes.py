@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from labbook.accounts.security import PUBLIC, Principal
-from labbook.schemas import Page
+from labbook.schemas import Page, date_or_instant
 from labbook.slots import service
 from labbook.slots.schemas import (
     Availability,
@@ -37,12 +37,31 @@ LAB_STAFF = ("admin", "lab_manager")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size (at most 200)")]
 Offset = Annotated[int, QueryParameter(ge=0, le=2**31 - 1, description="items to skip")]
+# A range bound is a date (midnight in the lab's zone) or a time with an offset; msgspec cannot take
+# a union of the two, so the text is parsed by ``date_or_instant`` and the schema says both.
+DATE_OR_INSTANT: dict[str, Any] = {
+    "type": None,
+    "any_of": [
+        Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE),
+        Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.DATE_TIME),
+    ],
+}
 From = Annotated[
-    datetime | None,
-    QueryParameter(name="from", description="with offset; slots ending after it (default now)"),
+    str | None,
+    QueryParameter(
+        name="from",
+        description="slots ending after it (default now): a date (midnight in the lab's zone) or a time",
+        examples=[Example(value="2026-09-01"), Example(value="2026-09-01T10:00:00+05:00")],
+        schema_extra=DATE_OR_INSTANT,
+    ),
 ]
 To = Annotated[
-    datetime | None, QueryParameter(name="to", description="with offset; slots starting before it")
+    str | None,
+    QueryParameter(
+        name="to",
+        description="slots starting before it: a date (midnight in the lab's zone) or a time",
+        schema_extra=DATE_OR_INSTANT,
+    ),
 ]
 
 
@@ -89,7 +108,7 @@ def series_out(view: service.SeriesView) -> Series:
         kind=row["kind"],
         title=row["title"],
         description=row["description"],
-        local_start=row["local_start"],
+        local_start=row["local_start"].isoformat(),
         duration_minutes=int(row["duration"].total_seconds() // 60),
         freq=row["freq"],
         interval=row["interval"],
@@ -137,8 +156,8 @@ class SlotController(Controller):
             pool,
             principal,
             lab=lab,
-            starts_at=from_,
-            ends_at=to,
+            starts_at=date_or_instant("from", from_),
+            ends_at=date_or_instant("to", to),
             kind=kind,
             has_seats=has_seats,
             include_cancelled=include_cancelled,
@@ -264,10 +283,26 @@ class SeriesController(Controller):
 async def get_availability(
     pool: NamedDependency[asyncpg.Pool],
     slug: FromPath[str],
-    from_: Annotated[date, QueryParameter(name="from", description="first local date")],
-    to: Annotated[date, QueryParameter(name="to", description="local date after the last one")],
+    from_: Annotated[
+        str,
+        QueryParameter(
+            name="from",
+            description="first local date (or a time: its local date)",
+            schema_extra=DATE_OR_INSTANT,
+        ),
+    ],
+    to: Annotated[
+        str,
+        QueryParameter(
+            name="to",
+            description="local date after the last one (or a time: up to its local day)",
+            schema_extra=DATE_OR_INSTANT,
+        ),
+    ],
 ) -> Availability:
-    return await service.lab_availability(pool, slug, from_, to)
+    return await service.lab_availability(
+        pool, slug, date_or_instant("from", from_), date_or_instant("to", to)
+    )
 
 
 route_handlers: list[Any] = [SlotController, SeriesController, get_availability]

@@ -17,6 +17,20 @@ Scope = Literal["all", "following"]
 Capacity = Annotated[int, Meta(ge=0, le=100_000)]
 # Wall-clock time of day in the lab's time zone, e.g. "10:00" or "10:00:00".
 LocalTime = Annotated[str, Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", examples=["10:00"])]
+# A series is a rule in the lab's wall-clock time: its occurrences start at this local time of day
+# whatever the UTC offset is on their date, so it carries no offset of its own.
+LocalDateTime = Annotated[
+    str,
+    Meta(
+        pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+        description=(
+            "wall-clock date and time in the series' `timezone`, without an offset "
+            "(ISO 8601 local date-time, e.g. 2026-09-01T10:00:00): the first occurrence starts then, "
+            "and every occurrence at this local time of day"
+        ),
+        examples=["2026-09-01T10:00:00"],
+    ),
+]
 
 
 class UnitRequest(Base):
@@ -163,7 +177,7 @@ class Series(Out):
     kind: str
     title: dict[str, str]
     description: dict[str, str]
-    local_start: datetime
+    local_start: LocalDateTime
     duration_minutes: int
     freq: str
     interval: int

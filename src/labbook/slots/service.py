@@ -7,10 +7,11 @@ committed data. Equipment units are also guarded by ``ex_slot_units_overlap`` in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -48,7 +49,7 @@ from labbook.slots.schemas import (
     SlotUpdate,
     UnitRequest,
 )
-from labbook.timezones import check_dates, zone
+from labbook.timezones import DEFAULT_TIMEZONE, check_dates, zone
 
 PEOPLE_KINDS = frozenset({"tour", "training", "event"})
 BLOCKING_KINDS = frozenset({"maintenance", "closure"})
@@ -120,7 +121,7 @@ async def _locked_lab(conn: asyncpg.Connection, actor: Principal | None, lab_id:
     return LabContext(row, zone(row["timezone"]), hours)
 
 
-def _slot_ref(lab: LabContext, row: asyncpg.Record) -> dict[str, Any]:
+def _slot_ref(lab: LabContext, row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "slot_id": str(row["id"]),
         "kind": row["kind"],
@@ -149,12 +150,8 @@ def _check_opening_hours(lab: LabContext, p: Placement) -> None:
     )
 
 
-async def _check_lab_rules(
-    conn: asyncpg.Connection, lab: LabContext, p: Placement, exclude: list[UUID]
-) -> None:
-    """Opening hours, closures and people capacity at every instant, for one placement."""
-    _check_opening_hours(lab, p)
-    overlapping = await repository.list_overlapping_slots(conn, lab.id, p.starts_at, p.ends_at, exclude)
+def _check_overlaps(lab: LabContext, p: Placement, overlapping: Sequence[Mapping[str, Any]]) -> None:
+    """Closures and people capacity at every instant, against the active slots overlapping ``p``."""
     if p.kind == "closure":
         if overlapping:
             raise LabClosed(
@@ -185,6 +182,15 @@ async def _check_lab_rules(
             at=lab.iso(at),
             conflicts=[{**_slot_ref(lab, row), "capacity": row["capacity"]} for row in in_force],
         )
+
+
+async def _check_lab_rules(
+    conn: asyncpg.Connection, lab: LabContext, p: Placement, exclude: list[UUID]
+) -> None:
+    """Opening hours, closures and people capacity at every instant, for one placement."""
+    _check_opening_hours(lab, p)
+    overlapping = await repository.list_overlapping_slots(conn, lab.id, p.starts_at, p.ends_at, exclude)
+    _check_overlaps(lab, p, overlapping)
 
 
 async def _resolve_units(
@@ -237,24 +243,36 @@ async def _hold_units(
             free = []
         if len(free) < wanted:
             holders = await repository.list_unit_holders(conn, equipment["id"], starts_at, ends_at)
-            raise UnitTaken(
-                f"{equipment['slug']}: {wanted} unit(s) wanted, {len(free)} free between "
-                f"{lab.iso(starts_at)} and {lab.iso(ends_at)}",
-                equipment=equipment["slug"],
-                requested=wanted,
-                free=len(free),
-                conflicts=[
-                    {
-                        "slot_id": str(h["slot_id"]),
-                        "unit": h["unit"],
-                        "equipment": h["equipment"],
-                        "kind": h["kind"],
-                        "starts_at": lab.iso(h["starts_at"]),
-                        "ends_at": lab.iso(h["ends_at"]),
-                    }
-                    for h in holders
-                ],
-            )
+            raise _unit_taken(lab, equipment["slug"], wanted, len(free), starts_at, ends_at, holders)
+
+
+def _unit_taken(
+    lab: LabContext,
+    equipment: str,
+    wanted: int,
+    free: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    holders: Sequence[Mapping[str, Any]],
+) -> UnitTaken:
+    return UnitTaken(
+        f"{equipment}: {wanted} unit(s) wanted, {free} free between {lab.iso(starts_at)} and "
+        f"{lab.iso(ends_at)}",
+        equipment=equipment,
+        requested=wanted,
+        free=free,
+        conflicts=[
+            {
+                "slot_id": str(h["slot_id"]),
+                "unit": h["unit"],
+                "equipment": h["equipment"],
+                "kind": h["kind"],
+                "starts_at": lab.iso(h["starts_at"]),
+                "ends_at": lab.iso(h["ends_at"]),
+            }
+            for h in holders
+        ],
+    )
 
 
 def _check_not_past(starts_at: datetime) -> None:
@@ -413,8 +431,8 @@ async def list_slots(
     principal: Principal | None,
     *,
     lab: str | None,
-    starts_at: datetime | None,
-    ends_at: datetime | None,
+    starts_at: date | datetime | None,
+    ends_at: date | datetime | None,
     kind: str | None,
     has_seats: bool,
     include_cancelled: bool,
@@ -423,24 +441,23 @@ async def list_slots(
     min_seats: int | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     """Slots the caller may see, by start; ``min_seats`` keeps those with at least that many seats left
-    (a group that will not fit in a session has no use for it)."""
+    (a group that will not fit in a session has no use for it). A bound given as a date is midnight
+    in the lab's zone, or without ``lab`` in labbook's home zone, ``DEFAULT_TIMEZONE``."""
     if min_seats is not None and min_seats < 1:
         raise ValidationFailed.field("min_seats", "a group needs at least 1 seat")
-    for name, value in (("from", starts_at), ("to", ends_at)):
-        if value is not None and value.tzinfo is None:
-            raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
-    check_dates(**{"from": starts_at, "to": ends_at})
-    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
-        raise ValidationFailed.field("to", "must be after from")
     async with pool.acquire() as conn:
-        lab_id = None
-        if lab is not None:
-            lab_id = (await _lab_by_slug(conn, lab))["id"]
+        lab_row = await _lab_by_slug(conn, lab) if lab is not None else None
+        tz = zone(lab_row["timezone"] if lab_row is not None else DEFAULT_TIMEZONE)
+        first = _as_instant("from", starts_at, tz)
+        last = _as_instant("to", ends_at, tz)
+        check_dates(**{"from": first, "to": last})
+        if first is not None and last is not None and last <= first:
+            raise ValidationFailed.field("to", "must be after from")
         return await repository.list_slot_views(
             conn,
-            lab_id=lab_id,
-            starts_at=starts_at or datetime.now(UTC),
-            ends_at=ends_at,
+            lab_id=lab_row["id"] if lab_row is not None else None,
+            starts_at=first or datetime.now(UTC),
+            ends_at=last,
             kind=kind,
             has_seats=has_seats,
             include_cancelled=include_cancelled,
@@ -451,6 +468,23 @@ async def list_slots(
             offset=offset,
             min_seats=min_seats,
         )
+
+
+def _as_instant(name: str, value: date | datetime | None, tz: ZoneInfo) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        if value is not None and value.tzinfo is None:
+            raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
+        return value
+    check_dates(**{name: value})
+    return recurrence.to_instant(datetime.combine(value, time()), tz)
+
+
+def _local_day(value: date | datetime, tz: ZoneInfo, *, up: bool) -> date:
+    """The local date of an availability bound; a time inside a day rounds ``up`` to the next day."""
+    if not isinstance(value, datetime):
+        return value
+    local = value.astimezone(tz)
+    return local.date() + timedelta(days=1) if up and local.time() != time() else local.date()
 
 
 async def _editable_slot(
@@ -726,9 +760,146 @@ async def _series_view(
     return SeriesView(series, lab["slug"], organization, occurrences)
 
 
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    """An occurrence that fits, with the slot id it will get and the units it will hold."""
+
+    occurrence: Occurrence
+    slot_id: UUID
+    # (equipment id, unit id, unit number) of each unit held
+    holdings: list[tuple[int, int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Shortfall:
+    """An occurrence found too few free units of one equipment; who holds them is read afterwards."""
+
+    occurrence: Occurrence
+    equipment: asyncpg.Record
+    wanted: int
+    free: int
+    # units of this equipment held by earlier occurrences of the same series
+    series_holders: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class _SeriesPlan:
+    placed: list[_Placed] = field(default_factory=list)
+    collisions: list[tuple[Occurrence, SkippedOccurrence]] = field(default_factory=list)
+
+
+async def _plan_series(
+    conn: asyncpg.Connection,
+    lab: LabContext,
+    p: Placement,
+    occurrences: list[Occurrence],
+    units: list[tuple[asyncpg.Record, int]],
+) -> _SeriesPlan:
+    """Check and pick units for every occurrence as ``_place_slot`` would one after the other, with
+    one query for the slots (and their units) overlapping each occurrence and one for the units.
+
+    Occurrences placed earlier in the series count as if they were already written: their people,
+    closures and units weigh on the later ones they overlap, and a collision leaves no trace.
+    """
+    starts = [o.starts_at for o in occurrences]
+    ends = [o.ends_at for o in occurrences]
+    overlapping: dict[int, list[Mapping[str, Any]]] = {}
+    held: dict[int, set[int]] = {}
+    for row in await repository.list_overlapping_slots_per_range(conn, lab.id, starts, ends):
+        overlapping.setdefault(row["n"], []).append(row)
+        held.setdefault(row["n"], set()).update(row["unit_ids"])
+    usable: dict[int, list[tuple[int, int]]] = {}
+    if units:
+        for row in await repository.list_usable_units(conn, [equipment["id"] for equipment, _ in units]):
+            usable.setdefault(row["equipment_id"], []).append((row["id"], row["number"]))
+    plan = _SeriesPlan()
+    shortfalls: list[_Shortfall] = []
+    for n, occurrence in enumerate(occurrences, start=1):
+        earlier = [placed for placed in plan.placed if placed.occurrence.ends_at > occurrence.starts_at]
+        placement = replace(p, starts_at=occurrence.starts_at, ends_at=occurrence.ends_at)
+        rows = [
+            *overlapping.get(n, []),
+            *(
+                {
+                    "id": placed.slot_id,
+                    "kind": p.kind,
+                    "capacity": p.capacity,
+                    "starts_at": placed.occurrence.starts_at,
+                    "ends_at": placed.occurrence.ends_at,
+                }
+                for placed in earlier
+            ),
+        ]
+        rows.sort(key=lambda row: (row["starts_at"], row["id"]))
+        try:
+            _check_opening_hours(lab, placement)
+            _check_overlaps(lab, placement, rows)
+        except (LabClosed, LabCapacityExceeded, OutsideOpeningHours) as error:
+            plan.collisions.append((occurrence, _collision(lab, occurrence, error)))
+            continue
+        holdings: list[tuple[int, int, int]] = []
+        taken = held.get(n, set()).union(unit for placed in earlier for _, unit, _ in placed.holdings)
+        for equipment, wanted in units:
+            candidates: list[tuple[int, int]] = []
+            for unit, number in usable.get(equipment["id"], []):
+                if unit not in taken:
+                    candidates.append((unit, number))
+                    if len(candidates) == wanted:
+                        break
+            if len(candidates) < wanted:
+                series_holders = [
+                    {
+                        "slot_id": placed.slot_id,
+                        "unit": number,
+                        "equipment": equipment["slug"],
+                        "kind": p.kind,
+                        "starts_at": placed.occurrence.starts_at,
+                        "ends_at": placed.occurrence.ends_at,
+                    }
+                    for placed in earlier
+                    for equipment_id, _, number in placed.holdings
+                    if equipment_id == equipment["id"]
+                ]
+                shortfalls.append(_Shortfall(occurrence, equipment, wanted, len(candidates), series_holders))
+                break
+            holdings += [(equipment["id"], unit, number) for unit, number in candidates]
+        else:
+            plan.placed.append(_Placed(occurrence, uuid4(), holdings))
+    if shortfalls:
+        holders: dict[int, list[Mapping[str, Any]]] = {}
+        for row in await repository.list_unit_holders_per_range(
+            conn,
+            lab.id,
+            [s.equipment["id"] for s in shortfalls],
+            [s.occurrence.starts_at for s in shortfalls],
+            [s.occurrence.ends_at for s in shortfalls],
+        ):
+            holders.setdefault(row["n"], []).append(row)
+        for n, s in enumerate(shortfalls, start=1):
+            found = sorted(
+                [*holders.get(n, []), *s.series_holders], key=lambda h: (h["unit"], h["starts_at"])
+            )
+            refusal = _unit_taken(
+                lab,
+                s.equipment["slug"],
+                s.wanted,
+                s.free,
+                s.occurrence.starts_at,
+                s.occurrence.ends_at,
+                found,
+            )
+            plan.collisions.append((s.occurrence, _collision(lab, s.occurrence, refusal)))
+        plan.collisions.sort(key=lambda c: c[0].index)
+    return plan
+
+
 async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate) -> SeriesCreateResult:
     """Materialize every occurrence of a rule as a slot: all of them, or (``skip_conflicts``) those
-    that fit, the others staying as cancelled occurrences so the series still matches its rule."""
+    that fit, the others staying as cancelled occurrences so the series still matches its rule.
+
+    The occurrences are checked, written and audited with a fixed number of statements, whatever
+    their count, while the lab row is locked.
+    """
     async with db.transaction(pool) as conn:
         found = await _lab_by_slug(conn, data.lab)
         lab = await _locked_lab(conn, actor, found["id"])
@@ -774,60 +945,82 @@ async def create_series(pool: asyncpg.Pool, actor: Principal, data: SeriesCreate
         deadline = (
             None if data.booking_deadline_hours is None else timedelta(hours=data.booking_deadline_hours)
         )
-        created: list[UUID] = []
-        collisions: list[tuple[Occurrence, SkippedOccurrence]] = []
-        for occurrence in occurrences:
-            fields = {
-                "lab_id": lab.id,
-                "series_id": series["id"],
-                "occurrence_start": occurrence.starts_at,
-                "kind": data.kind,
-                "title": data.title,
-                "description": data.description,
-                "starts_at": occurrence.starts_at,
-                "ends_at": occurrence.ends_at,
-                "capacity": data.capacity,
-                "visibility": data.visibility,
-                "organization_id": organization_id,
-                "booking_deadline": None if deadline is None else occurrence.starts_at - deadline,
-                "requires_approval": data.requires_approval,
-                "is_outside_hours": data.outside_hours,
-                "instructor_id": data.instructor_id,
-                "created_by": actor.person_id,
-            }
-            try:
-                async with conn.transaction():
-                    created.append((await _place_slot(conn, actor, lab, fields, units))["id"])
-            except (UnitTaken, LabClosed, LabCapacityExceeded, OutsideOpeningHours) as error:
-                collisions.append((occurrence, _collision(lab, occurrence, error)))
-        if collisions and (not data.skip_conflicts or not created):
-            _raise_collisions([c for _, c in collisions], len(occurrences))
-        for occurrence, _ in collisions:
-            row = await repository.insert_slot(
-                conn,
-                **{
-                    **fields,
-                    "occurrence_start": occurrence.starts_at,
-                    "starts_at": occurrence.starts_at,
-                    "ends_at": occurrence.ends_at,
-                    "booking_deadline": None,
-                    "status": "cancelled",
-                },
+        common = {
+            "lab_id": lab.id,
+            "series_id": series["id"],
+            "kind": data.kind,
+            "title": data.title,
+            "description": data.description,
+            "capacity": data.capacity,
+            "visibility": data.visibility,
+            "organization_id": organization_id,
+            "requires_approval": data.requires_approval,
+            "is_outside_hours": data.outside_hours,
+            "instructor_id": data.instructor_id,
+            "created_by": actor.person_id,
+        }
+        placement = Placement(data.kind, data.starts_at, data.ends_at, data.capacity, data.outside_hours)
+        # Writers that skip the lab lock can still take a unit between our read and our write; the
+        # exclusion constraint refuses it and we plan again with what they hold.
+        for _ in range(UNIT_PICK_ATTEMPTS):
+            plan = await _plan_series(conn, lab, placement, occurrences, units)
+            if plan.collisions and (not data.skip_conflicts or not plan.placed):
+                _raise_collisions([c for _, c in plan.collisions], len(occurrences))
+            created = [placed.slot_id for placed in plan.placed]
+            skipped = [uuid4() for _ in plan.collisions]
+            rows = [
+                (
+                    placed.slot_id,
+                    placed.occurrence.starts_at,
+                    placed.occurrence.ends_at,
+                    None if deadline is None else placed.occurrence.starts_at - deadline,
+                    "active",
+                )
+                for placed in plan.placed
+            ] + [
+                (slot_id, occurrence.starts_at, occurrence.ends_at, None, "cancelled")
+                for slot_id, (occurrence, _) in zip(skipped, plan.collisions, strict=True)
+            ]
+            holdings = [
+                (placed.slot_id, unit, placed.occurrence.starts_at, placed.occurrence.ends_at)
+                for placed in plan.placed
+                for _, unit, _ in placed.holdings
+            ]
+            if await repository.try_insert_series_slots(conn, common, rows, holdings):
+                break
+        else:
+            raise UnitTaken(
+                "other writers kept taking the units while the series was being placed; try again"
             )
-            await audit.record(
-                conn, actor, "slot.skip", "slot", row["id"], after=await _audit_view(conn, row["id"])
-            )
+        views = await repository.list_slot_views_by_id(conn, created + skipped)
+        by_id = {view["id"]: view for view in views}
+        await audit.record_many(
+            conn, actor, "slot.publish", "slot", [(i, db.record_to_dict(by_id[i])) for i in created]
+        )
+        await audit.record_many(
+            conn, actor, "slot.skip", "slot", [(i, db.record_to_dict(by_id[i])) for i in skipped]
+        )
         await audit.record(
             conn,
             actor,
             "series.create",
             "series",
             series["id"],
-            after={**db.record_to_dict(series), "skipped": [c.occurrence_start for _, c in collisions]},
+            after={
+                **db.record_to_dict(series),
+                "skipped": [c.occurrence_start for _, c in plan.collisions],
+            },
         )
-        view = await _series_view(conn, actor, series)
-        created_rows = await repository.list_slot_views_by_id(conn, created)
-    return SeriesCreateResult(view, created_rows, [c for _, c in collisions])
+    # A new series' slots start where their occurrences do: ``views`` is in occurrence order.
+    view = SeriesView(
+        series,
+        lab.row["slug"],
+        data.organization if organization_id is not None else None,
+        [row for row in views if can_see(actor, row["lab_id"], row["visibility"], row["organization_id"])],
+    )
+    placed_ids = set(created)
+    created_rows = [row for row in views if row["id"] in placed_ids]
+    return SeriesCreateResult(view, created_rows, [c for _, c in plan.collisions])
 
 
 async def get_series_for(pool: asyncpg.Pool, principal: Principal | None, series_id: UUID) -> SeriesView:
@@ -1076,19 +1269,23 @@ def _merge(pieces: list[tuple[datetime, datetime, Any]]) -> list[tuple[datetime,
     return merged
 
 
-async def lab_availability(pool: asyncpg.Pool, slug: str, first_day: date, end_day: date) -> Availability:
-    """Per local date in ``[first_day, end_day)``: free windows inside opening hours (outside
-    closures and with people room left) and, per equipment, which units are free when."""
-    check_dates(**{"from": first_day, "to": end_day})
-    if end_day <= first_day:
-        raise ValidationFailed.field("to", "must be after from")
-    if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:
-        raise ValidationFailed.field("to", f"ask for at most {MAX_AVAILABILITY_DAYS} days at once")
+async def lab_availability(
+    pool: asyncpg.Pool, slug: str, first: date | datetime, end: date | datetime
+) -> Availability:
+    """Per local date in ``[first, end)``: free windows inside opening hours (outside closures and
+    with people room left) and, per equipment, which units are free when. A bound given as a time
+    counts from its local date up to the local day that holds ``end``."""
+    check_dates(**{"from": first, "to": end})
     async with pool.acquire() as conn:
         lab = await catalog_repository.get_lab_by_slug(conn, slug)
         if lab is None or lab["is_archived"]:
             raise NotFound(f"no lab {slug!r}")
         tz = zone(lab["timezone"])
+        first_day, end_day = _local_day(first, tz, up=False), _local_day(end, tz, up=True)
+        if end_day <= first_day:
+            raise ValidationFailed.field("to", "must be after from")
+        if (end_day - first_day).days > MAX_AVAILABILITY_DAYS:
+            raise ValidationFailed.field("to", f"ask for at most {MAX_AVAILABILITY_DAYS} days at once")
         hours = [
             Window(h["weekday"], h["opens_at"], h["closes_at"])
             for h in await repository.list_opening_hours(conn, lab["id"])
