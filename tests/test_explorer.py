@@ -166,3 +166,10 @@ def test_readme_lists_every_problem_type() -> None:
         if error is not ConfigurationError and f"`/problems/{error.slug}` | {error.status} |" not in readme:
             missing.append((error.slug, error.status))
     assert missing == []
+
+
+async def test_feeds_are_documented_as_calendars(client) -> None:  # type: ignore[no-untyped-def]
+    document = (await client.get("/schema/openapi.json")).json()
+    for path in ("/feeds/labs/{lab_file}", "/feeds/private/{token_file}"):
+        content = document["paths"][path]["get"]["responses"]["200"]["content"]
+        assert list(content) == ["text/calendar"], (path, content)

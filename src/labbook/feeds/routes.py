@@ -105,6 +105,7 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
 @route(
     "/feeds/labs/{lab_file:str}",
     http_method=FEED_METHODS,
+    media_type=MEDIA_TYPE,
     opt={"access": PUBLIC},
     tags=["feeds"],
     summary="A lab's public calendar: published slots, closures, maintenance",
@@ -128,6 +129,7 @@ async def lab_feed(
 @route(
     "/feeds/labs/{lab:str}/equipment/{equipment_file:str}",
     http_method=FEED_METHODS,
+    media_type=MEDIA_TYPE,
     opt={"access": PUBLIC},
     tags=["feeds"],
     summary="When a piece of equipment is held, and by what",
@@ -151,6 +153,7 @@ async def equipment_feed(
 @route(
     "/feeds/private/{token_file:str}",
     http_method=FEED_METHODS,
+    media_type=MEDIA_TYPE,
     opt={"access": PUBLIC},
     tags=["feeds"],
     summary="A private feed named by an unguessable token",
