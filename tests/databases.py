@@ -5,18 +5,23 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 
 from labbook import db, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND_SECONDS = 120
+SERVER_START_SECONDS = 60
+SERVER_STOP_SECONDS = 15
 
 
 @asynccontextmanager
@@ -68,3 +73,52 @@ async def run_labbook(url: str, *args: str, stdin: str | None = None) -> tuple[i
             await proc.wait()
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def labbook_server(database_url: str, port: int, **variables: str) -> AsyncIterator[httpx.AsyncClient]:
+    """``labbook serve --port PORT`` as a user starts it, with only the given ``LABBOOK_*`` variables.
+
+    Yields a client once ``/ready`` answers; the server's log is printed if anything fails.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
+    env |= {"LABBOOK_DATABASE_URL": database_url, "LABBOOK_LOG_LEVEL": "WARNING", **variables}
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+    with tempfile.TemporaryFile() as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "labbook", "serve", "--port", str(port),
+            cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits)
+        try:
+            # Another process: nothing to await but its answer, so ask until it is ready.
+            async with asyncio.timeout(SERVER_START_SECONDS):
+                while True:
+                    assert process.returncode is None, "the server exited at start"
+                    try:
+                        if (await client.get("/ready")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.1)
+            yield client
+        except BaseException:
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            await client.aclose()
+            process.terminate()
+            try:
+                async with asyncio.timeout(SERVER_STOP_SECONDS):
+                    await process.wait()
+            except TimeoutError:
+                process.kill()
+                await process.wait()

@@ -3,66 +3,12 @@ host and port that ``labbook serve`` actually listens on."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-import sys
-import tempfile
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import httpx
 import pytest
 
 from labbook.cli import served_base_url
+from tests.databases import free_port, labbook_server
 from tests.factories import Factory
-
-START_DEADLINE_SECONDS = 60
-STOP_DEADLINE_SECONDS = 15
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def _serve(database_url: str, port: int, **variables: str) -> AsyncIterator[httpx.AsyncClient]:
-    """``labbook serve --port PORT`` as a user starts it, with only the given ``LABBOOK_*`` variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
-    env |= {"LABBOOK_DATABASE_URL": database_url, "LABBOOK_LOG_LEVEL": "WARNING", **variables}
-    with tempfile.TemporaryFile() as log:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "labbook", "serve", "--port", str(port),
-            env=env, stdout=asyncio.subprocess.DEVNULL, stderr=log,
-        )  # fmt: skip
-        client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        try:
-            async with asyncio.timeout(START_DEADLINE_SECONDS):
-                while True:
-                    assert process.returncode is None, "the server exited at start"
-                    try:
-                        if (await client.get("/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.1)
-            yield client
-        except BaseException:
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace")[-4000:])
-            raise
-        finally:
-            await client.aclose()
-            process.terminate()
-            try:
-                async with asyncio.timeout(STOP_DEADLINE_SECONDS):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 async def _links(client: httpx.AsyncClient, make: Factory) -> list[str]:
@@ -92,8 +38,8 @@ async def _links(client: httpx.AsyncClient, make: Factory) -> list[str]:
 async def test_without_a_configured_address_links_name_the_served_port(
     database_url: str, make: Factory
 ) -> None:
-    port = _free_port()
-    async with _serve(database_url, port) as client:
+    port = free_port()
+    async with labbook_server(database_url, port) as client:
         links = await _links(client, make)
         served = f"127.0.0.1:{port}/"
         assert all(link.split("://", 1)[1].startswith(served) for link in links), links
@@ -106,7 +52,9 @@ async def test_without_a_configured_address_links_name_the_served_port(
 
 
 async def test_a_configured_address_is_used_as_given(database_url: str, make: Factory) -> None:
-    async with _serve(database_url, _free_port(), LABBOOK_BASE_URL="https://labbook.example.kz/") as client:
+    async with labbook_server(
+        database_url, free_port(), LABBOOK_BASE_URL="https://labbook.example.kz/"
+    ) as client:
         links = await _links(client, make)
 
     assert all(link.split("://", 1)[1].startswith("labbook.example.kz/") for link in links), links

@@ -77,55 +77,6 @@ WINDOW_PAST = N_("Choose a time that is still ahead.")
 NO_SUCH_LAB = N_("Choose a lab from the list.")
 NO_ORGANIZATION = N_("Choose the organization this is for.")
 
-# Values that let the rest of a form be checked once a field at fault has been noted (see decode_all).
-_STAND_INS: dict[str, Any] = {
-    "headcount": 1,
-    "contact_name": "-",
-    "language": "kk",
-    "purpose": "-",
-    "full_name": "-",
-    "current_password": "-",
-    "password": "-" * 10,
-    "lab": "lab",
-    "windows": [{"starts_at": "2100-01-01T10:00:00+00:00", "ends_at": "2100-01-01T11:00:00+00:00"}],
-}
-
-
-def decode_all(
-    data: Mapping[str, Any],
-    struct: type[S],
-    lang: str,
-    *,
-    checkboxes: Iterable[str] = (),
-    extra: Mapping[str, Any] | None = None,
-) -> S:
-    """``forms.decode``, but naming every field at fault at once, not one per attempt.
-
-    msgspec stops at the first bad field; leaving it out (or, if it is required, standing in a valid
-    value) lets the next attempt reach the next one.
-    """
-    trial = {**data, **(extra or {})}
-    errors: dict[str, str] = {}
-    tries: dict[str, int] = {}
-    for _ in range(2 * len(struct.__struct_fields__) + 1):
-        try:
-            decoded = forms.decode(trial, struct, lang, checkboxes=checkboxes)
-        except forms.FormInvalid as exc:
-            field, message = next(iter(exc.errors.items()))
-            errors.setdefault(field, message)
-            tries[field] = tries.get(field, 0) + 1
-            if tries[field] == 1 and field in trial:
-                del trial[field]
-            elif tries[field] <= 2 and field in _STAND_INS:
-                trial[field] = _STAND_INS[field]
-            else:
-                break
-            continue
-        if errors:
-            break
-        return decoded
-    raise forms.FormInvalid(errors)
-
 
 def _seats_left(lang: str, seats_left: int) -> str:
     ngettext = Gettext(lang).plain_n
@@ -291,7 +242,7 @@ class BookingPages(Controller):
         lab = await catalog.get_lab(pool, slot["lab"])
         posted = await forms.values(request)
         try:
-            data = decode_all(posted, BookingCreate, lang, checkboxes=("waitlist",))
+            data = forms.decode(posted, BookingCreate, lang, checkboxes=("waitlist",))
             booking = await bookings.book_seats(pool, me, slot_id, data)
         except forms.FormInvalid as exc:
             return await self._book_page(request, pool, me, slot, lab, posted, exc.errors, None)
@@ -356,7 +307,7 @@ class BookingPages(Controller):
         posted = await forms.values(request)
         posted.pop("waitlist", None)
         try:
-            data = decode_all(posted, BookingCreate, lang)
+            data = forms.decode(posted, BookingCreate, lang)
             _, booked = await bookings.book_series(pool, me, series_id, data)
         except forms.FormInvalid as exc:
             return await self._series_page(request, pool, me, series, lab, posted, exc.errors, None, [])
@@ -461,7 +412,7 @@ class BookingPages(Controller):
         row = await bookings.get_booking(pool, me, booking_id)
         posted = await forms.values(request)
         try:
-            data = decode_all(posted, Cancellation, lang)
+            data = forms.decode(posted, Cancellation, lang)
             await bookings.change_status(pool, me, booking_id, "cancel", data.reason)
         except forms.FormInvalid as exc:
             return await self._cancel_page(request, pool, row, posted, exc.errors, None)
@@ -604,9 +555,9 @@ class VisitRequestPages(Controller):
         fields = {k: v for k, v in posted.items() if k not in ("date", "starts_at", "ends_at")}
         windows, errors = _windows(typed, lab["timezone"], lang)
         try:
-            # Windows were checked above; a stand-in lets every other field be checked too.
-            data = decode_all(
-                fields, VisitRequestCreate, lang, extra={"windows": windows or _STAND_INS["windows"]}
+            # Windows were checked above, field by field; the decoder checks the rest.
+            data = forms.decode(
+                fields, VisitRequestCreate, lang, extra={"windows": windows} if windows else None
             )
             if errors:
                 raise forms.FormInvalid({})
@@ -735,7 +686,7 @@ class AccountPages(Controller):
         lang = page_lang(request)
         posted = await forms.values(request)
         try:
-            data = decode_all(posted, ProfileUpdate, lang)
+            data = forms.decode(posted, ProfileUpdate, lang)
             await signin.update_profile(pool, me, data)
         except forms.FormInvalid as exc:
             return await self._page(request, pool, me, profile_values=posted, profile_errors=exc.errors)
@@ -753,7 +704,7 @@ class AccountPages(Controller):
         lang = page_lang(request)
         posted = await forms.values(request)
         try:
-            data = decode_all(posted, PasswordChange, lang)
+            data = forms.decode(posted, PasswordChange, lang)
             secret = await signin.change_password(
                 pool, settings, me, data, user_agent=request.headers.get("user-agent")
             )
@@ -777,7 +728,7 @@ class AccountPages(Controller):
         lang = page_lang(request)
         posted = await forms.values(request)
         try:
-            data = decode_all(posted, FeedTokenCreate, lang, extra={"kind": FEED_KIND})
+            data = forms.decode(posted, FeedTokenCreate, lang, extra={"kind": FEED_KIND})
         except forms.FormInvalid as exc:
             return await self._page(request, pool, me, feed_values=posted, feed_errors=exc.errors)
         row, secret = await feeds.create_feed_token(pool, me, data.kind, data.name)

@@ -19,7 +19,7 @@ from litestar.handlers.base import BaseRouteHandler
 from labbook.errors import Forbidden, LabbookError, NotFound
 from labbook.schemas import LANGUAGES
 from labbook.web.i18n import N_, Gettext
-from labbook.web.pages import CSRF_FIELD, csrf_token, page_lang
+from labbook.web.pages import CSRF_FIELD, csrf_token
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -90,21 +90,37 @@ async def values(request: Request[Any, Any, Any], *, lists: Iterable[str] = ()) 
 def decode(
     data: dict[str, Any], struct: type[S], lang: str, *, checkboxes: Iterable[str] = (), extra: Any = None
 ) -> S:
-    """The Struct a form means. Empty text is "not given"; a ticked checkbox is ``True``."""
+    """The Struct a form means. Empty text is "not given"; a ticked checkbox is ``True``.
+
+    A refusal names every field at fault at once: msgspec stops at the first bad field, so each
+    field is first checked on its own against its declared type and constraints.
+    """
     cleaned: dict[str, Any] = {k: v for k, v in data.items() if v != "" and v != []}
     for name in checkboxes:
         cleaned[name] = name in cleaned
     if extra:
         cleaned.update(extra)
+    gettext = Gettext(lang)
+    errors: dict[str, str] = {}
+    for field in msgspec.structs.fields(struct):
+        if field.encode_name not in cleaned:
+            if field.required:
+                errors[field.encode_name] = gettext.plain(REQUIRED)
+            continue
+        try:
+            msgspec.convert(cleaned[field.encode_name], field.type, strict=False)
+        except msgspec.ValidationError:
+            errors[field.encode_name] = gettext.plain(FIELD_MESSAGES.get(field.encode_name, GENERIC))
+    if errors:
+        raise FormInvalid(errors)
     try:
         return msgspec.convert(cleaned, struct, strict=False)
     except msgspec.ValidationError as exc:
         text = str(exc)
         match = _AT.search(text) or _REQUIRED.search(text)
-        field = match.group(1) if match else "form"
-        gettext = Gettext(lang)
-        message = REQUIRED if _REQUIRED.search(text) else FIELD_MESSAGES.get(field, GENERIC)
-        raise FormInvalid({field: gettext.plain(message)}) from None
+        field_name = match.group(1) if match else "form"
+        message = REQUIRED if _REQUIRED.search(text) else FIELD_MESSAGES.get(field_name, GENERIC)
+        raise FormInvalid({field_name: gettext.plain(message)}) from None
 
 
 def field_errors(exc: LabbookError, lang: str) -> dict[str, str]:
@@ -116,7 +132,3 @@ def field_errors(exc: LabbookError, lang: str) -> dict[str, str]:
         field = str(error.get("field", "form")).split(".")[0].split("[")[0]
         found[field] = gettext.plain(FIELD_MESSAGES.get(field, GENERIC))
     return found
-
-
-def request_lang(request: Request[Any, Any, Any]) -> str:
-    return page_lang(request)

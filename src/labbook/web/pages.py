@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
@@ -127,7 +127,6 @@ def render(request: Request[Any, Any, Any], template: str, *, status: int = 200,
         "t": lambda texts: localized(texts, lang),
         "path": request.url.path,
         "query": lambda **params: urlencode({k: v for k, v in params.items() if v not in (None, "")}),
-        "quote": quote,
     }
     return Template(
         template_name=template,
