@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from litestar.routes import HTTPRoute
 
 EVERY_KIND_OF_REPLY = [
     ("GET", "/api/v1/no-such-thing", 404),  # no route: answered by the router itself
@@ -107,3 +108,21 @@ async def test_an_api_401_names_the_bearer_scheme(client, authorization: str | N
 
     assert reply.status_code == 401, reply.text
     assert reply.headers.get_list("www-authenticate") == ["Bearer"]
+
+
+SAMPLE_PARAMETER = {"str": "x", "int": "1", "uuid": "00000000-0000-0000-0000-000000000001"}
+
+
+async def test_options_lists_every_method_the_path_answers(client, app) -> None:
+    """OPTIONS says the same as a 405 does, on every API and feed path the app routes."""
+    checked = 0
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(("/api/", "/feeds/")):
+            continue
+        path = re.sub(r"\{[^}:]+:(\w+)\}", lambda m: SAMPLE_PARAMETER[m[1]], route.path)
+        reply = await client.options(path)
+        assert reply.status_code == 204, (path, reply.text)
+        listed = {method.strip() for method in reply.headers["allow"].split(",")}
+        assert listed == set(route.methods), path
+        checked += 1
+    assert checked > 40

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
+from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 
 API = "/api/v1/"
@@ -30,6 +31,20 @@ def is_personal(path: str) -> bool:
     return segments[0] in _PERSONAL or segments[-1] == "bookings"
 
 
+def allowed_methods(scope: Scope) -> str | None:
+    """The methods of the route that answered, for ``Allow`` on OPTIONS.
+
+    Litestar's own OPTIONS handler lists only the methods of the first handlers registered on a
+    path when several controllers share it (litestar-org/litestar#4169); the app's final routes
+    know them all.
+    """
+    template = scope.get("path_template")
+    for route in scope["app"].routes:
+        if isinstance(route, HTTPRoute) and route.path_format == template:
+            return ", ".join(sorted(route.methods))
+    return None
+
+
 async def set_reply_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
@@ -48,6 +63,8 @@ async def set_reply_headers(message: Message, scope: Scope) -> None:
         put(b"date", formatdate(usegmt=True))
     if b"x-content-type-options" not in present:
         put(b"x-content-type-options", "nosniff")
+    if scope.get("method") == "OPTIONS" and b"allow" in present and (methods := allowed_methods(scope)):
+        put(b"allow", methods)
     if path.startswith(API):
         if is_personal(path):
             put(b"cache-control", "no-store")
