@@ -147,6 +147,45 @@ async def test_every_api_read_refuses_unknown_query_parameters(client: Client, w
         assert "colour" in fields(body), (checked.route, body)
 
 
+@pytest.mark.parametrize(
+    ("query", "field", "wording"),
+    [
+        ("min_seats=null", "min_seats", "leave the parameter out instead of writing null"),
+        ("to=null", "to", "leave the parameter out instead of writing null"),
+        ("min_seats=3&min_seats=40", "min_seats", "give it once"),
+        ("kind=tour&kind=training", "kind", "give it once"),
+    ],
+)
+async def test_a_query_parameter_is_given_once_and_never_as_null(
+    query: str, field: str, wording: str, client: Client, world: World
+) -> None:
+    reply = await client.get(f"/api/v1/slots?lab={world.lab}&{query}")
+
+    assert fields(problem(reply, 422, "/problems/validation")) == {field: wording}
+
+
+async def test_bookings_filter_by_status_and_time_as_documented(client: Client, world: World) -> None:
+    headers = world.people["director"].headers
+    refused = await client.get("/api/v1/bookings", params={"status": "0"}, headers=headers)
+    assert "confirmed" in fields(problem(refused, 422, "/problems/validation"))["status"]
+
+    since = (world.start - timedelta(days=1)).isoformat()
+    reply = await client.get(
+        "/api/v1/bookings", params={"status": "confirmed", "from": since}, headers=headers
+    )
+    assert reply.status_code == 200, reply.text
+    assert all(b["status"] == "confirmed" for b in reply.json()["items"])
+
+
+async def test_the_earliest_date_is_a_valid_bound_in_any_zone(client: Client, world: World) -> None:
+    """2000-01-01 is midnight in Almaty, before 2000-01-01 in UTC: the date is what is checked."""
+    reply = await client.get(
+        "/api/v1/slots", params={"lab": world.lab, "from": "2000-01-01", "to": "2000-01-02"}
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["items"] == []
+
+
 # --- what the errors say ------------------------------------------------------------------------
 
 
@@ -209,6 +248,37 @@ async def test_an_enumeration_error_lists_the_allowed_values(
     assert name == ("kind" if where == "query" else "language")
     expected = {"tour", "training", "event"} if where == "query" else {"kk", "ru", "en"}
     assert all(value in message for value in expected), message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "wording"),
+    [
+        ("headcount", "3", "expected a whole number"),  # a number in a string
+        ("headcount", 3.0, "expected a whole number"),
+        ("headcount", True, "expected a whole number"),
+        ("waitlist", 0, "expected true or false"),  # 0 is not false
+        ("waitlist", "true", "expected true or false"),
+        ("contact_name", 42, "expected a string"),
+    ],
+)
+async def test_each_json_type_is_taken_only_for_itself(
+    field: str, value: object, wording: str, client: Client, world: World, pool: asyncpg.Pool
+) -> None:
+    before = await row_counts(pool)
+    body = {"headcount": 2, "contact_name": "Aruzhan", "language": "ru", field: value}
+    reply = await client.post(booking_url(world), json=body, headers=world.people["director"].headers)
+
+    assert fields(problem(reply, 422, "/problems/validation")) == {field: wording}
+    assert await row_counts(pool) == before
+
+
+async def test_an_account_is_not_switched_off_by_a_zero(client: Client, world: World) -> None:
+    someone = world.people["instructor"]
+    reply = await client.patch(
+        f"/api/v1/people/{someone.id}", json={"is_active": 0}, headers=world.people["admin"].headers
+    )
+    assert fields(problem(reply, 422, "/problems/validation")) == {"is_active": "expected true or false"}
+    assert (await client.get("/api/v1/me", headers=someone.headers)).status_code == 200
 
 
 async def test_a_blank_name_is_refused(client: Client, world: World, pool: asyncpg.Pool) -> None:

@@ -99,6 +99,18 @@ def _allowed(t: mi.Type) -> tuple[str, ...] | None:
     return None
 
 
+def _is_optional(t: mi.Type) -> bool:
+    t = _unwrap(t)
+    return isinstance(t, mi.UnionType) and any(isinstance(_unwrap(m), mi.NoneType) for m in t.types)
+
+
+def _is_list(t: mi.Type) -> bool:
+    t = _unwrap(t)
+    if isinstance(t, mi.UnionType):
+        return any(_is_list(m) for m in t.types)
+    return isinstance(t, mi.CollectionType)
+
+
 def one_of(values: tuple[str, ...]) -> str:
     return "expected one of: " + ", ".join(values)
 
@@ -107,14 +119,38 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+def _is_text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+# Litestar converts a body leniently (0 for false, "3" for 3, a number for a date); the API takes
+# each JSON type only for itself, as its OpenAPI document says.
+_JSON_SCALARS: tuple[tuple[type[mi.Type] | tuple[type[mi.Type], ...], Any, str], ...] = (
+    (mi.BoolType, lambda v: isinstance(v, bool), "expected true or false"),
+    (mi.IntType, lambda v: isinstance(v, int) and not isinstance(v, bool), "expected a whole number"),
+    (
+        mi.FloatType,
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "expected a number",
+    ),
+    (mi.StrType, _is_text, "expected a string"),
+    ((mi.DateTimeType, mi.DateType, mi.TimeType, mi.UUIDType), _is_text, "expected a string"),
+)
+
+
 def _walk(t: mi.Type, value: Any, path: str, errors: list[dict[str, str]]) -> None:
     """Collect the errors msgspec would raise one at a time: missing, unknown and non-enumerated."""
     t = _unwrap(t)
     if isinstance(t, mi.UnionType):
         members = [m for m in (_unwrap(m) for m in t.types) if not isinstance(m, mi.NoneType)]
-        if len(members) == 1:
+        if len(members) == 1 and not (value is None and len(t.types) > 1):
             _walk(members[0], value, path, errors)
         return
+    for kind, accepts, wording in _JSON_SCALARS:
+        if isinstance(t, kind):
+            if not accepts(value):
+                errors.append({"field": path or "body", "message": wording})
+            return
     allowed = _allowed(t)
     if allowed is not None:
         if isinstance(value, str) and value not in allowed:
@@ -174,11 +210,19 @@ async def check_request(connection: ASGIConnection[Any, Any, Any, Any], handler:
             if name not in shape.query_names:
                 errors.append({"field": name, "message": "is not a query parameter of this route"})
     for name, t in shape.query_types.items():
+        if name not in connection.query_params:
+            continue
+        values = connection.query_params.getall(name)
+        if len(values) > 1 and not _is_list(t):
+            errors.append({"field": name, "message": "give it once"})
+            continue
+        if "null" in values and _is_optional(t):
+            # Litestar would read it as absent; the caller meant something else.
+            errors.append({"field": name, "message": "leave the parameter out instead of writing null"})
+            continue
         allowed = _allowed(t)
-        if allowed is not None and name in connection.query_params:
-            for value in connection.query_params.getall(name):
-                if value not in allowed:
-                    errors.append({"field": name, "message": one_of(allowed)})
+        if allowed is not None and any(value not in allowed for value in values):
+            errors.append({"field": name, "message": one_of(allowed)})
     if shape.body is not None and isinstance(connection, Request):
         body = await connection.body()
         if body.strip():

@@ -78,7 +78,7 @@ async def test_put_replaces_the_whole_week_and_get_returns_it_in_order(client, m
             "entry 0: opens_at '9:00' is not a time",
         ),
         ([{"weekday": 1, "opens_at": "09:00", "closes_at": "24:00"}], "entry 0: closes_at '24:00'"),
-        ([{"weekday": "Mon", "opens_at": "09:00", "closes_at": "10:00"}], "Expected `int`"),
+        ([{"weekday": "Mon", "opens_at": "09:00", "closes_at": "10:00"}], "expected a whole number"),
         ([{"weekday": 1, "opens_at": "09:00"}], "closes_at"),
         ([{"weekday": 1, "opens_at": "09:00", "closes_at": "10:00", "note": "x"}], "note"),
     ],
