@@ -33,7 +33,12 @@ async def list_audit_events(
     pool: NamedDependency[asyncpg.Pool],
     object_ref: Annotated[
         str | None,
-        QueryParameter(name="object", description="type:id, e.g. lab:welding-institute", max_length=300),
+        QueryParameter(
+            name="object",
+            description="type:id, e.g. lab:welding-institute",
+            max_length=300,
+            pattern=r"^[^:]+:.+$",
+        ),
     ] = None,
     object_type: Annotated[str | None, QueryParameter(max_length=80)] = None,
     object_id: Annotated[str | None, QueryParameter(max_length=200)] = None,

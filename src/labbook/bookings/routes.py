@@ -10,6 +10,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
@@ -20,12 +21,13 @@ from labbook.bookings.schemas import (
     Booking,
     BookingCreate,
     BookingFilter,
+    BookingStatus,
     Cancellation,
     SeriesBooking,
     StatusChange,
 )
 from labbook.errors import ValidationFailed
-from labbook.schemas import Page
+from labbook.schemas import Page, Slug
 from labbook.timezones import zone
 from labbook.visits.routes import route_handlers as visit_routes
 
@@ -120,14 +122,24 @@ class BookingController(Controller):
         self,
         pool: Pool,
         me: Me,
-        status: FromQuery[str | None] = None,
-        lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
-        slot: Annotated[str | None, QueryParameter(description="slot id")] = None,
+        status: FromQuery[BookingStatus | None] = None,
+        lab: Annotated[Slug | None, QueryParameter(description="lab slug")] = None,
+        slot: Annotated[UUID | None, QueryParameter(description="slot id")] = None,
         starts_from: Annotated[
-            str | None, QueryParameter(name="from", description="slots starting at or after (with offset)")
+            str | None,
+            QueryParameter(
+                name="from",
+                description="slots starting at or after (with offset)",
+                schema_extra={"format": OpenAPIFormat.DATE_TIME},
+            ),
         ] = None,
         starts_to: Annotated[
-            str | None, QueryParameter(name="to", description="slots starting before (with offset)")
+            str | None,
+            QueryParameter(
+                name="to",
+                description="slots starting before (with offset)",
+                schema_extra={"format": OpenAPIFormat.DATE_TIME},
+            ),
         ] = None,
         limit: FromQuery[int] = 50,
         offset: FromQuery[int] = 0,

@@ -20,8 +20,10 @@ It also says of the input what Litestar leaves out: a query parameter is absent 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
+import msgspec.inspect as mi
 from litestar.openapi.spec import (
     Components,
     OpenAPIFormat,
@@ -184,7 +186,8 @@ def _without_null(schema: Schema) -> None:
         if len(schema.one_of) == 1 and isinstance(schema.one_of[0], Schema):
             only = schema.one_of[0]
             schema.one_of = None
-            schema.type, schema.enum, schema.format = only.type, only.enum, only.format
+            schema.type, schema.enum = only.type, only.enum
+            schema.format = only.format or schema.format
 
 
 def _closed(schema: Schema | Reference, document: OpenAPI, seen: set[str]) -> None:
@@ -220,11 +223,99 @@ def _describe_input(operation: Operation, handler: HTTPRouteHandler | None, docu
     if body is None or isinstance(body, Reference):
         return
     for media in (body.content or {}).values():
-        if media.schema is not None:
+        if isinstance(media.schema, Schema | Reference):
             _closed(media.schema, document, set())
     data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
     if data is not None and data.has_default:
         body.required = False
+
+
+def _structs(annotations: list[Any]) -> dict[str, mi.StructType]:
+    """Every Struct reachable from ``annotations``, by name."""
+    found: dict[str, mi.StructType] = {}
+    stack: list[mi.Type] = list(mi.multi_type_info(annotations))
+    while stack:
+        t = stack.pop()
+        if isinstance(t, mi.StructType):
+            if t.cls.__name__ not in found:
+                found[t.cls.__name__] = t
+                stack.extend(f.type for f in t.fields)
+        elif isinstance(t, mi.Metadata):
+            stack.append(t.type)
+        elif isinstance(t, mi.UnionType):
+            stack.extend(t.types)
+        elif isinstance(t, mi.CollectionType):
+            stack.append(t.item_type)
+        elif isinstance(t, mi.DictType):
+            stack.append(t.value_type)
+    return found
+
+
+def _name_keys(annotations: list[Any], components: dict[str, Any]) -> None:
+    """Add ``propertyNames`` to the object fields keyed by a language (msgspec omits it for
+    enumerated keys), so ``{"de": ...}`` is documented as refused, as it is."""
+    structs = _structs(annotations)
+    for component in components.values():
+        struct = structs.get(component.get("title", ""))
+        if struct is None:
+            continue
+        for field in struct.fields:
+            keys = _dict_keys(field.type)
+            if keys is None:
+                continue
+            schema = component["properties"][field.encode_name]
+            for option in [schema, *schema.get("anyOf", [])]:
+                if option.get("type") == "object":
+                    option["propertyNames"] = {"enum": list(keys)}
+
+
+def _dict_keys(t: mi.Type) -> tuple[Any, ...] | None:
+    while isinstance(t, mi.Metadata):
+        t = t.type
+    if isinstance(t, mi.UnionType):
+        found = [keys for member in t.types if (keys := _dict_keys(member)) is not None]
+        return found[0] if found else None
+    if isinstance(t, mi.DictType):
+        key = t.key_type
+        while isinstance(key, mi.Metadata):
+            key = key.type
+        if isinstance(key, mi.LiteralType):
+            return key.values
+    return None
+
+
+def _true_request_bodies(document: OpenAPI, handlers: dict[tuple[str, str], HTTPRouteHandler]) -> None:
+    """Describe every JSON request body as msgspec decodes it.
+
+    Litestar's generator drops what msgspec enforces on the way in: the languages a name may be
+    given in, a name's minimum size, bounds on optional fields of a change. msgspec's own JSON
+    Schema (2020-12, as OpenAPI 3.1 uses) is the decoder's contract, so the body schemas and the
+    components they refer to come from it.
+    """
+    targets: list[tuple[OpenAPIMediaType, Any]] = []
+    for path, item in (document.paths or {}).items():
+        if not path.startswith(API):
+            continue
+        for method in METHODS:
+            operation: Operation | None = getattr(item, method, None)
+            handler = handlers.get((path, method))
+            data = handler.parsed_fn_signature.parameters.get("data") if handler is not None else None
+            body = operation.request_body if operation is not None else None
+            if data is None or body is None or isinstance(body, Reference):
+                continue
+            targets.extend((media, data.annotation) for media in (body.content or {}).values())
+    if not targets:
+        return
+    annotations = list(dict.fromkeys(annotation for _, annotation in targets))
+    schemas, components = msgspec.json.schema_components(
+        annotations, ref_template="#/components/schemas/{name}"
+    )
+    _name_keys(annotations, components)
+    by_annotation = dict(zip(annotations, schemas, strict=True))
+    for media, annotation in targets:
+        media.schema = cast(Schema, by_annotation[annotation])
+    document.components = document.components if isinstance(document.components, Components) else Components()
+    document.components.schemas = {**(document.components.schemas or {}), **components}
 
 
 def _handlers(app: Litestar) -> dict[tuple[str, str], HTTPRouteHandler]:
@@ -268,6 +359,7 @@ def document_problems(app: Litestar) -> None:
             if access == PUBLIC:
                 # Anyone may call it; a token, when sent, must still be valid.
                 operation.security = [{}, {"BearerToken": []}]
+    _true_request_bodies(document, handlers)
     components = document.components if isinstance(document.components, Components) else Components()
     components.schemas = {**(components.schemas or {}), "Problem": PROBLEM}
     document.components = components

@@ -448,9 +448,10 @@ async def list_slots(
     async with pool.acquire() as conn:
         lab_row = await _lab_by_slug(conn, lab) if lab is not None else None
         tz = zone(lab_row["timezone"] if lab_row is not None else DEFAULT_TIMEZONE)
+        # A date bound is checked as the date it is, before it becomes midnight in some zone.
+        check_dates(**{"from": starts_at, "to": ends_at})
         first = _as_instant("from", starts_at, tz)
         last = _as_instant("to", ends_at, tz)
-        check_dates(**{"from": first, "to": last})
         if first is not None and last is not None and last <= first:
             raise ValidationFailed.field("to", "must be after from")
         return await repository.list_slot_views(
