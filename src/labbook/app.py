@@ -30,6 +30,7 @@ from labbook.accounts.security import authorize, provide_principal, provide_requ
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
+from labbook.clock import Clock, system_clock
 from labbook.errors import LabbookError
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
@@ -127,6 +128,11 @@ def _provide_pool(state: State) -> asyncpg.Pool:
     return pool
 
 
+def _provide_clock(state: State) -> Clock:
+    clock: Clock = state.clock
+    return clock
+
+
 def _provide_settings(state: State) -> Settings:
     settings: Settings = state.settings
     return settings
@@ -156,7 +162,7 @@ def _lifespan(settings: Settings) -> Any:
     return lifespan
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     """Build the application from explicit settings; nothing here reads the environment."""
     configure_logging(settings.log_level)
     check_tzdata()
@@ -177,7 +183,7 @@ def create_app(settings: Settings) -> Litestar:
                 include_in_schema=False,
             ),
         ],
-        state=State({"settings": settings}),
+        state=State({"settings": settings, "clock": clock}),
         lifespan=[_lifespan(settings)],
         guards=[authorize, check_request],
         dependencies={
@@ -185,6 +191,7 @@ def create_app(settings: Settings) -> Litestar:
             "me": Provide(provide_required_principal, sync_to_thread=False),
             "pool": Provide(_provide_pool, sync_to_thread=False),
             "settings": Provide(_provide_settings, sync_to_thread=False),
+            "clock": Provide(_provide_clock, sync_to_thread=False),
         },
         middleware=[idempotency_middleware],
         before_send=[set_reply_headers],
