@@ -169,6 +169,10 @@ async def test_bookings_filter_by_status_and_time_as_documented(client: Client, 
     refused = await client.get("/api/v1/bookings", params={"status": "0"}, headers=headers)
     assert "confirmed" in fields(problem(refused, 422, "/problems/validation"))["status"]
 
+    for number in ("0.5", "1700000000"):
+        refused = await client.get("/api/v1/bookings", params={"to": number}, headers=headers)
+        assert "to" in fields(problem(refused, 422, "/problems/validation"))
+
     since = (world.start - timedelta(days=1)).isoformat()
     reply = await client.get(
         "/api/v1/bookings", params={"status": "confirmed", "from": since}, headers=headers

@@ -106,6 +106,9 @@ async def _run(caller: str, url: str, workdir: Path) -> tuple[int, str]:
     return process.returncode, report
 
 
+# Five callers through every phase keep both cores busy for a few minutes: longer than the suite's
+# default per-test limit, which is for catching hangs.
+@pytest.mark.timeout(900)
 async def test_every_operation_keeps_the_contract_for_every_caller(
     server_url: str, demo_template: str, tmp_path: Path
 ) -> None:

@@ -72,7 +72,8 @@ def booking_reply(row: Mapping[str, Any]) -> Booking:
 def parse_query(values: dict[str, Any], into: type[msgspec.Struct], names: Mapping[str, str]) -> Any:
     """Query parameters through the same validation as bodies; ``names`` maps fields back to params."""
     try:
-        return msgspec.convert({k: v for k, v in values.items() if v is not None}, into, strict=False)
+        # strict: a number is not a time ("to=0.5" would otherwise be half a second after 1970)
+        return msgspec.convert({k: v for k, v in values.items() if v is not None}, into, strict=True)
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = message.rpartition("$.")[2].rstrip("`") if "$." in message else "query"

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 API = "/api/"
+FEEDS = "/feeds/"
 PRIVATE_FEEDS = "/feeds/private/"
 WRITES = frozenset({"post", "put", "patch", "delete"})
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -115,6 +116,13 @@ PROBLEM = Schema(
     },
 )
 
+NOT_MODIFIED = OpenAPIResponse(
+    description=(
+        "The calendar has not changed since the `ETag` (`If-None-Match`) or the date "
+        "(`If-Modified-Since`) the caller sent; no body."
+    ),
+    headers={"ETag": OpenAPIHeader(schema=_STRING, description="the calendar's current tag")},
+)
 _MEANING = {
     400: "The request is malformed (unparseable JSON, a bad header).",
     401: "No token where one is needed, or a token that is unknown, expired or revoked.",
@@ -350,10 +358,12 @@ def document_problems(app: Litestar) -> None:
             handler = handlers.get((path, method))
             access = handler.opt.get("access") if handler is not None else None
             responses = {
-                code: reply for code, reply in (operation.responses or {}).items() if int(code) < 400
+                code: reply for code, reply in (operation.responses or {}).items() if not 400 <= int(code) < 500
             }
             for status in _statuses(path, method, operation, access):
                 responses[str(status)] = _response(status, types)
+            if path.startswith(FEEDS) and method in {"get", "head"}:
+                responses["304"] = NOT_MODIFIED
             operation.responses = responses
             _describe_input(operation, handler, document)
             if access == PUBLIC:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Request, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
 from labbook import migrate
@@ -25,7 +26,18 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", opt={"access": PUBLIC}, tags=["operations"], summary="Database reachable and migrated")
+@get(
+    "/ready",
+    opt={"access": PUBLIC},
+    tags=["operations"],
+    summary="Database reachable and migrated",
+    responses={
+        503: ResponseSpec(
+            data_container=Readiness,
+            description="Not ready: the database is unreachable or migrations are pending",
+        )
+    },
+)
 async def ready(request: Request) -> Response[Readiness]:
     try:
         async with request.app.state.pool.acquire() as conn:
