@@ -357,8 +357,11 @@ def document_problems(app: Litestar) -> None:
                 continue
             handler = handlers.get((path, method))
             access = handler.opt.get("access") if handler is not None else None
+            # Litestar's own 4xx shape goes; its successes and a route's declared 5xx stay.
             responses = {
-                code: reply for code, reply in (operation.responses or {}).items() if not 400 <= int(code) < 500
+                code: reply
+                for code, reply in (operation.responses or {}).items()
+                if not 400 <= int(code) < 500
             }
             for status in _statuses(path, method, operation, access):
                 responses[str(status)] = _response(status, types)
