@@ -633,6 +633,15 @@ CASES: list[Case] = [
         {"director"},
         lambda w: f"/en/account/feed/{w.director_feed_token_id}/revoke",
     ),
+    # every manager has a desk (showing their own labs); answering another lab's booking changes nothing
+    case("GET", "/{lang:str}/manage", MANAGERS | {"other_manager"}, lambda w: "/en/manage/"),
+    case(
+        "POST",
+        "/{lang:str}/manage/bookings",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/bookings",
+        lambda w: {"confirm_one": str(w.booking_id)},
+    ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

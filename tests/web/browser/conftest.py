@@ -35,6 +35,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 LANGS = ("kk", "ru", "en")
 LAB = "welding-institute"
 DIRECTOR = "director@labbook.demo"
+MANAGER = "manager@labbook.demo"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 # axe impacts that fail a page; "moderate" and "minor" findings are left to review.
@@ -120,10 +121,20 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture(scope="session")
 async def director_state(browser: Browser, site: Site) -> dict[str, Any]:
     """Cookies of a signed-in demo director, for tests that are not about signing in."""
+    return await _signed_in_state(browser, site, DIRECTOR)
+
+
+@pytest.fixture(scope="module")
+async def manager_state(browser: Browser, site: Site) -> dict[str, Any]:
+    """Cookies of the signed-in demo lab manager."""
+    return await _signed_in_state(browser, site, MANAGER)
+
+
+async def _signed_in_state(browser: Browser, site: Site, email: str) -> dict[str, Any]:
     context = await browser.new_context(base_url=site.base)
     try:
         page = await context.new_page()
-        await sign_in(page, "en")
+        await sign_in(page, "en", email)
         return dict(await context.storage_state())
     finally:
         await context.close()
@@ -148,11 +159,11 @@ async def submit(page: Page, action: str) -> Response | None:
     return await navigation.value
 
 
-async def sign_in(page: Page, lang: str) -> None:
-    """Sign the demo director in through the login form, as a person would."""
+async def sign_in(page: Page, lang: str, email: str = DIRECTOR) -> None:
+    """Sign a demo person (the director unless told) in through the login form, as a person would."""
     action = f"/{lang}/login"
     await visit(page, action)
-    await page.fill(f'form[action="{action}"] [name="email"]', DIRECTOR)
+    await page.fill(f'form[action="{action}"] [name="email"]', email)
     await page.fill(f'form[action="{action}"] [name="password"]', DEMO_PASSWORD)
     await submit(page, action)
     assert await page.locator(f'form[action="/{lang}/logout"]').count() == 1, (

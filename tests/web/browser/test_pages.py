@@ -43,53 +43,57 @@ async def world(site: Site, training: list[dict[str, Any]]) -> World:
     return World(slot=training[-1], booking=upcoming[0])
 
 
-# name: (path in the page's language, HTTP status, signed in as the demo director)
-PAGES: dict[str, tuple[str, int, bool]] = {
-    "home": ("/", 200, False),
-    "lab": (f"/labs/{LAB}", 200, False),
-    "calendar": (f"/labs/{LAB}/calendar?week={{week}}", 200, False),
-    "slot": ("/slots/{slot}", 200, False),
-    "series": ("/series/{series}", 200, False),
-    "login": ("/login", 200, False),
-    "book": ("/slots/{slot}/book", 200, True),
-    "bookings": ("/bookings", 200, True),
-    "booking": ("/bookings/{booking}", 200, True),
-    "cancel": ("/bookings/{booking}/cancel", 200, True),
-    "visit-request-form": (f"/visit-requests/new?lab={LAB}", 200, True),
-    "visit-requests": ("/visit-requests", 200, True),
-    "account": ("/account", 200, True),
-    "no-such-lab": ("/labs/no-such-lab", 404, False),
-    "no-such-page": ("/no-such-page", 404, True),
+# name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director or manager)
+PAGES: dict[str, tuple[str, int, str]] = {
+    "home": ("/", 200, "nobody"),
+    "lab": (f"/labs/{LAB}", 200, "nobody"),
+    "calendar": (f"/labs/{LAB}/calendar?week={{week}}", 200, "nobody"),
+    "slot": ("/slots/{slot}", 200, "nobody"),
+    "series": ("/series/{series}", 200, "nobody"),
+    "login": ("/login", 200, "nobody"),
+    "book": ("/slots/{slot}/book", 200, "director"),
+    "bookings": ("/bookings", 200, "director"),
+    "booking": ("/bookings/{booking}", 200, "director"),
+    "cancel": ("/bookings/{booking}/cancel", 200, "director"),
+    "visit-request-form": (f"/visit-requests/new?lab={LAB}", 200, "director"),
+    "visit-requests": ("/visit-requests", 200, "director"),
+    "account": ("/account", 200, "director"),
+    "lab-desk": ("/manage/", 200, "manager"),
+    "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
+    "no-such-page": ("/no-such-page", 404, "director"),
 }
 
 
 @pytest.fixture(scope="module")
 async def tabs(
-    browser: Browser, site: Site, director_state: dict[str, Any]
-) -> AsyncIterator[dict[bool, Page]]:
-    """One page signed out and one signed in as the demo director, shared by the checks below."""
-    anonymous = await browser.new_context(base_url=site.base, viewport=DESKTOP)
-    director = await browser.new_context(base_url=site.base, viewport=DESKTOP, storage_state=director_state)
+    browser: Browser, site: Site, director_state: dict[str, Any], manager_state: dict[str, Any]
+) -> AsyncIterator[dict[str, Page]]:
+    """One page signed out, one as the demo director and one as the manager, shared by the checks below."""
+    states = {"nobody": None, "director": director_state, "manager": manager_state}
+    contexts = {
+        who: await browser.new_context(base_url=site.base, viewport=DESKTOP, storage_state=state)
+        for who, state in states.items()
+    }
     try:
-        yield {False: await anonymous.new_page(), True: await director.new_page()}
+        yield {who: await context.new_page() for who, context in contexts.items()}
     finally:
-        await anonymous.close()
-        await director.close()
+        for context in contexts.values():
+            await context.close()
 
 
 @pytest.mark.parametrize("name", list(PAGES))
 @pytest.mark.parametrize("lang", LANGS)
 async def test_page_is_accessible_and_fits_a_phone(
-    tabs: dict[bool, Page], world: World, lang: str, name: str
+    tabs: dict[str, Page], world: World, lang: str, name: str
 ) -> None:
-    path, status, signed_in = PAGES[name]
+    path, status, who = PAGES[name]
     url = f"/{lang}" + path.format(
         week=world.week,
         slot=world.slot["id"],
         series=world.slot["series_id"],
         booking=world.booking["id"],
     )
-    page = tabs[signed_in]
+    page = tabs[who]
     await page.set_viewport_size(DESKTOP)
     await visit(page, url, status)
     assert await page.get_attribute("html", "lang") == lang

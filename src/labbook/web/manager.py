@@ -1,0 +1,193 @@
+"""Pages for lab managers: what needs an answer, and who is coming this week."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from uuid import UUID
+
+import asyncpg
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+from litestar.response import Redirect, Template
+
+from labbook.accounts.security import Principal
+from labbook.bookings import service as bookings
+from labbook.bookings.schemas import BookingFilter, StatusChange
+from labbook.catalog import service as catalog
+from labbook.errors import LabbookError
+from labbook.visits import service as visits
+from labbook.web import forms
+from labbook.web.forms import N_
+from labbook.web.i18n import Gettext
+from labbook.web.pages import render, see_other
+from labbook.web.problems import explain
+
+Pool = NamedDependency[asyncpg.Pool]
+Me = NamedDependency[Principal]
+Count = Annotated[int | None, QueryParameter(ge=0, le=10_000)]
+
+MANAGERS = ("lab_manager", "admin")
+# What a manager answers in one sitting; a longer queue is worked through page by page.
+QUEUE_LIMIT = 100
+# A week of visits, several labs: far below this.
+WEEK_LIMIT = 500
+EXPECTED = ("pending", "confirmed")
+# Schools and colleges that book one university's labs: hundreds, not tens of thousands.
+ORGANIZATIONS = 5000
+ACTIONS = ("confirm", "decline")
+NOTHING_CHOSEN = N_("Tick at least one booking, or use the buttons on its row.")
+
+
+def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """This week's bookings grouped by session, soonest first, with the people expected at each."""
+    by_slot: dict[UUID, dict[str, Any]] = {}
+    for row in rows:
+        if row["status"] not in EXPECTED:
+            continue
+        session = by_slot.setdefault(
+            row["slot_id"],
+            {
+                "starts_at": row["starts_at"],
+                "ends_at": row["ends_at"],
+                "lab_timezone": row["lab_timezone"],
+                "lab_slug": row["lab_slug"],
+                "title": row["title"],
+                "confirmed": 0,
+                "pending": 0,
+                "groups": [],
+            },
+        )
+        session[row["status"]] += row["headcount"]
+        session["groups"].append(row)
+    return sorted(by_slot.values(), key=lambda s: s["starts_at"])
+
+
+async def _organization_names(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Every organization's name by slug, read once for the page."""
+    rows, _ = await catalog.list_organizations(
+        pool, kind=None, q=None, include_archived=True, limit=ORGANIZATIONS, offset=0
+    )
+    return {row["slug"]: row["name"] for row in rows}
+
+
+def _chosen(posted: Mapping[str, Any]) -> tuple[str | None, list[str]]:
+    """The action and the bookings it is for: one row's own button, or the ticked rows."""
+    for action in ACTIONS:
+        if posted.get(f"{action}_one"):
+            return action, [str(posted[f"{action}_one"])]
+    picked = posted.get("action")
+    return (str(picked) if picked in ACTIONS else None), list(posted.get("booking") or [])
+
+
+class ManagerPages(Controller):
+    """The manager's dashboard and its pending queue."""
+
+    path = "/{lang:str}/manage"
+    opt = {"access": MANAGERS}  # noqa: RUF012 - Litestar reads it as the layer option
+
+    @get("/")
+    async def dashboard(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        confirmed: Count = None,
+        declined: Count = None,
+    ) -> Template:
+        return await self._dashboard(request, pool, me, confirmed=confirmed or 0, declined=declined or 0)
+
+    @post("/bookings")
+    async def answer(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Template | Redirect:
+        """Confirm or decline one pending booking, or every ticked one, with an optional message."""
+        lang = request.path_params["lang"]
+        posted = await forms.values(request, lists=("booking",))
+        action, chosen = _chosen(posted)
+        if action is None or not chosen:
+            return await self._dashboard(
+                request, pool, me, problem=Gettext(lang).plain(NOTHING_CHOSEN), posted=posted
+            )
+        try:
+            message = forms.decode({"message": posted.get("message")}, StatusChange, lang).message
+        except forms.FormInvalid as exc:
+            return await self._dashboard(request, pool, me, errors=exc.errors, posted=posted)
+        done = 0
+        failed: list[str] = []
+        for booking_id in dict.fromkeys(chosen):
+            try:
+                await bookings.change_status(pool, me, UUID(booking_id), action, message)
+                done += 1
+            except ValueError:
+                continue
+            except LabbookError as exc:
+                problem, _ = explain(exc, lang)
+                failed.append(problem)
+        if failed:
+            return await self._dashboard(
+                request,
+                pool,
+                me,
+                confirmed=done if action == "confirm" else 0,
+                declined=done if action == "decline" else 0,
+                problem=" ".join(dict.fromkeys(failed)),
+                posted=posted,
+            )
+        return see_other(f"/{lang}/manage/?{'confirmed' if action == 'confirm' else 'declined'}={done}")
+
+    async def _dashboard(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        *,
+        confirmed: int = 0,
+        declined: int = 0,
+        problem: str | None = None,
+        errors: dict[str, str] | None = None,
+        posted: Mapping[str, Any] | None = None,
+    ) -> Template:
+        now = datetime.now(UTC)
+        pending, pending_total = await bookings.list_bookings(
+            pool, me, BookingFilter(status="pending", starts_from=now, limit=QUEUE_LIMIT)
+        )
+        week, _ = await bookings.list_bookings(
+            pool, me, BookingFilter(starts_from=now, starts_to=now + timedelta(days=7), limit=WEEK_LIMIT)
+        )
+        rows, requests_total = await visits.list_visit_requests(
+            pool, me, status="pending", lab=None, limit=QUEUE_LIMIT, offset=0
+        )
+        requests = [
+            {
+                **dict(row.items()),
+                "windows": [
+                    (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
+                    for w in row["windows"]
+                ],
+            }
+            for row in rows
+        ]
+        shown = [*pending, *week]
+        return render(
+            request,
+            "manager/dashboard.html",
+            pending=pending,
+            pending_total=pending_total,
+            sessions=_sessions(week),
+            requests=requests,
+            requests_total=requests_total,
+            lab_names=await catalog.lab_names(
+                pool, {*(row["lab_slug"] for row in shown), *(row["lab_slug"] for row in requests)}
+            ),
+            organization_names=await _organization_names(pool),
+            confirmed=confirmed,
+            declined=declined,
+            problem=problem,
+            errors=errors or {},
+            values=posted or {},
+            ticked=set((posted or {}).get("booking") or []),
+        )
+
+
+route_handlers: list[Any] = [ManagerPages]

@@ -1,0 +1,188 @@
+"""The lab manager's desk: the pending queue answered one by one or in bulk, and the week ahead."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from labbook.settings import Settings
+from tests.factories import Factory, Person
+from tests.web.conftest import browser_for, csrf_in, sign_in, submit
+
+LANGS = ("kk", "ru", "en")
+DESK = {"kk": "Зертхананы басқару", "ru": "Управление лабораторией", "en": "Lab desk"}
+CONFIRMED = {"kk": "2 бронь расталды.", "ru": "2 брони подтверждены.", "en": "2 bookings are confirmed."}
+
+Client = AsyncTestClient[Litestar]
+
+
+@dataclass
+class Desk:
+    lab: asyncpg.Record
+    manager: Person
+    director: Person
+    slot_id: str
+
+
+async def _pending_slot(client: Client, lab_slug: str, manager: Person, *, days: int) -> str:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=days)
+    reply = await client.post(
+        "/api/v1/slots",
+        json={
+            "lab": lab_slug,
+            "kind": "training",
+            "title": {"en": "TIG practice", "kk": "TIG жаттығуы", "ru": "Практика TIG"},
+            "starts_at": start.isoformat(),
+            "ends_at": (start + timedelta(hours=2)).isoformat(),
+            "capacity": 20,
+            "requires_approval": True,
+            "outside_hours": True,
+        },
+        headers=manager.headers,
+    )
+    assert reply.status_code == 201, reply.text
+    slot_id: str = reply.json()["id"]
+    return slot_id
+
+
+async def _book(client: Client, slot_id: str, director: Person, headcount: int) -> str:
+    reply = await client.post(
+        f"/api/v1/slots/{slot_id}/bookings",
+        json={"headcount": headcount, "contact_name": "Aigerim", "language": "ru"},
+        headers=director.headers,
+    )
+    assert reply.status_code in (200, 201), reply.text
+    assert reply.json()["status"] == "pending"
+    booking_id: str = reply.json()["id"]
+    return booking_id
+
+
+@pytest.fixture
+async def desk(make: Factory, client: Client) -> Desk:
+    lab = await make.lab(capacity=40)
+    manager = await make.person("lab_manager", organization_id=lab["organization_id"], lab_ids=(lab["id"],))
+    college = await make.organization(kind="college", name={"en": "Mining College", "kk": "Тау-кен колледжі"})
+    director = await make.person("director", organization_id=college["id"])
+    slot_id = await _pending_slot(client, lab["slug"], manager, days=2)
+    return Desk(lab, manager, director, slot_id)
+
+
+async def _status(pool: asyncpg.Pool, booking_id: str) -> tuple[str, str | None]:
+    row = await pool.fetchrow("select status, status_message from bookings where id = $1", booking_id)
+    return row["status"], row["status_message"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_manager_answers_the_queue_one_by_one_and_in_bulk(
+    settings: Settings, client: Client, pool: asyncpg.Pool, desk: Desk, lang: str
+) -> None:
+    ids = [await _book(client, desk.slot_id, desk.director, n) for n in (3, 4, 5, 6)]
+    wish = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=12)
+    asked = await client.post(
+        "/api/v1/visit-requests",
+        json={
+            "lab": desk.lab["slug"],
+            "kind": "tour",
+            "windows": [{"starts_at": wish.isoformat(), "ends_at": (wish + timedelta(hours=2)).isoformat()}],
+            "headcount": 18,
+            "language": "kk",
+            "purpose": "Оқушыларға дәнекерлеуді көрсету",
+            "contact_name": "Aigerim",
+        },
+        headers=desk.director.headers,
+    )
+    assert asked.status_code == 201, asked.text
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang=lang)
+        page = await web.get(f"/{lang}/manage/")
+        assert page.status_code == 200, page.text
+        assert f'<html lang="{lang}"' in page.text
+        assert DESK[lang] in page.text
+        assert all(f'value="{i}"' in page.text for i in ids)
+        assert "Тау-кен колледжі" in page.text or "Mining College" in page.text
+        assert "Оқушыларға дәнекерлеуді көрсету" in page.text  # the visit request waits too
+        assert f'datetime="{wish.isoformat()}"' in page.text
+
+        one = await submit(web, f"/{lang}/manage/", f"/{lang}/manage/bookings", {"confirm_one": ids[0]})
+        assert one.status_code == 303, one.text
+        assert await _status(pool, ids[0]) == ("confirmed", None)
+
+        declined = await submit(
+            web,
+            f"/{lang}/manage/",
+            f"/{lang}/manage/bookings",
+            {"decline_one": ids[1], "message": "Бұл күні станциялар жөнделеді"},
+        )
+        assert declined.status_code == 303
+        assert await _status(pool, ids[1]) == ("declined", "Бұл күні станциялар жөнделеді")
+
+        page = await web.get(f"/{lang}/manage/")
+        bulk = await web.post(
+            f"/{lang}/manage/bookings",
+            data={"booking": [ids[2], ids[3]], "action": "confirm", "_csrf": csrf_in(page.text)},
+        )
+        assert bulk.status_code == 303
+        assert bulk.headers["location"] == f"/{lang}/manage/?confirmed=2"
+        assert [await _status(pool, i) for i in ids[2:]] == [("confirmed", None)] * 2
+        after = await web.get(bulk.headers["location"])
+        assert CONFIRMED[lang] in after.text
+        # The week ahead counts the confirmed groups (3 + 5 + 6), not the declined one
+        assert re.search(r'class="expected">14\b', after.text), after.text
+
+
+async def test_nothing_ticked_is_said_in_words_and_changes_nothing(
+    settings: Settings, client: Client, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    booking = await _book(client, desk.slot_id, desk.director, 2)
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang="ru")
+        reply = await submit(web, "/ru/manage/", "/ru/manage/bookings", {"action": "decline", "message": "x"})
+    assert reply.status_code == 200
+    assert "Отметьте хотя бы одну бронь" in reply.text
+    assert ">x</textarea>" in reply.text  # what was typed stays
+    assert await _status(pool, booking) == ("pending", None)
+
+
+async def test_a_manager_sees_and_answers_only_their_own_labs(
+    settings: Settings, make: Factory, client: Client, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    theirs = await _book(client, desk.slot_id, desk.director, 2)
+    other_lab = await make.lab()
+    other_manager = await make.person(
+        "lab_manager", organization_id=other_lab["organization_id"], lab_ids=(other_lab["id"],)
+    )
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, other_manager, lang="en")
+        page = await web.get("/en/manage/")
+        assert page.status_code == 200
+        assert theirs not in page.text
+        answer = await submit(web, "/en/manage/", "/en/manage/bookings", {"confirm_one": theirs})
+    assert answer.status_code == 200
+    assert await _status(pool, theirs) == ("pending", None)
+
+
+@pytest.mark.parametrize("role", ["director", "instructor"])
+async def test_the_desk_is_only_for_managers_and_admins(
+    settings: Settings, make: Factory, pool: asyncpg.Pool, role: str
+) -> None:
+    someone = await make.person(role)
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, someone, lang="kk")
+        page = await web.get("/kk/manage/")
+        assert page.status_code == 403
+        assert "Зертхананы басқару" not in (await web.get("/kk/")).text  # no link to it either
+        answer = await web.post("/kk/manage/bookings", data={"confirm_one": "x", "_csrf": "forged"})
+        assert answer.status_code == 403
+
+
+async def test_signed_out_people_are_sent_to_sign_in(web: Any) -> None:
+    page = await web.get("/en/manage/")
+    assert page.status_code in (302, 303)
+    assert page.headers["location"].startswith("/en/login")
