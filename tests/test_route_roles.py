@@ -642,6 +642,15 @@ CASES: list[Case] = [
         lambda w: "/en/manage/bookings",
         lambda w: {"confirm_one": str(w.booking_id)},
     ),
+    case("GET", "/{lang:str}/manage/slots/new", MANAGERS | {"other_manager"}, lambda w: "/en/manage/slots/new"),
+    # another lab's manager is refused by the page itself (a 200 saying to choose one of their labs)
+    case(
+        "POST",
+        "/{lang:str}/manage/slots",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/slots/",
+        lambda w: {"lab": w.lab, "kind": "tour", "title.en": "x", "date": "2000-01-01"},
+    ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

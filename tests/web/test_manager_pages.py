@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -186,3 +187,109 @@ async def test_signed_out_people_are_sent_to_sign_in(web: Any) -> None:
     page = await web.get("/en/manage/")
     assert page.status_code in (302, 303)
     assert page.headers["location"].startswith("/en/login")
+
+
+PUBLISHED_TITLE = {"kk": "TIG жаттығуы", "ru": "Практика TIG", "en": "TIG practice"}
+
+
+def _session_form(lang: str, lab_slug: str, station: str, day: str, **fields: str) -> dict[str, str]:
+    return {
+        "lab": lab_slug,
+        "kind": "training",
+        f"title.{lang}": PUBLISHED_TITLE[lang],
+        "date": day,
+        "starts_at": "10:00",
+        "ends_at": "12:00",
+        "capacity": "4",
+        f"units.{station}": "2",
+        "outside_hours": "1",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_a_manager_publishes_a_training_on_two_stations(
+    settings: Settings, make: Factory, pool: asyncpg.Pool, desk: Desk, lang: str
+) -> None:
+    tig = await make.equipment(lab_id=desk.lab["id"], units=6, name={"en": "Argon TIG station"})
+    instructor = await make.person(
+        "instructor", organization_id=desk.lab["organization_id"], full_name="Yerlan Tutor"
+    )
+    day = (datetime.now(UTC) + timedelta(days=9)).date().isoformat()
+    new_form = f"/{lang}/manage/slots/new?lab={desk.lab['slug']}"
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang=lang)
+        form = await web.get(new_form)
+        assert form.status_code == 200, form.text
+        assert f'name="units.{tig["slug"]}"' in form.text
+        assert "Yerlan Tutor" in form.text
+
+        body = _session_form(lang, desk.lab["slug"], tig["slug"], day, instructor_id=str(instructor.id))
+        published = await submit(web, new_form, f"/{lang}/manage/slots/", body)
+        assert published.status_code == 303, published.text
+        slot_id = published.headers["location"].rsplit("/", 1)[-1]
+        slot = await pool.fetchrow("select * from slots where id = $1", slot_id)
+        assert slot["title"] == {lang: PUBLISHED_TITLE[lang]}
+        assert slot["instructor_id"] == instructor.id
+        # 10:00 in the lab's zone, whatever the server's zone
+        local = slot["starts_at"].astimezone(ZoneInfo(desk.lab["timezone"]))
+        assert (local.date().isoformat(), local.hour) == (day, 10)
+        held = await pool.fetchval("select count(*) from slot_units where slot_id = $1", slot["id"])
+        assert held == 2
+
+        # The same hour again on 5 stations: only 4 are free, so it is refused in words, nothing written
+        again = await submit(web, new_form, f"/{lang}/manage/slots/", {**body, f"units.{tig['slug']}": "5"})
+        assert again.status_code == 200
+        assert 'class="problem"' in again.text
+        assert 'value="5"' in again.text  # what was typed stays
+        assert await pool.fetchval("select count(*) from slots where lab_id = $1", desk.lab["id"]) == 2
+
+
+async def test_a_session_form_names_every_field_at_fault(
+    settings: Settings, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    new_form = f"/kk/manage/slots/new?lab={desk.lab['slug']}"
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang="kk")
+        reply = await submit(
+            web,
+            new_form,
+            "/kk/manage/slots/",
+            {
+                "lab": desk.lab["slug"],
+                "kind": "training",
+                "date": "2030-01-01",
+                "starts_at": "12:00",
+                "ends_at": "10:00",
+            },
+        )
+    assert reply.status_code == 200
+    assert "Сабақ атауын кемінде бір тілде жазыңыз." in reply.text
+    assert "The end must be after the start." not in reply.text
+    assert 'id="f-when-error"' in reply.text
+    assert 'value="12:00"' in reply.text
+
+
+async def test_a_manager_cannot_publish_in_another_lab(
+    settings: Settings, make: Factory, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    other_lab = await make.lab()
+    day = (datetime.now(UTC) + timedelta(days=9)).date().isoformat()
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang="en")
+        reply = await submit(
+            web,
+            "/en/manage/slots/new",
+            "/en/manage/slots/",
+            {
+                "lab": other_lab["slug"],
+                "kind": "tour",
+                "title.en": "Sneaky",
+                "date": day,
+                "starts_at": "10:00",
+                "ends_at": "11:00",
+            },
+        )
+    assert reply.status_code == 200
+    assert "Choose one of your labs." in reply.text
+    assert await pool.fetchval("select count(*) from slots where lab_id = $1", other_lab["id"]) == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,16 +13,22 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response import Redirect, Template
 
+from labbook.accounts import service as accounts
 from labbook.accounts.security import Principal
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingFilter, StatusChange
 from labbook.catalog import service as catalog
 from labbook.errors import LabbookError
+from labbook.schemas import LANGUAGES
+from labbook.slots import recurrence
+from labbook.slots import service as slots
+from labbook.slots.schemas import SlotCreate
+from labbook.timezones import zone
 from labbook.visits import service as visits
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
-from labbook.web.pages import render, see_other
+from labbook.web.pages import page_lang, render, see_other
 from labbook.web.problems import explain
 
 Pool = NamedDependency[asyncpg.Pool]
@@ -39,6 +45,15 @@ EXPECTED = ("pending", "confirmed")
 ORGANIZATIONS = 5000
 ACTIONS = ("confirm", "decline")
 NOTHING_CHOSEN = N_("Tick at least one booking, or use the buttons on its row.")
+WHEN_INCOMPLETE = N_("Give the date, the start and the end.")
+WHEN_ORDER = N_("The end must be after the start.")
+NO_TITLE = N_("Give the session a title in at least one language.")
+NO_LAB = N_("Choose one of your labs.")
+UNITS = N_("Enter how many stations: a whole number from 0.")
+PUBLISHED_KINDS = ("training", "tour", "event", "maintenance", "closure")
+TEACHING_ROLES = ("instructor", "lab_manager")
+# Labs one person runs, or every lab for an admin: tens.
+LABS = 500
 
 
 def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -190,4 +205,137 @@ class ManagerPages(Controller):
         )
 
 
-route_handlers: list[Any] = [ManagerPages]
+async def _my_labs(pool: asyncpg.Pool, me: Principal) -> list[Any]:
+    rows, _ = await catalog.list_labs(
+        pool,
+        host=None,
+        language=None,
+        equipment_kind=None,
+        q=None,
+        include_archived=False,
+        limit=LABS,
+        offset=0,
+    )
+    return [row for row in rows if me.manages(row["id"])]
+
+
+async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
+    """Staff of the lab's host who may teach: the only people a session may name as instructor."""
+    found: dict[Any, Any] = {}
+    for role in TEACHING_ROLES:
+        rows, _ = await accounts.list_people(
+            pool, me, organization_slug=host, role=role, q=None, limit=LABS, offset=0
+        )
+        found.update({row["id"]: row for row in rows if row["is_active"]})
+    return sorted(found.values(), key=lambda row: row["full_name"] or "")
+
+
+def _slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The API's slot body from the form: local date and times, titles by language, stations."""
+    gettext = Gettext(lang)
+    errors: dict[str, str] = {}
+    body: dict[str, Any] = {
+        key: posted.get(key)
+        for key in ("lab", "kind", "capacity", "instructor_id", "requires_approval", "outside_hours")
+    }
+    body["title"] = {code: posted[f"title.{code}"] for code in LANGUAGES if posted.get(f"title.{code}")}
+    if not body["title"]:
+        errors["title"] = gettext.plain(NO_TITLE)
+    tz = zone(timezone)
+    try:
+        day = date.fromisoformat(str(posted.get("date") or ""))
+        starts_at = recurrence.to_instant(
+            datetime.combine(day, time.fromisoformat(str(posted.get("starts_at")))), tz
+        )
+        ends_at = recurrence.to_instant(
+            datetime.combine(day, time.fromisoformat(str(posted.get("ends_at")))), tz
+        )
+    except ValueError:
+        errors["when"] = gettext.plain(WHEN_INCOMPLETE)
+    else:
+        if ends_at <= starts_at:
+            errors["when"] = gettext.plain(WHEN_ORDER)
+        body["starts_at"], body["ends_at"] = starts_at.isoformat(), ends_at.isoformat()
+    body["equipment"] = []
+    for key, value in posted.items():
+        if not key.startswith("units.") or value in ("", "0"):
+            continue
+        if not str(value).isdigit():
+            errors[key] = gettext.plain(UNITS)
+        else:
+            body["equipment"].append({"equipment": key.removeprefix("units."), "units": int(value)})
+    return body, errors
+
+
+class PublishPages(Controller):
+    """Publishing one session: a training, a tour, an event, or time the lab is not open to visitors."""
+
+    path = "/{lang:str}/manage/slots"
+    opt = {"access": MANAGERS}  # noqa: RUF012 - Litestar reads it as the layer option
+
+    @get("/new")
+    async def form(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        lab: Annotated[str | None, QueryParameter()] = None,
+    ) -> Template:
+        return await self._page(request, pool, me, {"lab": lab or "", "kind": "training"}, {}, None)
+
+    @post("/")
+    async def publish(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Template | Redirect:
+        lang = page_lang(request)
+        posted = await forms.values(request)
+        labs = {row["slug"]: row for row in await _my_labs(pool, me)}
+        lab = labs.get(str(posted.get("lab") or ""))
+        if lab is None:
+            return await self._page(request, pool, me, posted, {}, Gettext(lang).plain(NO_LAB))
+        body, errors = _slot_body(posted, lab["timezone"], lang)
+        try:
+            data = forms.decode(
+                {k: v for k, v in body.items() if k not in errors},
+                SlotCreate,
+                lang,
+                checkboxes=("requires_approval", "outside_hours"),
+            )
+            if errors:
+                raise forms.FormInvalid(errors)
+            slot = await slots.publish_slot(pool, me, data)
+        except forms.FormInvalid as exc:
+            return await self._page(request, pool, me, posted, {**exc.errors, **errors}, None)
+        except LabbookError as exc:
+            problem, field_errors = explain(exc, lang)
+            return await self._page(request, pool, me, posted, field_errors, problem)
+        return see_other(f"/{lang}/slots/{slot['id']}")
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        values: Mapping[str, Any],
+        errors: dict[str, str],
+        problem: str | None,
+    ) -> Template:
+        labs = await _my_labs(pool, me)
+        chosen = next((row for row in labs if row["slug"] == values.get("lab")), labs[0] if labs else None)
+        equipment = (
+            await catalog.list_equipment(pool, chosen["slug"], include_archived=False) if chosen else []
+        )
+        teachers = await _teachers(pool, me, chosen["host"]) if chosen else []
+        return render(
+            request,
+            "manager/publish.html",
+            labs=labs,
+            lab=chosen,
+            equipment=equipment,
+            teachers=teachers,
+            kinds=PUBLISHED_KINDS,
+            values={"lab": chosen["slug"] if chosen else "", **values},
+            errors=errors,
+            problem=problem,
+        )
+
+
+route_handlers: list[Any] = [ManagerPages, PublishPages]

@@ -59,6 +59,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "visit-requests": ("/visit-requests", 200, "director"),
     "account": ("/account", 200, "director"),
     "lab-desk": ("/manage/", 200, "manager"),
+    "publish": ("/manage/slots/new", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
