@@ -642,7 +642,9 @@ CASES: list[Case] = [
         lambda w: "/en/manage/bookings",
         lambda w: {"confirm_one": str(w.booking_id)},
     ),
-    case("GET", "/{lang:str}/manage/slots/new", MANAGERS | {"other_manager"}, lambda w: "/en/manage/slots/new"),
+    case(
+        "GET", "/{lang:str}/manage/slots/new", MANAGERS | {"other_manager"}, lambda w: "/en/manage/slots/new"
+    ),
     # another lab's manager is refused by the page itself (a 200 saying to choose one of their labs)
     case(
         "POST",
