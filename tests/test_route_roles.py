@@ -653,6 +653,12 @@ CASES: list[Case] = [
         lambda w: "/en/manage/slots/",
         lambda w: {"lab": w.lab, "kind": "tour", "title.en": "x", "date": "2000-01-01"},
     ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visit-requests/{request_id:uuid}/decline",
+        MANAGERS,
+        lambda w: f"/en/manage/visit-requests/{w.visit_id}/decline",
+    ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),
     case("HEAD", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

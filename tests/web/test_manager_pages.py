@@ -293,3 +293,35 @@ async def test_a_manager_cannot_publish_in_another_lab(
     assert reply.status_code == 200
     assert "Choose one of your labs." in reply.text
     assert await pool.fetchval("select count(*) from slots where lab_id = $1", other_lab["id"]) == 0
+
+
+async def test_a_manager_declines_a_visit_request_with_a_message(
+    settings: Settings, client: Client, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    wish = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=15)
+    asked = await client.post(
+        "/api/v1/visit-requests",
+        json={
+            "lab": desk.lab["slug"],
+            "kind": "tour",
+            "windows": [{"starts_at": wish.isoformat(), "ends_at": (wish + timedelta(hours=1)).isoformat()}],
+            "headcount": 12,
+            "language": "ru",
+            "purpose": "Экскурсия для 9 класса",
+            "contact_name": "Aigerim",
+        },
+        headers=desk.director.headers,
+    )
+    request_id = asked.json()["id"]
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang="ru")
+        reply = await submit(
+            web,
+            "/ru/manage/",
+            f"/ru/manage/visit-requests/{request_id}/decline",
+            {"message": "В эти дни лаборатория на ремонте"},
+        )
+        assert reply.status_code == 303
+        assert "Заявка на визит отклонена." in (await web.get(reply.headers["location"])).text
+    row = await pool.fetchrow("select status, response_message from visit_requests where id = $1", request_id)
+    assert (row["status"], row["response_message"]) == ("declined", "В эти дни лаборатория на ремонте")

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import service as accounts
@@ -25,6 +25,7 @@ from labbook.slots import service as slots
 from labbook.slots.schemas import SlotCreate
 from labbook.timezones import zone
 from labbook.visits import service as visits
+from labbook.visits.schemas import VisitDecision
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
@@ -111,8 +112,35 @@ class ManagerPages(Controller):
         me: Me,
         confirmed: Count = None,
         declined: Count = None,
+        request_declined: Count = None,
     ) -> Template:
-        return await self._dashboard(request, pool, me, confirmed=confirmed or 0, declined=declined or 0)
+        return await self._dashboard(
+            request,
+            pool,
+            me,
+            confirmed=confirmed or 0,
+            declined=declined or 0,
+            request_declined=bool(request_declined),
+        )
+
+    @post("/visit-requests/{request_id:uuid}/decline")
+    async def decline_request(
+        self, request: Request[Any, Any, Any], pool: Pool, me: Me, request_id: FromPath[UUID]
+    ) -> Template | Redirect:
+        """Decline a visit request with a message the school or college reads on its request."""
+        lang = page_lang(request)
+        posted = await forms.values(request)
+        try:
+            data = forms.decode({"message": posted.get("message")}, VisitDecision, lang)
+            await visits.decline_visit_request(pool, me, request_id, data.message)
+        except forms.FormInvalid as exc:
+            return await self._dashboard(request, pool, me, errors=exc.errors, posted=posted)
+        except LabbookError as exc:
+            if exc.status in (403, 404):
+                raise  # not this manager's request: the error page, with its status
+            problem, _ = explain(exc, lang)
+            return await self._dashboard(request, pool, me, problem=problem, posted=posted)
+        return see_other(f"/{lang}/manage/?request_declined=1")
 
     @post("/bookings")
     async def answer(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Template | Redirect:
@@ -159,6 +187,7 @@ class ManagerPages(Controller):
         *,
         confirmed: int = 0,
         declined: int = 0,
+        request_declined: bool = False,
         problem: str | None = None,
         errors: dict[str, str] | None = None,
         posted: Mapping[str, Any] | None = None,
@@ -198,6 +227,7 @@ class ManagerPages(Controller):
             organization_names=await _organization_names(pool),
             confirmed=confirmed,
             declined=declined,
+            request_declined=request_declined,
             problem=problem,
             errors=errors or {},
             values=posted or {},
