@@ -16,6 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.feeds import repository, service
+from labbook.feeds.cache import FeedCaches
 from labbook.settings import Settings
 from tests.feeds.conftest import ApiLab, FeedFactory, day, parse
 
@@ -200,11 +201,12 @@ async def test_the_window_and_the_grace_period_move_at_midnight(
     )
     await _settle(pool, lab["id"])
     today = datetime.now(UTC)
+    caches = FeedCaches()
 
     async def fetch(now: datetime, etag: str | None = None) -> service.FeedReply:
         conditions = service.Conditions(if_none_match=[etag] if etag else None)
         return await service.fetch_public_feed(
-            pool, settings, conditions, view="lab", lab_slug=lab["slug"], now=now
+            pool, settings, caches, conditions, view="lab", lab_slug=lab["slug"], now=now
         )
 
     first = await fetch(today)
