@@ -133,7 +133,7 @@ async def test_series_across_almatys_move_to_utc_plus_5(
     text = reply.content.decode()
     assert "DTSTART;TZID=Asia/Almaty:20240220T100000" in text
     assert "TZOFFSETFROM:+0600\r\nTZOFFSETTO:+0500" in text
-    expanded = expand(reply.content, datetime(2024, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+    expanded = expand(reply.content, datetime(2024, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(weeks=8))
     assert [o.starts_at.astimezone(UTC) for o in expanded] == [s["starts_at"] for s in occurrences]
     assert expanded[0].starts_at.astimezone(UTC) == datetime(2024, 2, 20, 4, tzinfo=UTC)
     assert expanded[2].starts_at.astimezone(UTC) == datetime(2024, 3, 5, 5, tzinfo=UTC)
