@@ -1,4 +1,4 @@
-"""Helpers that fetch and parse feeds, and a lab whose slots are published through the API.
+"""Fetching and parsing feeds, and a lab whose slots are published through the API.
 
 Rows come from the one factory, ``make`` (``tests/factories.py``).
 """
