@@ -6,10 +6,12 @@
 #
 # libfaketime (Debian: apt-get install faketime) is preloaded into pytest, and so into every process
 # it starts: the embedded PostgreSQL (so now() in SQL moves too), `labbook` commands, served workers.
-# Monotonic clocks move by the same offset, so durations and timeouts keep their length (left real,
-# libfaketime 0.9.10 turns Python's time.sleep into EINVAL). The embedded server gets a data
-# directory of its own (.labbook-time-travel/), so that it is started under the moved clock rather
-# than shared with a server a normal run left running. Arguments are passed on to pytest.
+# Monotonic clocks move by the same offset, so durations keep their length; left real, libfaketime
+# 0.9.10 turns Python's time.sleep into EINVAL. Moved, a thread's timed wait (queue.get(timeout=...))
+# never returns: tests/test_contract.py therefore runs its threaded client, schemathesis, on the real
+# clock; it only calls labbook. The embedded server gets a data directory of its own
+# (.labbook-time-travel/), so that it is started under the moved clock rather than shared with a
+# server a normal run left running. Arguments are passed on to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
