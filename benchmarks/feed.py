@@ -172,7 +172,7 @@ async def _baseline(url: str) -> tuple[float, float]:
     settings = Settings(database_url=url)
     pool = await db.create_pool(url, min_size=1, max_size=2)
     try:
-        feed = await service.public_feed(pool, settings, "lab", LAB)
+        feed = await service.public_feed(pool, settings, "lab", LAB, now=datetime.now(UTC))
         async with pool.acquire() as conn:
             spec, events = await service.build_feed(conn, feed, settings, datetime.now(UTC))
     finally:

@@ -1,8 +1,8 @@
 """Shared fixtures: a real PostgreSQL database per test session, the app over real HTTP, factories.
 
-The database is the embedded PostgreSQL (in ``.labbook-test/``) unless ``LABBOOK_TEST_DATABASE_URL``
-names a server. Each session creates its own database and drops it at the end, so runs never see
-each other's rows.
+The database is the embedded PostgreSQL (in ``.labbook-test/``, or ``LABBOOK_TEST_DATA_DIR``) unless
+``LABBOOK_TEST_DATABASE_URL`` names a server. Each session creates its own database and drops it at
+the end, so runs never see each other's rows.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def server_url() -> str:
     external = os.environ.get("LABBOOK_TEST_DATABASE_URL")
     if external:
         return external
-    return embedded.start(ROOT / ".labbook-test").url()
+    # scripts/time_travel.sh gives its server a directory of its own, started under the moved clock
+    return embedded.start(Path(os.environ.get("LABBOOK_TEST_DATA_DIR") or ROOT / ".labbook-test")).url()
 
 
 @pytest.fixture(scope="session")

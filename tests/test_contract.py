@@ -14,6 +14,7 @@ bounded and repeatable.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import sys
 from collections.abc import AsyncIterator
@@ -52,6 +53,9 @@ OPTIONS = [
     "--no-color",
     "--output-truncate=false",
 ]
+# Schemathesis is the caller, not labbook: it keeps the machine's clock when scripts/time_travel.sh
+# moves labbook's. Under libfaketime its threads' timed waits never return.
+CLIENT_ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "FAKETIME")}
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +99,7 @@ async def _run(caller: str, url: str, workdir: Path) -> tuple[int, str]:
             *OPTIONS,
             *token,
             cwd=workdir,
+            env=CLIENT_ENV,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )

@@ -47,6 +47,25 @@ async def test_an_edited_applied_migration_is_refused(fresh_url: str) -> None:
         await conn.close()
 
 
+async def test_a_pending_migration_numbered_below_an_applied_one_is_refused(fresh_url: str) -> None:
+    first = Migration(1, "0001_rooms", "create table rooms (id int)")
+    feeds = Migration(50, "0050_feeds", "create table feeds (id int)")
+    late = Migration(40, "0040_visits", "create table visits (id int)")
+    pages = Migration(60, "0060_pages", "create table pages (id int)")
+    conn = await db.connect(fresh_url)
+    try:
+        assert await migrate.apply(conn, [first, feeds]) == ["0001_rooms", "0050_feeds"]
+        with pytest.raises(ConfigurationError, match="migration 0040_visits is numbered below 0050_feeds"):
+            await migrate.apply(conn, [first, late, feeds, pages])
+        assert await conn.fetchval("select to_regclass('visits')") is None
+        assert await conn.fetchval("select to_regclass('pages')") is None
+        # numbered above the highest applied one, the same file goes through
+        renumbered = Migration(51, "0051_visits", late.sql)
+        assert await migrate.apply(conn, [first, feeds, renumbered, pages]) == ["0051_visits", "0060_pages"]
+    finally:
+        await conn.close()
+
+
 async def test_files_apply_in_order_and_a_failing_file_leaves_nothing(fresh_url: str) -> None:
     migrations = [
         Migration(1, "0001_rooms", "create table rooms (id int primary key)"),

@@ -32,6 +32,7 @@ from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
 from labbook.clock import Clock, system_clock
 from labbook.errors import LabbookError
+from labbook.feeds.routes import feed_caches
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
@@ -184,7 +185,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             ),
         ],
         state=State({"settings": settings, "clock": clock}),
-        lifespan=[_lifespan(settings)],
+        lifespan=[_lifespan(settings), feed_caches],
         guards=[authorize, check_request],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -2,7 +2,9 @@
 
 Each ``migrations/NNNN_name.sql`` runs in its own transaction and is recorded with a SHA-256 of its
 text. A session-level advisory lock serializes concurrent starters: the second waits, then finds
-nothing left to do. An applied file whose text changed is refused rather than silently skipped.
+nothing left to do. An applied file whose text changed is refused rather than silently skipped, and
+so is a pending file numbered below the highest applied one: it would run after files that were
+written without it, in an order no other database saw (the numbering is explained in the README).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def load(directory: Path | None = None) -> list[Migration]:
 
 
 async def pending(conn: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
-    """Migrations not yet applied; raises if an applied file was edited since."""
+    """Migrations not yet applied; raises if an applied file was edited since or one comes too late."""
     exists = await conn.fetchval("select to_regclass('schema_migrations') is not null")
     applied = {r["version"]: r for r in await conn.fetch(_LIST_APPLIED)} if exists else {}
     for migration in migrations:
@@ -80,7 +82,16 @@ async def pending(conn: asyncpg.Connection, migrations: list[Migration]) -> list
                 f"(checksum {row['checksum'][:12]} in the database, {migration.checksum[:12]} on disk); "
                 "add a new migration instead of editing an applied one"
             )
-    return [m for m in migrations if m.version not in applied]
+    waiting = [m for m in migrations if m.version not in applied]
+    latest = max(applied, default=0)
+    late = [m.name for m in waiting if m.version < latest]
+    if late:
+        named = f"migration {late[0]} is" if len(late) == 1 else f"migrations {', '.join(late)} are"
+        raise ConfigurationError(
+            f"{named} numbered below {applied[latest]['name']}, which is already applied; "
+            "give each pending file a number above the highest applied one"
+        )
+    return waiting
 
 
 async def apply(conn: asyncpg.Connection, migrations: list[Migration] | None = None) -> list[str]:

@@ -14,7 +14,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.factories import Factory
-from tests.feeds.conftest import FeedFactory, day, parse
+from tests.feeds.conftest import PLACE, day, parse
 
 
 def _dates(reply: httpx.Response) -> tuple[str, str]:
@@ -24,10 +24,10 @@ def _dates(reply: httpx.Response) -> tuple[str, str]:
 
 
 async def test_a_first_fetch_is_never_modified_after_its_own_date(
-    client: AsyncTestClient[Litestar], feeds: FeedFactory
+    client: AsyncTestClient[Litestar], make: Factory
 ) -> None:
-    lab = await feeds.lab()
-    await feeds.slot(lab, day(2))
+    lab = await make.lab(**PLACE)
+    await make.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
 
     first = await client.get(url)
@@ -40,15 +40,15 @@ async def test_a_first_fetch_is_never_modified_after_its_own_date(
 
 
 async def test_several_changes_within_a_second_keep_dates_in_order_and_304s_exact(
-    client: AsyncTestClient[Litestar], feeds: FeedFactory
+    client: AsyncTestClient[Litestar], make: Factory
 ) -> None:
     # Each version gets a second of its own so that If-Modified-Since can tell them apart.
-    lab = await feeds.lab()
-    slot = await feeds.slot(lab, day(2))
+    lab = await make.lab(**PLACE)
+    slot = await make.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
     replies = [await client.get(url)]
     for minutes in (30, 60, 90):
-        await feeds.change("slots", slot["id"], ends_at=slot["ends_at"] + timedelta(minutes=minutes))
+        await make.change("slots", slot["id"], ends_at=slot["ends_at"] + timedelta(minutes=minutes))
         replies.append(await client.get(url))
 
     stamps = []
@@ -66,11 +66,11 @@ async def test_several_changes_within_a_second_keep_dates_in_order_and_304s_exac
 
 
 async def test_behind_a_real_server_each_first_fetch_has_one_date_not_before_last_modified(
-    live: httpx.AsyncClient, feeds: FeedFactory
+    live: httpx.AsyncClient, make: Factory
 ) -> None:
     for _ in range(6):
-        lab = await feeds.lab()
-        await feeds.slot(lab, day(2))
+        lab = await make.lab(**PLACE)
+        await make.slot(lab, day(2))
 
         reply = await live.get(f"/feeds/labs/{lab['slug']}.ics")
 
@@ -80,9 +80,9 @@ async def test_behind_a_real_server_each_first_fetch_has_one_date_not_before_las
 
 
 async def test_a_feed_with_no_events_still_names_its_time_zone(
-    client: AsyncTestClient[Litestar], feeds: FeedFactory
+    client: AsyncTestClient[Litestar], make: Factory
 ) -> None:
-    lab = await feeds.lab()
+    lab = await make.lab(**PLACE)
 
     reply = await client.get(f"/feeds/labs/{lab['slug']}.ics")
 

@@ -9,7 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.factories import Factory
-from tests.feeds.conftest import ALMATY, FeedFactory, parse
+from tests.feeds.conftest import ALMATY, PLACE, parse
 
 SECRETS = (
     "Zanzibarcollege",
@@ -25,39 +25,37 @@ def _day(days: int, hour: int = 10) -> datetime:
 
 
 async def test_public_feeds_never_name_visitors(
-    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory, feeds: FeedFactory
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory
 ) -> None:
     org_name, person, email, phone, notes = SECRETS
     visitor = await make.organization(
         name={"kk": org_name, "ru": org_name, "en": org_name}, slug="zanzibarcollege"
     )
     director = await make.person("director", organization_id=visitor["id"], full_name=person, email=email)
-    lab = await feeds.lab()
+    lab = await make.lab(**PLACE)
     tig = await make.equipment(lab_id=lab["id"])
-    units = await feeds.units(tig["id"], 1, 2)
+    units = await make.units(tig["id"], 1, 2)
     private_title = {"en": f"Training for {org_name}", "kk": f"{org_name} үшін"}
-    public = await feeds.slot(lab, _day(2), unit_ids=units)
-    private = await feeds.slot(
+    public = await make.slot(lab, _day(2), unit_ids=units)
+    private = await make.slot(
         lab,
         _day(3),
-        visibility="private",
         organization_id=visitor["id"],
         title=private_title,
         description={"en": f"{person} {email} {phone}"},
         unit_ids=units,
     )
-    _series, occurrences = await feeds.series(
+    _series, occurrences = await make.series(
         lab,
         _day(4).replace(tzinfo=None),
         count=3,
-        visibility="private",
         organization_id=visitor["id"],
         title=private_title,
         instructor_id=director.id,
-        unit_ids=await feeds.units(tig["id"], 3),
+        unit_ids=await make.units(tig["id"], 3),
     )
     for slot in (public, private, occurrences[1]):
-        await feeds.booking(
+        await make.booking(
             slot, visitor["id"], contact_name=person, contact_email=email, contact_phone=phone, notes=notes
         )
     await pool.execute(

@@ -8,9 +8,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.feeds import ics, service
+from labbook.feeds.cache import FeedCaches
 from labbook.settings import Settings
 from tests.factories import Factory, Person
-from tests.feeds.conftest import ALMATY, FeedFactory, expand, parse
+from tests.feeds.conftest import ALMATY, PLACE, expand, parse
 
 
 def _day(days: int, hour: int = 10) -> datetime:
@@ -78,17 +79,17 @@ async def test_feed_token_api(client: AsyncTestClient[Litestar], pool: asyncpg.P
 
 
 async def test_organization_feed_lists_its_bookings_with_status_and_address(
-    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory, feeds: FeedFactory
+    client: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory
 ) -> None:
-    lab = await feeds.lab()
+    lab = await make.lab(**PLACE)
     college, other = await make.organization(), await make.organization()
     director = await make.person("director", organization_id=college["id"])
-    slots = [await feeds.slot(lab, _day(2, hour)) for hour in (9, 11, 13, 15)]
-    confirmed = await feeds.booking(slots[0], college["id"], status="confirmed", language="kk")
-    pending = await feeds.booking(slots[1], college["id"], status="pending")
-    cancelled = await feeds.booking(slots[2], college["id"], status="confirmed")
-    await feeds.change("bookings", cancelled["id"], status="cancelled")
-    await feeds.booking(slots[3], other["id"])
+    slots = [await make.slot(lab, _day(2, hour)) for hour in (9, 11, 13, 15)]
+    confirmed = await make.booking(slots[0], college["id"], status="confirmed", language="kk")
+    pending = await make.booking(slots[1], college["id"], status="pending")
+    cancelled = await make.booking(slots[2], college["id"], status="confirmed")
+    await make.change("bookings", cancelled["id"], status="cancelled")
+    await make.booking(slots[3], other["id"])
     created = await _token(client, director, "organization")
 
     reply = await client.get(_path(created))
@@ -120,18 +121,18 @@ async def test_organization_feed_lists_its_bookings_with_status_and_address(
 
 
 async def test_lab_manager_feed_shows_visitors_of_managed_labs_only(
-    client: AsyncTestClient[Litestar], make: Factory, feeds: FeedFactory
+    client: AsyncTestClient[Litestar], make: Factory
 ) -> None:
-    lab, elsewhere = await feeds.lab(languages=("en",)), await feeds.lab()
+    lab, elsewhere = await make.lab(**PLACE, languages=("en",)), await make.lab(**PLACE)
     manager = await make.person("lab_manager", lab_ids=(lab["id"],))
     college = await make.organization(name={"en": "Karaganda Technical College"})
-    slot = await feeds.slot(lab, _day(2))
-    await feeds.booking(
+    slot = await make.slot(lab, _day(2))
+    await make.booking(
         slot, college["id"], headcount=7, contact_name="Dana Director", contact_email="dana@ktc.kz"
     )
-    _series, occurrences = await feeds.series(lab, _day(3).replace(tzinfo=None), count=3)
-    await feeds.booking(occurrences[1], college["id"], headcount=4)
-    hidden = await feeds.slot(elsewhere, _day(2))
+    _series, occurrences = await make.series(lab, _day(3).replace(tzinfo=None), count=3)
+    await make.booking(occurrences[1], college["id"], headcount=4)
+    hidden = await make.slot(elsewhere, _day(2))
     created = await _token(client, manager, "lab_manager")
 
     reply = await client.get(_path(created))
@@ -152,17 +153,15 @@ async def test_lab_manager_feed_shows_visitors_of_managed_labs_only(
     ]
 
 
-async def test_person_feed_shows_own_sessions(
-    client: AsyncTestClient[Litestar], make: Factory, feeds: FeedFactory
-) -> None:
-    lab = await feeds.lab(languages=("en",))
+async def test_person_feed_shows_own_sessions(client: AsyncTestClient[Litestar], make: Factory) -> None:
+    lab = await make.lab(**PLACE, languages=("en",))
     instructor, colleague = await make.person("instructor"), await make.person("instructor")
-    mine = await feeds.slot(lab, _day(2), kind="training", instructor_id=instructor.id)
-    await feeds.slot(lab, _day(2, 14), kind="training", instructor_id=colleague.id)
-    _series, occurrences = await feeds.series(
+    mine = await make.slot(lab, _day(2), kind="training", instructor_id=instructor.id)
+    await make.slot(lab, _day(2, 14), kind="training", instructor_id=colleague.id)
+    _series, occurrences = await make.series(
         lab, _day(4).replace(tzinfo=None), count=4, instructor_id=instructor.id
     )
-    await feeds.change("slots", occurrences[2]["id"], instructor_id=colleague.id)
+    await make.change("slots", occurrences[2]["id"], instructor_id=colleague.id)
     created = await _token(client, instructor, "person")
 
     reply = await client.get(_path(created))
@@ -204,24 +203,22 @@ async def test_repeated_misses_are_rate_limited_across_concurrent_requests(
 
 
 async def test_every_feed_renders_exactly_what_icalendar_renders(
-    pool: asyncpg.Pool, make: Factory, feeds: FeedFactory, settings: Settings
+    pool: asyncpg.Pool, make: Factory, settings: Settings
 ) -> None:
-    lab = await feeds.lab()
+    lab = await make.lab(**PLACE)
     college = await make.organization()
     instructor = await make.person("instructor")
     tig = await make.equipment(lab_id=lab["id"])
-    slot = await feeds.slot(
-        lab, _day(2), unit_ids=await feeds.units(tig["id"], 1), instructor_id=instructor.id
-    )
-    await feeds.booking(slot, college["id"])
-    _series, occurrences = await feeds.series(
+    slot = await make.slot(lab, _day(2), unit_ids=await make.units(tig["id"], 1), instructor_id=instructor.id)
+    await make.booking(slot, college["id"])
+    _series, occurrences = await make.series(
         lab, _day(3).replace(tzinfo=None), count=5, instructor_id=instructor.id
     )
-    await feeds.change("slots", occurrences[1]["id"], status="cancelled")
-    await feeds.change(
+    await make.change("slots", occurrences[1]["id"], status="cancelled")
+    await make.change(
         "slots", occurrences[2]["id"], starts_at=occurrences[2]["starts_at"] + timedelta(hours=1)
     )
-    await feeds.booking(occurrences[3], college["id"])
+    await make.booking(occurrences[3], college["id"])
     now = datetime.now(UTC)
     candidates = [
         service.Feed("t:lab", "lab", lab["id"], "Lab", "Asia/Almaty", True, ""),
@@ -230,6 +227,7 @@ async def test_every_feed_renders_exactly_what_icalendar_renders(
         service.Feed("t:mgr", "lab_manager", [lab["id"]], "Mgr", "Asia/Almaty", False, ""),
         service.Feed("t:me", "person", instructor.id, "Me", "Asia/Almaty", False, ""),
     ]
+    caches = FeedCaches()
     async with pool.acquire() as conn:
         for feed in candidates:
             spec, events = await service.build_feed(conn, feed, settings, now)
@@ -237,18 +235,18 @@ async def test_every_feed_renders_exactly_what_icalendar_renders(
             reference = ics.to_calendar(spec, events).to_ical()
             assert ics.render(spec, events) == reference, feed.view
             # twice: once rendering every event, once from the per-version cache
-            assert await service.render_feed(conn, feed, settings, now) == reference, feed.view
-            assert await service.render_feed(conn, feed, settings, now) == reference, feed.view
+            assert await service.render_feed(conn, feed, settings, now, caches) == reference, feed.view
+            assert await service.render_feed(conn, feed, settings, now, caches) == reference, feed.view
             parse(reference)
 
 
 async def test_events_either_side_of_almatys_2024_change(
-    pool: asyncpg.Pool, feeds: FeedFactory, settings: Settings
+    pool: asyncpg.Pool, make: Factory, settings: Settings
 ) -> None:
     """Rendered as of February 2024, the VTIMEZONE carries the +06 → +05 change the events straddle."""
-    lab = await feeds.lab()
-    before = await feeds.slot(lab, datetime(2024, 2, 28, 10, tzinfo=ALMATY))
-    after = await feeds.slot(lab, datetime(2024, 3, 2, 10, tzinfo=ALMATY))
+    lab = await make.lab(**PLACE)
+    before = await make.slot(lab, datetime(2024, 2, 28, 10, tzinfo=ALMATY))
+    after = await make.slot(lab, datetime(2024, 3, 2, 10, tzinfo=ALMATY))
     feed = service.Feed("t:2024", "lab", lab["id"], "Lab", "Asia/Almaty", True, "")
     async with pool.acquire() as conn:
         spec, events = await service.build_feed(conn, feed, settings, datetime(2024, 2, 20, tzinfo=UTC))

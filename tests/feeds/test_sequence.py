@@ -17,7 +17,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook import migrate
-from tests.feeds.conftest import ApiLab, FeedFactory, day, parse
+from tests.factories import Factory
+from tests.feeds.conftest import PLACE, ApiLab, day, parse
 
 Client = AsyncTestClient[Litestar]
 
@@ -102,12 +103,12 @@ async def test_splitting_a_series_never_lowers_its_sequence(client: Client, lab:
 
 
 async def test_the_sequence_floor_migration_keeps_every_series_above_what_feeds_showed(
-    pool: asyncpg.Pool, feeds: FeedFactory
+    pool: asyncpg.Pool, make: Factory
 ) -> None:
     """Feeds used to add the occurrences they left out of a series' rule; the migration adds them all."""
-    row = await feeds.lab(languages=("en",))
-    series, slots = await feeds.series(row, day(3, 15).replace(tzinfo=None), count=5)
-    await feeds.change("slots", slots[1]["id"], status="cancelled")
+    row = await make.lab(**PLACE, languages=("en",))
+    series, slots = await make.series(row, day(3, 15).replace(tzinfo=None), count=5)
+    await make.change("slots", slots[1]["id"], status="cancelled")
     before = await pool.fetchrow("select sequence, updated_at from slot_series where id = $1", series["id"])
     (floor,) = [m for m in migrate.load() if m.version == 53]
     async with pool.acquire() as conn:

@@ -8,7 +8,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tests.factories import Factory
-from tests.feeds.conftest import ALMATY, FeedFactory, expand, parse
+from tests.feeds.conftest import ALMATY, PLACE, expand, parse
 
 
 def _day(days: int, hour: int = 10) -> datetime:
@@ -16,9 +16,9 @@ def _day(days: int, hour: int = 10) -> datetime:
 
 
 async def test_public_feed_matches_the_slots_api_after_edits_and_a_split(
-    client: AsyncTestClient[Litestar], make: Factory, feeds: FeedFactory
+    client: AsyncTestClient[Litestar], make: Factory
 ) -> None:
-    lab = await feeds.lab(languages=("en",))
+    lab = await make.lab(**PLACE, languages=("en",))
     await make.opening_hours(lab_id=lab["id"])
     manager = await make.person("lab_manager", lab_ids=(lab["id"],))
     director = await make.person("director")

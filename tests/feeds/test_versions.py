@@ -16,20 +16,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.feeds import repository, service
+from labbook.feeds.cache import FeedCaches
 from labbook.settings import Settings
-from tests.feeds.conftest import ApiLab, FeedFactory, day, parse
+from tests.factories import Factory
+from tests.feeds.conftest import PLACE, ApiLab, day, parse, settle
 
 Client = AsyncTestClient[Litestar]
-
-
-async def _settle(pool: asyncpg.Pool, lab_id: int) -> None:
-    """Backdate the lab's slots and series by an hour: no write can be in flight that long ago."""
-    await pool.execute(
-        "update slots set updated_at = updated_at - interval '1 hour' where lab_id = $1", lab_id
-    )
-    await pool.execute(
-        "update slot_series set updated_at = updated_at - interval '1 hour' where lab_id = $1", lab_id
-    )
 
 
 async def _settled_fetch(client: Client, url: str) -> httpx.Response:
@@ -64,7 +56,7 @@ async def test_a_booking_made_and_cancelled_moves_the_seats_left(
     client: Client, pool: asyncpg.Pool, lab: ApiLab
 ) -> None:
     slot = await lab.publish(client, 3)
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     assert any("Seats left: 20 / 20" in d for d in _descriptions(before))
 
@@ -72,7 +64,7 @@ async def test_a_booking_made_and_cancelled_moves_the_seats_left(
     booked = await _changed(client, lab.url, before)
     assert any("Seats left: 16 / 20" in d for d in _descriptions(booked))
 
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     cancel = await client.post(f"/api/v1/bookings/{booking['id']}/cancel", headers=lab.director.headers)
     assert cancel.status_code == 200, cancel.text
@@ -82,7 +74,7 @@ async def test_a_booking_made_and_cancelled_moves_the_seats_left(
 
 async def test_an_edited_and_then_cancelled_slot(client: Client, pool: asyncpg.Pool, lab: ApiLab) -> None:
     slot = await lab.publish(client, 3)
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     edit = await client.patch(
         f"/api/v1/slots/{slot['id']}", json={"title": {"en": "Night tour"}}, headers=lab.manager.headers
@@ -91,7 +83,7 @@ async def test_an_edited_and_then_cancelled_slot(client: Client, pool: asyncpg.P
     after = await _changed(client, lab.url, before)
     assert [str(e["SUMMARY"]) for e in parse(after.content).walk("VEVENT")] == ["Night tour"]
 
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     cancel = await client.post(f"/api/v1/slots/{slot['id']}/cancel", headers=lab.manager.headers)
     assert cancel.status_code == 200, cancel.text
@@ -116,7 +108,7 @@ async def test_a_split_series(client: Client, pool: asyncpg.Pool, lab: ApiLab) -
     )
     assert created.status_code == 201, created.text
     occurrences = created.json()["created"]
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     split = await client.patch(
         f"/api/v1/series/{created.json()['series']['id']}",
@@ -134,7 +126,7 @@ async def test_a_split_series(client: Client, pool: asyncpg.Pool, lab: ApiLab) -
 
 async def test_a_renamed_lab(client: Client, pool: asyncpg.Pool, lab: ApiLab) -> None:
     await lab.publish(client, 3)
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, lab.url)
     rename = await client.patch(
         f"/api/v1/labs/{lab.slug}", json={"name": {"en": "Plasma Lab"}}, headers=lab.manager.headers
@@ -150,7 +142,7 @@ async def test_units_reassigned_and_equipment_renamed(
     tig = lab.equipment["slug"]
     url = f"/feeds/labs/{lab.slug}/equipment/{tig}.ics"
     slot = await lab.publish(client, 3, kind="training", equipment=[{"equipment": tig, "units": 1}])
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, url)
     assert [str(e["SUMMARY"]).rsplit(" ", 1)[-1] for e in parse(before.content).walk("VEVENT")] == ["#1"]
 
@@ -165,7 +157,7 @@ async def test_units_reassigned_and_equipment_renamed(
         f"{lab.equipment['name']['en']} #1, #2"
     ]
 
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, url)
     rename = await client.patch(
         f"/api/v1/labs/{lab.slug}/equipment/{tig}",
@@ -176,7 +168,7 @@ async def test_units_reassigned_and_equipment_renamed(
     after = await _changed(client, url, before)
     assert "Argon bench #1, #2" in str(parse(after.content).walk("VEVENT")[0]["SUMMARY"])
 
-    await _settle(pool, lab.row["id"])
+    await settle(pool, lab.row["id"])
     before = await _settled_fetch(client, url)
     released = await client.patch(
         f"/api/v1/slots/{slot['id']}", json={"equipment": []}, headers=lab.manager.headers
@@ -187,24 +179,25 @@ async def test_units_reassigned_and_equipment_renamed(
 
 
 async def test_the_window_and_the_grace_period_move_at_midnight(
-    pool: asyncpg.Pool, feeds: FeedFactory, settings: Settings
+    pool: asyncpg.Pool, make: Factory, settings: Settings
 ) -> None:
-    lab = await feeds.lab()
-    soon = await feeds.slot(lab, day(5))
-    cancelled = await feeds.slot(lab, day(-10))
-    await feeds.change("slots", cancelled["id"], status="cancelled")
+    lab = await make.lab(**PLACE)
+    soon = await make.slot(lab, day(5))
+    cancelled = await make.slot(lab, day(-10))
+    await make.change("slots", cancelled["id"], status="cancelled")
     # cancelled half a day after today's grace cut-off (see service.window): shown today, gone tomorrow
     since, _ = service.window(datetime.now(UTC))
     await pool.execute(
         "update slots set updated_at = $2 where id = $1", cancelled["id"], since + timedelta(hours=12)
     )
-    await _settle(pool, lab["id"])
+    await settle(pool, lab["id"])
     today = datetime.now(UTC)
+    caches = FeedCaches()
 
     async def fetch(now: datetime, etag: str | None = None) -> service.FeedReply:
         conditions = service.Conditions(if_none_match=[etag] if etag else None)
         return await service.fetch_public_feed(
-            pool, settings, conditions, view="lab", lab_slug=lab["slug"], now=now
+            pool, settings, caches, conditions, view="lab", lab_slug=lab["slug"], now=now
         )
 
     first = await fetch(today)
@@ -221,23 +214,23 @@ async def test_the_window_and_the_grace_period_move_at_midnight(
 
 
 async def test_a_write_that_started_before_the_latest_change_is_never_hidden_under_a_304(
-    client: Client, pool: asyncpg.Pool, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
+    client: Client, pool: asyncpg.Pool, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A transaction stamps ``updated_at`` with its start: a slow one can commit an older stamp than
     the latest one already visible, so the latest stamp alone would not move. No margin here, so that
     only the running transaction can keep the version unsettled."""
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(0))
-    lab = await feeds.lab()
-    early = await feeds.slot(lab, day(2))
-    late = await feeds.slot(lab, day(3))
-    await _settle(pool, lab["id"])
+    lab = await make.lab(**PLACE)
+    early = await make.slot(lab, day(2))
+    late = await make.slot(lab, day(3))
+    await settle(pool, lab["id"])
     url = f"/feeds/labs/{lab['slug']}.ics"
     slow = await pool.acquire()
     try:
         transaction = slow.transaction()
         await transaction.start()
         await slow.fetchval("select now()")
-        await feeds.change("slots", late["id"], title={"en": "Changed late"})
+        await make.change("slots", late["id"], title={"en": "Changed late"})
         while_running = await client.get(url)
         # the change is visible, but the running transaction could still write under it
         assert while_running.headers["etag"].startswith(service.EXACT_TAG)
@@ -272,10 +265,10 @@ async def test_the_write_horizon_is_no_later_than_any_running_transaction(pool: 
 
 
 async def test_an_exact_etag_still_revalidates_once_settled(
-    client: Client, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
+    client: Client, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lab = await feeds.lab()
-    await feeds.slot(lab, day(2))
+    lab = await make.lab(**PLACE)
+    await make.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
     # with a margin of years every change is recent, so the version handed out is the exact one
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(days=3650))
@@ -291,10 +284,10 @@ async def test_an_exact_etag_still_revalidates_once_settled(
 
 
 async def test_date_revalidation_moves_from_an_exact_to_the_index_version_keeping_its_date(
-    client: Client, pool: asyncpg.Pool, feeds: FeedFactory, monkeypatch: pytest.MonkeyPatch
+    client: Client, pool: asyncpg.Pool, make: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lab = await feeds.lab()
-    await feeds.slot(lab, day(2))
+    lab = await make.lab(**PLACE)
+    await make.slot(lab, day(2))
     url = f"/feeds/labs/{lab['slug']}.ics"
     monkeypatch.setattr(service, "SETTLE_MARGIN", timedelta(days=3650))
     fresh = await client.get(url)

@@ -15,6 +15,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.app import create_app
+from labbook.clock import Clock, system_clock
 from labbook.settings import Settings
 from tests.factories import Person
 
@@ -29,14 +30,14 @@ _CSRF = re.compile(r'name="_csrf" value="([^"]+)"')
 
 @asynccontextmanager
 async def browser_for(
-    settings: Settings, base_url: str = "http://labbook.test"
+    settings: Settings, base_url: str = "http://labbook.test", clock: Clock = system_clock
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """A client with a cookie jar of its own, like one person's browser; it shows redirects, not follows.
 
-    Each browser gets its own app: a test client runs the app's lifespan on a loop of its own, and
-    two clients sharing one app would replace each other's connection pool.
+    Each browser gets its own app (on ``clock``): a test client runs the app's lifespan on a loop of
+    its own, and two clients sharing one app would replace each other's connection pool.
     """
-    async with AsyncTestClient(app=create_app(settings), base_url=base_url) as browser:
+    async with AsyncTestClient(app=create_app(settings, clock=clock), base_url=base_url) as browser:
         browser.follow_redirects = False
         yield browser
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,6 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.settings import Settings
-from tests.bookings.helpers import SlotFactory
 from tests.factories import Factory, Person
 from tests.web.conftest import PASSWORD, browser_for, csrf_in, sign_in, submit
 
@@ -58,11 +57,6 @@ class World:
 
 
 @pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
-
-
-@pytest.fixture
 async def world(make: Factory) -> World:
     lab = await make.lab(capacity=30, address="Satpaev St 22, Almaty")
     await make.opening_hours(lab_id=lab["id"], weekdays=range(1, 6), opens="09:00", closes="18:00")
@@ -70,6 +64,11 @@ async def world(make: Factory) -> World:
     director = await make.person("director", organization_id=college["id"], full_name="Aigerim Director")
     other = await make.person("director", full_name="Other Director")
     return World(lab, director, other)
+
+
+def in_a_week() -> datetime:
+    """A week from now, to the second."""
+    return datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
 
 
 def booking_body(lang: str, **fields: object) -> dict[str, object]:
@@ -103,10 +102,10 @@ async def seats_taken(pool: asyncpg.Pool, slot_id: object) -> int:
 
 @pytest.mark.parametrize("lang", LANGS)
 async def test_director_books_cancels_and_requests_a_visit(
-    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, slots: SlotFactory, lang: str
+    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, make: Factory, lang: str
 ) -> None:
     words = WORDS[lang]
-    slot = await slots.slot(lab_id=world.lab["id"], capacity=20)
+    slot = await make.slot(world.lab, in_a_week(), capacity=20)
     await sign_in(web, pool, world.director, lang=lang)
     book_url = f"/{lang}/slots/{slot['id']}/book"
 
@@ -189,9 +188,9 @@ async def test_director_books_cancels_and_requests_a_visit(
 
 
 async def test_bad_input_comes_back_with_the_values_and_a_message_at_each_field(
-    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, slots: SlotFactory
+    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=world.lab["id"], capacity=20)
+    slot = await make.slot(world.lab, in_a_week(), capacity=20)
     await sign_in(web, pool, world.director)
     url = f"/en/slots/{slot['id']}/book"
     page = await submit(
@@ -208,8 +207,8 @@ async def test_bad_input_comes_back_with_the_values_and_a_message_at_each_field(
     assert await pool.fetchval("select count(*) from bookings where slot_id = $1", slot["id"]) == 0
 
     # A language the lab does not offer is refused by the service and said next to the field.
-    lab = await Factory(pool).lab(languages=("kk", "ru"))
-    russian_only = await slots.slot(lab_id=lab["id"])
+    lab = await make.lab(languages=("kk", "ru"))
+    russian_only = await make.slot(lab, in_a_week())
     url = f"/en/slots/{russian_only['id']}/book"
     form = await web.get(url)
     assert '<option value="en"' not in form.text
@@ -221,9 +220,9 @@ async def test_bad_input_comes_back_with_the_values_and_a_message_at_each_field(
 
 
 async def test_a_group_bigger_than_the_session_is_offered_a_visit_request_filled_in(
-    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, slots: SlotFactory
+    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=world.lab["id"], capacity=10, kind="training")
+    slot = await make.slot(world.lab, in_a_week(), capacity=10, kind="training")
     await sign_in(web, pool, world.director, lang="ru")
     url = f"/ru/slots/{slot['id']}/book"
     page = await submit(web, url, url, booking_body("ru", headcount="25", age_group="колледж, 2 курс"))
@@ -259,9 +258,9 @@ async def test_a_group_bigger_than_the_session_is_offered_a_visit_request_filled
 
 
 async def test_a_full_session_offers_the_waiting_list(
-    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, slots: SlotFactory
+    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, world: World, make: Factory
 ) -> None:
-    full = await slots.slot(lab_id=world.lab["id"], capacity=10, seats_taken=10)
+    full = await make.slot(world.lab, in_a_week(), capacity=10, seats_taken=10)
     await sign_in(web, pool, world.director)
     url = f"/en/slots/{full['id']}/book"
     form = await web.get(url)
@@ -279,7 +278,7 @@ async def test_a_full_session_offers_the_waiting_list(
     assert '<span class="badge waitlisted">On the waiting list</span>' in page.text
 
     # Too few seats left for the group: the refusal offers the waiting list as well as a visit request.
-    almost = await slots.slot(lab_id=world.lab["id"], capacity=10, seats_taken=7)
+    almost = await make.slot(world.lab, in_a_week(), capacity=10, seats_taken=7)
     url = f"/en/slots/{almost['id']}/book"
     refused = await submit(web, url, url, booking_body("en", headcount="5"))
     assert refused.status_code == 200
@@ -295,9 +294,9 @@ async def test_another_organizations_booking_is_not_found(
     client: AsyncTestClient[Litestar],
     pool: asyncpg.Pool,
     world: World,
-    slots: SlotFactory,
+    make: Factory,
 ) -> None:
-    slot = await slots.slot(lab_id=world.lab["id"])
+    slot = await make.slot(world.lab, in_a_week())
     theirs = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
         json={"headcount": 3, "contact_name": "Other", "language": "ru"},
@@ -418,10 +417,9 @@ async def test_series_booking_all_or_nothing(
     client: AsyncTestClient[Litestar],
     pool: asyncpg.Pool,
     world: World,
-    slots: SlotFactory,
+    make: Factory,
 ) -> None:
-    weeks = [timedelta(days=7), timedelta(days=14), timedelta(days=21)]
-    series, occurrences = await slots.series(lab_id=world.lab["id"], starts_in=weeks, capacity=12)
+    series, occurrences = await make.series(world.lab, in_a_week().astimezone(ALMATY), count=3, capacity=12)
     await sign_in(web, pool, world.director)
     url = f"/en/series/{series['id']}/book"
     form = await web.get(url)
@@ -436,7 +434,9 @@ async def test_series_booking_all_or_nothing(
     listing = await web.get(booked.headers["location"])
     assert "3 sessions are booked." in listing.text
 
-    other_series, other_slots = await slots.series(lab_id=world.lab["id"], starts_in=weeks, capacity=12)
+    other_series, other_slots = await make.series(
+        world.lab, in_a_week().astimezone(ALMATY), count=3, capacity=12
+    )
     crowded = other_slots[1]
     theirs = await client.post(
         f"/api/v1/slots/{crowded['id']}/bookings",
@@ -587,10 +587,10 @@ async def test_organization_feed_is_shown_once_and_can_be_turned_off(
 
 
 async def test_an_admin_books_on_behalf_of_an_organization(
-    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory, world: World, slots: SlotFactory
+    web: AsyncTestClient[Litestar], pool: asyncpg.Pool, make: Factory, world: World
 ) -> None:
     admin = await make.person("admin")
-    slot = await slots.slot(lab_id=world.lab["id"], capacity=20)
+    slot = await make.slot(world.lab, in_a_week(), capacity=20)
     college = await pool.fetchval(
         "select slug from organizations where id = $1", world.director.organization_id
     )

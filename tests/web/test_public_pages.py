@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from typing import Any
 from uuid import uuid4
@@ -15,8 +15,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from labbook.settings import Settings
 from tests.factories import Factory, Person
-from tests.web.conftest import sign_in
+from tests.web.conftest import browser_for, sign_in
 
 ALMATY = ZoneInfo("Asia/Almaty")
 LANGS = ("kk", "ru", "en")
@@ -175,6 +176,26 @@ async def test_slot_page_shows_seats_left_and_the_way_to_book(
     assert "Осталось 13 мест из 20" in russian
     # the anonymous visitor is told that booking starts with signing in
     assert "Сначала нужно будет войти." in russian
+
+
+async def test_pages_go_by_the_apps_clock(
+    client: AsyncTestClient[Litestar], settings: Settings, world: World
+) -> None:
+    """Ten days on, a session four days from today is over: no way to book it, and the calendar
+    opens on the week that holds the clock's today."""
+    slot = await world.publish(client, local(4, 11), capacity=20)
+    later = datetime.now(UTC) + timedelta(days=10)
+    async with browser_for(settings, clock=lambda: later) as web:
+        page = await web.get(f"/en/slots/{slot['id']}")
+        assert page.status_code == 200
+        assert f'href="/en/slots/{slot["id"]}/book"' not in page.text
+        calendar = await web.get(f"/en/labs/{world.slug}/calendar")
+        today = later.astimezone(ALMATY).date()
+        monday = today - timedelta(days=today.isoweekday() - 1)
+        assert f'id="d-{monday.isoformat()}"' in calendar.text
+    async with browser_for(settings) as web:
+        page = await web.get(f"/en/slots/{slot['id']}")
+        assert f'href="/en/slots/{slot["id"]}/book"' in page.text
 
 
 async def test_cancelled_and_full_slots_say_so(

@@ -1,14 +1,20 @@
-"""A bounded in-process LRU for values that are pure functions of their key.
+"""Bounded in-process LRUs for values that are pure functions of their key.
 
 Only values that cannot go stale belong here: a feed body keyed by its ETag (which digests every row
 the body was built from) is the same on every worker forever, so no worker needs to be told about
 changes. Anything that may change under an unchanged key lives in PostgreSQL instead.
+
+The caches belong to one running app: ``FeedCaches`` is made when the app starts and dropped when it
+stops (``feeds.routes.feed_caches``, one of the app's lifespans), so two apps in one process, as in
+the tests, never share rendered bytes, and a stopped app holds none.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Hashable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -46,3 +52,23 @@ class LRU(Generic[V]):
 
 def _size(value: object) -> int:
     return len(value) if isinstance(value, bytes | str) else 0
+
+
+# The serialized events of one standalone slot or one whole series: (order key, bytes) per event.
+Blocks = tuple[tuple[tuple[datetime, str], bytes], ...]
+
+
+def _bodies() -> LRU[bytes]:
+    return LRU(max_items=512, max_bytes=64 * 1024 * 1024)
+
+
+def _blocks() -> LRU[Blocks]:
+    return LRU(max_items=100_000)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCaches:
+    """What one app keeps of rendered feeds: whole bodies by ETag, and event blocks by data version."""
+
+    bodies: LRU[bytes] = field(default_factory=_bodies)
+    blocks: LRU[Blocks] = field(default_factory=_blocks)

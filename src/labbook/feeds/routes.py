@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 import msgspec
-from litestar import Controller, HttpMethod, Request, get, post, route
+from litestar import Controller, HttpMethod, Litestar, Request, get, post, route
 from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
 from labbook.accounts.security import AUTHENTICATED, PUBLIC, Principal
+from labbook.clock import Clock
 from labbook.errors import NotFound, RateLimited
 from labbook.feeds import service
+from labbook.feeds.cache import FeedCaches
 from labbook.feeds.schemas import (
     EquipmentFeedLink,
     FeedToken,
@@ -45,14 +49,29 @@ Lang = Annotated[
 ]
 
 
-def _served_by(request: Request[Any, Any, Any]) -> tuple[asyncpg.Pool, Settings]:
-    """The pool and settings, read from the app's state rather than injected: two injected
-    dependencies make Litestar resolve them in a task group (two tasks per request), a real share of
-    a revalidation, the hottest request the app answers."""
+@asynccontextmanager
+async def feed_caches(app: Litestar) -> AsyncIterator[None]:
+    """The app's feed caches: made when it starts, dropped with everything in them when it stops."""
+    app.state.feed_caches = FeedCaches()
+    try:
+        yield
+    finally:
+        del app.state.feed_caches
+
+
+class _Served(NamedTuple):
+    pool: asyncpg.Pool
+    settings: Settings
+    caches: FeedCaches
+    clock: Clock
+
+
+def _served_by(request: Request[Any, Any, Any]) -> _Served:
+    """The pool, settings, caches and clock, read from the app's state rather than injected: each
+    injected dependency makes Litestar resolve them in a task group (a task each per request), a real
+    share of a revalidation, the hottest request the app answers."""
     state = request.app.state
-    pool: asyncpg.Pool = state.pool
-    settings: Settings = state.settings
-    return pool, settings
+    return _Served(state.pool, state.settings, state.feed_caches, state.clock)
 
 
 def _strip_suffix(name: str) -> str:
@@ -75,7 +94,7 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
     return Conditions()
 
 
-def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
+def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> Response[Any]:
     # Last-Modified must not be later than Date (RFC 9110 §8.8.2.1), so this reply stamps its own
     # Date, in whole seconds like Last-Modified. HTTP dates have one-second resolution and each feed
     # version gets a second of its own (``repository.RECORD_VERSION``), so that If-Modified-Since
@@ -83,7 +102,7 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply) -> Response[Any]:
     # the clock, and the Date then goes with it rather than the Last-Modified going back to an
     # older version's second (which would turn If-Modified-Since into a wrong 304 or a lost one).
     last_modified = reply.last_modified.astimezone(UTC).replace(microsecond=0)
-    date = max(datetime.now(UTC).replace(microsecond=0), last_modified)
+    date = max(now.astimezone(UTC).replace(microsecond=0), last_modified)
     headers = {
         "Date": format_datetime(date, usegmt=True),
         "ETag": reply.etag,
@@ -114,16 +133,19 @@ async def lab_feed(
     request: Request[Any, Any, Any], lab_file: FromPath[str], lang: Lang = None
 ) -> Response[Any]:
     """Never names who booked: a private slot shows only as an anonymous "Reserved" block."""
-    pool, settings = _served_by(request)
+    served = _served_by(request)
+    now = served.clock()
     reply = await service.fetch_public_feed(
-        pool,
-        settings,
+        served.pool,
+        served.settings,
+        served.caches,
         _conditions(request),
         view="lab",
         lab_slug=_strip_suffix(lab_file),
         language=lang,
+        now=now,
     )
-    return _reply(request, reply)
+    return _reply(request, reply, now)
 
 
 @route(
@@ -137,17 +159,20 @@ async def lab_feed(
 async def equipment_feed(
     request: Request[Any, Any, Any], lab: FromPath[str], equipment_file: FromPath[str], lang: Lang = None
 ) -> Response[Any]:
-    pool, settings = _served_by(request)
+    served = _served_by(request)
+    now = served.clock()
     reply = await service.fetch_public_feed(
-        pool,
-        settings,
+        served.pool,
+        served.settings,
+        served.caches,
         _conditions(request),
         view="equipment",
         lab_slug=lab,
         equipment_slug=_strip_suffix(equipment_file),
         language=lang,
+        now=now,
     )
-    return _reply(request, reply)
+    return _reply(request, reply, now)
 
 
 @route(
@@ -162,20 +187,23 @@ async def private_feed(
     request: Request[Any, Any, Any], token_file: FromPath[str], lang: Lang = None
 ) -> Response[Any]:
     """Unknown and revoked tokens answer 404; a client that keeps trying unknown ones gets 429."""
-    pool, settings = _served_by(request)
+    served = _served_by(request)
+    now = served.clock()
     try:
         reply = await service.fetch_private_feed(
-            pool,
-            settings,
+            served.pool,
+            served.settings,
+            served.caches,
             _conditions(request),
             secret=_strip_suffix(token_file),
             client=request.client.host if request.client else "unknown",
             language=lang,
+            now=now,
         )
     except RateLimited as exc:
         retry_after = str(exc.members.get("retry_after", service.MISS_WINDOW_SECONDS))
         raise TooManyRequestsException(exc.detail, headers={"Retry-After": retry_after}) from None
-    return _reply(request, reply)
+    return _reply(request, reply, now)
 
 
 @get(

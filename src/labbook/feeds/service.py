@@ -39,7 +39,7 @@ from labbook.accounts.security import FEED_TOKEN_PREFIX, Principal, hash_secret,
 from labbook.audit import service as audit
 from labbook.errors import Forbidden, NotFound, RateLimited
 from labbook.feeds import ics, repository
-from labbook.feeds.cache import LRU
+from labbook.feeds.cache import FeedCaches
 from labbook.feeds.events import (
     UID_DOMAIN,
     ViewContext,
@@ -67,10 +67,6 @@ EXACT_TAG = '"x-'
 # it; a change newer than the write horizon less this margin leaves a public feed's version unsettled.
 SETTLE_MARGIN = timedelta(seconds=2)
 _NAME_LANGUAGES = ("en", "ru", "kk")
-
-_bodies: LRU[bytes] = LRU(max_items=512, max_bytes=64 * 1024 * 1024)
-# The serialized events of one standalone slot or one whole series, per data version.
-_blocks: LRU[tuple[tuple[tuple[datetime, str], bytes], ...]] = LRU(max_items=100_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,12 +285,12 @@ async def public_feed(
     lab_slug: str,
     equipment_slug: str | None = None,
     language: str | None = None,
+    *,
+    now: datetime,
 ) -> Feed:
     """A public feed by its slugs (the lab's, and the equipment's for an equipment feed)."""
     async with pool.acquire() as conn:
-        indexed = await _index_version(
-            conn, settings, datetime.now(UTC), view, lab_slug, equipment_slug, language
-        )
+        indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
     return indexed.feed
 
 
@@ -466,12 +462,14 @@ def _calendar_spec(
     return ics.CalendarSpec(feed.name, timezone, refresh, "", ordered, first, last)
 
 
-async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, now: datetime) -> bytes:
+async def render_feed(
+    conn: asyncpg.Connection, feed: Feed, settings: Settings, now: datetime, caches: FeedCaches
+) -> bytes:
     """The feed's bytes, equal to rendering ``build_feed`` whole, re-rendering only changed events.
 
     Slot views first read each row's data version without its text; the serialized events of every
-    standalone slot and of every series (master plus overrides) are kept per version, and only the
-    rows whose version is not in the cache are read in full and rendered.
+    standalone slot and of every series (master plus overrides) are kept per version in
+    ``caches.blocks``, and only the rows whose version is not there are read in full and rendered.
     """
     since, until = window(now)
     ctx = _context(feed, settings)
@@ -485,7 +483,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         ctx.language,
     )
     if feed.view == "organization":
-        return await _render_organization_feed(conn, feed, settings, ctx, view_key, since, until)
+        return await _render_organization_feed(conn, feed, settings, caches, ctx, view_key, since, until)
     slots = await repository.list_feed_slot_versions(
         conn, feed.view, feed.scope, since=since, until=until, equipment_id=feed.equipment_id
     )
@@ -508,7 +506,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
         versions = tuple(slot_version(m, bookings.get(m["id"], ())) for m in members)
         groups[group] = ((view_key, lab["id"], lab["updated_at"], lab["revision"], head, versions), members)
 
-    found = {key: _blocks.get(key) for key, _ in groups.values()}
+    found = {key: caches.blocks.get(key) for key, _ in groups.values()}
     missing = [m["id"] for key, members in groups.values() if found[key] is None for m in members]
     if missing:
         partial = {s["id"]: s for s in slots}
@@ -523,7 +521,7 @@ async def render_feed(conn: asyncpg.Connection, feed: Feed, settings: Settings, 
             uid = f"{'series' if group in series else 'slot'}-{group}@{UID_DOMAIN}"
             if found[key] is None:
                 rendered = tuple((order_key(e), ics.serialize_event(e)) for e in by_uid[uid])
-                _blocks.put(key, rendered)
+                caches.blocks.put(key, rendered)
                 found[key] = rendered
 
     blocks: list[tuple[tuple[datetime, str], bytes]] = []
@@ -542,6 +540,7 @@ async def _render_organization_feed(
     conn: asyncpg.Connection,
     feed: Feed,
     settings: Settings,
+    caches: FeedCaches,
     ctx: ViewContext,
     view_key: tuple[Any, ...],
     since: datetime,
@@ -555,12 +554,12 @@ async def _render_organization_feed(
         key = (view_key, booking["id"], booking["sequence"], booking["updated_at"], booking["status"],
                booking["slot_sequence"], booking["slot_updated_at"], booking["slot_status"],
                lab["id"], lab["updated_at"], lab["revision"])  # fmt: skip
-        cached = _blocks.get(key)
+        cached = caches.blocks.get(key)
         if cached is None:
             cached = tuple(
                 (order_key(e), ics.serialize_event(e)) for e in booking_events(ctx, [booking], labs)
             )
-            _blocks.put(key, cached)
+            caches.blocks.put(key, cached)
         blocks.extend(cached)
     blocks.sort(key=lambda block: block[0])
     tzids = {labs[b["lab_id"]]["timezone"] for b in bookings}
@@ -600,7 +599,7 @@ async def _last_modified(conn: asyncpg.Connection, feed: Feed, version: FeedVers
 Versioned = Callable[[asyncpg.Connection], Awaitable[tuple[Feed, FeedVersion]]]
 
 
-async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions, *,
+async def _fetch(pool: asyncpg.Pool, settings: Settings, caches: FeedCaches, conditions: Conditions, *,
                  now: datetime, versioned: Versioned) -> FeedReply:  # fmt: skip
     """Answer one GET or HEAD: a 304 is decided from the version alone, never by rendering."""
     async with pool.acquire() as conn:
@@ -611,10 +610,10 @@ async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions,
         # The body must be exactly the one its ETag describes: read both from one snapshot.
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             feed, version = await versioned(conn)
-            body = _bodies.get((feed.key, version.etag))
+            body = caches.bodies.get((feed.key, version.etag))
             if body is None:
-                body = await render_feed(conn, feed, settings, now)
-                _bodies.put((feed.key, version.etag), body)
+                body = await render_feed(conn, feed, settings, now, caches)
+                caches.bodies.put((feed.key, version.etag), body)
         last_modified = await _last_modified(conn, feed, version)
     return FeedReply(feed, version.etag, last_modified, body, False)
 
@@ -622,22 +621,22 @@ async def _fetch(pool: asyncpg.Pool, settings: Settings, conditions: Conditions,
 async def fetch_public_feed(
     pool: asyncpg.Pool,
     settings: Settings,
+    caches: FeedCaches,
     conditions: Conditions,
     *,
     view: str,
     lab_slug: str,
     equipment_slug: str | None = None,
     language: str | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> FeedReply:
-    """A lab's or a piece of equipment's public feed (as of ``now``: tests move the clock).
+    """A lab's or a piece of equipment's public feed as of ``now`` (the app's clock).
 
     A revalidation is one query of two index probes. A body goes out under the index version only
     when that version is settled (no write still running could slip in under it); otherwise, for the
     few seconds after a change, under the exact version, which a later revalidation checks exactly
     (and, for a date revalidation, hands over to the index version once settled).
     """
-    now = now or datetime.now(UTC)
     async with pool.acquire() as conn:
         indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
         # An index ETag was only ever sent while settled, so an equal one now means no change since.
@@ -669,10 +668,10 @@ async def fetch_public_feed(
                 feed, version = await _public_version(
                     conn, settings, now, view, lab_slug, equipment_slug, language
                 )
-            body = _bodies.get((feed.key, version.etag))
+            body = caches.bodies.get((feed.key, version.etag))
             if body is None:
-                body = await render_feed(conn, feed, settings, now)
-                _bodies.put((feed.key, version.etag), body)
+                body = await render_feed(conn, feed, settings, now, caches)
+                caches.bodies.put((feed.key, version.etag), body)
         last_modified = await _last_modified(conn, feed, version)
     return FeedReply(feed, version.etag, last_modified, body, False)
 
@@ -680,14 +679,15 @@ async def fetch_public_feed(
 async def fetch_private_feed(
     pool: asyncpg.Pool,
     settings: Settings,
+    caches: FeedCaches,
     conditions: Conditions,
     *,
     secret: str,
     client: str,
     language: str | None = None,
+    now: datetime,
 ) -> FeedReply:
-    """The feed a private token names (404 and, on repeated misses, 429 otherwise)."""
-    now = datetime.now(UTC)
+    """The feed a private token names as of ``now`` (404 and, on repeated misses, 429 otherwise)."""
     resolved: list[Feed] = []
 
     async def versioned(conn: asyncpg.Connection) -> tuple[Feed, FeedVersion]:
@@ -696,7 +696,7 @@ async def fetch_private_feed(
             resolved.append(await _private_feed(conn, secret, client, settings, language))
         return resolved[0], await _version(conn, resolved[0], settings, now)
 
-    return await _fetch(pool, settings, conditions, now=now, versioned=versioned)
+    return await _fetch(pool, settings, caches, conditions, now=now, versioned=versioned)
 
 
 # ---- feed tokens ------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 from uuid import UUID
@@ -33,7 +33,7 @@ from labbook.visits.schemas import VisitCancellation, VisitRequestCreate
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import LANGUAGE_NAMES, Gettext
-from labbook.web.pages import cookie, page_lang, render, see_other
+from labbook.web.pages import cookie, now_of, page_lang, render, see_other
 from labbook.web.problems import SENTENCES, explain
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -136,7 +136,7 @@ async def _lab_names(pool: asyncpg.Pool, rows: Iterable[Mapping[str, Any]]) -> d
     return await catalog.lab_names(pool, (row["lab_slug"] for row in rows))
 
 
-def _closed_reason(slot: Mapping[str, Any], lab: Mapping[str, Any], lang: str) -> str | None:
+def _closed_reason(slot: Mapping[str, Any], lab: Mapping[str, Any], lang: str, now: datetime) -> str | None:
     """Why a slot's booking form is not offered at all, in words; ``None`` while it takes bookings.
 
     The service decides in the end; this only spares people a form that cannot succeed.
@@ -144,7 +144,6 @@ def _closed_reason(slot: Mapping[str, Any], lab: Mapping[str, Any], lang: str) -
     gettext = Gettext(lang)
     if slot["status"] != "active" or slot["kind"] not in BOOKABLE_KINDS or lab["is_archived"]:
         return gettext.plain(SENTENCES["slot-not-bookable"])
-    now = datetime.now(UTC)
     deadline = slot["booking_deadline"]
     if (
         (deadline is not None and deadline <= now)
@@ -204,8 +203,8 @@ async def _newest(
     return list(reversed(rows)), total
 
 
-def _cancellable(row: Mapping[str, Any]) -> bool:
-    return row["status"] in CANCELLABLE and row["starts_at"] > datetime.now(UTC)
+def _cancellable(row: Mapping[str, Any], now: datetime) -> bool:
+    return row["status"] in CANCELLABLE and row["starts_at"] > now
 
 
 def _reference(booking_id: UUID) -> str:
@@ -279,7 +278,7 @@ class BookingPages(Controller):
             values=values,
             errors=errors,
             problem=problem,
-            closed=_closed_reason(slot, lab, lang),
+            closed=_closed_reason(slot, lab, lang, now_of(request)),
             languages_offered=_language_options(lab["languages"], lang),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
             offer_waitlist=(slot["seats_left"] <= 0 or full) and not too_big,
@@ -329,7 +328,7 @@ class BookingPages(Controller):
         problem: str | None,
         failures: list[dict[str, Any]],
     ) -> Template:
-        now = datetime.now(UTC)
+        now = now_of(request)
         remaining = [s for s in series.occurrences if s["status"] == "active" and s["starts_at"] > now]
         return render(
             request,
@@ -356,7 +355,7 @@ class BookingPages(Controller):
         cancelled: Flag = None,
     ) -> Template:
         """Upcoming (soonest first) and past (latest first): a constant number of queries."""
-        now = datetime.now(UTC)
+        now = now_of(request)
         upcoming, upcoming_total = await bookings.list_bookings(
             pool, me, BookingFilter(starts_from=now, limit=LIST_LIMIT)
         )
@@ -393,7 +392,7 @@ class BookingPages(Controller):
             lab=lab,
             organization=organization,
             reference=_reference(row["id"]),
-            cancellable=_cancellable(row),
+            cancellable=_cancellable(row, now_of(request)),
             created=bool(created),
         )
 
@@ -437,7 +436,7 @@ class BookingPages(Controller):
             booking=row,
             lab=lab,
             reference=_reference(row["id"]),
-            cancellable=_cancellable(row),
+            cancellable=_cancellable(row, now_of(request)),
             values=values,
             errors=errors,
             problem=problem,
@@ -457,12 +456,11 @@ def _window_values(posted: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def _windows(
-    typed: list[dict[str, str]], timezone: str, lang: str
+    typed: list[dict[str, str]], timezone: str, lang: str, now: datetime
 ) -> tuple[list[dict[str, str]], dict[str, str]]:
     """Windows picked in the lab's wall-clock time, as aware instants; errors by ``window-<n>``."""
     gettext = Gettext(lang)
     tz = zone(timezone)
-    now = datetime.now(UTC)
     windows: list[dict[str, str]] = []
     errors: dict[str, str] = {}
     for index, window in enumerate(typed):
@@ -553,7 +551,7 @@ class VisitRequestPages(Controller):
         lab = await catalog.get_lab(pool, str(posted.get("lab") or ""))
         typed = _window_values(posted)
         fields = {k: v for k, v in posted.items() if k not in ("date", "starts_at", "ends_at")}
-        windows, errors = _windows(typed, lab["timezone"], lang)
+        windows, errors = _windows(typed, lab["timezone"], lang, now_of(request))
         try:
             # Windows were checked above, field by field; the decoder checks the rest.
             data = forms.decode(
@@ -599,7 +597,7 @@ class VisitRequestPages(Controller):
             hours=[(day, by_day.get(day, [])) for day in range(1, 8)],
             languages_offered=_language_options(lab["languages"], page_lang(request)),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
-            today=datetime.now(zone(lab["timezone"])).date().isoformat(),
+            today=now_of(request).astimezone(zone(lab["timezone"])).date().isoformat(),
         )
 
     @get("/visit-requests")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
 from labbook.accounts.signin import WebSession
+from labbook.clock import Clock
 from labbook.errors import LabbookError
 from labbook.schemas import LANGUAGES
 from labbook.settings import Settings
@@ -67,6 +69,12 @@ def web_session(request: Request[Any, Any, Any]) -> WebSession | None:
 def settings_of(request: Request[Any, Any, Any]) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def now_of(request: Request[Any, Any, Any]) -> datetime:
+    """What time it is for this page: a reading of the app's clock (``labbook.clock``)."""
+    clock: Clock = request.app.state.clock
+    return clock()
 
 
 def csrf_token(request: Request[Any, Any, Any]) -> tuple[str, bool]:

@@ -25,7 +25,7 @@ from labbook.slots import service as slots
 from labbook.timezones import zone
 from labbook.web.forms import N_
 from labbook.web.i18n import negotiate
-from labbook.web.pages import LANG_COOKIE, page_lang, render, settings_of
+from labbook.web.pages import LANG_COOKIE, now_of, page_lang, render, settings_of
 
 HOST_KIND = "host_university"
 # Every lab on one page: a university has tens of labs, not thousands.
@@ -291,7 +291,7 @@ class PublicPages(Controller):
         """A lab's week, day by day: sessions with seats left, closures and maintenance."""
         found = await _public_lab(pool, lab)
         tz = zone(found["timezone"])
-        today = dt.datetime.now(tz).date()
+        today = now_of(request).astimezone(tz).date()
         monday = parse_week(week, today)
         seats, seats_ok = group_size(min_seats)
         starts_at = dt.datetime.combine(monday, dt.time(), tzinfo=tz)
@@ -359,7 +359,7 @@ class PublicPages(Controller):
             tz=row["timezone"],
             held=held_equipment(row["units"], equipment),
             week=week_name(monday_of(row["starts_at"].astimezone(zone(row["timezone"])).date())),
-            bookable=can_book(row, dt.datetime.now(dt.UTC)),
+            bookable=can_book(row, now_of(request)),
             kind_names=KIND_NAMES,
         )
 
@@ -374,7 +374,7 @@ class PublicPages(Controller):
         """A course of sessions: its rule in words, every session with its seats, and booking it whole."""
         view = await slots.get_series_for(pool, principal, _slot_uuid(series_id))
         found = await catalog.get_lab(pool, view.lab_slug)
-        now = dt.datetime.now(dt.UTC)
+        now = now_of(request)
         row = view.row
         first: dt.datetime = row["local_start"]
         return render(
