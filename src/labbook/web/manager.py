@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -29,7 +29,7 @@ from labbook.visits.schemas import VisitDecision
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
-from labbook.web.pages import page_lang, render, see_other
+from labbook.web.pages import now_of, page_lang, render, see_other
 from labbook.web.problems import explain
 
 Pool = NamedDependency[asyncpg.Pool]
@@ -192,7 +192,7 @@ class ManagerPages(Controller):
         errors: dict[str, str] | None = None,
         posted: Mapping[str, Any] | None = None,
     ) -> Template:
-        now = datetime.now(UTC)
+        now = now_of(request)
         pending, pending_total = await bookings.list_bookings(
             pool, me, BookingFilter(status="pending", starts_from=now, limit=QUEUE_LIMIT)
         )
