@@ -6,7 +6,7 @@ from litestar import Request, get
 from litestar.response import Response
 
 from labbook import migrate
-from labbook.accounts.security import PUBLIC
+from labbook.core.access import PUBLIC
 from labbook.schemas import Out
 
 

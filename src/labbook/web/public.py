@@ -17,8 +17,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from labbook.accounts.security import PUBLIC, Principal
 from labbook.catalog import service as catalog
+from labbook.core.access import PUBLIC
+from labbook.core.principal import Principal
 from labbook.errors import NotFound
 from labbook.feeds import service as feeds
 from labbook.slots import service as slots
