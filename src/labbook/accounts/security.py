@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from labbook.accounts import repository
-from labbook.core.access import AUTHENTICATED, PUBLIC
+from labbook.core.access import AUTHENTICATED, PUBLIC, Access
 from labbook.core.principal import Principal
 from labbook.errors import Forbidden, Unauthorized
 
@@ -52,7 +52,7 @@ async def principal_for_token(conn: asyncpg.Connection, secret: str) -> Principa
 
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-wide guard: authenticate the token (if any) and enforce the handler's ``access``."""
-    access = handler.opt.get("access")
+    access: Access | None = handler.opt.get("access")
     if access is None and connection.scope.get("method") == "OPTIONS":
         # Litestar's generated OPTIONS handlers only list allowed methods; they expose no data.
         return
