@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from labbook import db, embedded, migrate  # noqa: E402
-from labbook.accounts.security import Principal  # noqa: E402
+from labbook.core.principal import Principal  # noqa: E402
 from labbook.slots import service  # noqa: E402
 from labbook.slots.schemas import Recurrence, SeriesCreate, SlotCreate, UnitRequest  # noqa: E402
 

@@ -31,6 +31,7 @@ from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
 from labbook.clock import Clock, system_clock
+from labbook.core.access import PUBLIC
 from labbook.errors import LabbookError
 from labbook.feeds.routes import feed_caches
 from labbook.feeds.routes import route_handlers as feeds_routes
@@ -43,6 +44,7 @@ from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
 from labbook.validation import check_request, validation_problem
+from labbook.visits.routes import route_handlers as visits_routes
 from labbook.web import route_handlers as web_routes
 from labbook.web import template_config
 from labbook.web.pages import is_page_path, page_not_found
@@ -175,12 +177,13 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             *audit_routes,
             *slots_routes,
             *bookings_routes,
+            *visits_routes,
             *feeds_routes,
             *web_routes,
             create_static_files_router(
                 path=EXPLORER_ASSETS,
                 directories=[str(swagger_ui_path)],
-                opt={"access": "public"},
+                opt={"access": PUBLIC},
                 include_in_schema=False,
             ),
         ],
@@ -218,7 +221,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             title="labbook",
             version="1",
             description="Laboratory booking and outreach-visit scheduler.",
-            openapi_router=Router(path="/schema", route_handlers=[], opt={"access": "public"}),
+            openapi_router=Router(path="/schema", route_handlers=[], opt={"access": PUBLIC}),
             render_plugins=[
                 SwaggerRenderPlugin(
                     js_url=f"{EXPLORER_ASSETS}/swagger-ui-bundle.js",

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated, Generic, Literal, TypeVar, overload
+from typing import Annotated, Literal, overload
 
 import msgspec
 from msgspec import Meta
 
 from labbook.errors import ValidationFailed
-
-T = TypeVar("T")
 
 
 class Base(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,15 +77,6 @@ def date_or_instant(name: str, text: str | None) -> date | datetime | None:
     if instant.tzinfo is None:
         raise ValidationFailed.field(name, "give a time zone offset, e.g. 2026-09-01T00:00:00+05:00")
     return instant
-
-
-class Page(Out, Generic[T]):
-    """One page of a list, with the total count across all pages."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 def to_builtins(value: object) -> object:

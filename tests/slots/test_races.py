@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from labbook import db
-from labbook.accounts.security import Principal
+from labbook.core.principal import Principal
 from labbook.errors import LabbookError, UnitTaken
 from labbook.slots import service
 from labbook.slots.schemas import SlotCreate, UnitRequest

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from labbook import db
-from labbook.accounts.security import Principal
+from labbook.core.principal import Principal
 from labbook.slots import service
 from labbook.slots.schemas import Recurrence, SeriesCreate, UnitRequest
 from tests.factories import Factory

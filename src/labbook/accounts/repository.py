@@ -8,8 +8,36 @@ from uuid import UUID
 import asyncpg
 
 from labbook import db
-from labbook.accounts.security import Principal
+from labbook.accounts.rows import (
+    BarePerson,
+    LabRef,
+    LinkHolder,
+    LinkRow,
+    ListedPerson,
+    LoginRow,
+    OrganizationRef,
+    PersonRow,
+    ProfileRow,
+    SessionRow,
+    TokenPrincipal,
+    TokenRow,
+    UsedLink,
+)
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
+from labbook.core.rows import many, maybe, one
 from labbook.errors import Conflict
+
+
+def _principal(row: TokenPrincipal | SessionRow, token_id: UUID | None = None) -> Principal:
+    return Principal(
+        person_id=row.person_id,
+        organization_id=row.organization_id,
+        roles=frozenset(Role(role) for role in row.roles),
+        managed_lab_ids=frozenset(row.lab_ids),
+        token_id=token_id,
+    )
+
 
 GET_PRINCIPAL_BY_TOKEN = """
 select t.id as token_id, p.id as person_id, p.organization_id, p.roles,
@@ -102,18 +130,12 @@ returning id
 
 
 async def get_principal_by_token(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
-    row = await conn.fetchrow(GET_PRINCIPAL_BY_TOKEN, token_hash)
+    row = maybe(TokenPrincipal, await conn.fetchrow(GET_PRINCIPAL_BY_TOKEN, token_hash))
     if row is None:
         return None
-    if row["is_stale"]:
-        await conn.execute(TOUCH_TOKEN, row["token_id"])
-    return Principal(
-        person_id=row["person_id"],
-        organization_id=row["organization_id"],
-        roles=frozenset(row["roles"]),
-        managed_lab_ids=frozenset(row["lab_ids"]),
-        token_id=row["token_id"],
-    )
+    if row.is_stale:
+        await conn.execute(TOUCH_TOKEN, row.token_id)
+    return _principal(row, row.token_id)
 
 
 async def insert_person(
@@ -124,27 +146,29 @@ async def insert_person(
     full_name: str,
     phone: str | None,
     roles: list[str],
-) -> asyncpg.Record:
+) -> BarePerson:
     try:
-        return await conn.fetchrow(INSERT_PERSON, organization_id, email, full_name, phone, roles)
+        return one(
+            BarePerson, await conn.fetchrow(INSERT_PERSON, organization_id, email, full_name, phone, roles)
+        )
     except asyncpg.UniqueViolationError as exc:
         if db.constraint_name(exc) == "uq_people_email":
             raise Conflict(f"a person with the email {email} already exists", field="email") from None
         raise
 
 
-async def get_person_by_email(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_PERSON_BY_EMAIL, email)
+async def get_person_by_email(conn: asyncpg.Connection, email: str) -> BarePerson | None:
+    return maybe(BarePerson, await conn.fetchrow(GET_PERSON_BY_EMAIL, email))
 
 
-async def get_person(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
+async def get_person(conn: asyncpg.Connection, person_id: UUID) -> PersonRow | None:
     """A person with their organization's slug and kind and the slugs of the labs they manage."""
-    return await conn.fetchrow(GET_PERSON, person_id)
+    return maybe(PersonRow, await conn.fetchrow(GET_PERSON, person_id))
 
 
-async def lock_person(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
+async def lock_person(conn: asyncpg.Connection, person_id: UUID) -> PersonRow | None:
     """Like ``get_person``, holding the row until the transaction ends."""
-    return await conn.fetchrow(LOCK_PERSON, person_id)
+    return maybe(PersonRow, await conn.fetchrow(LOCK_PERSON, person_id))
 
 
 async def list_people(
@@ -155,10 +179,10 @@ async def list_people(
     q: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    rows = await conn.fetch(LIST_PEOPLE, organization_slug, role, q, limit, offset)
+) -> tuple[list[ListedPerson], int]:
+    rows = many(ListedPerson, await conn.fetch(LIST_PEOPLE, organization_slug, role, q, limit, offset))
     if rows:
-        return rows, rows[0]["total"]
+        return rows, rows[0].total
     if offset == 0:
         return rows, 0
     total: int = await conn.fetchval(COUNT_PEOPLE, organization_slug, role, q)
@@ -192,12 +216,12 @@ async def get_organization_slug(conn: asyncpg.Connection, organization_id: int) 
     return slug
 
 
-async def get_organization_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_ORGANIZATION_BY_SLUG, slug)
+async def get_organization_by_slug(conn: asyncpg.Connection, slug: str) -> OrganizationRef | None:
+    return maybe(OrganizationRef, await conn.fetchrow(GET_ORGANIZATION_BY_SLUG, slug))
 
 
-async def get_labs_by_slug(conn: asyncpg.Connection, slugs: list[str]) -> list[asyncpg.Record]:
-    return await conn.fetch(GET_LABS_BY_SLUG, slugs)
+async def get_labs_by_slug(conn: asyncpg.Connection, slugs: list[str]) -> list[LabRef]:
+    return many(LabRef, await conn.fetch(GET_LABS_BY_SLUG, slugs))
 
 
 async def insert_access_token(
@@ -208,30 +232,33 @@ async def insert_access_token(
     token_hash: bytes,
     prefix: str,
     expires_at: datetime | None,
-) -> asyncpg.Record:
-    return await conn.fetchrow(INSERT_ACCESS_TOKEN, person_id, name, token_hash, prefix, expires_at)
+) -> TokenRow:
+    return one(
+        TokenRow, await conn.fetchrow(INSERT_ACCESS_TOKEN, person_id, name, token_hash, prefix, expires_at)
+    )
 
 
-async def list_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_TOKENS, person_id)
+async def list_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[TokenRow]:
+    return many(TokenRow, await conn.fetch(LIST_TOKENS, person_id))
 
 
-async def get_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_TOKEN, token_id)
+async def get_token(conn: asyncpg.Connection, token_id: UUID) -> TokenRow | None:
+    return maybe(TokenRow, await conn.fetchrow(GET_TOKEN, token_id))
 
 
-async def revoke_token(conn: asyncpg.Connection, token_id: UUID) -> asyncpg.Record | None:
+async def revoke_token(conn: asyncpg.Connection, token_id: UUID) -> TokenRow | None:
     """Mark a token revoked (keeping the first revocation time); ``None`` if there is no such token."""
-    return await conn.fetchrow(REVOKE_TOKEN, token_id)
+    return maybe(TokenRow, await conn.fetchrow(REVOKE_TOKEN, token_id))
 
 
-async def revoke_person_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(REVOKE_PERSON_TOKENS, person_id)
+async def revoke_person_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[TokenRow]:
+    return many(TokenRow, await conn.fetch(REVOKE_PERSON_TOKENS, person_id))
 
 
 async def revoke_person_feed_tokens(conn: asyncpg.Connection, person_id: UUID) -> list[UUID]:
     """Revoke every live feed token of a person; returns the ids revoked."""
-    return [row["id"] for row in await conn.fetch(REVOKE_PERSON_FEED_TOKENS, person_id)]
+    revoked: list[UUID] = [row["id"] for row in await conn.fetch(REVOKE_PERSON_FEED_TOKENS, person_id)]
+    return revoked
 
 
 # Browser sign-in: passwords, sessions, one-time links, login throttling.
@@ -314,12 +341,12 @@ where bucket = any(array[$1, $2]::text[])
 FORGET_FAILURES = "delete from rate_limits where bucket = $1"
 
 
-async def get_login(conn: asyncpg.Connection, email: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LOGIN, email)
+async def get_login(conn: asyncpg.Connection, email: str) -> LoginRow | None:
+    return maybe(LoginRow, await conn.fetchrow(GET_LOGIN, email))
 
 
-async def get_login_by_id(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LOGIN_BY_ID, person_id)
+async def get_login_by_id(conn: asyncpg.Connection, person_id: UUID) -> LoginRow | None:
+    return maybe(LoginRow, await conn.fetchrow(GET_LOGIN_BY_ID, person_id))
 
 
 async def set_password(conn: asyncpg.Connection, person_id: UUID, password_hash: str) -> None:
@@ -331,8 +358,8 @@ async def get_password_hash(conn: asyncpg.Connection, person_id: UUID) -> str | 
     return value
 
 
-async def get_profile(conn: asyncpg.Connection, person_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_PROFILE, person_id)
+async def get_profile(conn: asyncpg.Connection, person_id: UUID) -> ProfileRow | None:
+    return maybe(ProfileRow, await conn.fetchrow(GET_PROFILE, person_id))
 
 
 async def set_profile(
@@ -350,20 +377,14 @@ async def insert_session(
 
 async def get_principal_by_session(
     conn: asyncpg.Connection, secret_hash: bytes, *, idle_minutes: int
-) -> tuple[Principal, asyncpg.Record] | None:
+) -> tuple[Principal, SessionRow] | None:
     """The person behind a live session, and the row (name, language) pages show."""
-    row = await conn.fetchrow(GET_PRINCIPAL_BY_SESSION, secret_hash, idle_minutes)
+    row = maybe(SessionRow, await conn.fetchrow(GET_PRINCIPAL_BY_SESSION, secret_hash, idle_minutes))
     if row is None:
         return None
-    if row["is_stale"]:
-        await conn.execute(TOUCH_SESSION, row["session_id"])
-    principal = Principal(
-        person_id=row["person_id"],
-        organization_id=row["organization_id"],
-        roles=frozenset(row["roles"]),
-        managed_lab_ids=frozenset(row["lab_ids"]),
-    )
-    return principal, row
+    if row.is_stale:
+        await conn.execute(TOUCH_SESSION, row.session_id)
+    return _principal(row), row
 
 
 async def delete_session(conn: asyncpg.Connection, secret_hash: bytes) -> UUID | None:
@@ -387,16 +408,16 @@ async def insert_link(
     purpose: str,
     created_by: UUID | None,
     days: int,
-) -> asyncpg.Record:
-    return await conn.fetchrow(INSERT_LINK, token_hash, person_id, purpose, created_by, days)
+) -> LinkRow:
+    return one(LinkRow, await conn.fetchrow(INSERT_LINK, token_hash, person_id, purpose, created_by, days))
 
 
-async def get_link(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LINK, token_hash)
+async def get_link(conn: asyncpg.Connection, token_hash: bytes) -> LinkHolder | None:
+    return maybe(LinkHolder, await conn.fetchrow(GET_LINK, token_hash))
 
 
-async def use_link(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
-    return await conn.fetchrow(USE_LINK, token_hash)
+async def use_link(conn: asyncpg.Connection, token_hash: bytes) -> UsedLink | None:
+    return maybe(UsedLink, await conn.fetchrow(USE_LINK, token_hash))
 
 
 async def count_failure(conn: asyncpg.Connection, bucket: str, *, window_seconds: int) -> int:
@@ -408,7 +429,8 @@ async def get_failures(
     conn: asyncpg.Connection, account_bucket: str, client_bucket: str, *, window_seconds: int
 ) -> tuple[int, int]:
     row = await conn.fetchrow(GET_FAILURES, account_bucket, client_bucket, window_seconds)
-    return row["account_hits"], row["client_hits"]
+    hits: tuple[int, int] = (row["account_hits"], row["client_hits"])
+    return hits
 
 
 async def forget_failures(conn: asyncpg.Connection, bucket: str) -> None:

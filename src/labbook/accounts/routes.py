@@ -12,37 +12,34 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from labbook.accounts import service, signin
+from labbook.accounts.rows import PersonRow, TokenRow
 from labbook.accounts.schemas import (
     Invitation,
     InvitationCreate,
     Person,
     PersonCreate,
     PersonUpdate,
-    Role,
     Token,
     TokenCreate,
     TokenCreated,
 )
-from labbook.accounts.security import AUTHENTICATED, Principal
-from labbook.schemas import Page
+from labbook.core.access import ADMIN, AUTHENTICATED, ORGANIZATION_STAFF
+from labbook.core.paging import MAX_OFFSET, Page
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from labbook.settings import Settings
 
-ADMIN = ("admin",)
 
-# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
-MAX_OFFSET = 2**31 - 1
-
-
-def _person(row: asyncpg.Record) -> Person:
-    return msgspec.convert(dict(row.items()), Person)
+def _person(row: PersonRow) -> Person:
+    return msgspec.convert(msgspec.structs.asdict(row), Person)
 
 
-def _token(row: asyncpg.Record) -> Token:
-    return msgspec.convert(dict(row.items()), Token)
+def _token(row: TokenRow) -> Token:
+    return msgspec.convert(msgspec.structs.asdict(row), Token)
 
 
-def _created(secret: str, row: asyncpg.Record) -> TokenCreated:
-    return msgspec.convert({**dict(row.items()), "token": secret}, TokenCreated)
+def _created(secret: str, row: TokenRow) -> TokenCreated:
+    return msgspec.convert({**msgspec.structs.asdict(row), "token": secret}, TokenCreated)
 
 
 class MeController(Controller):
@@ -85,7 +82,7 @@ class PeopleController(Controller):
     path = "/api/v1/people"
     tags = ("accounts",)
 
-    @get("/", opt={"access": ("admin", "director")}, summary="People (a director sees their organization's)")
+    @get("/", opt={"access": ORGANIZATION_STAFF}, summary="People (a director sees their organization's)")
     async def list_people(
         self,
         pool: NamedDependency[asyncpg.Pool],
@@ -166,9 +163,7 @@ class PeopleController(Controller):
         data: JSONBody[InvitationCreate],
     ) -> Invitation:
         url, row, person = await signin.invite_person(pool, me, settings, person_id, days=data.days)
-        return Invitation(
-            person_id=person["id"], email=person["email"], url=url, expires_at=row["expires_at"]
-        )
+        return Invitation(person_id=person.id, email=person.email, url=url, expires_at=row.expires_at)
 
 
 route_handlers: list[Any] = [MeController, PeopleController]

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from labbook.core.roles import Role
 from labbook.schemas import Base, Email, Language, Out, Phone, ShortText, Slug
 
-Role = Literal["admin", "lab_manager", "director", "instructor"]
 TokenName = Annotated[str, Meta(min_length=1, max_length=100, examples=["laptop"])]
 ExpiresInDays = Annotated[int, Meta(ge=1, le=365, description="days until the token stops working")]
 

@@ -1,73 +1,28 @@
-"""Who is calling, and the one guard that makes every route decide who may call it.
+"""Token secrets, and the one guard that makes every route decide who may call it.
 
-Every route handler declares ``opt={"access": ...}``:
-
-* ``PUBLIC`` — anyone, with or without a token;
-* ``AUTHENTICATED`` — any valid token;
-* a tuple of roles, e.g. ``("admin", "lab_manager")`` — a valid token whose person holds one of them.
-
-A handler without a declaration answers 500 and fails the route × role test: no route ships undecided.
-Object-level rules (a lab manager edits only their labs) live in the services, via ``Principal``.
+The rules a route may declare are named in ``labbook.core.access``; who is calling is a
+``labbook.core.principal.Principal``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
-from typing import Any, Final
-from uuid import UUID
+from typing import Any
 
+import asyncpg
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from labbook.accounts import repository
+from labbook.core.access import AUTHENTICATED, PUBLIC, Access
+from labbook.core.principal import Principal
 from labbook.errors import Forbidden, Unauthorized
-
-PUBLIC: Final = "public"
-AUTHENTICATED: Final = "authenticated"
-ROLES: Final = ("admin", "lab_manager", "director", "instructor")
 
 ACCESS_TOKEN_PREFIX = "lbk_"
 SESSION_COOKIE = "lb_session"
 FEED_TOKEN_PREFIX = "lbf_"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """The person behind a valid token."""
-
-    person_id: UUID
-    organization_id: int
-    roles: frozenset[str]
-    managed_lab_ids: frozenset[int] = field(default_factory=frozenset)
-    token_id: UUID | None = None
-
-    @property
-    def is_admin(self) -> bool:
-        return "admin" in self.roles
-
-    def manages(self, lab_id: int) -> bool:
-        return self.is_admin or ("lab_manager" in self.roles and lab_id in self.managed_lab_ids)
-
-    def require_lab(self, lab_id: int) -> None:
-        if not self.manages(lab_id):
-            raise Forbidden("only this lab's managers or an admin may do that")
-
-    def acts_for(self, organization_id: int) -> bool:
-        return self.is_admin or ("director" in self.roles and self.organization_id == organization_id)
-
-    def require_organization(self, organization_id: int) -> None:
-        if not self.acts_for(organization_id):
-            raise Forbidden("only this organization's directors or an admin may do that")
-
-    def is_party_to(self, organization_id: int, lab_id: int) -> bool:
-        """May see an arrangement between an organization and a lab (a booking, a visit request)."""
-        return self.acts_for(organization_id) or self.manages(lab_id)
-
-    def require_admin(self) -> None:
-        if not self.is_admin:
-            raise Forbidden("only an admin may do that")
 
 
 def new_secret(prefix: str) -> str:
@@ -90,11 +45,14 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return value.strip()
 
 
+async def principal_for_token(conn: asyncpg.Connection, secret: str) -> Principal | None:
+    """The person behind an access token, or ``None`` when it is unknown, expired or revoked."""
+    return await repository.get_principal_by_token(conn, hash_secret(secret))
+
+
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-wide guard: authenticate the token (if any) and enforce the handler's ``access``."""
-    from labbook.accounts import repository
-
-    access = handler.opt.get("access")
+    access: Access | None = handler.opt.get("access")
     if access is None and connection.scope.get("method") == "OPTIONS":
         # Litestar's generated OPTIONS handlers only list allowed methods; they expose no data.
         return
@@ -105,7 +63,7 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     if token is not None:
         pool = connection.app.state.pool
         async with pool.acquire() as conn:
-            principal = await repository.get_principal_by_token(conn, hash_secret(token))
+            principal = await principal_for_token(conn, token)
         if principal is None:
             raise Unauthorized("the token is unknown, expired or revoked")
     elif handler.opt.get("web") and (secret := connection.cookies.get(SESSION_COOKIE)):

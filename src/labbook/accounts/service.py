@@ -11,54 +11,54 @@ import msgspec
 
 from labbook import db
 from labbook.accounts import repository
+from labbook.accounts.rows import BarePerson, ListedPerson, OrganizationRef, PersonRow, TokenRow
 from labbook.accounts.schemas import PersonCreate, PersonUpdate
-from labbook.accounts.security import ACCESS_TOKEN_PREFIX, ROLES, Principal, hash_secret, new_secret
+from labbook.accounts.security import ACCESS_TOKEN_PREFIX, hash_secret, new_secret
 from labbook.audit import service as audit
-from labbook.catalog.repository import like_pattern
+from labbook.core.kinds import HOST_KIND
+from labbook.core.principal import Principal
+from labbook.core.roles import HOST_ROLES, Role
+from labbook.core.sql import like_pattern
 from labbook.errors import Conflict, NotFound, ValidationFailed
 
-# Roles that act on a host university's labs; a visiting college has no use for them.
-HOST_ROLES = frozenset({"admin", "lab_manager"})
-HOST_KIND = "host_university"
 _DISPLAYED_PREFIX = 8
 
 
 async def _check_roles_and_labs(
-    conn: asyncpg.Connection, *, organization: asyncpg.Record, roles: Sequence[str], lab_slugs: Sequence[str]
+    conn: asyncpg.Connection, *, organization: OrganizationRef, roles: Sequence[str], lab_slugs: Sequence[str]
 ) -> list[int]:
     """Validate roles against the organization and return the ids of the named labs."""
-    unknown = sorted(set(roles) - set(ROLES))
+    unknown = sorted(set(roles) - set(Role))
     if unknown:
-        raise ValidationFailed.field("roles", f"unknown role(s) {', '.join(unknown)}; use {', '.join(ROLES)}")
+        raise ValidationFailed.field("roles", f"unknown role(s) {', '.join(unknown)}; use {', '.join(Role)}")
     host_only = sorted(HOST_ROLES.intersection(roles))
-    if host_only and organization["kind"] != HOST_KIND:
+    if host_only and organization.kind != HOST_KIND:
         raise ValidationFailed.field(
             "roles",
-            f"{', '.join(host_only)} is only for people of a host university, "
-            f"not of a {organization['kind']}",
+            f"{', '.join(host_only)} is only for people of a host university, not of a {organization.kind}",
         )
     if not lab_slugs:
         return []
-    if "lab_manager" not in roles:
+    if Role.LAB_MANAGER not in roles:
         raise ValidationFailed.field("managed_labs", "only a lab_manager manages labs; add that role")
-    labs = {lab["slug"]: lab for lab in await repository.get_labs_by_slug(conn, list(lab_slugs))}
+    labs = {lab.slug: lab for lab in await repository.get_labs_by_slug(conn, list(lab_slugs))}
     missing = sorted(set(lab_slugs) - set(labs))
     if missing:
         raise ValidationFailed.field("managed_labs", f"no lab with the slug(s) {', '.join(missing)}")
-    foreign = sorted(slug for slug, lab in labs.items() if lab["organization_id"] != organization["id"])
+    foreign = sorted(slug for slug, lab in labs.items() if lab.organization_id != organization.id)
     if foreign:
         raise ValidationFailed.field(
             "managed_labs",
-            f"{', '.join(foreign)} belong(s) to another organization than {organization['slug']}",
+            f"{', '.join(foreign)} belong(s) to another organization than {organization.slug}",
         )
-    return [lab["id"] for lab in labs.values()]
+    return [lab.id for lab in labs.values()]
 
 
-async def _organization(conn: asyncpg.Connection, slug: str) -> asyncpg.Record:
+async def _organization(conn: asyncpg.Connection, slug: str) -> OrganizationRef:
     organization = await repository.get_organization_by_slug(conn, slug)
     if organization is None:
         raise ValidationFailed.field("organization", f"no organization with the slug {slug!r}")
-    if organization["is_archived"]:
+    if organization.is_archived:
         raise ValidationFailed.field("organization", f"the organization {slug!r} is archived")
     return organization
 
@@ -73,7 +73,7 @@ async def add_person(
     phone: str | None,
     roles: Sequence[str],
     lab_slugs: Sequence[str],
-) -> asyncpg.Record:
+) -> PersonRow:
     """Add a person to an organization, with roles and (for lab managers) the labs they manage."""
     roles = sorted(set(roles))
     async with conn.transaction():
@@ -83,20 +83,20 @@ async def add_person(
         )
         inserted = await repository.insert_person(
             conn,
-            organization_id=organization["id"],
+            organization_id=organization.id,
             email=email.strip(),
             full_name=full_name.strip(),
             phone=phone,
             roles=roles,
         )
-        await repository.add_lab_managers(conn, inserted["id"], lab_ids)
-        person = await repository.get_person(conn, inserted["id"])
+        await repository.add_lab_managers(conn, inserted.id, lab_ids)
+        person = await repository.get_person(conn, inserted.id)
         assert person is not None
-        await audit.record(conn, actor, "person.create", "person", person["id"], after=person)
+        await audit.record(conn, actor, "person.create", "person", person.id, after=person)
     return person
 
 
-async def create_person(pool: asyncpg.Pool, me: Principal, data: PersonCreate) -> asyncpg.Record:
+async def create_person(pool: asyncpg.Pool, me: Principal, data: PersonCreate) -> PersonRow:
     me.require_admin()
     async with pool.acquire() as conn:
         return await add_person(
@@ -111,15 +111,15 @@ async def create_person(pool: asyncpg.Pool, me: Principal, data: PersonCreate) -
         )
 
 
-def _may_see(me: Principal, person: asyncpg.Record) -> bool:
+def _may_see(me: Principal, person: PersonRow) -> bool:
     return (
         me.is_admin
-        or me.person_id == person["id"]
-        or ("director" in me.roles and me.organization_id == person["organization_id"])
+        or me.person_id == person.id
+        or (Role.DIRECTOR in me.roles and me.organization_id == person.organization_id)
     )
 
 
-async def get_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> asyncpg.Record:
+async def get_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
     """Admins see everyone, directors their organization's people, everyone themselves; else 404."""
     async with pool.acquire() as conn:
         person = await repository.get_person(conn, person_id)
@@ -137,7 +137,7 @@ async def list_people(
     q: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[ListedPerson], int]:
     async with pool.acquire() as conn:
         if not me.is_admin:
             own = await repository.get_organization_slug(conn, me.organization_id)
@@ -154,7 +154,7 @@ async def list_people(
 
 async def update_person(
     pool: asyncpg.Pool, me: Principal, person_id: UUID, data: PersonUpdate, *, action: str = "person.update"
-) -> asyncpg.Record:
+) -> PersonRow:
     """Change what ``data`` names; switching a person off ends every secret they hold.
 
     API tokens and feed tokens are revoked and browser sessions deleted, for good: reactivating the
@@ -165,35 +165,36 @@ async def update_person(
         before = await repository.lock_person(conn, person_id)
         if before is None:
             raise NotFound(f"no person {person_id}")
-        roles = sorted(set(before["roles"] if data.roles is msgspec.UNSET else data.roles))
-        labs = before["managed_labs"] if data.managed_labs is msgspec.UNSET else data.managed_labs
-        is_active = before["is_active"] if data.is_active is msgspec.UNSET else data.is_active
-        if me.person_id == person_id and (not is_active or "admin" not in roles):
+        roles = sorted(set(before.roles if data.roles is msgspec.UNSET else data.roles))
+        labs = before.managed_labs if data.managed_labs is msgspec.UNSET else data.managed_labs
+        is_active = before.is_active if data.is_active is msgspec.UNSET else data.is_active
+        if me.person_id == person_id and (not is_active or Role.ADMIN not in roles):
             raise Conflict("you cannot deactivate yourself or take away your own admin role")
-        if "lab_manager" not in roles and data.managed_labs is msgspec.UNSET:
+        if Role.LAB_MANAGER not in roles and data.managed_labs is msgspec.UNSET:
             labs = []
-        organization = await _organization(conn, before["organization_slug"])
+        organization = await _organization(conn, before.organization_slug)
         lab_ids = await _check_roles_and_labs(conn, organization=organization, roles=roles, lab_slugs=labs)
         await repository.update_person(
             conn,
             person_id,
-            full_name=before["full_name"] if data.full_name is msgspec.UNSET else data.full_name.strip(),
-            phone=before["phone"] if data.phone is msgspec.UNSET else data.phone,
+            full_name=before.full_name if data.full_name is msgspec.UNSET else data.full_name.strip(),
+            phone=before.phone if data.phone is msgspec.UNSET else data.phone,
             roles=roles,
             is_active=is_active,
         )
         await repository.set_lab_managers(conn, person_id, lab_ids)
-        if before["is_active"] and not is_active:
+        if before.is_active and not is_active:
             # Every secret ends here, so that reactivation brings none of them back.
             await repository.revoke_person_tokens(conn, person_id)
             await repository.revoke_person_feed_tokens(conn, person_id)
             await repository.delete_person_sessions(conn, person_id)
         after = await repository.get_person(conn, person_id)
+        assert after is not None
         await audit.record(conn, me, action, "person", person_id, before=before, after=after)
     return after
 
 
-async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> asyncpg.Record:
+async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
     """Switch a person off: they can no longer sign in, and every token, feed address and session ends."""
     return await update_person(pool, me, person_id, PersonUpdate(is_active=False), action="person.deactivate")
 
@@ -201,29 +202,29 @@ async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) 
 async def _issue(
     conn: asyncpg.Connection,
     actor: Principal | None,
-    person: asyncpg.Record,
+    person: BarePerson | PersonRow,
     *,
     name: str,
     expires_at: datetime | None,
-) -> tuple[str, asyncpg.Record]:
-    if not person["is_active"]:
-        raise Conflict(f"{person['email']} is deactivated; reactivate them before issuing a token")
+) -> tuple[str, TokenRow]:
+    if not person.is_active:
+        raise Conflict(f"{person.email} is deactivated; reactivate them before issuing a token")
     secret = new_secret(ACCESS_TOKEN_PREFIX)
     row = await repository.insert_access_token(
         conn,
-        person_id=person["id"],
+        person_id=person.id,
         name=name,
         token_hash=hash_secret(secret),
         prefix=secret[:_DISPLAYED_PREFIX],
         expires_at=expires_at,
     )
-    await audit.record(conn, actor, "token.create", "access_token", row["id"], after=row)
+    await audit.record(conn, actor, "token.create", "access_token", row.id, after=row)
     return secret, row
 
 
 async def issue_token_for_email(
     conn: asyncpg.Connection, *, email: str, name: str, expires_at: datetime | None
-) -> tuple[str, asyncpg.Record]:
+) -> tuple[str, TokenRow]:
     """A new token for the person with this email (the CLI's way in). The secret is returned once."""
     async with conn.transaction():
         person = await repository.get_person_by_email(conn, email)
@@ -238,15 +239,16 @@ def _expiry(days: int) -> datetime:
 
 async def issue_own_token(
     pool: asyncpg.Pool, me: Principal, *, name: str, expires_in_days: int
-) -> tuple[str, asyncpg.Record]:
+) -> tuple[str, TokenRow]:
     async with db.transaction(pool) as conn:
         person = await repository.get_person(conn, me.person_id)
+        assert person is not None, "the guard only lets active people with a token through"
         return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days))
 
 
 async def issue_token_for_person(
     pool: asyncpg.Pool, me: Principal, person_id: UUID, *, name: str, expires_in_days: int
-) -> tuple[str, asyncpg.Record]:
+) -> tuple[str, TokenRow]:
     me.require_admin()
     async with db.transaction(pool) as conn:
         person = await repository.get_person(conn, person_id)
@@ -255,31 +257,32 @@ async def issue_token_for_person(
         return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days))
 
 
-async def list_own_tokens(pool: asyncpg.Pool, me: Principal) -> list[asyncpg.Record]:
+async def list_own_tokens(pool: asyncpg.Pool, me: Principal) -> list[TokenRow]:
     async with pool.acquire() as conn:
         return await repository.list_tokens(conn, me.person_id)
 
 
-async def _revoke(conn: asyncpg.Connection, actor: Principal | None, token_id: UUID) -> asyncpg.Record:
+async def _revoke(conn: asyncpg.Connection, actor: Principal | None, token_id: UUID) -> TokenRow:
     before = await repository.get_token(conn, token_id)
     if before is None:
         raise NotFound(f"no token {token_id}")
     after = await repository.revoke_token(conn, token_id)
-    if before["revoked_at"] is None:
+    assert after is not None
+    if before.revoked_at is None:
         await audit.record(conn, actor, "token.revoke", "access_token", token_id, before=before, after=after)
     return after
 
 
-async def revoke_own_token(pool: asyncpg.Pool, me: Principal, token_id: UUID) -> asyncpg.Record:
+async def revoke_own_token(pool: asyncpg.Pool, me: Principal, token_id: UUID) -> TokenRow:
     """Revoke one of my tokens; someone else's token is a 404, as if it did not exist."""
     async with db.transaction(pool) as conn:
         token = await repository.get_token(conn, token_id)
-        if token is None or token["person_id"] != me.person_id:
+        if token is None or token.person_id != me.person_id:
             raise NotFound(f"no token {token_id}")
         return await _revoke(conn, me, token_id)
 
 
-async def revoke_token_by_id(conn: asyncpg.Connection, token_id: str) -> asyncpg.Record:
+async def revoke_token_by_id(conn: asyncpg.Connection, token_id: str) -> TokenRow:
     """Revoke any token by id (the CLI's way out)."""
     try:
         parsed = UUID(token_id)
@@ -289,7 +292,7 @@ async def revoke_token_by_id(conn: asyncpg.Connection, token_id: str) -> asyncpg
         return await _revoke(conn, None, parsed)
 
 
-async def who_am_i(pool: asyncpg.Pool, me: Principal) -> asyncpg.Record:
+async def who_am_i(pool: asyncpg.Pool, me: Principal) -> PersonRow:
     async with pool.acquire() as conn:
         person = await repository.get_person(conn, me.person_id)
     assert person is not None, "the guard only lets active people with a token through"

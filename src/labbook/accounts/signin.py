@@ -19,9 +19,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from labbook import db
 from labbook.accounts import repository
+from labbook.accounts.rows import LinkHolder, LinkRow, LoginRow, ProfileRow
 from labbook.accounts.schemas import PasswordChange, ProfileUpdate
-from labbook.accounts.security import Principal, hash_secret, new_secret
+from labbook.accounts.security import hash_secret, new_secret
 from labbook.audit import service as audit
+from labbook.core.principal import Principal
 from labbook.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
 from labbook.settings import Settings
 
@@ -121,7 +123,7 @@ async def sign_in(
                 retry_after=THROTTLE_WINDOW_SECONDS,
             )
         person = await repository.get_login(conn, email.strip())
-    stored = person["password_hash"] if person is not None and person["is_active"] else None
+    stored = person.password_hash if person is not None and person.is_active else None
     # argon2 takes tens of milliseconds of CPU: off the event loop, so other requests go on.
     if not await asyncio.to_thread(_verify, stored, password):
         async with db.transaction(pool) as conn:
@@ -133,8 +135,8 @@ async def sign_in(
     async with db.transaction(pool) as conn:
         await repository.forget_failures(conn, account)
         if _hasher.check_needs_rehash(stored):
-            await repository.set_password(conn, person["id"], hash_password(password))
-        return await _new_session(conn, settings, person["id"], user_agent)
+            await repository.set_password(conn, person.id, hash_password(password))
+        return await _new_session(conn, settings, person.id, user_agent)
 
 
 async def session_of(pool: asyncpg.Pool, settings: Settings, secret: str) -> WebSession | None:
@@ -148,8 +150,8 @@ async def session_of(pool: asyncpg.Pool, settings: Settings, secret: str) -> Web
     principal, row = found
     return WebSession(
         principal=principal,
-        full_name=row["full_name"],
-        language=row["language"],
+        full_name=row.full_name,
+        language=row.language,
         csrf_token=csrf_token_for(secret),
     )
 
@@ -169,31 +171,31 @@ async def issue_link(
     conn: asyncpg.Connection,
     actor: Principal | None,
     settings: Settings,
-    person: asyncpg.Record,
+    person: LoginRow,
     *,
     purpose: str = "invitation",
     days: int = 7,
-) -> tuple[str, asyncpg.Record]:
+) -> tuple[str, LinkRow]:
     """A one-time link for ``person`` to set a password; returns its URL (shown once) and the row."""
-    if not person["is_active"]:
-        raise ValidationFailed.field("person", f"{person['email']} is deactivated")
+    if not person.is_active:
+        raise ValidationFailed.field("person", f"{person.email} is deactivated")
     secret = new_secret(LINK_PREFIX)
     row = await repository.insert_link(
         conn,
         hash_secret(secret),
-        person["id"],
+        person.id,
         purpose=purpose,
         created_by=actor.person_id if actor else None,
         days=days,
     )
-    await audit.record(conn, actor, f"person.{purpose}", "person", person["id"])
-    language = person.get("language") or "kk"
+    await audit.record(conn, actor, f"person.{purpose}", "person", person.id)
+    language = person.language
     return f"{settings.base_url}/{language}/invitations/{secret}", row
 
 
 async def invite_person(
     pool: asyncpg.Pool, me: Principal, settings: Settings, person_id: UUID, *, days: int
-) -> tuple[str, asyncpg.Record, asyncpg.Record]:
+) -> tuple[str, LinkRow, LoginRow]:
     me.require_admin()
     async with db.transaction(pool) as conn:
         person = await repository.get_login_by_id(conn, person_id)
@@ -205,7 +207,7 @@ async def invite_person(
 
 async def invite_by_email(
     conn: asyncpg.Connection, settings: Settings, email: str, *, days: int = 7
-) -> tuple[str, asyncpg.Record]:
+) -> tuple[str, LinkRow]:
     """The command line's invitation: a link for the person with this email."""
     async with conn.transaction():
         person = await repository.get_login(conn, email.strip())
@@ -214,7 +216,7 @@ async def invite_by_email(
         return await issue_link(conn, None, settings, person, days=days)
 
 
-async def link_holder(pool: asyncpg.Pool, secret: str) -> asyncpg.Record:
+async def link_holder(pool: asyncpg.Pool, secret: str) -> LinkHolder:
     """Whose link this is (for the page that asks for a password); spent or expired links are a 404."""
     async with pool.acquire() as conn:
         row = await repository.get_link(conn, hash_secret(secret))
@@ -232,11 +234,11 @@ async def accept_link(
         used = await repository.use_link(conn, hash_secret(secret))
         if used is None:
             raise LinkInvalid("this link was already used or has expired; ask for a new one")
-        await repository.set_password(conn, used["person_id"], password_hash)
+        await repository.set_password(conn, used.person_id, password_hash)
         # A new password ends every other session, as a reset after a stolen password must.
-        await repository.delete_person_sessions(conn, used["person_id"])
-        await audit.record(conn, None, "person.password-set", "person", used["person_id"])
-        return await _new_session(conn, settings, used["person_id"], user_agent)
+        await repository.delete_person_sessions(conn, used.person_id)
+        await audit.record(conn, None, "person.password-set", "person", used.person_id)
+        return await _new_session(conn, settings, used.person_id, user_agent)
 
 
 async def set_password_by_email(conn: asyncpg.Connection, email: str, password: str) -> None:
@@ -248,12 +250,12 @@ async def set_password_by_email(conn: asyncpg.Connection, email: str, password: 
         person = await repository.get_login(conn, email.strip())
         if person is None:
             raise NotFound(f"no person with the email {email}")
-        await repository.set_password(conn, person["id"], password_hash)
-        await repository.delete_person_sessions(conn, person["id"])
-        await audit.record(conn, None, "person.password-set", "person", person["id"])
+        await repository.set_password(conn, person.id, password_hash)
+        await repository.delete_person_sessions(conn, person.id)
+        await audit.record(conn, None, "person.password-set", "person", person.id)
 
 
-async def get_profile(pool: asyncpg.Pool, me: Principal) -> asyncpg.Record:
+async def get_profile(pool: asyncpg.Pool, me: Principal) -> ProfileRow:
     async with pool.acquire() as conn:
         profile = await repository.get_profile(conn, me.person_id)
     assert profile is not None, "a live session belongs to an existing person"

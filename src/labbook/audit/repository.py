@@ -7,6 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
+from labbook.audit.rows import EventRow
+from labbook.core.rows import many
+
 INSERT_EVENT = """
 insert into audit_events (actor_id, action, object_type, object_id, before, after, request_id)
 values ($1, $2, $3, $4, $5, $6, $7)
@@ -91,9 +94,9 @@ async def list_events(
     actor_id: UUID | None,
     before_id: int | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[EventRow]:
     """Newest first; ``before_id`` continues from the last id of the previous page."""
-    return await conn.fetch(LIST_EVENTS, object_type, object_ids, actor_id, before_id, limit)
+    return many(EventRow, await conn.fetch(LIST_EVENTS, object_type, object_ids, actor_id, before_id, limit))
 
 
 async def find_object_id_by_slug(conn: asyncpg.Connection, object_type: str, slug: str) -> str | None:

@@ -10,25 +10,27 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from labbook.audit import service
+from labbook.audit.rows import EventRow
 from labbook.audit.schemas import Actor, AuditEntry, AuditPage
+from labbook.core.access import ADMIN
 
 
-def _entry(row: asyncpg.Record) -> AuditEntry:
-    actor = Actor(id=row["actor_id"], name=row["actor_name"]) if row["actor_id"] else None
+def _entry(row: EventRow) -> AuditEntry:
+    actor = Actor(id=row.actor_id, name=row.actor_name or "") if row.actor_id else None
     return AuditEntry(
-        id=row["id"],
-        occurred_at=row["occurred_at"],
+        id=row.id,
+        occurred_at=row.occurred_at,
         actor=actor,
-        action=row["action"],
-        object_type=row["object_type"],
-        object_id=row["object_id"],
-        before=row["before"],
-        after=row["after"],
-        request_id=row["request_id"],
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        before=row.before,
+        after=row.after,
+        request_id=row.request_id,
     )
 
 
-@get("/api/v1/audit", opt={"access": ("admin",)}, tags=["audit"], summary="Who changed what, newest first")
+@get("/api/v1/audit", opt={"access": ADMIN}, tags=["audit"], summary="Who changed what, newest first")
 async def list_audit_events(
     pool: NamedDependency[asyncpg.Pool],
     object_ref: Annotated[

@@ -1,7 +1,7 @@
 """Recording who changed what: call ``record`` inside the transaction that makes the change.
 
 A statement that writes rows and audits them itself (one round trip, so it needs no transaction of
-its own) composes ``repository.insert_events_from`` and takes its parameters from ``statement_event``.
+its own) composes ``insert_events_from`` and takes its parameters from ``statement_event``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from labbook.accounts.security import Principal
 from labbook.audit import repository
+from labbook.audit.repository import insert_events_from as insert_events_from
+from labbook.audit.rows import EventRow
+from labbook.core.principal import Principal
 from labbook.errors import ValidationFailed
 from labbook.observability import request_id_var
 
@@ -72,7 +74,7 @@ async def record_many(
 
 def statement_event(actor: Principal | None, action: str, object_type: str) -> tuple[Any, ...]:
     """What ``record`` would write besides the object, as parameters of a statement that audits the
-    rows it writes itself (through ``repository.insert_events_from``) in the same round trip."""
+    rows it writes itself (through ``insert_events_from``) in the same round trip."""
     return (actor.person_id if actor else None, action, object_type, request_id_var.get())
 
 
@@ -85,7 +87,7 @@ async def list_events(
     actor: str | None,
     before_id: int | None,
     limit: int,
-) -> tuple[list[asyncpg.Record], int | None]:
+) -> tuple[list[EventRow], int | None]:
     """One page of the log, newest first, and the cursor of the next page.
 
     ``object_ref`` is ``type:id`` (``lab:welding-institute``); labs and organizations may be named by
@@ -121,4 +123,4 @@ async def list_events(
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (rows[-1]["id"] if more else None)
+    return rows, (rows[-1].id if more else None)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from labbook.audit import repository as audit
+from labbook.audit import service as audit
 from labbook.bookings.schemas import BookingFilter
 
 BOOKABLE_KINDS = ["tour", "training", "event"]

@@ -1,4 +1,4 @@
-"""HTTP routes for bookings (and, via ``route_handlers``, visit requests)."""
+"""HTTP routes for bookings."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from labbook.accounts.security import AUTHENTICATED, Principal
 from labbook.bookings import service
 from labbook.bookings.schemas import (
     BookedSlot,
@@ -26,10 +25,12 @@ from labbook.bookings.schemas import (
     SeriesBooking,
     StatusChange,
 )
+from labbook.core.access import AUTHENTICATED
+from labbook.core.paging import Page
+from labbook.core.principal import Principal
 from labbook.errors import ValidationFailed
-from labbook.schemas import Page, Slug
+from labbook.schemas import Slug
 from labbook.timezones import zone
-from labbook.visits.routes import route_handlers as visit_routes
 
 TAGS = ("bookings",)
 BOOKERS = ("director", "admin")
@@ -204,4 +205,4 @@ class BookingController(Controller):
         return booking_reply(await service.change_status(pool, me, booking_id, "cancel", reason))
 
 
-route_handlers: list[Any] = [SlotBookingController, BookingController, *visit_routes]
+route_handlers: list[Any] = [SlotBookingController, BookingController]

@@ -14,10 +14,10 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from labbook import db
-from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.bookings import repository
 from labbook.bookings.schemas import BookingCreate, BookingFilter
+from labbook.core.principal import Principal
 from labbook.errors import (
     BookingWindowClosed,
     Conflict,

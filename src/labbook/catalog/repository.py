@@ -1,8 +1,8 @@
 """SQL for organizations, labs, equipment, equipment units and opening hours.
 
-Other domains import ``get_lab_by_slug``, ``get_lab_for_update`` and ``get_equipment_by_slug``.
-Every row these functions return carries the parent's slug (``host`` for labs, ``lab`` for
-equipment), so replies can be shaped without a second query.
+Other domains reach these rows through ``labbook.catalog.service``. Every lab and equipment row
+carries the parent's slug (``host`` for labs, ``lab`` for equipment), so replies can be shaped
+without a second query.
 """
 
 from __future__ import annotations
@@ -14,10 +14,24 @@ from typing import Any, TypeAlias
 
 import asyncpg
 
+from labbook.catalog.rows import (
+    EquipmentRow,
+    HeldUnit,
+    LabName,
+    LabRow,
+    OpeningHoursRow,
+    OrganizationRow,
+    UnitRow,
+    UpcomingSeries,
+    UpcomingSlot,
+)
+from labbook.core.rows import many, maybe, one
+from labbook.core.sql import like_pattern
 from labbook.errors import Conflict, ValidationFailed
 
 # A pool runs one statement on any free connection; a connection joins the caller's transaction.
 Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
+
 
 # --- organizations -----------------------------------------------------------------------------
 
@@ -285,38 +299,33 @@ def _translated(slug: str | None = None) -> Iterator[None]:
         ) from None
 
 
-def like_pattern(text: str) -> str:
-    """``text`` with LIKE's wildcards escaped, so ``%`` and ``_`` match themselves."""
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 # --- organization functions --------------------------------------------------------------------
 
 
-async def get_organization_by_slug(conn: Executor, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_ORGANIZATION_BY_SLUG, slug)
+async def get_organization_by_slug(conn: Executor, slug: str) -> OrganizationRow | None:
+    return maybe(OrganizationRow, await conn.fetchrow(GET_ORGANIZATION_BY_SLUG, slug))
 
 
-async def get_organization_for_update(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_ORGANIZATION_FOR_UPDATE, slug)
+async def get_organization_for_update(conn: asyncpg.Connection, slug: str) -> OrganizationRow | None:
+    return maybe(OrganizationRow, await conn.fetchrow(GET_ORGANIZATION_FOR_UPDATE, slug))
 
 
-async def get_organization_for_share(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_ORGANIZATION_FOR_SHARE, slug)
+async def get_organization_for_share(conn: asyncpg.Connection, slug: str) -> OrganizationRow | None:
+    return maybe(OrganizationRow, await conn.fetchrow(GET_ORGANIZATION_FOR_SHARE, slug))
 
 
 async def list_organizations(
     conn: Executor, *, kind: str | None, q: str | None, include_archived: bool, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[OrganizationRow], int]:
     pattern = like_pattern(q) if q else None
     rows = await conn.fetch(LIST_ORGANIZATIONS, kind, pattern, include_archived, limit, offset)
-    total = await conn.fetchval(COUNT_ORGANIZATIONS, kind, pattern, include_archived)
-    return rows, total
+    total: int = await conn.fetchval(COUNT_ORGANIZATIONS, kind, pattern, include_archived)
+    return many(OrganizationRow, rows), total
 
 
-async def insert_organization(conn: asyncpg.Connection, fields: dict[str, Any]) -> asyncpg.Record:
+async def insert_organization(conn: asyncpg.Connection, fields: dict[str, Any]) -> OrganizationRow:
     with _translated(fields["slug"]):
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             INSERT_ORGANIZATION,
             fields["slug"],
             fields["name"],
@@ -326,13 +335,14 @@ async def insert_organization(conn: asyncpg.Connection, fields: dict[str, Any]) 
             fields["website"],
             fields["description"],
         )
+    return one(OrganizationRow, row)
 
 
 async def update_organization(
     conn: asyncpg.Connection, org_id: int, fields: dict[str, Any]
-) -> asyncpg.Record:
+) -> OrganizationRow:
     with _translated():
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             UPDATE_ORGANIZATION,
             org_id,
             fields["name"],
@@ -342,6 +352,7 @@ async def update_organization(
             fields["website"],
             fields["description"],
         )
+    return one(OrganizationRow, row)
 
 
 async def count_labs_of_organization(conn: Executor, org_id: int) -> int:
@@ -349,29 +360,29 @@ async def count_labs_of_organization(conn: Executor, org_id: int) -> int:
     return count
 
 
-async def archive_organization(conn: asyncpg.Connection, org_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(ARCHIVE_ORGANIZATION, org_id)
+async def archive_organization(conn: asyncpg.Connection, org_id: int) -> OrganizationRow:
+    return one(OrganizationRow, await conn.fetchrow(ARCHIVE_ORGANIZATION, org_id))
 
 
 # --- lab functions -----------------------------------------------------------------------------
 
 
-async def get_lab_by_slug(conn: Executor, slug: str) -> asyncpg.Record | None:
+async def get_lab_by_slug(conn: Executor, slug: str) -> LabRow | None:
     """The lab with ``slug`` (archived or not), with ``host`` = its organization's slug."""
-    return await conn.fetchrow(GET_LAB_BY_SLUG, slug)
+    return maybe(LabRow, await conn.fetchrow(GET_LAB_BY_SLUG, slug))
 
 
-async def get_lab_by_id(conn: Executor, lab_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_LAB_BY_ID, lab_id)
+async def get_lab_by_id(conn: Executor, lab_id: int) -> LabRow | None:
+    return maybe(LabRow, await conn.fetchrow(GET_LAB_BY_ID, lab_id))
 
 
-async def get_lab_for_update(conn: asyncpg.Connection, slug: str) -> asyncpg.Record | None:
+async def get_lab_for_update(conn: asyncpg.Connection, slug: str) -> LabRow | None:
     """Like ``get_lab_by_slug``, holding the lab row's lock until the transaction ends."""
-    return await conn.fetchrow(GET_LAB_FOR_UPDATE, slug)
+    return maybe(LabRow, await conn.fetchrow(GET_LAB_FOR_UPDATE, slug))
 
 
-async def lab_names(conn: Executor, slugs: list[str]) -> dict[str, Any]:
-    return {row["slug"]: row["name"] for row in await conn.fetch(LAB_NAMES, slugs)}
+async def lab_names(conn: Executor, slugs: list[str]) -> dict[str, dict[str, str]]:
+    return {row.slug: row.name for row in many(LabName, await conn.fetch(LAB_NAMES, slugs))}
 
 
 async def list_labs(
@@ -384,12 +395,12 @@ async def list_labs(
     include_archived: bool,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[LabRow], int]:
     pattern = like_pattern(q) if q else None
     args = (host, language, equipment_kind, pattern, include_archived)
     rows = await conn.fetch(LIST_LABS, *args, limit, offset)
-    total = await conn.fetchval(COUNT_LABS, *args)
-    return rows, total
+    total: int = await conn.fetchval(COUNT_LABS, *args)
+    return many(LabRow, rows), total
 
 
 _LAB_FIELDS = (
@@ -409,48 +420,48 @@ _LAB_FIELDS = (
 )
 
 
-async def insert_lab(
-    conn: asyncpg.Connection, organization_id: int, fields: dict[str, Any]
-) -> asyncpg.Record:
+async def insert_lab(conn: asyncpg.Connection, organization_id: int, fields: dict[str, Any]) -> LabRow:
     with _translated(fields["slug"]):
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             INSERT_LAB, fields["slug"], organization_id, *(fields[name] for name in _LAB_FIELDS)
         )
+    return one(LabRow, row)
 
 
-async def update_lab(conn: asyncpg.Connection, lab_id: int, fields: dict[str, Any]) -> asyncpg.Record:
+async def update_lab(conn: asyncpg.Connection, lab_id: int, fields: dict[str, Any]) -> LabRow:
     with _translated():
-        return await conn.fetchrow(UPDATE_LAB, lab_id, *(fields[name] for name in _LAB_FIELDS))
+        row = await conn.fetchrow(UPDATE_LAB, lab_id, *(fields[name] for name in _LAB_FIELDS))
+    return one(LabRow, row)
 
 
-async def archive_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(ARCHIVE_LAB, lab_id)
+async def archive_lab(conn: asyncpg.Connection, lab_id: int) -> LabRow:
+    return one(LabRow, await conn.fetchrow(ARCHIVE_LAB, lab_id))
 
 
-async def list_upcoming_slots(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+async def list_upcoming_slots(conn: asyncpg.Connection, lab_id: int) -> list[UpcomingSlot]:
     """The lab's active slots that have not ended yet (any kind), earliest first."""
-    return await conn.fetch(LIST_UPCOMING_SLOTS, lab_id)
+    return many(UpcomingSlot, await conn.fetch(LIST_UPCOMING_SLOTS, lab_id))
 
 
-async def list_upcoming_series(conn: asyncpg.Connection, lab_id: int) -> list[asyncpg.Record]:
+async def list_upcoming_series(conn: asyncpg.Connection, lab_id: int) -> list[UpcomingSeries]:
     """The lab's active series with an occurrence (active or cancelled) that has not ended yet."""
-    return await conn.fetch(LIST_UPCOMING_SERIES, lab_id)
+    return many(UpcomingSeries, await conn.fetch(LIST_UPCOMING_SERIES, lab_id))
 
 
 # --- equipment functions -----------------------------------------------------------------------
 
 
-async def get_equipment_by_slug(conn: Executor, lab_id: int, slug: str) -> asyncpg.Record | None:
+async def get_equipment_by_slug(conn: Executor, lab_id: int, slug: str) -> EquipmentRow | None:
     """The equipment ``slug`` of lab ``lab_id`` (archived or not), with ``lab`` = the lab's slug."""
-    return await conn.fetchrow(GET_EQUIPMENT_BY_SLUG, lab_id, slug)
+    return maybe(EquipmentRow, await conn.fetchrow(GET_EQUIPMENT_BY_SLUG, lab_id, slug))
 
 
-async def get_equipment_for_update(conn: asyncpg.Connection, lab_id: int, slug: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_EQUIPMENT_FOR_UPDATE, lab_id, slug)
+async def get_equipment_for_update(conn: asyncpg.Connection, lab_id: int, slug: str) -> EquipmentRow | None:
+    return maybe(EquipmentRow, await conn.fetchrow(GET_EQUIPMENT_FOR_UPDATE, lab_id, slug))
 
 
-async def list_equipment(conn: Executor, lab_id: int, *, include_archived: bool) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_EQUIPMENT, lab_id, include_archived)
+async def list_equipment(conn: Executor, lab_id: int, *, include_archived: bool) -> list[EquipmentRow]:
+    return many(EquipmentRow, await conn.fetch(LIST_EQUIPMENT, lab_id, include_archived))
 
 
 _EQUIPMENT_FIELDS = (
@@ -464,37 +475,39 @@ _EQUIPMENT_FIELDS = (
 )
 
 
-async def insert_equipment(conn: asyncpg.Connection, lab_id: int, fields: dict[str, Any]) -> asyncpg.Record:
+async def insert_equipment(conn: asyncpg.Connection, lab_id: int, fields: dict[str, Any]) -> EquipmentRow:
     with _translated(fields["slug"]):
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             INSERT_EQUIPMENT, lab_id, fields["slug"], *(fields[name] for name in _EQUIPMENT_FIELDS)
         )
+    return one(EquipmentRow, row)
 
 
 async def update_equipment(
     conn: asyncpg.Connection, equipment_id: int, fields: dict[str, Any]
-) -> asyncpg.Record:
+) -> EquipmentRow:
     with _translated():
-        return await conn.fetchrow(
+        row = await conn.fetchrow(
             UPDATE_EQUIPMENT, equipment_id, *(fields[name] for name in _EQUIPMENT_FIELDS)
         )
+    return one(EquipmentRow, row)
 
 
-async def archive_equipment(conn: asyncpg.Connection, equipment_id: int) -> asyncpg.Record:
-    return await conn.fetchrow(ARCHIVE_EQUIPMENT, equipment_id)
+async def archive_equipment(conn: asyncpg.Connection, equipment_id: int) -> EquipmentRow:
+    return one(EquipmentRow, await conn.fetchrow(ARCHIVE_EQUIPMENT, equipment_id))
 
 
 async def activate_units(conn: asyncpg.Connection, equipment_id: int, units: int) -> None:
     await conn.execute(ACTIVATE_UNITS, equipment_id, units)
 
 
-async def lock_units_above(conn: asyncpg.Connection, equipment_id: int, units: int) -> list[asyncpg.Record]:
-    return await conn.fetch(LOCK_UNITS_ABOVE, equipment_id, units)
+async def lock_units_above(conn: asyncpg.Connection, equipment_id: int, units: int) -> list[UnitRow]:
+    return many(UnitRow, await conn.fetch(LOCK_UNITS_ABOVE, equipment_id, units))
 
 
-async def list_held_units(conn: asyncpg.Connection, unit_ids: list[int]) -> list[asyncpg.Record]:
+async def list_held_units(conn: asyncpg.Connection, unit_ids: list[int]) -> list[HeldUnit]:
     """Active slots that hold any of ``unit_ids`` now or later."""
-    return await conn.fetch(HELD_UNITS, unit_ids)
+    return many(HeldUnit, await conn.fetch(HELD_UNITS, unit_ids))
 
 
 async def retire_units(conn: asyncpg.Connection, unit_ids: list[int]) -> None:
@@ -504,13 +517,13 @@ async def retire_units(conn: asyncpg.Connection, unit_ids: list[int]) -> None:
 # --- opening hours functions -------------------------------------------------------------------
 
 
-async def list_opening_hours(conn: Executor, lab_id: int) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_OPENING_HOURS, lab_id)
+async def list_opening_hours(conn: Executor, lab_id: int) -> list[OpeningHoursRow]:
+    return many(OpeningHoursRow, await conn.fetch(LIST_OPENING_HOURS, lab_id))
 
 
 async def replace_opening_hours(
     conn: asyncpg.Connection, lab_id: int, hours: list[tuple[int, time, time]]
-) -> list[asyncpg.Record]:
+) -> list[OpeningHoursRow]:
     """Swap the lab's weekly schedule; the caller holds the lab row lock (``get_lab_for_update``)."""
     await conn.execute(DELETE_OPENING_HOURS, lab_id)
     with _translated():
@@ -521,4 +534,4 @@ async def replace_opening_hours(
             [h[1] for h in hours],
             [h[2] for h in hours],
         )
-    return await conn.fetch(LIST_OPENING_HOURS, lab_id)
+    return await list_opening_hours(conn, lab_id)

@@ -12,8 +12,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from labbook.accounts.security import PUBLIC, Principal
 from labbook.catalog import service
+from labbook.catalog.rows import EquipmentRow, LabRow, OpeningHoursRow, OrganizationRow
 from labbook.catalog.schemas import (
     Equipment,
     EquipmentCreate,
@@ -29,16 +29,12 @@ from labbook.catalog.schemas import (
     OrganizationUpdate,
     WeeklySchedule,
 )
-from labbook.schemas import Language, Page
+from labbook.core.access import ADMIN, LAB_STAFF, ORGANIZATION_STAFF, PUBLIC
+from labbook.core.paging import Limit, Offset, Page
+from labbook.core.principal import Principal
+from labbook.schemas import Language
 from labbook.settings import Settings
 
-ADMIN = ("admin",)
-LAB_STAFF = ("admin", "lab_manager")
-
-# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
-MAX_OFFSET = 2**31 - 1
-Limit = Annotated[int, QueryParameter(ge=1, le=200, description="page size (at most 200)")]
-Offset = Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET, description="items to skip")]
 Query = Annotated[str | None, QueryParameter(max_length=200, description="text to look for in names")]
 
 
@@ -46,73 +42,73 @@ def _subscribe_url(feed_url: str) -> str:
     return re.sub(r"^https?://", "webcal://", feed_url)
 
 
-def _organization(row: asyncpg.Record) -> Organization:
+def _organization(row: OrganizationRow) -> Organization:
     return Organization(
-        slug=row["slug"],
-        name=row["name"],
-        kind=row["kind"],
-        city=row["city"],
-        country=row["country"],
-        website=row["website"],
-        description=row["description"],
-        is_archived=row["is_archived"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        slug=row.slug,
+        name=row.name,
+        kind=row.kind,
+        city=row.city,
+        country=row.country,
+        website=row.website,
+        description=row.description,
+        is_archived=row.is_archived,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
-def _lab(row: asyncpg.Record, settings: Settings) -> Lab:
-    feed_url = f"{settings.base_url}/feeds/labs/{row['slug']}.ics"
+def _lab(row: LabRow, settings: Settings) -> Lab:
+    feed_url = f"{settings.base_url}/feeds/labs/{row.slug}.ics"
     return Lab(
-        slug=row["slug"],
-        host=row["host"],
-        name=row["name"],
-        description=row["description"],
-        building=row["building"],
-        room=row["room"],
-        address=row["address"],
-        timezone=row["timezone"],
-        capacity=row["capacity"],
-        languages=row["languages"],
-        min_visitor_age=row["min_visitor_age"],
-        safety_notes=row["safety_notes"],
-        accessibility=row["accessibility"],
-        min_notice_hours=row["min_notice_hours"],
-        max_advance_days=row["max_advance_days"],
-        is_archived=row["is_archived"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        slug=row.slug,
+        host=row.host,
+        name=row.name,
+        description=row.description,
+        building=row.building,
+        room=row.room,
+        address=row.address,
+        timezone=row.timezone,
+        capacity=row.capacity,
+        languages=row.languages,
+        min_visitor_age=row.min_visitor_age,
+        safety_notes=row.safety_notes,
+        accessibility=row.accessibility,
+        min_notice_hours=row.min_notice_hours,
+        max_advance_days=row.max_advance_days,
+        is_archived=row.is_archived,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         feed_url=feed_url,
         subscribe_url=_subscribe_url(feed_url),
     )
 
 
-def _equipment(row: asyncpg.Record, settings: Settings) -> Equipment:
-    feed_url = f"{settings.base_url}/feeds/labs/{row['lab']}/equipment/{row['slug']}.ics"
+def _equipment(row: EquipmentRow, settings: Settings) -> Equipment:
+    feed_url = f"{settings.base_url}/feeds/labs/{row.lab}/equipment/{row.slug}.ics"
     return Equipment(
-        slug=row["slug"],
-        lab=row["lab"],
-        kind=row["kind"],
-        name=row["name"],
-        description=row["description"],
-        units=row["units"],
-        seats_per_unit=row["seats_per_unit"],
-        requires_induction=row["requires_induction"],
-        is_out_of_service=row["is_out_of_service"],
-        is_archived=row["is_archived"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        slug=row.slug,
+        lab=row.lab,
+        kind=row.kind,
+        name=row.name,
+        description=row.description,
+        units=row.units,
+        seats_per_unit=row.seats_per_unit,
+        requires_induction=row.requires_induction,
+        is_out_of_service=row.is_out_of_service,
+        is_archived=row.is_archived,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
         feed_url=feed_url,
         subscribe_url=_subscribe_url(feed_url),
     )
 
 
-def _hours(rows: list[asyncpg.Record]) -> list[OpeningHours]:
+def _hours(rows: list[OpeningHoursRow]) -> list[OpeningHours]:
     return [
         OpeningHours(
-            weekday=row["weekday"],
-            opens_at=row["opens_at"].strftime("%H:%M"),
-            closes_at=row["closes_at"].strftime("%H:%M"),
+            weekday=row.weekday,
+            opens_at=row.opens_at.strftime("%H:%M"),
+            closes_at=row.closes_at.strftime("%H:%M"),
         )
         for row in rows
     ]
@@ -154,7 +150,7 @@ class OrganizationController(Controller):
 
     @patch(
         "/{slug:str}",
-        opt={"access": ("admin", "director")},
+        opt={"access": ORGANIZATION_STAFF},
         summary="Change an organization (its directors: descriptive fields only)",
     )
     async def update_organization(

@@ -1,7 +1,7 @@
 """Catalog rules: who may change organizations, labs, equipment and opening hours, and how.
 
-Other domains call ``get_lab`` (404 for an unknown slug) and the repository's ``get_lab_by_slug`` /
-``get_equipment_by_slug``.
+Other domains read labs through ``get_lab`` (404 for an unknown slug) and ``find_lab`` (``None``),
+never through the repository.
 """
 
 from __future__ import annotations
@@ -17,9 +17,15 @@ import msgspec
 from msgspec import UNSET
 
 from labbook import db
-from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.catalog import repository
+from labbook.catalog.rows import (
+    EquipmentRow,
+    LabRow,
+    OpeningHoursRow,
+    OrganizationRow,
+    UpcomingSlot,
+)
 from labbook.catalog.schemas import (
     EquipmentCreate,
     EquipmentUpdate,
@@ -29,6 +35,9 @@ from labbook.catalog.schemas import (
     OrganizationCreate,
     OrganizationUpdate,
 )
+from labbook.core.kinds import BLOCKING_KINDS, HOST_KIND, PEOPLE_KINDS
+from labbook.core.principal import Principal
+from labbook.core.timespans import Window, fits_opening_hours, peak_load
 from labbook.errors import (
     Conflict,
     Forbidden,
@@ -37,9 +46,6 @@ from labbook.errors import (
     OutsideOpeningHours,
     ValidationFailed,
 )
-from labbook.slots import recurrence
-from labbook.slots.recurrence import Window
-from labbook.slots.service import BLOCKING_KINDS, PEOPLE_KINDS
 from labbook.timezones import zone
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
@@ -51,9 +57,9 @@ _LOCALIZED_TEXTS = frozenset({"description", "safety_notes"})
 _DESCRIPTIVE_ORGANIZATION_FIELDS = frozenset({"name", "city", "country", "website", "description"})
 
 
-def _merge(row: asyncpg.Record, patch: msgspec.Struct) -> tuple[dict[str, Any], set[str]]:
+def _merge(row: msgspec.Struct, patch: msgspec.Struct) -> tuple[dict[str, Any], set[str]]:
     """The row's values with the patch applied, and the names of the fields the patch sets."""
-    merged = dict(row.items())
+    merged = msgspec.structs.asdict(row)
     given: set[str] = set()
     for name in patch.__struct_fields__:
         value = getattr(patch, name)
@@ -73,7 +79,7 @@ def _check_languages(languages: Sequence[str]) -> None:
 # --- organizations -----------------------------------------------------------------------------
 
 
-async def get_organization(pool: asyncpg.Pool, slug: str) -> asyncpg.Record:
+async def get_organization(pool: asyncpg.Pool, slug: str) -> OrganizationRow:
     row = await repository.get_organization_by_slug(pool, slug)
     if row is None:
         raise NotFound(f"no organization {slug!r}")
@@ -82,58 +88,58 @@ async def get_organization(pool: asyncpg.Pool, slug: str) -> asyncpg.Record:
 
 async def list_organizations(
     pool: asyncpg.Pool, *, kind: str | None, q: str | None, include_archived: bool, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[OrganizationRow], int]:
     return await repository.list_organizations(
         pool, kind=kind, q=q, include_archived=include_archived, limit=limit, offset=offset
     )
 
 
-async def create_organization(pool: asyncpg.Pool, me: Principal, data: OrganizationCreate) -> asyncpg.Record:
+async def create_organization(pool: asyncpg.Pool, me: Principal, data: OrganizationCreate) -> OrganizationRow:
     me.require_admin()
     async with db.transaction(pool) as conn:
         row = await repository.insert_organization(conn, msgspec.structs.asdict(data))
-        await audit.record(conn, me, "organization.create", "organization", row["id"], after=row)
+        await audit.record(conn, me, "organization.create", "organization", row.id, after=row)
     return row
 
 
 async def update_organization(
     pool: asyncpg.Pool, me: Principal, slug: str, patch: OrganizationUpdate
-) -> asyncpg.Record:
+) -> OrganizationRow:
     async with db.transaction(pool) as conn:
         before = await repository.get_organization_for_update(conn, slug)
         if before is None:
             raise NotFound(f"no organization {slug!r}")
-        me.require_organization(before["id"])
+        me.require_organization(before.id)
         fields, given = _merge(before, patch)
         if not me.is_admin and given - _DESCRIPTIVE_ORGANIZATION_FIELDS:
             raise Forbidden(
                 f"only an admin may change {', '.join(sorted(given - _DESCRIPTIVE_ORGANIZATION_FIELDS))}"
             )
-        if before["kind"] == "host_university" and fields["kind"] != "host_university":
-            labs = await repository.count_labs_of_organization(conn, before["id"])
+        if before.kind == HOST_KIND and fields["kind"] != HOST_KIND:
+            labs = await repository.count_labs_of_organization(conn, before.id)
             if labs:
                 raise Conflict(
                     f"{slug!r} hosts {labs} lab(s), so it must stay a host_university",
                     errors=[{"field": "kind", "message": "an organization with labs is a host_university"}],
                 )
-        after = await repository.update_organization(conn, before["id"], fields)
+        after = await repository.update_organization(conn, before.id, fields)
         await audit.record(
-            conn, me, "organization.update", "organization", before["id"], before=before, after=after
+            conn, me, "organization.update", "organization", before.id, before=before, after=after
         )
     return after
 
 
-async def archive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> asyncpg.Record:
+async def archive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> OrganizationRow:
     me.require_admin()
     async with db.transaction(pool) as conn:
         before = await repository.get_organization_for_update(conn, slug)
         if before is None:
             raise NotFound(f"no organization {slug!r}")
-        if before["is_archived"]:
+        if before.is_archived:
             return before
-        after = await repository.archive_organization(conn, before["id"])
+        after = await repository.archive_organization(conn, before.id)
         await audit.record(
-            conn, me, "organization.archive", "organization", before["id"], before=before, after=after
+            conn, me, "organization.archive", "organization", before.id, before=before, after=after
         )
     return after
 
@@ -141,7 +147,7 @@ async def archive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> 
 # --- labs --------------------------------------------------------------------------------------
 
 
-async def get_lab(pool_or_conn: asyncpg.Pool | asyncpg.Connection, slug: str) -> asyncpg.Record:
+async def get_lab(pool_or_conn: asyncpg.Pool | asyncpg.Connection, slug: str) -> LabRow:
     """The lab with ``slug`` (archived ones too), or ``NotFound``."""
     row = await repository.get_lab_by_slug(pool_or_conn, slug)
     if row is None:
@@ -149,11 +155,16 @@ async def get_lab(pool_or_conn: asyncpg.Pool | asyncpg.Connection, slug: str) ->
     return row
 
 
-async def _lab_for_update(conn: asyncpg.Connection, me: Principal, slug: str) -> asyncpg.Record:
+async def find_lab(conn: asyncpg.Connection, slug: str) -> LabRow | None:
+    """The lab with ``slug`` (archived ones too) as the caller's transaction sees it, or ``None``."""
+    return await repository.get_lab_by_slug(conn, slug)
+
+
+async def _lab_for_update(conn: asyncpg.Connection, me: Principal, slug: str) -> LabRow:
     lab = await repository.get_lab_for_update(conn, slug)
     if lab is None:
         raise NotFound(f"no lab {slug!r}")
-    me.require_lab(lab["id"])
+    me.require_lab(lab.id)
     return lab
 
 
@@ -167,7 +178,7 @@ async def list_labs(
     include_archived: bool,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[LabRow], int]:
     return await repository.list_labs(
         pool,
         host=host,
@@ -180,12 +191,12 @@ async def list_labs(
     )
 
 
-async def lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, Any]:
+async def lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, dict[str, str]]:
     """The names of the labs with these slugs, in one query however many there are."""
     return await repository.lab_names(pool, sorted(set(slugs)))
 
 
-async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyncpg.Record:
+async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> LabRow:
     me.require_admin()
     zone(data.timezone)
     _check_languages(data.languages)
@@ -193,14 +204,14 @@ async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyn
         host = await repository.get_organization_for_share(conn, data.host)
         if host is None:
             raise ValidationFailed.field("host", f"no organization {data.host!r}")
-        if host["kind"] != "host_university":
+        if host.kind != HOST_KIND:
             raise ValidationFailed.field(
-                "host", f"{data.host!r} is a {host['kind']}; labs belong to host universities"
+                "host", f"{data.host!r} is a {host.kind}; labs belong to host universities"
             )
-        if host["is_archived"]:
+        if host.is_archived:
             raise ValidationFailed.field("host", f"{data.host!r} is archived")
-        row = await repository.insert_lab(conn, host["id"], msgspec.structs.asdict(data))
-        await audit.record(conn, me, "lab.create", "lab", row["id"], after=row)
+        row = await repository.insert_lab(conn, host.id, msgspec.structs.asdict(data))
+        await audit.record(conn, me, "lab.create", "lab", row.id, after=row)
     return row
 
 
@@ -208,88 +219,86 @@ async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> asyn
 # callers hold the lab row lock, which slot writes take first, so no slot appears or moves meanwhile.
 
 
-def _slot_ref(tz: ZoneInfo, row: asyncpg.Record) -> dict[str, Any]:
+def _slot_ref(tz: ZoneInfo, row: UpcomingSlot) -> dict[str, Any]:
     return {
-        "slot_id": str(row["id"]),
-        "kind": row["kind"],
-        "starts_at": row["starts_at"].astimezone(tz).isoformat(),
-        "ends_at": row["ends_at"].astimezone(tz).isoformat(),
+        "slot_id": str(row.id),
+        "kind": row.kind,
+        "starts_at": row.starts_at.astimezone(tz).isoformat(),
+        "ends_at": row.ends_at.astimezone(tz).isoformat(),
     }
 
 
-async def _check_timezone(conn: asyncpg.Connection, lab: asyncpg.Record, timezone: str) -> None:
+async def _check_timezone(conn: asyncpg.Connection, lab: LabRow, timezone: str) -> None:
     """Series keep wall-clock times in the lab's zone and slots were checked against its hours."""
-    if timezone == lab["timezone"]:
+    if timezone == lab.timezone:
         return
-    slots = await repository.list_upcoming_slots(conn, lab["id"])
-    series = await repository.list_upcoming_series(conn, lab["id"])
+    slots = await repository.list_upcoming_slots(conn, lab.id)
+    series = await repository.list_upcoming_series(conn, lab.id)
     if not slots and not series:
         return
     message = (
         f"{len(slots)} active slot(s) and {len(series)} active series to come were planned in "
-        f"{lab['timezone']}; cancel them before moving the lab to {timezone}"
+        f"{lab.timezone}; cancel them before moving the lab to {timezone}"
     )
     raise Conflict(
-        f"{lab['slug']!r} keeps its time zone: {message}",
+        f"{lab.slug!r} keeps its time zone: {message}",
         errors=[{"field": "timezone", "message": message}],
-        conflicts=[_slot_ref(zone(lab["timezone"]), row) for row in slots],
-        series_ids=[str(row["id"]) for row in series],
+        conflicts=[_slot_ref(zone(lab.timezone), row) for row in slots],
+        series_ids=[str(row.id) for row in series],
     )
 
 
-async def _check_capacity(conn: asyncpg.Connection, lab: asyncpg.Record, capacity: int) -> None:
+async def _check_capacity(conn: asyncpg.Connection, lab: LabRow, capacity: int) -> None:
     """No instant from now on holds more people in the lab's slots than ``capacity``."""
-    if capacity >= lab["capacity"]:
+    if capacity >= lab.capacity:
         return
-    people = [
-        row for row in await repository.list_upcoming_slots(conn, lab["id"]) if row["kind"] in PEOPLE_KINDS
-    ]
+    people = [row for row in await repository.list_upcoming_slots(conn, lab.id) if row.kind in PEOPLE_KINDS]
     if not people:
         return
     # From now on only: a slot already running counts, the part of it that is over does not.
-    peak, at = recurrence.peak_load(
-        max(people[0]["starts_at"], datetime.now(UTC)),
-        max(row["ends_at"] for row in people),
-        [(row["starts_at"], row["ends_at"], row["capacity"]) for row in people],
+    peak, at = peak_load(
+        max(people[0].starts_at, datetime.now(UTC)),
+        max(row.ends_at for row in people),
+        [(row.starts_at, row.ends_at, row.capacity) for row in people],
     )
     if peak <= capacity:
         return
-    tz = zone(lab["timezone"])
-    in_force = [row for row in people if row["starts_at"] <= at < row["ends_at"]]
+    tz = zone(lab.timezone)
+    in_force = [row for row in people if row.starts_at <= at < row.ends_at]
     raise LabCapacityExceeded(
-        f"at {at.astimezone(tz).isoformat()} {len(in_force)} slot(s) of {lab['slug']!r} hold {peak} "
+        f"at {at.astimezone(tz).isoformat()} {len(in_force)} slot(s) of {lab.slug!r} hold {peak} "
         f"people, more than a capacity of {capacity}; lower their capacity or cancel them first",
         errors=[{"field": "capacity", "message": f"must be at least {peak}, the most people booked at once"}],
         lab_capacity=capacity,
         peak=peak,
         at=at.astimezone(tz).isoformat(),
-        conflicts=[{**_slot_ref(tz, row), "capacity": row["capacity"]} for row in in_force],
+        conflicts=[{**_slot_ref(tz, row), "capacity": row.capacity} for row in in_force],
     )
 
 
 async def _check_slots_within(
-    conn: asyncpg.Connection, lab: asyncpg.Record, hours: list[tuple[int, time, time]]
+    conn: asyncpg.Connection, lab: LabRow, hours: list[tuple[int, time, time]]
 ) -> None:
     """Every slot to come that had to sit inside the opening hours still sits inside the new ones."""
-    tz = zone(lab["timezone"])
+    tz = zone(lab.timezone)
     windows = [Window(weekday, opens, closes) for weekday, opens, closes in hours]
     outside = [
         row
-        for row in await repository.list_upcoming_slots(conn, lab["id"])
-        if row["kind"] not in BLOCKING_KINDS
-        and not row["is_outside_hours"]
-        and not recurrence.fits_opening_hours(row["starts_at"], row["ends_at"], tz, windows)
+        for row in await repository.list_upcoming_slots(conn, lab.id)
+        if row.kind not in BLOCKING_KINDS
+        and not row.is_outside_hours
+        and not fits_opening_hours(row.starts_at, row.ends_at, tz, windows)
     ]
     if outside:
         raise OutsideOpeningHours(
-            f"{len(outside)} active slot(s) of {lab['slug']!r} to come would lie outside these opening "
+            f"{len(outside)} active slot(s) of {lab.slug!r} to come would lie outside these opening "
             "hours; move them, or mark them outside_hours: true, first",
-            timezone=lab["timezone"],
+            timezone=lab.timezone,
             conflicts=[_slot_ref(tz, row) for row in outside],
         )
 
 
-async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate) -> asyncpg.Record:
+async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate) -> LabRow:
     if patch.timezone is not UNSET:
         zone(patch.timezone)
     if patch.languages is not UNSET:
@@ -299,34 +308,32 @@ async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpd
         fields, _ = _merge(before, patch)
         await _check_timezone(conn, before, fields["timezone"])
         await _check_capacity(conn, before, fields["capacity"])
-        after = await repository.update_lab(conn, before["id"], fields)
-        await audit.record(conn, me, "lab.update", "lab", before["id"], before=before, after=after)
+        after = await repository.update_lab(conn, before.id, fields)
+        await audit.record(conn, me, "lab.update", "lab", before.id, before=before, after=after)
     return after
 
 
-async def archive_lab(pool: asyncpg.Pool, me: Principal, slug: str) -> asyncpg.Record:
+async def archive_lab(pool: asyncpg.Pool, me: Principal, slug: str) -> LabRow:
     async with db.transaction(pool) as conn:
         before = await _lab_for_update(conn, me, slug)
-        if before["is_archived"]:
+        if before.is_archived:
             return before
-        after = await repository.archive_lab(conn, before["id"])
-        await audit.record(conn, me, "lab.archive", "lab", before["id"], before=before, after=after)
+        after = await repository.archive_lab(conn, before.id)
+        await audit.record(conn, me, "lab.archive", "lab", before.id, before=before, after=after)
     return after
 
 
 # --- equipment ---------------------------------------------------------------------------------
 
 
-async def list_equipment(
-    pool: asyncpg.Pool, lab_slug: str, *, include_archived: bool
-) -> list[asyncpg.Record]:
+async def list_equipment(pool: asyncpg.Pool, lab_slug: str, *, include_archived: bool) -> list[EquipmentRow]:
     lab = await get_lab(pool, lab_slug)
-    return await repository.list_equipment(pool, lab["id"], include_archived=include_archived)
+    return await repository.list_equipment(pool, lab.id, include_archived=include_archived)
 
 
-async def get_equipment(pool: asyncpg.Pool, lab_slug: str, slug: str) -> asyncpg.Record:
+async def get_equipment(pool: asyncpg.Pool, lab_slug: str, slug: str) -> EquipmentRow:
     lab = await get_lab(pool, lab_slug)
-    row = await repository.get_equipment_by_slug(pool, lab["id"], slug)
+    row = await repository.get_equipment_by_slug(pool, lab.id, slug)
     if row is None:
         raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
     return row
@@ -334,53 +341,51 @@ async def get_equipment(pool: asyncpg.Pool, lab_slug: str, slug: str) -> asyncpg
 
 async def create_equipment(
     pool: asyncpg.Pool, me: Principal, lab_slug: str, data: EquipmentCreate
-) -> asyncpg.Record:
+) -> EquipmentRow:
     async with db.transaction(pool) as conn:
         lab = await _lab_for_update(conn, me, lab_slug)
-        row = await repository.insert_equipment(conn, lab["id"], msgspec.structs.asdict(data))
-        await repository.activate_units(conn, row["id"], row["units"])
-        await audit.record(conn, me, "equipment.create", "equipment", row["id"], after=row)
+        row = await repository.insert_equipment(conn, lab.id, msgspec.structs.asdict(data))
+        await repository.activate_units(conn, row.id, row.units)
+        await audit.record(conn, me, "equipment.create", "equipment", row.id, after=row)
     return row
 
 
 async def update_equipment(
     pool: asyncpg.Pool, me: Principal, lab_slug: str, slug: str, patch: EquipmentUpdate
-) -> asyncpg.Record:
+) -> EquipmentRow:
     async with db.transaction(pool) as conn:
         lab = await _lab_for_update(conn, me, lab_slug)
-        before = await repository.get_equipment_for_update(conn, lab["id"], slug)
+        before = await repository.get_equipment_for_update(conn, lab.id, slug)
         if before is None:
             raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
         fields, _ = _merge(before, patch)
-        if fields["units"] < before["units"]:
+        if fields["units"] < before.units:
             await _retire_units(conn, before, fields["units"])
-        elif fields["units"] > before["units"]:
-            await repository.activate_units(conn, before["id"], fields["units"])
-        after = await repository.update_equipment(conn, before["id"], fields)
-        await audit.record(
-            conn, me, "equipment.update", "equipment", before["id"], before=before, after=after
-        )
+        elif fields["units"] > before.units:
+            await repository.activate_units(conn, before.id, fields["units"])
+        after = await repository.update_equipment(conn, before.id, fields)
+        await audit.record(conn, me, "equipment.update", "equipment", before.id, before=before, after=after)
     return after
 
 
-async def _retire_units(conn: asyncpg.Connection, equipment: asyncpg.Record, units: int) -> None:
+async def _retire_units(conn: asyncpg.Connection, equipment: EquipmentRow, units: int) -> None:
     """Take units above ``units`` out of use, unless a slot still needs one of them."""
-    retiring = await repository.lock_units_above(conn, equipment["id"], units)
-    unit_ids = [unit["id"] for unit in retiring]
+    retiring = await repository.lock_units_above(conn, equipment.id, units)
+    unit_ids = [unit.id for unit in retiring]
     held = await repository.list_held_units(conn, unit_ids)
     if held:
-        numbers = sorted({row["unit"] for row in held})
+        numbers = sorted({row.unit for row in held})
         raise Conflict(
-            f"cannot reduce {equipment['slug']!r} to {units} units: unit(s) "
-            f"{', '.join(map(str, numbers))} are held by {len({row['slot_id'] for row in held})} "
+            f"cannot reduce {equipment.slug!r} to {units} units: unit(s) "
+            f"{', '.join(map(str, numbers))} are held by {len({row.slot_id for row in held})} "
             "active future slot(s); cancel or move those slots first",
             conflicts=[
                 {
-                    "slot_id": str(row["slot_id"]),
-                    "unit": row["unit"],
-                    "equipment": equipment["slug"],
-                    "starts_at": row["starts_at"].isoformat(),
-                    "ends_at": row["ends_at"].isoformat(),
+                    "slot_id": str(row.slot_id),
+                    "unit": row.unit,
+                    "equipment": equipment.slug,
+                    "starts_at": row.starts_at.isoformat(),
+                    "ends_at": row.ends_at.isoformat(),
                 }
                 for row in held
             ],
@@ -388,18 +393,16 @@ async def _retire_units(conn: asyncpg.Connection, equipment: asyncpg.Record, uni
     await repository.retire_units(conn, unit_ids)
 
 
-async def archive_equipment(pool: asyncpg.Pool, me: Principal, lab_slug: str, slug: str) -> asyncpg.Record:
+async def archive_equipment(pool: asyncpg.Pool, me: Principal, lab_slug: str, slug: str) -> EquipmentRow:
     async with db.transaction(pool) as conn:
         lab = await _lab_for_update(conn, me, lab_slug)
-        before = await repository.get_equipment_for_update(conn, lab["id"], slug)
+        before = await repository.get_equipment_for_update(conn, lab.id, slug)
         if before is None:
             raise NotFound(f"no equipment {slug!r} in lab {lab_slug!r}")
-        if before["is_archived"]:
+        if before.is_archived:
             return before
-        after = await repository.archive_equipment(conn, before["id"])
-        await audit.record(
-            conn, me, "equipment.archive", "equipment", before["id"], before=before, after=after
-        )
+        after = await repository.archive_equipment(conn, before.id)
+        await audit.record(conn, me, "equipment.archive", "equipment", before.id, before=before, after=after)
     return after
 
 
@@ -465,28 +468,28 @@ def check_schedule(hours: list[OpeningHours]) -> list[tuple[int, time, time]]:
     ]
 
 
-async def get_opening_hours(pool: asyncpg.Pool, lab_slug: str) -> list[asyncpg.Record]:
+async def get_opening_hours(pool: asyncpg.Pool, lab_slug: str) -> list[OpeningHoursRow]:
     lab = await get_lab(pool, lab_slug)
-    return await repository.list_opening_hours(pool, lab["id"])
+    return await repository.list_opening_hours(pool, lab.id)
 
 
 async def set_opening_hours(
     pool: asyncpg.Pool, me: Principal, lab_slug: str, hours: list[OpeningHours]
-) -> list[asyncpg.Record]:
+) -> list[OpeningHoursRow]:
     """Replace the lab's whole weekly schedule; concurrent replacements apply one after the other."""
     rows = check_schedule(hours)
     async with db.transaction(pool) as conn:
         lab = await _lab_for_update(conn, me, lab_slug)
         await _check_slots_within(conn, lab, rows)
-        before = await repository.list_opening_hours(conn, lab["id"])
-        after = await repository.replace_opening_hours(conn, lab["id"], rows)
+        before = await repository.list_opening_hours(conn, lab.id)
+        after = await repository.replace_opening_hours(conn, lab.id, rows)
         await audit.record(
             conn,
             me,
             "lab.opening_hours.replace",
             "lab",
-            lab["id"],
-            before=[dict(r.items()) for r in before],
-            after=[dict(r.items()) for r in after],
+            lab.id,
+            before=before,
+            after=after,
         )
     return after

@@ -17,8 +17,9 @@ from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
 
-from labbook.accounts.security import AUTHENTICATED, PUBLIC, Principal
 from labbook.clock import Clock
+from labbook.core.access import AUTHENTICATED, PUBLIC
+from labbook.core.principal import Principal
 from labbook.errors import NotFound, RateLimited
 from labbook.feeds import service
 from labbook.feeds.cache import FeedCaches

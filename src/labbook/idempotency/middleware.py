@@ -32,8 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, HTTPReceiveMessage, HTTPScope, Message, Receive, Scope, Send
 
-from labbook.accounts import repository as accounts
-from labbook.accounts.security import authorize, bearer_token, hash_secret
+from labbook.accounts.security import authorize, bearer_token, principal_for_token
 from labbook.errors import (
     BadRequest,
     Conflict,
@@ -141,7 +140,7 @@ async def _caller(scope: HTTPScope) -> _Caller | None:
     if secret is None:
         return None
     async with scope["app"].state.pool.acquire() as conn:
-        principal = await accounts.get_principal_by_token(conn, hash_secret(secret))
+        principal = await principal_for_token(conn, secret)
     if principal is None or principal.token_id is None:
         return None
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret.encode())

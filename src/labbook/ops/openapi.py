@@ -37,7 +37,7 @@ from litestar.openapi.spec import (
 )
 from litestar.routes import HTTPRoute
 
-from labbook.accounts.security import PUBLIC
+from labbook.core.access import PUBLIC
 from labbook.errors import LabbookError
 
 if TYPE_CHECKING:

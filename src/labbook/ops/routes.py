@@ -7,7 +7,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
 
 from labbook import migrate
-from labbook.accounts.security import PUBLIC
+from labbook.core.access import PUBLIC
 from labbook.schemas import Out
 
 

@@ -13,8 +13,10 @@ from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from labbook.accounts.security import PUBLIC, Principal
-from labbook.schemas import Page, date_or_instant
+from labbook.core.access import PUBLIC
+from labbook.core.paging import Page
+from labbook.core.principal import Principal
+from labbook.schemas import date_or_instant
 from labbook.slots import service
 from labbook.slots.schemas import (
     Availability,

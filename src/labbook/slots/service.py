@@ -18,10 +18,11 @@ import asyncpg
 import msgspec
 
 from labbook import db
-from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings_service
 from labbook.catalog import repository as catalog_repository
+from labbook.core.kinds import BLOCKING_KINDS, PEOPLE_KINDS
+from labbook.core.principal import Principal
 from labbook.errors import (
     Conflict,
     IllegalTransition,
@@ -51,8 +52,6 @@ from labbook.slots.schemas import (
 )
 from labbook.timezones import DEFAULT_TIMEZONE, check_dates, zone
 
-PEOPLE_KINDS = frozenset({"tour", "training", "event"})
-BLOCKING_KINDS = frozenset({"maintenance", "closure"})
 MAX_SLOT_LENGTH = timedelta(days=366)
 MAX_AVAILABILITY_DAYS = 62
 UNIT_PICK_ATTEMPTS = 3

@@ -7,6 +7,9 @@ from uuid import UUID
 
 import asyncpg
 
+from labbook.core.rows import many, maybe, one
+from labbook.visits.rows import VisitRequestRow
+
 _COLUMNS = """
 v.id, v.lab_id, v.organization_id, v.requested_by, v.kind, v.windows, v.headcount, v.age_group,
 v.language, v.purpose, v.contact_name, v.contact_email, v.contact_phone, v.status, v.response_message,
@@ -60,8 +63,8 @@ async def insert_request(
     contact_name: str,
     contact_email: str | None,
     contact_phone: str | None,
-) -> asyncpg.Record:
-    return await conn.fetchrow(
+) -> VisitRequestRow:
+    row = await conn.fetchrow(
         INSERT,
         lab_id,
         organization_id,
@@ -76,12 +79,13 @@ async def insert_request(
         contact_email,
         contact_phone,
     )
+    return one(VisitRequestRow, row)
 
 
 async def get_request(
     conn: asyncpg.Connection, request_id: UUID, *, lock: bool = False
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(LOCK if lock else GET, request_id)
+) -> VisitRequestRow | None:
+    return maybe(VisitRequestRow, await conn.fetchrow(LOCK if lock else GET, request_id))
 
 
 async def decide(
@@ -93,8 +97,9 @@ async def decide(
     accepted_window: int | None = None,
     slot_id: UUID | None = None,
     booking_id: UUID | None = None,
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(DECIDE, request_id, status, message, accepted_window, slot_id, booking_id)
+) -> VisitRequestRow | None:
+    row = await conn.fetchrow(DECIDE, request_id, status, message, accepted_window, slot_id, booking_id)
+    return maybe(VisitRequestRow, row)
 
 
 async def list_requests(
@@ -107,8 +112,8 @@ async def list_requests(
     lab: str | None,
     limit: int,
     offset: int,
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[VisitRequestRow], int]:
     args = (see_all, organization_id, lab_ids, status, lab)
     total: int = await conn.fetchval(COUNT, *args)
     rows = await conn.fetch(LIST, *args, limit, offset) if total else []
-    return rows, total
+    return many(VisitRequestRow, rows), total

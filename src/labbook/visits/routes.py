@@ -1,8 +1,8 @@
-"""HTTP routes for visit requests (served through ``labbook.bookings.routes``)."""
+"""HTTP routes for visit requests."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -13,10 +13,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from labbook.accounts.security import AUTHENTICATED, Principal
-from labbook.schemas import Page
+from labbook.core.access import AUTHENTICATED, BOOKERS, MANAGERS
+from labbook.core.paging import MAX_OFFSET, Page
+from labbook.core.principal import Principal
 from labbook.timezones import zone
 from labbook.visits import service
+from labbook.visits.rows import VisitRequestRow
 from labbook.visits.schemas import (
     VisitAcceptance,
     VisitCancellation,
@@ -30,39 +32,36 @@ from labbook.visits.schemas import (
 Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
 
-# Far beyond any real list, and inside what the driver and PostgreSQL accept: larger is a 422 naming it.
-MAX_OFFSET = 2**31 - 1
 
-
-def visit_reply(row: Mapping[str, Any]) -> VisitRequest:
+def visit_reply(row: VisitRequestRow) -> VisitRequest:
     """A visit request as clients see it; windows in the lab's time zone, whatever offset they came in."""
-    tz = zone(row["lab_timezone"])
+    tz = zone(row.lab_timezone)
     return VisitRequest(
-        id=row["id"],
-        lab=row["lab_slug"],
-        organization=row["organization_slug"],
-        kind=row["kind"],
+        id=row.id,
+        lab=row.lab_slug,
+        organization=row.organization_slug,
+        kind=row.kind,
         windows=[
             WindowOut(
                 starts_at=datetime.fromisoformat(w["starts_at"]).astimezone(tz),
                 ends_at=datetime.fromisoformat(w["ends_at"]).astimezone(tz),
             )
-            for w in row["windows"]
+            for w in row.windows
         ],
-        headcount=row["headcount"],
-        age_group=row["age_group"],
-        language=row["language"],
-        purpose=row["purpose"],
-        contact_name=row["contact_name"],
-        contact_email=row["contact_email"],
-        contact_phone=row["contact_phone"],
-        status=row["status"],
-        response_message=row["response_message"],
-        accepted_window=row["accepted_window"],
-        slot_id=row["slot_id"],
-        booking_id=row["booking_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
+        headcount=row.headcount,
+        age_group=row.age_group,
+        language=row.language,
+        purpose=row.purpose,
+        contact_name=row.contact_name,
+        contact_email=row.contact_email,
+        contact_phone=row.contact_phone,
+        status=row.status,
+        response_message=row.response_message,
+        accepted_window=row.accepted_window,
+        slot_id=row.slot_id,
+        booking_id=row.booking_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -70,7 +69,7 @@ class VisitRequestController(Controller):
     path = "/api/v1/visit-requests"
     tags: Sequence[str] | None = ("visit requests",)
 
-    @post("/", opt={"access": ("director", "admin")}, summary="Ask a lab for a visit or training course")
+    @post("/", opt={"access": BOOKERS}, summary="Ask a lab for a visit or training course")
     async def create_visit_request(
         self, pool: Pool, me: Me, data: JSONBody[VisitRequestCreate]
     ) -> VisitRequest:
@@ -101,7 +100,7 @@ class VisitRequestController(Controller):
 
     @post(
         "/{request_id:uuid}/accept",
-        opt={"access": ("lab_manager", "admin")},
+        opt={"access": MANAGERS},
         status_code=HTTP_200_OK,
         summary="Accept one window: a private slot and a confirmed booking, or what collides",
     )
@@ -112,7 +111,7 @@ class VisitRequestController(Controller):
 
     @post(
         "/{request_id:uuid}/decline",
-        opt={"access": ("lab_manager", "admin")},
+        opt={"access": MANAGERS},
         status_code=HTTP_200_OK,
         summary="Decline a visit request, with a message",
     )
@@ -124,7 +123,7 @@ class VisitRequestController(Controller):
 
     @post(
         "/{request_id:uuid}/cancel",
-        opt={"access": ("director", "admin")},
+        opt={"access": BOOKERS},
         status_code=HTTP_200_OK,
         summary="Withdraw a pending visit request",
     )

@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 import msgspec
 
 from labbook import db
-from labbook.accounts.security import Principal
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate
-from labbook.catalog import repository as catalog_repository
+from labbook.catalog import service as catalog
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from labbook.errors import IllegalTransition, NotFound, ValidationFailed
 from labbook.slots import service as slots
 from labbook.slots.schemas import SlotCreate
 from labbook.timezones import check_dates
 from labbook.visits import repository
+from labbook.visits.rows import VisitRequestRow
 from labbook.visits.schemas import VisitAcceptance, VisitRequestCreate
 
 TITLE_LENGTH = 120
 
 
-def _illegal(row: asyncpg.Record | None, verb: str) -> IllegalTransition:
-    status = row["status"] if row else None
+def _illegal(row: VisitRequestRow | None, verb: str) -> IllegalTransition:
+    status = row.status if row else None
     return IllegalTransition(f"a {status} visit request cannot be {verb}", current_status=status)
 
 
-async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCreate) -> asyncpg.Record:
+async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCreate) -> VisitRequestRow:
     now = datetime.now(UTC)
     for index, window in enumerate(data.windows):
         check_dates(
@@ -42,18 +43,18 @@ async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCre
             raise ValidationFailed.field(f"windows[{index}]", "the window has already begun")
     async with db.transaction(pool) as conn:
         organization_id = await bookings.organization_for(conn, me, data.organization)
-        lab = await catalog_repository.get_lab_by_slug(conn, data.lab)
-        if lab is None or lab["is_archived"]:
+        lab = await catalog.find_lab(conn, data.lab)
+        if lab is None or lab.is_archived:
             raise ValidationFailed.field("lab", f"no lab {data.lab!r}")
-        if data.language not in lab["languages"]:
+        if data.language not in lab.languages:
             raise ValidationFailed.field(
-                "language", f"this lab offers visits in {', '.join(lab['languages'])}, not {data.language}"
+                "language", f"this lab offers visits in {', '.join(lab.languages)}, not {data.language}"
             )
-        if data.headcount > lab["capacity"]:
-            raise ValidationFailed.field("headcount", f"the lab holds at most {lab['capacity']} people")
+        if data.headcount > lab.capacity:
+            raise ValidationFailed.field("headcount", f"the lab holds at most {lab.capacity} people")
         row = await repository.insert_request(
             conn,
-            lab_id=lab["id"],
+            lab_id=lab.id,
             organization_id=organization_id,
             requested_by=me.person_id,
             kind=data.kind,
@@ -66,27 +67,27 @@ async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCre
             contact_email=data.contact_email,
             contact_phone=data.contact_phone,
         )
-        await audit.record(conn, me, "visit_request.create", "visit_request", row["id"], after=row)
+        await audit.record(conn, me, "visit_request.create", "visit_request", row.id, after=row)
         return row
 
 
-async def get_visit_request(pool: asyncpg.Pool, me: Principal, request_id: UUID) -> asyncpg.Record:
+async def get_visit_request(pool: asyncpg.Pool, me: Principal, request_id: UUID) -> VisitRequestRow:
     async with pool.acquire() as conn:
         row = await repository.get_request(conn, request_id)
-    if row is None or not me.is_party_to(row["organization_id"], row["lab_id"]):
+    if row is None or not me.is_party_to(row.organization_id, row.lab_id):
         raise NotFound("no such visit request")
     return row
 
 
 async def list_visit_requests(
     pool: asyncpg.Pool, me: Principal, *, status: str | None, lab: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[VisitRequestRow], int]:
     async with pool.acquire() as conn:
         return await repository.list_requests(
             conn,
             see_all=me.is_admin,
-            organization_id=me.organization_id if "director" in me.roles else None,
-            lab_ids=sorted(me.managed_lab_ids) if "lab_manager" in me.roles else [],
+            organization_id=me.organization_id if Role.DIRECTOR in me.roles else None,
+            lab_ids=sorted(me.managed_lab_ids) if Role.LAB_MANAGER in me.roles else [],
             status=status,
             lab=lab,
             limit=limit,
@@ -94,16 +95,16 @@ async def list_visit_requests(
         )
 
 
-async def _locked(conn: asyncpg.Connection, me: Principal, request_id: UUID) -> asyncpg.Record:
+async def _locked(conn: asyncpg.Connection, me: Principal, request_id: UUID) -> VisitRequestRow:
     row = await repository.get_request(conn, request_id, lock=True)
-    if row is None or not me.is_party_to(row["organization_id"], row["lab_id"]):
+    if row is None or not me.is_party_to(row.organization_id, row.lab_id):
         raise NotFound("no such visit request")
     return row
 
 
 async def accept_visit_request(
     pool: asyncpg.Pool, me: Principal, request_id: UUID, data: VisitAcceptance
-) -> asyncpg.Record:
+) -> VisitRequestRow:
     """Make a private slot for the requesting organization and book it whole, in one transaction.
 
     Any collision (closure, lab capacity, opening hours, equipment) comes from the slots rules with
@@ -111,30 +112,30 @@ async def accept_visit_request(
     """
     async with db.transaction(pool) as conn:
         row = await _locked(conn, me, request_id)
-        me.require_lab(row["lab_id"])
-        if row["status"] != "pending":
+        me.require_lab(row.lab_id)
+        if row.status != "pending":
             raise _illegal(row, "accepted")
-        windows: list[dict[str, Any]] = row["windows"]
+        windows = row.windows
         if data.window >= len(windows):
             raise ValidationFailed.field(
                 "window", f"the request has {len(windows)} window(s): 0..{len(windows) - 1}"
             )
         window = windows[data.window]
-        lab = await catalog_repository.get_lab_by_slug(conn, row["lab_slug"])
+        lab = await catalog.find_lab(conn, row.lab_slug)
         assert lab is not None
         slot = await slots.create_slot_in(
             conn,
             me,
             lab,
             SlotCreate(
-                lab=row["lab_slug"],
-                kind=row["kind"],
-                title=data.title or {row["language"]: row["purpose"][:TITLE_LENGTH]},
+                lab=row.lab_slug,
+                kind=row.kind,
+                title=data.title or {row.language: row.purpose[:TITLE_LENGTH]},
                 starts_at=datetime.fromisoformat(window["starts_at"]),
                 ends_at=datetime.fromisoformat(window["ends_at"]),
-                capacity=row["headcount"],
+                capacity=row.headcount,
                 visibility="private",
-                organization=row["organization_slug"],
+                organization=row.organization_slug,
                 outside_hours=data.outside_hours,
                 instructor_id=data.instructor_id,
             ),
@@ -143,17 +144,17 @@ async def accept_visit_request(
             conn,
             me,
             slot,
-            lab=lab,
-            organization_id=row["organization_id"],
-            contact_person=row["requested_by"],
+            lab=msgspec.structs.asdict(lab),
+            organization_id=row.organization_id,
+            contact_person=row.requested_by,
             data=BookingCreate(
-                headcount=row["headcount"],
-                contact_name=row["contact_name"],
-                contact_email=row["contact_email"],
-                contact_phone=row["contact_phone"],
-                language=row["language"],
-                age_group=row["age_group"],
-                notes=row["purpose"],
+                headcount=row.headcount,
+                contact_name=row.contact_name,
+                contact_email=row.contact_email,
+                contact_phone=row.contact_phone,
+                language=row.language,
+                age_group=row.age_group,
+                notes=row.purpose,
             ),
         )
         accepted = await repository.decide(
@@ -174,13 +175,13 @@ async def accept_visit_request(
 
 async def _close(
     pool: asyncpg.Pool, me: Principal, request_id: UUID, *, action: str, status: str, message: str | None
-) -> asyncpg.Record:
+) -> VisitRequestRow:
     async with db.transaction(pool) as conn:
         row = await _locked(conn, me, request_id)
         if status == "declined":
-            me.require_lab(row["lab_id"])
+            me.require_lab(row.lab_id)
         else:
-            me.require_organization(row["organization_id"])
+            me.require_organization(row.organization_id)
         closed = await repository.decide(conn, request_id, status=status, message=message)
         if closed is None:
             raise _illegal(row, status)
@@ -192,11 +193,11 @@ async def _close(
 
 async def decline_visit_request(
     pool: asyncpg.Pool, me: Principal, request_id: UUID, message: str | None
-) -> asyncpg.Record:
+) -> VisitRequestRow:
     return await _close(pool, me, request_id, action="decline", status="declined", message=message)
 
 
 async def cancel_visit_request(
     pool: asyncpg.Pool, me: Principal, request_id: UUID, reason: str | None
-) -> asyncpg.Record:
+) -> VisitRequestRow:
     return await _close(pool, me, request_id, action="cancel", status="cancelled", message=reason)

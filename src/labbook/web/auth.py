@@ -12,7 +12,9 @@ from litestar.response import Redirect, Template
 
 from labbook.accounts import signin
 from labbook.accounts.schemas import Login, PasswordSet
-from labbook.accounts.security import AUTHENTICATED, PUBLIC, SESSION_COOKIE, Principal
+from labbook.accounts.security import SESSION_COOKIE
+from labbook.core.access import AUTHENTICATED, PUBLIC
+from labbook.core.principal import Principal
 from labbook.errors import LabbookError
 from labbook.settings import Settings
 from labbook.web import forms

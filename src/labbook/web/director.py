@@ -16,11 +16,17 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import signin
+from labbook.accounts.rows import ProfileRow
 from labbook.accounts.schemas import PasswordChange, ProfileUpdate
-from labbook.accounts.security import AUTHENTICATED, SESSION_COOKIE, Principal
+from labbook.accounts.security import SESSION_COOKIE
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate, BookingFilter, Cancellation
 from labbook.catalog import service as catalog
+from labbook.catalog.rows import LabRow, OpeningHoursRow, OrganizationRow
+from labbook.core.access import AUTHENTICATED, BOOKERS, DIRECTORS
+from labbook.core.kinds import HOST_KIND, PEOPLE_KINDS
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from labbook.errors import LabbookError, NotFound, SlotFull, ValidationFailed
 from labbook.feeds import service as feeds
 from labbook.feeds.schemas import FeedTokenCreate
@@ -43,10 +49,7 @@ Me = NamedDependency[Principal]
 # ``?created=1`` and the like: what the previous step did, for a notice.
 Flag = Annotated[int | None, QueryParameter(ge=0, le=10_000)]
 
-BOOKERS = ("director", "admin")
-BOOKABLE_KINDS = ("tour", "training", "event")
 CANCELLABLE = ("pending", "confirmed", "waitlisted")
-HOST_KIND = "host_university"
 # A director's lists fit on one page: an organization books tens of sessions a term, not thousands.
 LIST_LIMIT = 200
 # An admin picks the organization a booking is for from one list; browsers let people type to jump.
@@ -92,11 +95,11 @@ def _capacity(lang: str, capacity: int) -> str:
     )
 
 
-def _contact(profile: Mapping[str, Any]) -> dict[str, str]:
+def _contact(profile: ProfileRow) -> dict[str, str]:
     return {
-        "contact_name": profile["full_name"] or "",
-        "contact_email": profile["email"] or "",
-        "contact_phone": profile["phone"] or "",
+        "contact_name": profile.full_name or "",
+        "contact_email": profile.email or "",
+        "contact_phone": profile.phone or "",
     }
 
 
@@ -119,36 +122,36 @@ def _as_int(value: Any) -> int | None:
 
 async def _organizations(
     pool: asyncpg.Pool, me: Principal, errors: dict[str, str], lang: str
-) -> list[asyncpg.Record]:
+) -> list[OrganizationRow]:
     """Organizations an admin may book for; a director always books for their own (no choice shown)."""
-    if "director" in me.roles or not me.is_admin:
+    if Role.DIRECTOR in me.roles or not me.is_admin:
         return []
     if "organization" in errors:
         errors["organization"] = Gettext(lang).plain(NO_ORGANIZATION)
     rows, _ = await catalog.list_organizations(
         pool, kind=None, q=None, include_archived=False, limit=ORGANIZATION_CHOICES, offset=0
     )
-    return [row for row in rows if row["kind"] != HOST_KIND]
+    return [row for row in rows if row.kind != HOST_KIND]
 
 
-async def _lab_names(pool: asyncpg.Pool, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+async def _lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, dict[str, str]]:
     """The names of the labs a list mentions, read once for the whole list."""
-    return await catalog.lab_names(pool, (row["lab_slug"] for row in rows))
+    return await catalog.lab_names(pool, slugs)
 
 
-def _closed_reason(slot: Mapping[str, Any], lab: Mapping[str, Any], lang: str, now: datetime) -> str | None:
+def _closed_reason(slot: Mapping[str, Any], lab: LabRow, lang: str, now: datetime) -> str | None:
     """Why a slot's booking form is not offered at all, in words; ``None`` while it takes bookings.
 
     The service decides in the end; this only spares people a form that cannot succeed.
     """
     gettext = Gettext(lang)
-    if slot["status"] != "active" or slot["kind"] not in BOOKABLE_KINDS or lab["is_archived"]:
+    if slot["status"] != "active" or slot["kind"] not in PEOPLE_KINDS or lab.is_archived:
         return gettext.plain(SENTENCES["slot-not-bookable"])
     deadline = slot["booking_deadline"]
     if (
         (deadline is not None and deadline <= now)
-        or slot["starts_at"] < now + timedelta(hours=lab["min_notice_hours"])
-        or slot["starts_at"] > now + timedelta(days=lab["max_advance_days"])
+        or slot["starts_at"] < now + timedelta(hours=lab.min_notice_hours)
+        or slot["starts_at"] > now + timedelta(days=lab.max_advance_days)
     ):
         return gettext.plain(SENTENCES["booking-window"])
     return None
@@ -226,7 +229,7 @@ class BookingPages(Controller):
         slot = await slots.get_slot_for(pool, me, slot_id)
         lab = await catalog.get_lab(pool, slot["lab"])
         profile = await signin.get_profile(pool, me)
-        values = {**_contact(profile), "language": _default_language(lab["languages"], lang)}
+        values = {**_contact(profile), "language": _default_language(lab.languages, lang)}
         if slot["seats_left"] <= 0:
             # Someone opening a full session's form has come for its waiting list.
             values["waitlist"] = "1"
@@ -256,7 +259,7 @@ class BookingPages(Controller):
         pool: asyncpg.Pool,
         me: Principal,
         slot: Mapping[str, Any],
-        lab: Mapping[str, Any],
+        lab: LabRow,
         values: Mapping[str, Any],
         errors: dict[str, str],
         problem: str | None,
@@ -279,7 +282,7 @@ class BookingPages(Controller):
             errors=errors,
             problem=problem,
             closed=_closed_reason(slot, lab, lang, now_of(request)),
-            languages_offered=_language_options(lab["languages"], lang),
+            languages_offered=_language_options(lab.languages, lang),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
             offer_waitlist=(slot["seats_left"] <= 0 or full) and not too_big,
             visit_request=_visit_request_link(lang, slot, values) if full or too_big else None,
@@ -293,7 +296,7 @@ class BookingPages(Controller):
         series = await slots.get_series_for(pool, me, series_id)
         lab = await catalog.get_lab(pool, series.lab_slug)
         profile = await signin.get_profile(pool, me)
-        values = {**_contact(profile), "language": _default_language(lab["languages"], lang)}
+        values = {**_contact(profile), "language": _default_language(lab.languages, lang)}
         return await self._series_page(request, pool, me, series, lab, values, {}, None, [])
 
     @post("/series/{series_id:uuid}/book")
@@ -322,7 +325,7 @@ class BookingPages(Controller):
         pool: asyncpg.Pool,
         me: Principal,
         series: slots.SeriesView,
-        lab: Mapping[str, Any],
+        lab: LabRow,
         values: Mapping[str, Any],
         errors: dict[str, str],
         problem: str | None,
@@ -340,8 +343,8 @@ class BookingPages(Controller):
             errors=errors,
             problem=problem,
             failures=failures,
-            bookable=series.row["status"] == "active" and bool(remaining) and not lab["is_archived"],
-            languages_offered=_language_options(lab["languages"], page_lang(request)),
+            bookable=series.row["status"] == "active" and bool(remaining) and not lab.is_archived,
+            languages_offered=_language_options(lab.languages, page_lang(request)),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
         )
 
@@ -367,7 +370,7 @@ class BookingPages(Controller):
             upcoming_total=upcoming_total,
             past=past,
             past_total=past_total,
-            lab_names=await _lab_names(pool, [*upcoming, *past]),
+            lab_names=await _lab_names(pool, (row["lab_slug"] for row in [*upcoming, *past])),
             created=created or 0,
             cancelled=bool(cancelled),
         )
@@ -485,7 +488,7 @@ def _windows(
     return windows, errors
 
 
-def _service_errors(exc: LabbookError, lab: Mapping[str, Any], lang: str) -> dict[str, str]:
+def _service_errors(exc: LabbookError, lab: LabRow, lang: str) -> dict[str, str]:
     """A refused visit request's field errors, saying what the lab's limits are where we know them."""
     gettext = Gettext(lang)
     errors = forms.field_errors(exc, lang)
@@ -496,7 +499,7 @@ def _service_errors(exc: LabbookError, lab: Mapping[str, Any], lang: str) -> dic
                 errors.pop("windows", None)
                 errors[f"window-{field[8:-1]}"] = gettext.plain(WINDOW_PAST)
     if "headcount" in errors:
-        errors["headcount"] = _capacity(lang, lab["capacity"])
+        errors["headcount"] = _capacity(lang, lab.capacity)
     return errors
 
 
@@ -517,7 +520,7 @@ class VisitRequestPages(Controller):
             lab = await catalog.get_lab(pool, lab_slug) if lab_slug else None
         except NotFound:
             lab = None
-        if lab is None or lab["is_archived"]:
+        if lab is None or lab.is_archived:
             labs, _ = await catalog.list_labs(
                 pool,
                 host=None,
@@ -537,8 +540,8 @@ class VisitRequestPages(Controller):
             **{k: v for k, v in prefill.items() if v},
         }
         values.setdefault("kind", "tour")
-        if values.get("language") not in lab["languages"]:
-            values["language"] = _default_language(lab["languages"], lang)
+        if values.get("language") not in lab.languages:
+            values["language"] = _default_language(lab.languages, lang)
         typed = _window_values({"date": [str(query.get("date") or "")]})
         return await self._request_page(request, pool, me, lab, values, typed, {}, None)
 
@@ -551,7 +554,7 @@ class VisitRequestPages(Controller):
         lab = await catalog.get_lab(pool, str(posted.get("lab") or ""))
         typed = _window_values(posted)
         fields = {k: v for k, v in posted.items() if k not in ("date", "starts_at", "ends_at")}
-        windows, errors = _windows(typed, lab["timezone"], lang, now_of(request))
+        windows, errors = _windows(typed, lab.timezone, lang, now_of(request))
         try:
             # Windows were checked above, field by field; the decoder checks the rest.
             data = forms.decode(
@@ -563,7 +566,7 @@ class VisitRequestPages(Controller):
         except forms.FormInvalid as exc:
             errors = {**exc.errors, **errors}
             if "headcount" in exc.errors and _as_int(fields.get("headcount")):
-                errors["headcount"] = _capacity(lang, lab["capacity"])
+                errors["headcount"] = _capacity(lang, lab.capacity)
             return await self._request_page(request, pool, me, lab, fields, typed, errors, None)
         except LabbookError as exc:
             problem, _ = explain(exc, lang)
@@ -576,16 +579,16 @@ class VisitRequestPages(Controller):
         request: Request[Any, Any, Any],
         pool: asyncpg.Pool,
         me: Principal,
-        lab: Mapping[str, Any],
+        lab: LabRow,
         values: Mapping[str, Any],
         windows: list[dict[str, str]],
         errors: dict[str, str],
         problem: str | None,
     ) -> Template:
-        hours = await catalog.get_opening_hours(pool, lab["slug"])
-        by_day: dict[int, list[asyncpg.Record]] = {}
+        hours = await catalog.get_opening_hours(pool, lab.slug)
+        by_day: dict[int, list[OpeningHoursRow]] = {}
         for row in hours:
-            by_day.setdefault(row["weekday"], []).append(row)
+            by_day.setdefault(row.weekday, []).append(row)
         return render(
             request,
             "director/visit_new.html",
@@ -595,9 +598,9 @@ class VisitRequestPages(Controller):
             errors=errors,
             problem=problem,
             hours=[(day, by_day.get(day, [])) for day in range(1, 8)],
-            languages_offered=_language_options(lab["languages"], page_lang(request)),
+            languages_offered=_language_options(lab.languages, page_lang(request)),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
-            today=now_of(request).astimezone(zone(lab["timezone"])).date().isoformat(),
+            today=now_of(request).astimezone(zone(lab.timezone)).date().isoformat(),
         )
 
     @get("/visit-requests")
@@ -618,10 +621,10 @@ class VisitRequestPages(Controller):
             )
         requests = [
             {
-                **dict(row.items()),
+                **msgspec.structs.asdict(row),
                 "windows": [
                     (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
-                    for w in row["windows"]
+                    for w in row.windows
                 ],
             }
             for row in reversed(rows)
@@ -631,7 +634,7 @@ class VisitRequestPages(Controller):
             "director/visit_requests.html",
             requests=requests,
             total=total,
-            lab_names=await _lab_names(pool, requests),
+            lab_names=await _lab_names(pool, (row.lab_slug for row in rows)),
             created=bool(created),
             cancelled=bool(cancelled),
         )
@@ -718,7 +721,7 @@ class AccountPages(Controller):
             cookies=[cookie(settings, SESSION_COOKIE, secret, max_age=max_age)],
         )
 
-    @post("/account/feed", opt={"access": ("director",)})
+    @post("/account/feed", opt={"access": DIRECTORS})
     async def create_feed(
         self, request: Request[Any, Any, Any], pool: Pool, settings: NamedDependency[Settings], me: Me
     ) -> Template:
@@ -776,7 +779,7 @@ class AccountPages(Controller):
             feed_errors=feed_errors or {},
             new_feed=new_feed,
             tokens=tokens,
-            is_director="director" in me.roles,
+            is_director=Role.DIRECTOR in me.roles,
             language_choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             timezone=DEFAULT_TIMEZONE,
         )

@@ -17,8 +17,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
-from labbook.accounts.security import PUBLIC, Principal
 from labbook.catalog import service as catalog
+from labbook.catalog.rows import EquipmentRow, LabRow, OpeningHoursRow
+from labbook.core.access import PUBLIC
+from labbook.core.kinds import HOST_KIND, PEOPLE_KINDS
+from labbook.core.principal import Principal
 from labbook.errors import NotFound
 from labbook.feeds import service as feeds
 from labbook.slots import service as slots
@@ -27,7 +30,6 @@ from labbook.web.forms import N_
 from labbook.web.i18n import negotiate
 from labbook.web.pages import LANG_COOKIE, now_of, page_lang, render, settings_of
 
-HOST_KIND = "host_university"
 # Every lab on one page: a university has tens of labs, not thousands.
 LABS_PER_PAGE = 200
 
@@ -52,7 +54,6 @@ KIND_NAMES = {
     "maintenance": N_("Maintenance"),
     "closure": N_("Closed"),
 }
-SEATED_KINDS = frozenset({"tour", "training", "event"})
 # A day's heading in the week calendar, as each language writes a date with its weekday.
 DAY_FORMATS = {"kk": "d MMMM, EEEE", "ru": "EEEE, d MMMM", "en": "EEEE d MMMM"}
 GROUP_SIZE_MESSAGE = N_("Enter the size of your group: a whole number from 1.")
@@ -102,11 +103,11 @@ def week_name(monday: dt.date) -> str | None:
     return f"{year}-W{week:02d}" if FIRST_YEAR <= year <= LAST_YEAR else None
 
 
-def weekly_hours(rows: Iterable[asyncpg.Record]) -> dict[int, list[tuple[dt.time, dt.time]]]:
+def weekly_hours(rows: Iterable[OpeningHoursRow]) -> dict[int, list[tuple[dt.time, dt.time]]]:
     """Opening windows by ISO weekday (1 = Monday), every weekday present."""
     hours: dict[int, list[tuple[dt.time, dt.time]]] = {day: [] for day in range(1, 8)}
     for row in rows:
-        hours[row["weekday"]].append((row["opens_at"], row["closes_at"]))
+        hours[row.weekday].append((row.opens_at, row.closes_at))
     return hours
 
 
@@ -137,10 +138,10 @@ def week_days(
 
 
 def held_equipment(
-    units: Iterable[Mapping[str, Any]], equipment: Iterable[asyncpg.Record]
-) -> list[tuple[asyncpg.Record | None, str, list[int]]]:
+    units: Iterable[Mapping[str, Any]], equipment: Iterable[EquipmentRow]
+) -> list[tuple[EquipmentRow | None, str, list[int]]]:
     """The units a slot holds, grouped by equipment: (its row if known, its slug, unit numbers)."""
-    rows = {e["slug"]: e for e in equipment}
+    rows = {e.slug: e for e in equipment}
     grouped: dict[str, list[int]] = {}
     for unit in units:
         grouped.setdefault(unit["equipment"], []).append(unit["unit"])
@@ -155,16 +156,16 @@ def can_book(slot: Mapping[str, Any], now: dt.datetime) -> bool:
     """
     deadline = slot["booking_deadline"]
     return (
-        slot["kind"] in SEATED_KINDS
+        slot["kind"] in PEOPLE_KINDS
         and slot["status"] == "active"
         and slot["starts_at"] > now
         and (deadline is None or deadline > now)
     )
 
 
-async def _public_lab(pool: asyncpg.Pool, slug: str) -> asyncpg.Record:
+async def _public_lab(pool: asyncpg.Pool, slug: str) -> LabRow:
     lab = await catalog.get_lab(pool, slug)
-    if lab["is_archived"]:
+    if lab.is_archived:
         raise NotFound(f"no lab {slug!r}")
     return lab
 
@@ -220,7 +221,7 @@ class PublicPages(Controller):
             "public/home.html",
             labs=labs,
             hosts=hosts,
-            host_names={h["slug"]: h["name"] for h in hosts},
+            host_names={h.slug: h.name for h in hosts},
             q=q or "",
             host=host or "",
         )
@@ -237,7 +238,7 @@ class PublicPages(Controller):
         """A lab: what it is, how to get there, its equipment and hours, what is coming up."""
         found = await _public_lab(pool, lab)
         seats, seats_ok = group_size(min_seats)
-        host = await catalog.get_organization(pool, found["host"])
+        host = await catalog.get_organization(pool, found.host)
         equipment = await catalog.list_equipment(pool, lab, include_archived=False)
         hours = await catalog.get_opening_hours(pool, lab)
         upcoming, total = await slots.list_slots(
@@ -254,13 +255,13 @@ class PublicPages(Controller):
             min_seats=seats,
         )
         settings = settings_of(request)
-        address = ", ".join(part for part in (found["address"], found["building"]) if part)
+        address = ", ".join(part for part in (found.address, found.building) if part)
         return render(
             request,
             "public/lab.html",
             lab=found,
             host=host,
-            tz=found["timezone"],
+            tz=found.timezone,
             equipment=equipment,
             hours=weekly_hours(hours),
             upcoming=upcoming,
@@ -269,12 +270,11 @@ class PublicPages(Controller):
             seats_text=min_seats or "",
             seats_error=None if seats_ok else GROUP_SIZE_MESSAGE,
             kind_names=KIND_NAMES,
-            map_url=f"{MAP_SEARCH}?{urlencode({'query': found['address']})}" if found["address"] else None,
+            map_url=f"{MAP_SEARCH}?{urlencode({'query': found.address})}" if found.address else None,
             address=address,
             feed_url=feeds.feed_url(settings, feeds.lab_feed_path(lab)),
             equipment_feeds={
-                e["slug"]: feeds.feed_url(settings, feeds.equipment_feed_path(lab, e["slug"]))
-                for e in equipment
+                e.slug: feeds.feed_url(settings, feeds.equipment_feed_path(lab, e.slug)) for e in equipment
             },
         )
 
@@ -290,7 +290,7 @@ class PublicPages(Controller):
     ) -> Template:
         """A lab's week, day by day: sessions with seats left, closures and maintenance."""
         found = await _public_lab(pool, lab)
-        tz = zone(found["timezone"])
+        tz = zone(found.timezone)
         today = now_of(request).astimezone(tz).date()
         monday = parse_week(week, today)
         seats, seats_ok = group_size(min_seats)
@@ -316,15 +316,15 @@ class PublicPages(Controller):
 
         everything = await week_slots(None)
         # Closures and maintenance show whatever the group's size; the sessions shown are those it fits.
-        closed = [s for s in everything if s["kind"] not in SEATED_KINDS and s["status"] == "active"]
+        closed = [s for s in everything if s["kind"] not in PEOPLE_KINDS and s["status"] == "active"]
         fitting = everything if seats is None else await week_slots(seats)
-        sessions = [s for s in fitting if s["kind"] in SEATED_KINDS]
+        sessions = [s for s in fitting if s["kind"] in PEOPLE_KINDS]
         return render(
             request,
             "public/calendar.html",
             lab=found,
             day_format=DAY_FORMATS[page_lang(request)],
-            tz=found["timezone"],
+            tz=found.timezone,
             days=week_days(monday, tz, weekly_hours(hours), closed, sessions, today),
             monday=monday,
             sunday=monday + dt.timedelta(days=6),
