@@ -8,16 +8,18 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import service as accounts
-from labbook.accounts.security import Principal
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingFilter, StatusChange
 from labbook.catalog import service as catalog
+from labbook.core.access import MANAGERS
+from labbook.core.principal import Principal
 from labbook.errors import LabbookError
 from labbook.schemas import LANGUAGES
 from labbook.slots import recurrence
@@ -36,7 +38,6 @@ Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
 Count = Annotated[int | None, QueryParameter(ge=0, le=10_000)]
 
-MANAGERS = ("lab_manager", "admin")
 # What a manager answers in one sitting; a longer queue is worked through page by page.
 QUEUE_LIMIT = 100
 # A week of visits, several labs: far below this.
@@ -86,7 +87,7 @@ async def _organization_names(pool: asyncpg.Pool) -> dict[str, Any]:
     rows, _ = await catalog.list_organizations(
         pool, kind=None, q=None, include_archived=True, limit=ORGANIZATIONS, offset=0
     )
-    return {row["slug"]: row["name"] for row in rows}
+    return {row.slug: row.name for row in rows}
 
 
 def _chosen(posted: Mapping[str, Any]) -> tuple[str | None, list[str]]:
@@ -204,10 +205,10 @@ class ManagerPages(Controller):
         )
         requests = [
             {
-                **dict(row.items()),
+                **msgspec.structs.asdict(row),
                 "windows": [
                     (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
-                    for w in row["windows"]
+                    for w in row.windows
                 ],
             }
             for row in rows
@@ -222,7 +223,7 @@ class ManagerPages(Controller):
             requests=requests,
             requests_total=requests_total,
             lab_names=await catalog.lab_names(
-                pool, {*(row["lab_slug"] for row in shown), *(row["lab_slug"] for row in requests)}
+                pool, {*(row["lab_slug"] for row in shown), *(row.lab_slug for row in rows)}
             ),
             organization_names=await _organization_names(pool),
             confirmed=confirmed,
@@ -246,7 +247,7 @@ async def _my_labs(pool: asyncpg.Pool, me: Principal) -> list[Any]:
         limit=LABS,
         offset=0,
     )
-    return [row for row in rows if me.manages(row["id"])]
+    return [row for row in rows if me.manages(row.id)]
 
 
 async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
@@ -256,8 +257,8 @@ async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
         rows, _ = await accounts.list_people(
             pool, me, organization_slug=host, role=role, q=None, limit=LABS, offset=0
         )
-        found.update({row["id"]: row for row in rows if row["is_active"]})
-    return sorted(found.values(), key=lambda row: row["full_name"] or "")
+        found.update({row.id: row for row in rows if row.is_active})
+    return sorted(found.values(), key=lambda row: row.full_name or "")
 
 
 def _slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -317,11 +318,11 @@ class PublishPages(Controller):
     async def publish(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Template | Redirect:
         lang = page_lang(request)
         posted = await forms.values(request)
-        labs = {row["slug"]: row for row in await _my_labs(pool, me)}
+        labs = {row.slug: row for row in await _my_labs(pool, me)}
         lab = labs.get(str(posted.get("lab") or ""))
         if lab is None:
             return await self._page(request, pool, me, posted, {}, Gettext(lang).plain(NO_LAB))
-        body, errors = _slot_body(posted, lab["timezone"], lang)
+        body, errors = _slot_body(posted, lab.timezone, lang)
         try:
             data = forms.decode(
                 {k: v for k, v in body.items() if k not in errors},
@@ -349,11 +350,9 @@ class PublishPages(Controller):
         problem: str | None,
     ) -> Template:
         labs = await _my_labs(pool, me)
-        chosen = next((row for row in labs if row["slug"] == values.get("lab")), labs[0] if labs else None)
-        equipment = (
-            await catalog.list_equipment(pool, chosen["slug"], include_archived=False) if chosen else []
-        )
-        teachers = await _teachers(pool, me, chosen["host"]) if chosen else []
+        chosen = next((row for row in labs if row.slug == values.get("lab")), labs[0] if labs else None)
+        equipment = await catalog.list_equipment(pool, chosen.slug, include_archived=False) if chosen else []
+        teachers = await _teachers(pool, me, chosen.host) if chosen else []
         return render(
             request,
             "manager/publish.html",
@@ -362,7 +361,7 @@ class PublishPages(Controller):
             equipment=equipment,
             teachers=teachers,
             kinds=PUBLISHED_KINDS,
-            values={"lab": chosen["slug"] if chosen else "", **values},
+            values={"lab": chosen.slug if chosen else "", **values},
             errors=errors,
             problem=problem,
         )
