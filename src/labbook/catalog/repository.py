@@ -96,6 +96,12 @@ select {LAB_COLUMNS}
 from labs l join organizations o on o.id = l.organization_id
 where l.id = $1
 """
+LABS_RUN_BY = f"""
+select {LAB_COLUMNS}
+from labs l join organizations o on o.id = l.organization_id
+where not l.is_archived and ($1 or l.id = any($2::bigint[]))
+order by l.slug
+"""
 # The lab row lock serialises every change that must see a consistent lab: opening hours, unit
 # counts, and (in the slots domain) capacity and closure checks.
 GET_LAB_FOR_UPDATE = f"""
@@ -370,6 +376,11 @@ async def archive_organization(conn: asyncpg.Connection, org_id: int) -> Organiz
 async def get_lab_by_slug(conn: Executor, slug: str) -> LabRow | None:
     """The lab with ``slug`` (archived or not), with ``host`` = its organization's slug."""
     return maybe(LabRow, await conn.fetchrow(GET_LAB_BY_SLUG, slug))
+
+
+async def labs_run_by(conn: Executor, *, every: bool, lab_ids: list[int]) -> list[LabRow]:
+    """Open labs, every one or those with the given ids, by slug."""
+    return many(LabRow, await conn.fetch(LABS_RUN_BY, every, lab_ids))
 
 
 async def get_lab_by_id(conn: Executor, lab_id: int) -> LabRow | None:

@@ -191,6 +191,11 @@ async def list_labs(
     )
 
 
+async def labs_run_by(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
+    """The open labs ``me`` runs: every one for an admin, a manager's own labs otherwise."""
+    return await repository.labs_run_by(pool, every=me.is_admin, lab_ids=sorted(me.managed_lab_ids))
+
+
 async def lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, dict[str, str]]:
     """The names of the labs with these slugs, in one query however many there are."""
     return await repository.lab_names(pool, sorted(set(slugs)))

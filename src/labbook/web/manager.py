@@ -18,6 +18,7 @@ from labbook.accounts import service as accounts
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingFilter, StatusChange
 from labbook.catalog import service as catalog
+from labbook.catalog.rows import LabRow
 from labbook.core.access import MANAGERS
 from labbook.core.principal import Principal
 from labbook.errors import LabbookError
@@ -54,8 +55,8 @@ NO_LAB = N_("Choose one of your labs.")
 UNITS = N_("Enter how many stations: a whole number from 0.")
 PUBLISHED_KINDS = ("training", "tour", "event", "maintenance", "closure")
 TEACHING_ROLES = ("instructor", "lab_manager")
-# Labs one person runs, or every lab for an admin: tens.
-LABS = 500
+# The teaching staff of one university: tens, hundreds at most.
+STAFF = 500
 
 
 def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -236,18 +237,8 @@ class ManagerPages(Controller):
         )
 
 
-async def _my_labs(pool: asyncpg.Pool, me: Principal) -> list[Any]:
-    rows, _ = await catalog.list_labs(
-        pool,
-        host=None,
-        language=None,
-        equipment_kind=None,
-        q=None,
-        include_archived=False,
-        limit=LABS,
-        offset=0,
-    )
-    return [row for row in rows if me.manages(row.id)]
+async def _my_labs(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
+    return await catalog.labs_run_by(pool, me)
 
 
 async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
@@ -255,7 +246,7 @@ async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
     found: dict[Any, Any] = {}
     for role in TEACHING_ROLES:
         rows, _ = await accounts.list_people(
-            pool, me, organization_slug=host, role=role, q=None, limit=LABS, offset=0
+            pool, me, organization_slug=host, role=role, q=None, limit=STAFF, offset=0
         )
         found.update({row.id: row for row in rows if row.is_active})
     return sorted(found.values(), key=lambda row: row.full_name or "")
