@@ -31,7 +31,7 @@ from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
 from labbook.clock import Clock, system_clock
-from labbook.errors import LabbookError
+from labbook.errors import DatabaseUnavailable, LabbookError
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
@@ -116,6 +116,22 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL is down, restarting or frozen: a 503 the client may retry, never a 500."""
+    if not db.is_unavailable(exc) and not isinstance(exc, DatabaseUnavailable):
+        return _internal_error(request, exc)
+    log.warning("database unavailable on %s %s: %r", request.method, redact_path(request.url.path), exc)
+    retry_after = DatabaseUnavailable.retry_after
+    problem = ProblemDetailsException(
+        status_code=503,
+        type_="/problems/database-unavailable",
+        title=DatabaseUnavailable.title,
+        detail="the database is unavailable or too slow to answer; retry in a few seconds",
+        headers={"Retry-After": str(retry_after)},
+    )
+    return problem.to_response(request)
+
+
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
     """No route: people asking for a page get a page in their language, programs get problem+json."""
     if is_page_path(request.url.path):
@@ -152,7 +168,12 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             await conn.close()
         app.state.pool = await db.create_pool(
-            url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+            url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            connect_timeout=settings.db_connect_timeout,
+            acquire_timeout=settings.db_acquire_timeout,
+            statement_timeout=settings.db_statement_timeout,
         )
         try:
             yield
@@ -210,6 +231,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             Exception: _internal_error,
             NotFoundException: _not_found,
             ValidationException: _invalid,
+            DatabaseUnavailable: _database_unavailable,
+            **dict.fromkeys(db.UNAVAILABLE, _database_unavailable),
+            asyncpg.InterfaceError: _database_unavailable,
         },
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),

@@ -26,6 +26,10 @@ class Settings:
         pool_min_size: connections each worker opens at start.
         pool_max_size: connections each worker may hold at most (two or more: a keyed POST holds one
             for its idempotency lock while the handler uses another).
+        db_connect_timeout: seconds to open a database connection before the request gets a 503.
+        db_acquire_timeout: seconds a request waits for a free pooled connection before a 503.
+        db_statement_timeout: seconds one statement may run (the server cancels it, and the client
+            stops waiting if the server is frozen) before the request gets a 503.
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
@@ -42,6 +46,9 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     pool_min_size: int = 2
     pool_max_size: int = 10
+    db_connect_timeout: int = 5
+    db_acquire_timeout: int = 5
+    db_statement_timeout: int = 15
     log_level: str = "INFO"
     max_body_bytes: int = 256 * 1024
     feed_refresh_minutes: int = 180
@@ -62,6 +69,15 @@ class Settings:
             base_url=(env.get("LABBOOK_BASE_URL") or defaults.base_url).rstrip("/"),
             pool_min_size=_int(env, "LABBOOK_POOL_MIN_SIZE", defaults.pool_min_size, minimum=0),
             pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=2),
+            db_connect_timeout=_int(
+                env, "LABBOOK_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout, minimum=1
+            ),
+            db_acquire_timeout=_int(
+                env, "LABBOOK_DB_ACQUIRE_TIMEOUT", defaults.db_acquire_timeout, minimum=1
+            ),
+            db_statement_timeout=_int(
+                env, "LABBOOK_DB_STATEMENT_TIMEOUT", defaults.db_statement_timeout, minimum=1
+            ),
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
             max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
             feed_refresh_minutes=_int(
