@@ -30,6 +30,10 @@ class Settings:
         db_acquire_timeout: seconds a request waits for a free pooled connection before a 503.
         db_statement_timeout: seconds one statement may run (the server cancels it, and the client
             stops waiting if the server is frozen) before the request gets a 503.
+        http_header_timeout: seconds a connection may take to send a request head, and may sit idle
+            between requests, before the server closes it.
+        http_shutdown_timeout: seconds in-flight requests get to finish after SIGTERM.
+        http_max_concurrency: requests one worker handles at once; more wait to be accepted.
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
@@ -49,6 +53,9 @@ class Settings:
     db_connect_timeout: int = 5
     db_acquire_timeout: int = 5
     db_statement_timeout: int = 15
+    http_header_timeout: int = 10
+    http_shutdown_timeout: int = 20
+    http_max_concurrency: int = 256
     log_level: str = "INFO"
     max_body_bytes: int = 256 * 1024
     feed_refresh_minutes: int = 180
@@ -77,6 +84,15 @@ class Settings:
             ),
             db_statement_timeout=_int(
                 env, "LABBOOK_DB_STATEMENT_TIMEOUT", defaults.db_statement_timeout, minimum=1
+            ),
+            http_header_timeout=_int(
+                env, "LABBOOK_HTTP_HEADER_TIMEOUT", defaults.http_header_timeout, minimum=1
+            ),
+            http_shutdown_timeout=_int(
+                env, "LABBOOK_HTTP_SHUTDOWN_TIMEOUT", defaults.http_shutdown_timeout, minimum=1
+            ),
+            http_max_concurrency=_int(
+                env, "LABBOOK_HTTP_MAX_CONCURRENCY", defaults.http_max_concurrency, minimum=1
             ),
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
             max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
