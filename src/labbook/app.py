@@ -35,6 +35,7 @@ from labbook.errors import DatabaseUnavailable, LabbookError
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
+from labbook.ops import metrics
 from labbook.ops.headers import set_reply_headers
 from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
@@ -121,6 +122,7 @@ def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
     if not db.is_unavailable(exc) and not isinstance(exc, DatabaseUnavailable):
         return _internal_error(request, exc)
     log.warning("database unavailable on %s %s: %r", request.method, redact_path(request.url.path), exc)
+    metrics.count_database_error(exc.__cause__ or exc)
     retry_after = DatabaseUnavailable.retry_after
     problem = ProblemDetailsException(
         status_code=503,
@@ -175,9 +177,14 @@ def _lifespan(settings: Settings) -> Any:
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout=settings.db_statement_timeout,
         )
+        sampler = None
+        if settings.metrics_token:
+            sampler = asyncio.create_task(metrics.sample_pool_forever(app.state.pool))
         try:
             yield
         finally:
+            if sampler is not None:
+                sampler.cancel()
             await app.state.pool.close()
 
     return lifespan
@@ -214,7 +221,10 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "clock": Provide(_provide_clock, sync_to_thread=False),
         },
-        middleware=[idempotency_middleware],
+        middleware=[
+            idempotency_middleware,
+            *([metrics.request_metrics().middleware] if settings.metrics_token else []),
+        ],
         before_send=[set_reply_headers],
         plugins=[
             ProblemDetailsPlugin(
@@ -266,5 +276,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
+    if settings.metrics_token:
+        app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)
     return app

@@ -53,6 +53,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from labbook.ops import server
 
     server.wait_for_port(args.host, args.port)
+    if settings.metrics_token:
+        server.share_metrics_between_workers()
     # Links shown once (a private feed's address) must work: without a configured address they name
     # the host and port served here, not the default port. The workers read it from the environment.
     if not os.environ.get("LABBOOK_BASE_URL"):

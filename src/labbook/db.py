@@ -78,9 +78,10 @@ class Pool(asyncpg.Pool):
     itself once PostgreSQL is back.
     """
 
-    __slots__ = ("acquire_timeout",)
+    __slots__ = ("acquire_timeout", "waiting")
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's own signature
+        self.waiting += 1
         try:
             return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
         except Exception as exc:
@@ -88,6 +89,8 @@ class Pool(asyncpg.Pool):
             if isinstance(exc, OSError) or is_unavailable(exc):
                 raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
             raise
+        finally:
+            self.waiting -= 1
 
 
 async def connect(url: str, *, connect_timeout: float = 60) -> asyncpg.Connection:
@@ -132,6 +135,7 @@ async def create_pool(
         server_settings=server_settings,
     )
     pool.acquire_timeout = acquire_timeout
+    pool.waiting = 0
     await pool
     async with pool.acquire() as conn:
         version = conn.get_server_version()

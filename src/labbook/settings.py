@@ -34,6 +34,7 @@ class Settings:
             between requests, before the server closes it.
         http_shutdown_timeout: seconds in-flight requests get to finish after SIGTERM.
         http_max_concurrency: requests one worker handles at once; more wait to be accepted.
+        metrics_token: the bearer token ``GET /metrics`` needs; unset, there is no ``/metrics``.
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
@@ -56,6 +57,7 @@ class Settings:
     http_header_timeout: int = 10
     http_shutdown_timeout: int = 20
     http_max_concurrency: int = 256
+    metrics_token: str | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 256 * 1024
     feed_refresh_minutes: int = 180
@@ -94,6 +96,7 @@ class Settings:
             http_max_concurrency=_int(
                 env, "LABBOOK_HTTP_MAX_CONCURRENCY", defaults.http_max_concurrency, minimum=1
             ),
+            metrics_token=env.get("LABBOOK_METRICS_TOKEN") or None,
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
             max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
             feed_refresh_minutes=_int(
@@ -121,6 +124,8 @@ class Settings:
             raise ConfigurationError("LABBOOK_BASE_URL must start with http:// or https://")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigurationError(f"LABBOOK_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigurationError("LABBOOK_METRICS_TOKEN must be at least 16 characters")
         if self.pool_max_size < max(self.pool_min_size, 1):
             raise ConfigurationError("LABBOOK_POOL_MAX_SIZE must be at least LABBOOK_POOL_MIN_SIZE")
 

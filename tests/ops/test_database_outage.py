@@ -13,6 +13,7 @@ from tests.live import serve
 from tests.ops.cluster import Cluster
 
 RECOVERY_SECONDS = 60
+METRICS_TOKEN = "metrics-token-for-tests-only"
 
 
 @pytest.fixture
@@ -35,6 +36,7 @@ async def http(cluster: Cluster) -> AsyncIterator[httpx.AsyncClient]:
         db_acquire_timeout=1,
         db_statement_timeout=1,
         log_level="ERROR",
+        metrics_token=METRICS_TOKEN,
     )
     async with serve(settings) as client:
         yield client
@@ -65,6 +67,9 @@ async def test_frozen_database_is_a_503_and_ready_answers(http: httpx.AsyncClien
         ready = await http.get("/ready")
         assert ready.status_code == 503
         assert ready.json()["status"] == "unavailable"
+        metrics = await http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert metrics.status_code == 200
+        assert "labbook_database_errors_total{" in metrics.text
     finally:
         cluster.thaw()
 

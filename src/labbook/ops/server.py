@@ -8,11 +8,14 @@ dies (``kill -9``) stops by itself, so no orphan keeps the port or the database.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from typing import Any
@@ -50,6 +53,18 @@ def wait_for_port(host: str, port: int, seconds: float = PORT_WAIT_SECONDS) -> N
         if time.monotonic() > deadline:
             raise ConfigurationError(f"port {port} on {host} is in use by another program")
         time.sleep(0.2)
+
+
+def share_metrics_between_workers() -> None:
+    """Give the workers one directory for their metrics, removed when serving ends.
+
+    prometheus-client reads the variable when it is first imported, so call this before the app is.
+    """
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="labbook-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
 
 
 def run(settings: Settings, *, host: str, port: int, workers: int, target: str) -> None:
