@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -62,22 +63,28 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     # Start (or join) the database here to migrate once. Each worker joins the embedded server too,
     # so that it stays up while any labbook process still uses it.
-    url = db.resolve_database_url(settings)
+    def prepare_database() -> None:
+        url = db.resolve_database_url(settings)
 
-    async def prepare(conn: Any) -> None:
-        for name in await migrate.apply(conn):
-            print(f"applied {name}")
-        if args.demo:
-            from labbook.demo import load_demo
+        async def prepare(conn: Any) -> None:
+            for name in await migrate.apply(conn):
+                print(f"applied {name}")
+            if args.demo:
+                from labbook.demo import load_demo
 
-            print(await load_demo(conn))
+                print(await load_demo(conn))
 
-    _run(settings.with_changes(database_url=url), prepare)
+        _run(settings.with_changes(database_url=url), prepare)
+
+    # Workers are forked from this process: building the app (routes, OpenAPI) once here, as they
+    # would from the environment, saves each of them seconds of start-up. It is built while the
+    # database starts, which is mostly waiting.
+    with ThreadPoolExecutor(1) as background:
+        database = background.submit(prepare_database)
+        server.prepare_app(Settings.from_env())
+        database.result()
     print(f"labbook serving on http://{args.host}:{args.port}  (API explorer: /schema)", flush=True)
     print(f"links name {os.environ['LABBOOK_BASE_URL']}  (set LABBOOK_BASE_URL to change)", flush=True)
-    # Workers are forked from this process: building the app (routes, OpenAPI) once here, as they
-    # would from the environment, saves each of them seconds of start-up.
-    server.prepare_app(Settings.from_env())
     server.run(
         settings, host=args.host, port=args.port, workers=args.workers, target="labbook.cli:app_factory"
     )

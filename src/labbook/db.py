@@ -60,6 +60,8 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.QueryCanceledError,
     asyncpg.TooManyConnectionsError,
+    # a connection left half-way through a statement when its server died
+    asyncpg.InternalClientError,
 )
 
 

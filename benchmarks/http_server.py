@@ -1,6 +1,6 @@
 """Requests per second of labbook's endpoints as ratios to a Litestar hello-world on the same HTTP server.
 
-    python benchmarks/http.py [--servers granian,uvicorn,uvicorn-h11] [--seconds 2] [--rounds 3]
+    python benchmarks/http_server.py [--servers granian,uvicorn,uvicorn-h11] [--seconds 2] [--rounds 3]
                               [--connections 32] [--metrics]
 
 Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one) with one lab and
@@ -18,30 +18,25 @@ everything; servers and the database are removed at the end.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
 import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-HERE = Path(__file__).resolve().parent
-# This file shares its name with the standard library's http package; never let it shadow that.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+import asyncpg
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import secrets  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
-
-import asyncpg  # noqa: E402
-
-ROOT = HERE.parent
+ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from labbook import db, embedded, migrate  # noqa: E402
