@@ -1,9 +1,10 @@
 """``labbook serve``'s HTTP server: granian (HTTP in Rust) with a process per worker.
 
-Chosen by measurement (``benchmarks/http.py``): on this two-core machine granian answered /health and
-a catalog read faster than uvicorn with httptools and uvloop, and it enforces a header-read timeout,
-which uvicorn does not have. Its supervisor restarts a worker that dies; a worker whose supervisor
-dies (``kill -9``) stops by itself, so no orphan keeps the port or the database.
+Chosen by measurement (``benchmarks/http_server.py``, one worker, wrk at 32 connections): granian
+answered /health, a catalog read and a feed revalidation 8-26% faster than uvicorn with httptools and
+uvloop (see the README), and it enforces a header-read timeout, which uvicorn does not have. Its
+supervisor restarts a worker that dies; a worker whose supervisor dies (``kill -9``) stops by itself,
+so no orphan keeps the port or the database.
 """
 
 from __future__ import annotations
