@@ -1,7 +1,7 @@
 """``labbook serve``'s HTTP server: granian (HTTP in Rust) with a process per worker.
 
 Chosen by measurement (``benchmarks/http_server.py``, one worker, wrk at 32 connections): granian
-answered /health, a catalog read and a feed revalidation 8-26% faster than uvicorn with httptools and
+answered /health, a catalog read and a feed revalidation 9-26% faster than uvicorn with httptools and
 uvloop (see the README), and it enforces a header-read timeout, which uvicorn does not have. Its
 supervisor restarts a worker that dies; a worker whose supervisor dies (``kill -9``) stops by itself,
 so no orphan keeps the port or the database.
