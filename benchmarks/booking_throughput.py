@@ -3,7 +3,7 @@
     python benchmarks/booking_throughput.py [--bookings 2000] [--concurrency 20] [--workers 1]
 
 Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one), serves labbook
-with uvicorn in a subprocess on a loopback port, and books seats through
+with granian in a subprocess on a loopback port, and books seats through
 ``POST /api/v1/slots/{id}/bookings`` as a director: authenticated, validated, seats taken, audited.
 The raw baseline writes equivalent rows with asyncpg at the same concurrency, on its own slots in the
 same database: one transaction with the conditional seat-counter UPDATE, the booking INSERT and the
@@ -380,23 +380,13 @@ async def main(args: argparse.Namespace) -> None:
             "LABBOOK_POOL_MAX_SIZE": str(args.concurrency),
             "PYTHONPATH": str(ROOT / "src"),
         }
+        # the server labbook serve runs, as it runs it (granian, HTTP/1, uvloop)
         process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "labbook.cli:app_factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--loop", "uvloop",
+            "--http", "1", "--no-ws", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(args.workers), "--log-level", "warning", "labbook.cli:app_factory",
             env=env,
-        )
+        )  # fmt: skip
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url) as probe:
             await _wait_ready(probe, process)

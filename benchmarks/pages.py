@@ -10,7 +10,7 @@ Run: ``python benchmarks/pages.py``. It creates its own database on the server n
 * the SQL statements one request runs (BEGIN/COMMIT included) for the labs, a lab, its calendar (the
   demo's busiest week, and a week that only the bulk data fills), a slot and, signed in as the demo
   director, our bookings; counted with asyncpg's query logger on the pool connections of an app
-  served in this process (the benchmark wraps ``asyncpg.create_pool``; labbook is not changed);
+  served in this process (the benchmark wraps the pool's connection set-up; labbook is not changed);
 * then both again after bulk-inserting 99 times the demo's organizations' hosts, labs, slots and
   bookings: a page that lists more rows must not run more statements.
 
@@ -31,10 +31,9 @@ import socket
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
@@ -265,17 +264,13 @@ _statements: list[str] = []
 
 def _count_statements() -> None:
     """Every pool connection the app opens reports each statement it runs (benchmark only)."""
-    create_pool = asyncpg.create_pool
+    init = db._init_connection
 
-    def counting_pool(*args: Any, init: Callable[..., Awaitable[None]] | None = None, **kwargs: Any) -> Any:
-        async def counted(conn: asyncpg.Connection) -> None:
-            if init is not None:
-                await init(conn)
-            conn.add_query_logger(lambda record: _statements.append(record.query))
+    async def counted(conn: asyncpg.Connection) -> None:
+        await init(conn)
+        conn.add_query_logger(lambda record: _statements.append(record.query))
 
-        return create_pool(*args, init=counted, **kwargs)
-
-    asyncpg.create_pool = counting_pool  # type: ignore[assignment]
+    db._init_connection = counted  # type: ignore[assignment]
 
 
 @contextlib.asynccontextmanager

@@ -37,6 +37,18 @@ def _postmasters(pgdata: Path) -> list[psutil.Process]:
     return found
 
 
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _wait_until_gone(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    _, alive = psutil.wait_procs(procs, timeout=seconds)
+    return alive
+
+
 def _wait_until_no_postmaster(pgdata: Path, seconds: float) -> list[psutil.Process]:
     deadline = time.monotonic() + seconds
     while (left := _postmasters(pgdata)) and time.monotonic() < deadline:
@@ -66,9 +78,9 @@ class Labbook:
         self.procs.append(proc)
         return proc
 
-    def serve(self) -> tuple[subprocess.Popen[bytes], int]:
-        port = _free_port()
-        return self.start("serve", "--port", str(port)), port
+    def serve(self, *args: str, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+        port = port or _free_port()
+        return self.start("serve", "--port", str(port), *args), port
 
     def output(self, proc: subprocess.Popen[bytes]) -> str:
         index = self.procs.index(proc)
@@ -89,6 +101,8 @@ class Labbook:
 
     def close(self) -> None:
         for proc in self.procs:
+            for worker in _children(proc.pid):
+                worker.kill()
             if proc.poll() is None:
                 proc.kill()
             proc.wait(STOP_SECONDS)
@@ -166,4 +180,85 @@ def test_two_servers_at_once_on_a_new_data_dir(labbook: Labbook) -> None:
     assert httpx.get(f"http://127.0.0.1:{servers[1][1]}/ready", timeout=5).status_code == 200
     second.send_signal(signal.SIGTERM)
     assert second.wait(STOP_SECONDS) == 0
+    assert _wait_until_no_postmaster(labbook.pgdata, STOP_SECONDS) == []
+    for proc in (first, second):
+        assert "ERROR" not in labbook.output(proc)
+
+
+def test_workers_of_a_killed_supervisor_stop_and_free_the_port(labbook: Labbook) -> None:
+    supervisor, port = labbook.serve("--workers", "2")
+    labbook.wait_ready(supervisor, port)
+    workers = _children(supervisor.pid)
+    assert len(workers) == 2
+
+    supervisor.kill()
+    supervisor.wait(STOP_SECONDS)
+
+    assert _wait_until_gone(workers, STOP_SECONDS) == []
+    assert _wait_until_no_postmaster(labbook.pgdata, STOP_SECONDS) == []
+    again, _ = labbook.serve("--workers", "2", port=port)
+    labbook.wait_ready(again, port)
+    assert httpx.get(f"http://127.0.0.1:{port}/api/v1/labs", timeout=5).status_code == 200
+
+
+def test_a_killed_postmaster_is_started_again(labbook: Labbook) -> None:
+    proc, port = labbook.serve("--workers", "2")
+    labbook.wait_ready(proc, port)
+    [postmaster] = _postmasters(labbook.pgdata)
+
+    postmaster.kill()
+    postmaster.wait(STOP_SECONDS)
+
+    # /ready turns 503 while the server is down; the watchdog starts it again and the pools reconnect
+    labbook.wait_ready(proc, port)
+    assert httpx.get(f"http://127.0.0.1:{port}/api/v1/labs", timeout=5).status_code == 200
+    [restarted] = _postmasters(labbook.pgdata)
+    assert restarted.pid != postmaster.pid
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(STOP_SECONDS) == 0, labbook.output(proc)
+    assert _wait_until_no_postmaster(labbook.pgdata, STOP_SECONDS) == []
+
+
+def test_a_second_server_on_a_busy_port_says_so(labbook: Labbook) -> None:
+    first, port = labbook.serve()
+    labbook.wait_ready(first, port)
+
+    second, _ = labbook.serve(port=port)
+
+    assert second.wait(START_SECONDS) == 2
+    assert labbook.output(second).strip() == f"labbook: port {port} on 127.0.0.1 is in use by another program"
+
+
+@pytest.mark.parametrize(
+    ("below_a_file", "reason"), [("", "is a file, not a directory"), ("data", "is inside a file")]
+)
+def test_an_unusable_data_dir_is_one_line_and_exit_code_2(
+    tmp_path: Path, below_a_file: str, reason: str
+) -> None:
+    (tmp_path / "file").write_text("")
+    data_dir = tmp_path / "file" / below_a_file if below_a_file else tmp_path / "file"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "labbook", "migrate"],
+        cwd=ROOT,
+        env={**env, "LABBOOK_DATA_DIR": str(data_dir)},
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS,
+        check=False,
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"labbook: data directory {data_dir} {reason}")
+
+
+def test_no_lock_file_is_shared_outside_the_data_dir(labbook: Labbook, tmp_path: Path) -> None:
+    # Where the wheel keeps its one lock for every user: make it a file nobody can lock.
+    runtime = tmp_path / "runtime"
+    (runtime / "python_PostgresServer" / ".lockfile").mkdir(parents=True)
+    labbook.env |= {"XDG_RUNTIME_DIR": str(runtime), "TMPDIR": str(runtime / "python_PostgresServer")}
+
+    migrate = labbook.start("migrate")
+
+    assert migrate.wait(START_SECONDS) == 0, labbook.output(migrate)
     assert _wait_until_no_postmaster(labbook.pgdata, STOP_SECONDS) == []

@@ -107,3 +107,20 @@ def test_importing_labbook_reads_no_environment() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "imported"
+
+
+def test_database_timeouts_are_read() -> None:
+    settings = Settings.from_env(
+        {
+            "LABBOOK_DB_CONNECT_TIMEOUT": "2",
+            "LABBOOK_DB_ACQUIRE_TIMEOUT": "3",
+            "LABBOOK_DB_STATEMENT_TIMEOUT": "30",
+        }
+    )
+    assert (settings.db_connect_timeout, settings.db_acquire_timeout, settings.db_statement_timeout) == (
+        2,
+        3,
+        30,
+    )
+    with pytest.raises(ConfigurationError, match="LABBOOK_DB_STATEMENT_TIMEOUT"):
+        Settings.from_env({"LABBOOK_DB_STATEMENT_TIMEOUT": "0"})

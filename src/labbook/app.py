@@ -10,9 +10,11 @@ from typing import Any
 
 import asyncpg
 from litestar import Litestar, Request, Response, Router
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -32,11 +34,12 @@ from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
 from labbook.clock import Clock, system_clock
 from labbook.core.access import PUBLIC
-from labbook.errors import LabbookError
+from labbook.errors import DatabaseUnavailable, LabbookError
 from labbook.feeds.routes import feed_caches
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
+from labbook.ops import metrics
 from labbook.ops.headers import set_reply_headers
 from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
@@ -119,11 +122,35 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def _database_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """PostgreSQL is down, restarting or frozen: a 503 the client may retry, never a 500."""
+    if not db.is_unavailable(exc) and not isinstance(exc, DatabaseUnavailable):
+        return _internal_error(request, exc)
+    log.warning("database unavailable on %s %s: %r", request.method, redact_path(request.url.path), exc)
+    metrics.count_database_error(exc.__cause__ or exc)
+    retry_after = DatabaseUnavailable.retry_after
+    problem = ProblemDetailsException(
+        status_code=503,
+        type_="/problems/database-unavailable",
+        title=DatabaseUnavailable.title,
+        detail="the database is unavailable or too slow to answer; retry in a few seconds",
+        headers={"Retry-After": str(retry_after)},
+    )
+    return problem.to_response(request)
+
+
 def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
     """No route: people asking for a page get a page in their language, programs get problem+json."""
     if is_page_path(request.url.path):
         return page_not_found(request)
     return _http_problem(exc).to_response(request)
+
+
+async def _guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Both app-wide guards as one: Litestar copies the route handler for every guard it calls,
+    which cost a tenth of a /health request."""
+    await authorize(connection, handler)
+    await check_request(connection, handler)
 
 
 def _provide_pool(state: State) -> asyncpg.Pool:
@@ -155,11 +182,21 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             await conn.close()
         app.state.pool = await db.create_pool(
-            url, min_size=settings.pool_min_size, max_size=settings.pool_max_size
+            url,
+            min_size=settings.pool_min_size,
+            max_size=settings.pool_max_size,
+            connect_timeout=settings.db_connect_timeout,
+            acquire_timeout=settings.db_acquire_timeout,
+            statement_timeout=settings.db_statement_timeout,
         )
+        sampler = None
+        if settings.metrics_token:
+            sampler = asyncio.create_task(metrics.sample_pool_forever(app.state.pool))
         try:
             yield
         finally:
+            if sampler is not None:
+                sampler.cancel()
             await app.state.pool.close()
 
     return lifespan
@@ -189,7 +226,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
         ],
         state=State({"settings": settings, "clock": clock}),
         lifespan=[_lifespan(settings), feed_caches],
-        guards=[authorize, check_request],
+        guards=[_guard],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "me": Provide(provide_required_principal, sync_to_thread=False),
@@ -197,7 +234,10 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             "settings": Provide(_provide_settings, sync_to_thread=False),
             "clock": Provide(_provide_clock, sync_to_thread=False),
         },
-        middleware=[idempotency_middleware],
+        middleware=[
+            idempotency_middleware,
+            *([metrics.request_metrics().middleware] if settings.metrics_token else []),
+        ],
         before_send=[set_reply_headers],
         plugins=[
             ProblemDetailsPlugin(
@@ -214,6 +254,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             Exception: _internal_error,
             NotFoundException: _not_found,
             ValidationException: _invalid,
+            DatabaseUnavailable: _database_unavailable,
+            **dict.fromkeys(db.UNAVAILABLE, _database_unavailable),
+            asyncpg.InterfaceError: _database_unavailable,
         },
         request_max_body_size=settings.max_body_bytes,
         template_config=template_config(),
@@ -246,5 +289,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
+    if settings.metrics_token:
+        app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)
     return app

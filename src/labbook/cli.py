@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,13 +18,13 @@ from labbook.settings import Settings
 
 
 def app_factory() -> Any:
-    """Entry point for ASGI servers (``uvicorn --factory --no-date-header labbook.cli:app_factory``).
+    """Entry point for ASGI servers (``granian --interface asgi --factory labbook.cli:app_factory``).
 
-    labbook sends its own ``Date`` header; a server adding another would send two.
+    In a worker of ``labbook serve`` it also stops the worker once its supervisor is gone.
     """
-    from labbook.app import create_app
+    from labbook.ops.server import app_factory_for
 
-    return create_app(Settings.from_env())
+    return app_factory_for(Settings.from_env())
 
 
 def _run(settings: Settings, work: Callable[[Any], Awaitable[None]]) -> None:
@@ -50,39 +51,42 @@ def served_base_url(host: str, port: int) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    import uvicorn
+    from labbook.ops import server
 
+    server.wait_for_port(args.host, args.port)
+    if settings.metrics_token:
+        server.share_metrics_between_workers()
     # Links shown once (a private feed's address) must work: without a configured address they name
     # the host and port served here, not the default port. The workers read it from the environment.
     if not os.environ.get("LABBOOK_BASE_URL"):
         os.environ["LABBOOK_BASE_URL"] = served_base_url(args.host, args.port)
 
-    # Start (or join) the database once here, so that every worker shares it and the embedded
-    # server stays up exactly as long as this process does.
-    url = db.resolve_database_url(settings)
-    os.environ["LABBOOK_DATABASE_URL"] = url
+    # Start (or join) the database here to migrate once. Each worker joins the embedded server too,
+    # so that it stays up while any labbook process still uses it.
+    def prepare_database() -> None:
+        url = db.resolve_database_url(settings)
 
-    async def prepare(conn: Any) -> None:
-        for name in await migrate.apply(conn):
-            print(f"applied {name}")
-        if args.demo:
-            from labbook.demo import load_demo
+        async def prepare(conn: Any) -> None:
+            for name in await migrate.apply(conn):
+                print(f"applied {name}")
+            if args.demo:
+                from labbook.demo import load_demo
 
-            print(await load_demo(conn))
+                print(await load_demo(conn))
 
-    _run(settings.with_changes(database_url=url), prepare)
+        _run(settings.with_changes(database_url=url), prepare)
+
+    # Workers are forked from this process: building the app (routes, OpenAPI) once here, as they
+    # would from the environment, saves each of them seconds of start-up. It is built while the
+    # database starts, which is mostly waiting.
+    with ThreadPoolExecutor(1) as background:
+        database = background.submit(prepare_database)
+        server.prepare_app(Settings.from_env())
+        database.result()
     print(f"labbook serving on http://{args.host}:{args.port}  (API explorer: /schema)", flush=True)
     print(f"links name {os.environ['LABBOOK_BASE_URL']}  (set LABBOOK_BASE_URL to change)", flush=True)
-    uvicorn.run(
-        "labbook.cli:app_factory",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        # labbook stamps Date itself (feeds need it from the same clock reading as Last-Modified)
-        date_header=False,
+    server.run(
+        settings, host=args.host, port=args.port, workers=args.workers, target="labbook.cli:app_factory"
     )
 
 
@@ -226,8 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     # Leave through SystemExit rather than die by the signal, so that atexit hooks run and the
-    # embedded PostgreSQL is stopped with us. uvicorn shuts down gracefully first, then re-raises
-    # the signal into this handler.
+    # embedded PostgreSQL is stopped with us. While serving, granian handles SIGTERM itself: it lets
+    # the workers finish their requests, then returns.
     raise SystemExit(0)
 
 

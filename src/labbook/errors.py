@@ -151,3 +151,11 @@ class ServiceUnavailable(LabbookError):
     status = 503
     slug = "unavailable"
     title = "Service unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """PostgreSQL cannot be reached, is restarting, or does not answer in time; worth a retry later."""
+
+    slug = "database-unavailable"
+    title = "Database unavailable"
+    retry_after: ClassVar[int] = 5

@@ -26,6 +26,15 @@ class Settings:
         pool_min_size: connections each worker opens at start.
         pool_max_size: connections each worker may hold at most (two or more: a keyed POST holds one
             for its idempotency lock while the handler uses another).
+        db_connect_timeout: seconds to open a database connection before the request gets a 503.
+        db_acquire_timeout: seconds a request waits for a free pooled connection before a 503.
+        db_statement_timeout: seconds one statement may run (the server cancels it, and the client
+            stops waiting if the server is frozen) before the request gets a 503.
+        http_header_timeout: seconds a connection may take to send a request head, and may sit idle
+            between requests, before the server closes it.
+        http_shutdown_timeout: seconds in-flight requests get to finish after SIGTERM.
+        http_max_concurrency: requests one worker handles at once; more wait to be accepted.
+        metrics_token: the bearer token ``GET /metrics`` needs; unset, there is no ``/metrics``.
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
         feed_refresh_minutes: how often calendar apps are asked to poll.
@@ -42,6 +51,13 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     pool_min_size: int = 2
     pool_max_size: int = 10
+    db_connect_timeout: int = 5
+    db_acquire_timeout: int = 5
+    db_statement_timeout: int = 15
+    http_header_timeout: int = 10
+    http_shutdown_timeout: int = 20
+    http_max_concurrency: int = 256
+    metrics_token: str | None = None
     log_level: str = "INFO"
     max_body_bytes: int = 256 * 1024
     feed_refresh_minutes: int = 180
@@ -62,6 +78,25 @@ class Settings:
             base_url=(env.get("LABBOOK_BASE_URL") or defaults.base_url).rstrip("/"),
             pool_min_size=_int(env, "LABBOOK_POOL_MIN_SIZE", defaults.pool_min_size, minimum=0),
             pool_max_size=_int(env, "LABBOOK_POOL_MAX_SIZE", defaults.pool_max_size, minimum=2),
+            db_connect_timeout=_int(
+                env, "LABBOOK_DB_CONNECT_TIMEOUT", defaults.db_connect_timeout, minimum=1
+            ),
+            db_acquire_timeout=_int(
+                env, "LABBOOK_DB_ACQUIRE_TIMEOUT", defaults.db_acquire_timeout, minimum=1
+            ),
+            db_statement_timeout=_int(
+                env, "LABBOOK_DB_STATEMENT_TIMEOUT", defaults.db_statement_timeout, minimum=1
+            ),
+            http_header_timeout=_int(
+                env, "LABBOOK_HTTP_HEADER_TIMEOUT", defaults.http_header_timeout, minimum=1
+            ),
+            http_shutdown_timeout=_int(
+                env, "LABBOOK_HTTP_SHUTDOWN_TIMEOUT", defaults.http_shutdown_timeout, minimum=1
+            ),
+            http_max_concurrency=_int(
+                env, "LABBOOK_HTTP_MAX_CONCURRENCY", defaults.http_max_concurrency, minimum=1
+            ),
+            metrics_token=env.get("LABBOOK_METRICS_TOKEN") or None,
             log_level=env.get("LABBOOK_LOG_LEVEL", defaults.log_level).upper(),
             max_body_bytes=_int(env, "LABBOOK_MAX_BODY_BYTES", defaults.max_body_bytes, minimum=1024),
             feed_refresh_minutes=_int(
@@ -89,6 +124,8 @@ class Settings:
             raise ConfigurationError("LABBOOK_BASE_URL must start with http:// or https://")
         if self.log_level not in _LOG_LEVELS:
             raise ConfigurationError(f"LABBOOK_LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}")
+        if self.metrics_token is not None and len(self.metrics_token) < 16:
+            raise ConfigurationError("LABBOOK_METRICS_TOKEN must be at least 16 characters")
         if self.pool_max_size < max(self.pool_min_size, 1):
             raise ConfigurationError("LABBOOK_POOL_MAX_SIZE must be at least LABBOOK_POOL_MIN_SIZE")
 

@@ -48,11 +48,14 @@ class _Shape:
     body: mi.Type | None
 
 
-_shapes: dict[BaseRouteHandler, _Shape] = {}
+# Keyed by the handler's function: guards get a fresh copy of the handler on every request, so the
+# handler itself would miss every time (and keep every copy alive).
+_shapes: dict[tuple[object, frozenset[str]], _Shape] = {}
 
 
 def _shape(handler: BaseRouteHandler, path_params: set[str]) -> _Shape:
-    found = _shapes.get(handler)
+    key = (handler.fn, frozenset(path_params))
+    found = _shapes.get(key)
     if found is None:
         model = handler.create_kwargs_model(path_parameters=dict.fromkeys(path_params))  # type: ignore[arg-type]
         query = {p.field_alias: p for p in model.expected_query_params}
@@ -69,7 +72,7 @@ def _shape(handler: BaseRouteHandler, path_params: set[str]) -> _Shape:
             any_query="query" in model.expected_reserved_kwargs,
             body=_type_info(data.annotation) if data is not None else None,
         )
-        _shapes[handler] = found
+        _shapes[key] = found
     return found
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
+import asyncpg
 from litestar import Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
@@ -9,6 +13,10 @@ from litestar.response import Response
 from labbook import migrate
 from labbook.core.access import PUBLIC
 from labbook.schemas import Out
+
+# Load balancers and orchestrators give probes a couple of seconds; an answer must come before that,
+# whatever the database does.
+READY_SECONDS = 1.5
 
 
 class Health(Out):
@@ -26,6 +34,22 @@ async def health() -> Health:
     return Health(status="ok")
 
 
+_abandoned: set[asyncio.Future[Any]] = set()
+
+
+async def _pending_migrations(pool: asyncpg.Pool) -> list[migrate.Migration]:
+    async with pool.acquire() as conn:
+        return await migrate.pending(conn, migrate.load())
+
+
+def _unavailable(reason: str) -> Response[Readiness]:
+    return Response(
+        Readiness(status="unavailable", database=reason, pending_migrations=[]),
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
 @get(
     "/ready",
     opt={"access": PUBLIC},
@@ -39,14 +63,18 @@ async def health() -> Health:
     },
 )
 async def ready(request: Request) -> Response[Readiness]:
-    try:
-        async with request.app.state.pool.acquire() as conn:
-            todo = await migrate.pending(conn, migrate.load())
-    except Exception as exc:
-        return Response(
-            Readiness(status="unavailable", database=type(exc).__name__, pending_migrations=[]),
-            status_code=503,
-        )
+    check = asyncio.ensure_future(_pending_migrations(request.app.state.pool))
+    # Give up waiting without waiting for the check to clean up: a connection stuck on a frozen server
+    # is released by the pool later, in the background.
+    done, _ = await asyncio.wait({check}, timeout=READY_SECONDS)
+    if not done:
+        check.cancel()
+        _abandoned.add(check)
+        check.add_done_callback(_abandoned.discard)
+        return _unavailable("TimeoutError")
+    if (exc := check.exception()) is not None:
+        return _unavailable(type(exc).__name__)
+    todo = check.result()
     ok = not todo
     return Response(
         Readiness(
