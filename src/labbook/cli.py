@@ -22,7 +22,7 @@ def app_factory() -> Any:
 
     In a worker of ``labbook serve`` it also stops the worker once its supervisor is gone.
     """
-    from labbook.ops.server import app_factory_for
+    from labbook.server import app_factory_for
 
     return app_factory_for(Settings.from_env())
 
@@ -51,7 +51,7 @@ def served_base_url(host: str, port: int) -> str:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    from labbook.ops import server
+    from labbook import server
 
     server.wait_for_port(args.host, args.port)
     if settings.metrics_token:
