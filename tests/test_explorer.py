@@ -131,10 +131,14 @@ async def test_each_operation_lists_the_errors_it_can_answer(client) -> None:
         "413",
         "415",
         "422",
+        "503",
     }
     # a public read: no 403, no 409; a token, when sent, must be valid (401)
-    assert statuses("/api/v1/labs", "get") == {"400", "401", "404", "422"}
-    assert statuses("/api/v1/me", "get") == {"401", "403", "422"}
+    assert statuses("/api/v1/labs", "get") == {"400", "401", "404", "422", "503"}
+    assert statuses("/api/v1/me", "get") == {"401", "403", "422", "503"}
+    # the probes say what is wrong in their own words, and /health never asks the database
+    assert statuses("/health", "get") == {"401"}
+    assert "database-unavailable" in paths["/api/v1/labs"]["get"]["responses"]["503"]["description"]
     assert "429" in statuses("/feeds/private/{token_file}", "get")
     assert "429" not in statuses("/feeds/labs/{lab_file}", "get")
     slot_full = paths["/api/v1/slots/{slot_id}/bookings"]["post"]["responses"]["409"]["description"]

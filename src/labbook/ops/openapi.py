@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 API = "/api/"
 FEEDS = "/feeds/"
+# Probes answer without a problem: /health never touches the database, /ready says what is wrong itself.
+WITHOUT_DATABASE = frozenset({"/health", "/ready"})
 PRIVATE_FEEDS = "/feeds/private/"
 WRITES = frozenset({"post", "put", "patch", "delete"})
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -133,10 +135,12 @@ _MEANING = {
     415: "The request body is not JSON.",
     422: "The input is well-formed but wrong; `errors` names the fields.",
     429: "Too many requests; wait `Retry-After` seconds.",
+    503: "The database is unavailable for the moment; retry after `Retry-After` seconds.",
 }
 _HEADERS: dict[int, dict[str, OpenAPIHeader | Reference]] = {
     401: {"WWW-Authenticate": OpenAPIHeader(schema=_STRING, description="`Bearer`")},
     429: {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="seconds to wait")},
+    503: {"Retry-After": OpenAPIHeader(schema=_INTEGER, description="seconds to wait")},
 }
 
 
@@ -178,6 +182,9 @@ def _statuses(path: str, method: str, operation: Operation, access: Any) -> list
         statuses.add(409)
     if path.startswith(PRIVATE_FEEDS):
         statuses.add(429)
+    if path not in WITHOUT_DATABASE:
+        # the database is unreachable or frozen: a quick refusal rather than a wait
+        statuses.add(503)
     return sorted(statuses)
 
 
