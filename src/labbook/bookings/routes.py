@@ -26,6 +26,7 @@ from labbook.bookings.schemas import (
     SeriesBooking,
     StatusChange,
 )
+from labbook.clock import Clock
 from labbook.errors import ValidationFailed
 from labbook.schemas import Page, Slug
 from labbook.timezones import zone
@@ -93,9 +94,14 @@ class SlotBookingController(Controller):
         summary="Book seats in a slot or join its waitlist",
     )
     async def create_booking(
-        self, pool: Pool, me: Me, slot_id: FromPath[UUID], data: JSONBody[BookingCreate]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        slot_id: FromPath[UUID],
+        data: JSONBody[BookingCreate],
     ) -> Booking:
-        return booking_reply(await service.book_seats(pool, me, slot_id, data))
+        return booking_reply(await service.book_seats(pool, me, slot_id, data, now=clock()))
 
     @post(
         "/series/{series_id:uuid}/bookings",
@@ -103,9 +109,14 @@ class SlotBookingController(Controller):
         summary="Book every remaining occurrence of a series, all or nothing",
     )
     async def create_series_booking(
-        self, pool: Pool, me: Me, series_id: FromPath[UUID], data: JSONBody[BookingCreate]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        series_id: FromPath[UUID],
+        data: JSONBody[BookingCreate],
     ) -> SeriesBooking:
-        group_id, rows = await service.book_series(pool, me, series_id, data)
+        group_id, rows = await service.book_series(pool, me, series_id, data, now=clock())
         return SeriesBooking(group_id=group_id, bookings=[booking_reply(r) for r in rows])
 
 
