@@ -294,17 +294,24 @@ async def book_seats(
 ) -> dict[str, Any]:
     """Book seats in one slot as of ``now``; ``waitlist`` queues the booking when the slot is full."""
     async with pool.acquire() as conn:
-        organization_id = await organization_for(conn, me, data.organization)
-        # Usually the seats are free: the one statement that takes them, books and audits commits on
-        # its own. Only a refusal (to explain, or to waitlist) needs a transaction around several.
-        booked = await _take_and_book(
-            conn, me, slot_id, organization_id=organization_id, data=data, group_id=None, now=now
-        )
-        if booked is not None:
-            return booked
-        asking = Admission(organization_id, data.headcount, data.language, now)
-        async with conn.transaction():
-            return await _refused(conn, me, slot_id, asking, data)
+        return await book_seats_in(conn, me, slot_id, data, now=now)
+
+
+async def book_seats_in(
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, data: BookingCreate, *, now: datetime
+) -> dict[str, Any]:
+    """``book_seats`` on ``conn``, inside the caller's transaction if it has one."""
+    organization_id = await organization_for(conn, me, data.organization)
+    # Usually the seats are free: the one statement that takes them, books and audits commits on
+    # its own. Only a refusal (to explain, or to waitlist) needs a transaction around several.
+    booked = await _take_and_book(
+        conn, me, slot_id, organization_id=organization_id, data=data, group_id=None, now=now
+    )
+    if booked is not None:
+        return booked
+    asking = Admission(organization_id, data.headcount, data.language, now)
+    async with conn.transaction():
+        return await _refused(conn, me, slot_id, asking, data)
 
 
 def _failure(slot: Mapping[str, Any], why: LabbookError) -> dict[str, Any]:
@@ -321,54 +328,61 @@ async def book_series(
     pool: asyncpg.Pool, me: Principal, series_id: UUID, data: BookingCreate, *, now: datetime
 ) -> tuple[UUID, list[dict[str, Any]]]:
     """Book every remaining active occurrence of a series as of ``now``, all or nothing."""
+    async with db.transaction(pool) as conn:
+        return await book_series_in(conn, me, series_id, data, now=now)
+
+
+async def book_series_in(
+    conn: asyncpg.Connection, me: Principal, series_id: UUID, data: BookingCreate, *, now: datetime
+) -> tuple[UUID, list[dict[str, Any]]]:
+    """``book_series`` inside the caller's transaction."""
     if data.waitlist:
         raise ValidationFailed.field("waitlist", "a series is booked whole or not at all; it has no waitlist")
-    async with db.transaction(pool) as conn:
-        organization_id = await organization_for(conn, me, data.organization)
-        series = await repository.get_series(
-            conn, series_id, organization_id=organization_id, sees_all=me.is_admin
-        )
-        if series is None:
-            raise NotFound("no such series")
-        asking = Admission(organization_id, data.headcount, data.language, now)
-        occurrences = await repository.list_series_remaining(conn, series_id, asking)
-        if not occurrences:
-            raise SlotNotBookable("the series has no remaining occurrences", series_id=series_id)
-        group_id = uuid4()
-        booked: list[dict[str, Any]] = []
-        failures: list[dict[str, Any]] = []
-        for slot in occurrences:
-            why: LabbookError | None
-            if failures:
-                # Nothing will be kept any more: the listing explains the rest without taking seats.
-                why = refusal(slot, me, headcount=data.headcount, language=data.language)
-                if why is None:
-                    continue
-            else:
-                booked_one = await _take_and_book(
-                    conn,
-                    me,
-                    slot["id"],
-                    organization_id=organization_id,
-                    data=data,
-                    group_id=group_id,
-                    now=now,
-                )
-                if booked_one is not None:
-                    booked.append(booked_one)
-                    continue
-                fresh = await repository.get_slot_for_booking(conn, slot["id"], asking)
-                why = refusal(fresh, me, headcount=data.headcount, language=data.language) or SlotFull(
-                    "the last seats went to a concurrent booking", slot_id=slot["id"]
-                )
-            failures.append(_failure(slot, why))
+    organization_id = await organization_for(conn, me, data.organization)
+    series = await repository.get_series(
+        conn, series_id, organization_id=organization_id, sees_all=me.is_admin
+    )
+    if series is None:
+        raise NotFound("no such series")
+    asking = Admission(organization_id, data.headcount, data.language, now)
+    occurrences = await repository.list_series_remaining(conn, series_id, asking)
+    if not occurrences:
+        raise SlotNotBookable("the series has no remaining occurrences", series_id=series_id)
+    group_id = uuid4()
+    booked: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for slot in occurrences:
+        why: LabbookError | None
         if failures:
-            raise SeriesNotBookable(
-                f"{len(failures)} of {len(occurrences)} remaining occurrences cannot be booked",
-                series_id=str(series_id),
-                failures=failures,
+            # Nothing will be kept any more: the listing explains the rest without taking seats.
+            why = refusal(slot, me, headcount=data.headcount, language=data.language)
+            if why is None:
+                continue
+        else:
+            booked_one = await _take_and_book(
+                conn,
+                me,
+                slot["id"],
+                organization_id=organization_id,
+                data=data,
+                group_id=group_id,
+                now=now,
             )
-        return group_id, booked
+            if booked_one is not None:
+                booked.append(booked_one)
+                continue
+            fresh = await repository.get_slot_for_booking(conn, slot["id"], asking)
+            why = refusal(fresh, me, headcount=data.headcount, language=data.language) or SlotFull(
+                "the last seats went to a concurrent booking", slot_id=slot["id"]
+            )
+        failures.append(_failure(slot, why))
+    if failures:
+        raise SeriesNotBookable(
+            f"{len(failures)} of {len(occurrences)} remaining occurrences cannot be booked",
+            series_id=str(series_id),
+            failures=failures,
+        )
+    return group_id, booked
 
 
 async def get_booking(pool: asyncpg.Pool, me: Principal, booking_id: UUID) -> asyncpg.Record:
@@ -438,38 +452,45 @@ async def change_status(
     pool: asyncpg.Pool, me: Principal, booking_id: UUID, action: str, message: str | None
 ) -> dict[str, Any]:
     """Confirm, decline or cancel a booking; a transition the state machine forbids is a 409."""
-    to, allowed_from = TRANSITIONS[action]
     async with db.transaction(pool) as conn:
-        current = await repository.get_booking(conn, booking_id)
-        if current is None or not me.is_party_to(current["organization_id"], current["lab_id"]):
-            raise NotFound("no such booking")
-        # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
-        if action != "cancel":
-            me.require_lab(current["lab_id"])
-        # A booking never changes slots, so the unlocked read names the right one to lock first.
-        await repository.lock_slot(conn, current["slot_id"])
-        row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
-        if row is None:
-            status = await repository.get_status(conn, booking_id)
-            raise IllegalTransition(
-                f"a {status} booking cannot be {to}", current_status=status, booking_id=str(booking_id)
-            )
-        await audit.record(
-            conn,
-            me,
-            f"booking.{action}",
-            "booking",
-            booking_id,
-            before={
-                "status": row["previous_status"],
-                "status_message": row["previous_message"],
-                "sequence": row["previous_sequence"],
-                "updated_at": row["previous_updated_at"],
-            },
-            after={k: v for k, v in row.items() if not k.startswith("previous_")},
+        return await change_status_in(conn, me, booking_id, action, message)
+
+
+async def change_status_in(
+    conn: asyncpg.Connection, me: Principal, booking_id: UUID, action: str, message: str | None
+) -> dict[str, Any]:
+    """``change_status`` inside the caller's transaction."""
+    to, allowed_from = TRANSITIONS[action]
+    current = await repository.get_booking(conn, booking_id)
+    if current is None or not me.is_party_to(current["organization_id"], current["lab_id"]):
+        raise NotFound("no such booking")
+    # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
+    if action != "cancel":
+        me.require_lab(current["lab_id"])
+    # A booking never changes slots, so the unlocked read names the right one to lock first.
+    await repository.lock_slot(conn, current["slot_id"])
+    row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
+    if row is None:
+        status = await repository.get_status(conn, booking_id)
+        raise IllegalTransition(
+            f"a {status} booking cannot be {to}", current_status=status, booking_id=str(booking_id)
         )
-        if row["previous_status"] in HOLDS_SEATS and to not in HOLDS_SEATS:
-            await release_booking_seats(conn, me, row["slot_id"], row["headcount"])
-        booking = dict(current.items())
-        booking.update((k, v) for k, v in row.items() if not k.startswith("previous_"))
-        return booking
+    await audit.record(
+        conn,
+        me,
+        f"booking.{action}",
+        "booking",
+        booking_id,
+        before={
+            "status": row["previous_status"],
+            "status_message": row["previous_message"],
+            "sequence": row["previous_sequence"],
+            "updated_at": row["previous_updated_at"],
+        },
+        after={k: v for k, v in row.items() if not k.startswith("previous_")},
+    )
+    if row["previous_status"] in HOLDS_SEATS and to not in HOLDS_SEATS:
+        await release_booking_seats(conn, me, row["slot_id"], row["headcount"])
+    booking = dict(current.items())
+    booking.update((k, v) for k, v in row.items() if not k.startswith("previous_"))
+    return booking

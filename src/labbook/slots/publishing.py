@@ -311,28 +311,31 @@ async def update_slot(
 ) -> asyncpg.Record:
     """Edit one slot (or one occurrence of a series, which keeps its ``occurrence_start``)."""
     async with db.transaction(pool) as conn:
-        lab, slot = await editable_slot(conn, actor, slot_id)
-        fields = _patched(slot, data)
-        check_shape(
-            slot["kind"],
-            fields["starts_at"],
-            fields["ends_at"],
-            fields["capacity"],
-            fields["booking_deadline"],
-        )
-        if fields["starts_at"] != slot["starts_at"]:
-            check_not_past(fields["starts_at"], now)
-        if slot["series_id"] is not None:
-            await repository.touch_series(conn, [slot["series_id"]])
-        if data.instructor_id is not msgspec.UNSET:
-            await check_instructor(conn, lab.id, data.instructor_id)
-        if data.visibility is not msgspec.UNSET or data.organization is not msgspec.UNSET:
-            fields["organization_id"] = await _new_audience(conn, slot, data, fields["visibility"])
-        units = None if data.equipment is msgspec.UNSET else data.equipment
-        await move_slot(conn, actor, lab, slot, fields, units)
+        await update_slot_in(conn, actor, slot_id, data, now=now)
         view = await repository.get_slot_view(conn, slot_id)
     assert view is not None
     return view
+
+
+async def update_slot_in(
+    conn: asyncpg.Connection, actor: Principal, slot_id: UUID, data: SlotUpdate, *, now: datetime
+) -> asyncpg.Record:
+    """``update_slot`` inside the caller's transaction; returns the ``slots`` row."""
+    lab, slot = await editable_slot(conn, actor, slot_id)
+    fields = _patched(slot, data)
+    check_shape(
+        slot["kind"], fields["starts_at"], fields["ends_at"], fields["capacity"], fields["booking_deadline"]
+    )
+    if fields["starts_at"] != slot["starts_at"]:
+        check_not_past(fields["starts_at"], now)
+    if slot["series_id"] is not None:
+        await repository.touch_series(conn, [slot["series_id"]])
+    if data.instructor_id is not msgspec.UNSET:
+        await check_instructor(conn, lab.id, data.instructor_id)
+    if data.visibility is not msgspec.UNSET or data.organization is not msgspec.UNSET:
+        fields["organization_id"] = await _new_audience(conn, slot, data, fields["visibility"])
+    units = None if data.equipment is msgspec.UNSET else data.equipment
+    return await move_slot(conn, actor, lab, slot, fields, units)
 
 
 async def _check_audience_bookings(
@@ -387,10 +390,17 @@ async def cancel_slot(
 ) -> asyncpg.Record:
     """Cancel a slot (or one occurrence of a series), release its units and cancel its bookings."""
     async with db.transaction(pool) as conn:
-        _, slot = await editable_slot(conn, actor, slot_id)
-        if slot["series_id"] is not None:
-            await repository.touch_series(conn, [slot["series_id"]])
-        await cancel_slot_rows(conn, actor, slot_id, reason)
+        await cancel_slot_in(conn, actor, slot_id, reason)
         view = await repository.get_slot_view(conn, slot_id)
     assert view is not None
     return view
+
+
+async def cancel_slot_in(
+    conn: asyncpg.Connection, actor: Principal, slot_id: UUID, reason: str | None
+) -> asyncpg.Record:
+    """``cancel_slot`` inside the caller's transaction; returns the ``slots`` row."""
+    _, slot = await editable_slot(conn, actor, slot_id)
+    if slot["series_id"] is not None:
+        await repository.touch_series(conn, [slot["series_id"]])
+    return await cancel_slot_rows(conn, actor, slot_id, reason)

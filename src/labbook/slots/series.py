@@ -240,35 +240,42 @@ async def create_series(
     their count, while the lab row is locked.
     """
     async with db.transaction(pool) as conn:
-        found = await lab_by_slug(conn, data.lab)
-        lab = await locked_lab(conn, actor, found["id"])
-        check_dates(**{"recurrence.until": data.recurrence.until})
-        check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
-        check_not_past(data.starts_at, now)
-        rule = _new_rule(lab, data)
-        occurrences = recurrence.expand(rule)
-        organization_id = await resolve_audience(conn, data.visibility, data.organization)
-        await check_instructor(conn, lab.id, data.instructor_id)
-        units = await resolve_units(conn, lab, data.kind, data.equipment)
-        series = await _insert_series(conn, actor, lab, data, rule, organization_id)
-        common = {
-            "lab_id": lab.id,
-            "series_id": series["id"],
-            "kind": data.kind,
-            "title": data.title,
-            "description": data.description,
-            "capacity": data.capacity,
-            "visibility": data.visibility,
-            "organization_id": organization_id,
-            "requires_approval": data.requires_approval,
-            "is_outside_hours": data.outside_hours,
-            "instructor_id": data.instructor_id,
-            "created_by": actor.person_id,
-        }
-        plan, skipped = await _write_occurrences(conn, lab, data, occurrences, units, common)
-        created = [placed.slot_id for placed in plan.placed]
-        views = await repository.list_slot_views_by_id(conn, created + skipped)
-        await _audit_created(conn, actor, series, plan, {view["id"]: view for view in views}, skipped)
+        return await create_series_in(conn, actor, data, now=now)
+
+
+async def create_series_in(
+    conn: asyncpg.Connection, actor: Principal, data: SeriesCreate, *, now: datetime
+) -> SeriesCreateResult:
+    """``create_series`` inside the caller's transaction."""
+    found = await lab_by_slug(conn, data.lab)
+    lab = await locked_lab(conn, actor, found["id"])
+    check_dates(**{"recurrence.until": data.recurrence.until})
+    check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, None)
+    check_not_past(data.starts_at, now)
+    rule = _new_rule(lab, data)
+    occurrences = recurrence.expand(rule)
+    organization_id = await resolve_audience(conn, data.visibility, data.organization)
+    await check_instructor(conn, lab.id, data.instructor_id)
+    units = await resolve_units(conn, lab, data.kind, data.equipment)
+    series = await _insert_series(conn, actor, lab, data, rule, organization_id)
+    common = {
+        "lab_id": lab.id,
+        "series_id": series["id"],
+        "kind": data.kind,
+        "title": data.title,
+        "description": data.description,
+        "capacity": data.capacity,
+        "visibility": data.visibility,
+        "organization_id": organization_id,
+        "requires_approval": data.requires_approval,
+        "is_outside_hours": data.outside_hours,
+        "instructor_id": data.instructor_id,
+        "created_by": actor.person_id,
+    }
+    plan, skipped = await _write_occurrences(conn, lab, data, occurrences, units, common)
+    created = [placed.slot_id for placed in plan.placed]
+    views = await repository.list_slot_views_by_id(conn, created + skipped)
+    await _audit_created(conn, actor, series, plan, {view["id"]: view for view in views}, skipped)
     # A new series' slots start where their occurrences do: ``views`` is in occurrence order. The
     # actor manages the lab, so sees every one of them.
     organization = data.organization if organization_id is not None else None
