@@ -5,7 +5,7 @@ other and these checks read committed data that cannot change until the writer c
 are also refused by the database (``ex_slots_closure_overlap``, ``ex_slots_closed_lab``); the check
 here reports which slots are in the way, which the database cannot say. People capacity at every
 instant and opening hours are checks here only: safe because the lab lock serializes every writer
-of slots, the demo loader included (README, "What PostgreSQL enforces").
+of slots, the demo loader included (README, "What every write re-checks").
 """
 
 from __future__ import annotations
