@@ -61,9 +61,9 @@ async def test_an_insert_of_a_slot_overlapping_a_closure_is_refused(
     setup = await make_setup(make)
     lab = setup.lab["id"]
     await _insert(conn, lab, "closure", _at(30, 0), _at(31, 0))
-    assert await _refusal(conn, lab, "tour", _at(30, 10), _at(30, 12)) == "ex_slots_closed_lab"
-    assert await _refusal(conn, lab, "maintenance", _at(29, 20), _at(30, 1)) == "ex_slots_closed_lab"
-    assert await _refusal(conn, lab, "closure", _at(30, 23), _at(31, 2)) == "ex_slots_closure_overlap"
+    assert await _refusal(conn, lab, "tour", _at(30, 10), _at(30, 12)) == "ex_slot_spans_closed_lab"
+    assert await _refusal(conn, lab, "maintenance", _at(29, 20), _at(30, 1)) == "ex_slot_spans_closed_lab"
+    assert await _refusal(conn, lab, "closure", _at(30, 23), _at(31, 2)) == "ex_slot_spans_closure_overlap"
     # Half-open ranges: ending as the closure starts, or starting as it ends, is no overlap.
     assert await _refusal(conn, lab, "tour", _at(29, 22), _at(30, 0)) is None
     assert await _refusal(conn, lab, "training", _at(31, 0), _at(31, 2)) is None
@@ -80,7 +80,7 @@ async def test_a_closure_over_an_active_slot_is_refused_until_the_slot_is_cancel
     lab = setup.lab["id"]
     await _insert(conn, lab, "training", _at(40, 9), _at(40, 11))
     await _insert(conn, lab, "tour", _at(40, 10), _at(40, 12))
-    assert await _refusal(conn, lab, "closure", _at(40, 0), _at(41, 0)) == "ex_slots_closed_lab"
+    assert await _refusal(conn, lab, "closure", _at(40, 0), _at(41, 0)) == "ex_slot_spans_closed_lab"
     await conn.execute("update slots set status = 'cancelled' where lab_id = $1", lab)
     assert await _refusal(conn, lab, "closure", _at(40, 0), _at(41, 0)) is None
     # Bringing a cancelled slot back into a closed day is refused too.

@@ -1,8 +1,10 @@
 """Booking seats, the booking state machine and the waitlist.
 
-Seats are taken only by the conditional UPDATE in ``repository.book_seats`` (invariant 2); when it
-matches nothing, the slot is read once more to say exactly why. Releasing seats happens in the same
-transaction as the status change and holds the slot row until the waitlist has been served.
+Seats are taken only by the conditional UPDATE in ``repository.book_seats`` (invariant 2), which
+admits a booking only when the database's ``booking_refusal`` (migrations/0070) finds no reason
+against it; when it matches nothing, the slot is read once more with that reason, and ``refusal``
+puts it into words. Releasing seats happens in the same transaction as the status change and holds
+the slot row until the waitlist has been served.
 """
 
 from __future__ import annotations

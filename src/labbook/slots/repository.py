@@ -339,8 +339,8 @@ join lateral (
 """
 
 
-# The exclusion constraints that keep active slots off a closure (migrations/0070).
-CLOSURE_CONSTRAINTS = frozenset({"ex_slots_closure_overlap", "ex_slots_closed_lab"})
+# The exclusion constraints that keep active slots off a closure (``slot_spans``, migrations/0070).
+CLOSURE_CONSTRAINTS = frozenset({"ex_slot_spans_closure_overlap", "ex_slot_spans_closed_lab"})
 
 
 def _closed(exc: asyncpg.ExclusionViolationError) -> LabClosed | None:

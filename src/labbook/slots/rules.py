@@ -2,8 +2,8 @@
 
 Every write takes the lab row first (``locked_lab``), so the writes in one lab run one after the
 other and these checks read committed data that cannot change until the writer commits. Closures
-are also refused by the database (``ex_slots_closure_overlap``, ``ex_slots_closed_lab``); the check
-here reports which slots are in the way, which the database cannot say. People capacity at every
+are also refused by the database (the exclusion constraints on ``slot_spans``); the check here
+reports which slots are in the way, which the database cannot say. People capacity at every
 instant and opening hours are checks here only: safe because the lab lock serializes every writer
 of slots, the demo loader included (README, "What every write re-checks").
 """
