@@ -206,6 +206,7 @@ async def list_slots(
             viewer=viewer(principal),
             limit=limit,
             offset=offset,
+            now=now,
             min_seats=min_seats,
         )
 

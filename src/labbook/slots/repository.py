@@ -266,12 +266,12 @@ LIST_SLOT_VIEWS_BY_ID = SLOT_VIEW + "where s.id = any($1::uuid[]) order by s.sta
 LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + f"where s.series_id = $1 and {_visible(2)} order by s.occurrence_start"
 
 # Visible to the caller ($8 organization, $7 managed labs, $9 sees all). $10 is the seats a group
-# needs (null: any): only active slots with that many seats left.
+# needs (null: any): only active slots with that many seats left. $11 is now, for deadlines.
 _LIST_FILTER = """
   and s.during && tstzrange($2, $3, '[)')
   and ($4::text is null or s.kind = $4)
   and (not $5 or (s.capacity > s.seats_taken and s.kind in ('tour', 'training', 'event')
-                  and (s.booking_deadline is null or s.booking_deadline > now())))
+                  and (s.booking_deadline is null or s.booking_deadline > $11)))
   and (s.status = 'active' or $6)
   and slot_is_visible(s.visibility, s.organization_id, s.lab_id, $8::int, $7::int[], $9::boolean)
   and ($10::int is null or (s.status = 'active' and s.capacity - s.seats_taken >= $10))
@@ -279,7 +279,7 @@ _LIST_FILTER = """
 # One lab: its own condition (not "$1 is null or ..."), so generic plans still use the GiST index.
 _IN_LAB = "where int4range(s.lab_id, s.lab_id, '[]') = int4range($1::int, $1::int, '[]')" + _LIST_FILTER
 _ANY_LAB = "where $1::int is null" + _LIST_FILTER
-_PAGE = "order by s.starts_at, s.id limit $11 offset $12"
+_PAGE = "order by s.starts_at, s.id limit $12 offset $13"
 LIST_SLOT_VIEWS_IN_LAB = SLOT_VIEW + _IN_LAB + _PAGE
 LIST_SLOT_VIEWS = SLOT_VIEW + _ANY_LAB + _PAGE
 COUNT_SLOTS_IN_LAB = "select count(*) from slots s " + _IN_LAB
@@ -635,6 +635,7 @@ async def list_slot_views(
     viewer: Viewer,
     limit: int,
     offset: int,
+    now: datetime,
     min_seats: int | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     args = (
@@ -648,6 +649,7 @@ async def list_slot_views(
         viewer.organization_id,
         viewer.sees_all,
         min_seats,
+        now,
     )
     rows = await conn.fetch(
         LIST_SLOT_VIEWS if lab_id is None else LIST_SLOT_VIEWS_IN_LAB, *args, limit, offset
