@@ -71,9 +71,12 @@ def booking_reply(row: Mapping[str, Any]) -> Booking:
 
 
 def parse_query(values: dict[str, Any], into: type[msgspec.Struct], names: Mapping[str, str]) -> Any:
-    """Query parameters through the same validation as bodies; ``names`` maps fields back to params."""
+    """Query parameters through the same validation as bodies; ``names`` maps fields back to params.
+
+    Strict, so that a time is only ever an RFC 3339 text: ``to=0.5`` is not read as a Unix timestamp.
+    """
     try:
-        return msgspec.convert({k: v for k, v in values.items() if v is not None}, into, strict=False)
+        return msgspec.convert({k: v for k, v in values.items() if v is not None}, into, strict=True)
     except msgspec.ValidationError as exc:
         message = str(exc)
         field = message.rpartition("$.")[2].rstrip("`") if "$." in message else "query"
