@@ -346,6 +346,7 @@ async def _raw_statement(
                     language="ru",
                     age_group="16-17",
                     notes=f"request {i}",
+                    now=datetime.now(UTC),
                     audit_event=(person, "booking.create", "booking", secrets.token_hex(8)),
                 )
             if booked is None:

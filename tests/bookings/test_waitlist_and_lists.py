@@ -120,6 +120,10 @@ async def test_list_rejects_naive_times_and_bad_status(client, cast: Cast) -> No
     )
     assert naive.status_code == 422
     assert naive.json()["errors"][0]["field"] == "from"
+    # A number is not a time, not even seconds since 1970.
+    number = await client.get("/api/v1/bookings", params={"to": "0.5"}, headers=cast.admin.headers)
+    assert number.status_code == 422
+    assert number.json()["errors"][0]["field"] == "to"
     status = await client.get("/api/v1/bookings", params={"status": "maybe"}, headers=cast.admin.headers)
     assert status.status_code == 422
     assert (await client.get("/api/v1/bookings")).status_code == 401

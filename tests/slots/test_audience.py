@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from tests.dates import ahead
 from tests.factories import Factory, Person
 from tests.slots.conftest import LabSetup
 from tests.slots.test_series import series_body
@@ -35,7 +36,9 @@ async def _org_slug(pool, person: Person) -> str:
 async def test_series_hides_an_occurrence_private_to_another_organization(
     client, pool, setup: LabSetup, make: Factory
 ) -> None:
-    created = await _series(client, setup, "2028-11-06T10:00:00+05:00", "2028-11-06T12:00:00+05:00")
+    created = await _series(
+        client, setup, ahead("2028-11-06T10:00:00+05:00"), ahead("2028-11-06T12:00:00+05:00")
+    )
     series_id = created["series"]["id"]
     hidden = created["created"][1]
     ours = await make.person("director")
@@ -75,7 +78,7 @@ async def test_making_a_slot_private_while_others_hold_bookings_is_refused(
 ) -> None:
     published = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-11-07T10:00:00+05:00", "2028-11-07T12:00:00+05:00", capacity=8),
+        json=setup.slot(ahead("2028-11-07T10:00:00+05:00"), ahead("2028-11-07T12:00:00+05:00"), capacity=8),
         headers=setup.manager.headers,
     )
     assert published.status_code == 201, published.text
@@ -125,7 +128,7 @@ async def test_a_slot_becomes_private_to_the_only_organization_booked_in_it(
 ) -> None:
     published = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-11-08T10:00:00+05:00", "2028-11-08T12:00:00+05:00", capacity=6),
+        json=setup.slot(ahead("2028-11-08T10:00:00+05:00"), ahead("2028-11-08T12:00:00+05:00"), capacity=6),
         headers=setup.manager.headers,
     )
     slot = published.json()
@@ -157,7 +160,7 @@ async def test_bookings_racing_a_slot_going_private_never_leave_a_stranger_insid
 ) -> None:
     published = await live.post(
         "/api/v1/slots",
-        json=setup.slot("2028-11-09T10:00:00+05:00", "2028-11-09T12:00:00+05:00", capacity=12),
+        json=setup.slot(ahead("2028-11-09T10:00:00+05:00"), ahead("2028-11-09T12:00:00+05:00"), capacity=12),
         headers=setup.manager.headers,
     )
     assert published.status_code == 201, published.text

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from tests.dates import ahead
 from tests.factories import Factory
 from tests.slots.conftest import LabSetup, make_setup
 
@@ -9,15 +10,17 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
     headers = setup.manager.headers
     tour = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-12-04T10:00:00+05:00", "2028-12-04T12:00:00+05:00", kind="tour", capacity=20),
+        json=setup.slot(
+            ahead("2028-12-04T10:00:00+05:00"), ahead("2028-12-04T12:00:00+05:00"), kind="tour", capacity=20
+        ),
         headers=headers,
     )
     assert tour.status_code == 201
     training = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-12-04T14:00:00+05:00",
-            "2028-12-04T16:00:00+05:00",
+            ahead("2028-12-04T14:00:00+05:00"),
+            ahead("2028-12-04T16:00:00+05:00"),
             capacity=4,
             equipment=[{"equipment": setup.tig, "units": 2}],
         ),
@@ -26,16 +29,20 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
     assert training.status_code == 201
     closure = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-12-05T00:00:00+05:00", "2028-12-06T00:00:00+05:00", kind="closure", capacity=0),
+        json=setup.slot(
+            ahead("2028-12-05T00:00:00+05:00"), ahead("2028-12-06T00:00:00+05:00"), kind="closure", capacity=0
+        ),
         headers=headers,
     )
     assert closure.status_code == 201
-    reply = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-12-04&to=2028-12-07")
+    reply = await client.get(
+        f"/api/v1/labs/{setup.slug}/availability?from={ahead('2028-12-04')}&to={ahead('2028-12-07')}"
+    )
     assert reply.status_code == 200, reply.text
     body = reply.json()
     assert body["timezone"] == "Asia/Almaty"
     monday, tuesday, wednesday = body["days"]
-    assert monday["date"] == "2028-12-04"
+    assert monday["date"] == ahead("2028-12-04")
     assert [
         (w["starts_at"][11:16], w["ends_at"][11:16], w["people_free"]) for w in monday["free_windows"]
     ] == [
@@ -60,13 +67,21 @@ async def test_free_windows_and_units_per_local_day(client, make: Factory) -> No
 
 
 async def test_availability_limits(client, setup: LabSetup) -> None:
-    too_long = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-11-28&to=2029-01-30")
+    too_long = await client.get(
+        f"/api/v1/labs/{setup.slug}/availability?from={ahead('2028-11-28')}&to={ahead('2029-01-30')}"
+    )
     assert too_long.status_code == 422
-    backwards = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-12-02&to=2028-11-28")
+    backwards = await client.get(
+        f"/api/v1/labs/{setup.slug}/availability?from={ahead('2028-12-02')}&to={ahead('2028-11-28')}"
+    )
     assert backwards.status_code == 422
     assert (
-        await client.get("/api/v1/labs/no-such-lab/availability?from=2028-11-28&to=2028-11-29")
+        await client.get(
+            f"/api/v1/labs/no-such-lab/availability?from={ahead('2028-11-28')}&to={ahead('2028-11-29')}"
+        )
     ).status_code == 404
-    ok = await client.get(f"/api/v1/labs/{setup.slug}/availability?from=2028-11-28&to=2029-01-29")
+    ok = await client.get(
+        f"/api/v1/labs/{setup.slug}/availability?from={ahead('2028-11-28')}&to={ahead('2029-01-29')}"
+    )
     assert ok.status_code == 200
     assert len(ok.json()["days"]) == 62

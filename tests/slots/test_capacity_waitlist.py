@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.dates import ahead
 from tests.factories import Factory
 from tests.slots.conftest import LabSetup
 
@@ -15,8 +16,8 @@ async def test_raising_capacity_promotes_the_waitlisted_bookings_that_fit(
     publish = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-11-06T10:00:00+05:00",
-            "2028-11-06T12:00:00+05:00",
+            ahead("2028-11-06T10:00:00+05:00"),
+            ahead("2028-11-06T12:00:00+05:00"),
             kind="tour",
             capacity=4,
             requires_approval=requires_approval,

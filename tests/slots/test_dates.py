@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.dates import ahead
 from tests.factories import Factory
 from tests.slots.conftest import LabSetup, count_slots, make_setup
 
@@ -51,7 +52,7 @@ async def test_publishing_a_series_that_starts_in_the_past_is_refused(client, po
 async def test_moving_a_slot_into_the_past_is_refused(client, pool, setup: LabSetup) -> None:
     published = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-10-02T10:00:00+05:00", "2028-10-02T12:00:00+05:00"),
+        json=setup.slot(ahead("2028-10-02T10:00:00+05:00"), ahead("2028-10-02T12:00:00+05:00")),
         headers=setup.manager.headers,
     )
     assert published.status_code == 201, published.text
@@ -109,7 +110,7 @@ async def test_series_until_after_2100_is_a_422(client, setup: LabSetup) -> None
     reply = await client.post(
         "/api/v1/series",
         json={
-            **setup.slot("2028-10-02T10:00:00+05:00", "2028-10-02T12:00:00+05:00"),
+            **setup.slot(ahead("2028-10-02T10:00:00+05:00"), ahead("2028-10-02T12:00:00+05:00")),
             "recurrence": {"freq": "weekly", "until": "2200-01-01T00:00:00Z"},
         },
         headers=setup.manager.headers,
@@ -128,7 +129,9 @@ async def test_series_until_after_2100_is_a_422(client, setup: LabSetup) -> None
 async def test_slot_dates_outside_2000_to_2100_are_a_422(
     client, pool, setup: LabSetup, fields, field
 ) -> None:
-    body = setup.slot("2028-10-03T10:00:00+05:00", "2028-10-03T12:00:00+05:00", outside_hours=True)
+    body = setup.slot(
+        ahead("2028-10-03T10:00:00+05:00"), ahead("2028-10-03T12:00:00+05:00"), outside_hours=True
+    )
     reply = await client.post("/api/v1/slots", json={**body, **fields}, headers=setup.manager.headers)
     assert _field(reply) == field
     assert await count_slots(pool, setup.lab["id"]) == 0
@@ -137,7 +140,7 @@ async def test_slot_dates_outside_2000_to_2100_are_a_422(
 async def test_editing_a_slot_to_year_9999_is_a_422(client, setup: LabSetup) -> None:
     published = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-10-04T10:00:00+05:00", "2028-10-04T12:00:00+05:00"),
+        json=setup.slot(ahead("2028-10-04T10:00:00+05:00"), ahead("2028-10-04T12:00:00+05:00")),
         headers=setup.manager.headers,
     )
     assert published.status_code == 201, published.text

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from tests.dates import ahead
 from tests.slots.conftest import LabSetup, held_units
 
 
@@ -36,15 +37,15 @@ async def test_edit_time_capacity_units_bumps_sequence_and_audits(client, pool, 
     slot = await _publish(
         client,
         setup,
-        "2028-10-02T10:00:00+05:00",
-        "2028-10-02T12:00:00+05:00",
+        ahead("2028-10-02T10:00:00+05:00"),
+        ahead("2028-10-02T12:00:00+05:00"),
         equipment=[{"equipment": setup.tig, "units": 2}],
     )
     reply = await client.patch(
         f"/api/v1/slots/{slot['id']}",
         json={
-            "starts_at": "2028-10-02T13:00:00+05:00",
-            "ends_at": "2028-10-02T15:00:00+05:00",
+            "starts_at": ahead("2028-10-02T13:00:00+05:00"),
+            "ends_at": ahead("2028-10-02T15:00:00+05:00"),
             "capacity": 6,
             "equipment": [{"equipment": setup.tig, "units": 3}],
             "title": {"kk": "Аргонды дәнекерлеу"},
@@ -53,14 +54,14 @@ async def test_edit_time_capacity_units_bumps_sequence_and_audits(client, pool, 
     )
     assert reply.status_code == 200, reply.text
     changed = reply.json()
-    assert changed["starts_at"] == "2028-10-02T13:00:00+05:00"
+    assert changed["starts_at"] == ahead("2028-10-02T13:00:00+05:00")
     assert changed["capacity"] == 6
     assert changed["title"] == {"kk": "Аргонды дәнекерлеу"}
     assert [u["unit"] for u in changed["units"]] == [1, 2, 3]
     assert changed["sequence"] == 1
     assert changed["updated_at"] > slot["updated_at"]
     during = await pool.fetch("select during from slot_units where slot_id = $1", slot["id"])
-    assert {str(r["during"].lower) for r in during} == {"2028-10-02 08:00:00+00:00"}
+    assert {str(r["during"].lower) for r in during} == {ahead("2028-10-02 08:00:00+00:00")}
     actions = await pool.fetch(
         "select action from audit_events where object_type = 'slot' and object_id = $1 order by id",
         slot["id"],
@@ -72,33 +73,33 @@ async def test_edit_rechecks_units_against_other_slots(client, pool, setup: LabS
     first = await _publish(
         client,
         setup,
-        "2028-10-03T10:00:00+05:00",
-        "2028-10-03T12:00:00+05:00",
+        ahead("2028-10-03T10:00:00+05:00"),
+        ahead("2028-10-03T12:00:00+05:00"),
         equipment=[{"equipment": setup.tig, "units": 4}],
     )
     second = await _publish(
         client,
         setup,
-        "2028-10-03T13:00:00+05:00",
-        "2028-10-03T15:00:00+05:00",
+        ahead("2028-10-03T13:00:00+05:00"),
+        ahead("2028-10-03T15:00:00+05:00"),
         equipment=[{"equipment": setup.tig, "units": 4}],
     )
     reply = await client.patch(
         f"/api/v1/slots/{second['id']}",
-        json={"starts_at": "2028-10-03T11:00:00+05:00"},
+        json={"starts_at": ahead("2028-10-03T11:00:00+05:00")},
         headers=setup.manager.headers,
     )
     assert reply.status_code == 409
     assert reply.json()["type"] == "/problems/unit-taken"
     assert {c["slot_id"] for c in reply.json()["conflicts"]} == {first["id"]}
     unchanged = (await client.get(f"/api/v1/slots/{second['id']}")).json()
-    assert unchanged["starts_at"] == "2028-10-03T13:00:00+05:00"
+    assert unchanged["starts_at"] == ahead("2028-10-03T13:00:00+05:00")
     assert unchanged["sequence"] == 0
     assert len(unchanged["units"]) == 4
     # Moving within its own time keeps its stations.
     keep = await client.patch(
         f"/api/v1/slots/{second['id']}",
-        json={"ends_at": "2028-10-03T16:00:00+05:00"},
+        json={"ends_at": ahead("2028-10-03T16:00:00+05:00")},
         headers=setup.manager.headers,
     )
     assert keep.json()["units"] == unchanged["units"]
@@ -106,7 +107,7 @@ async def test_edit_rechecks_units_against_other_slots(client, pool, setup: LabS
 
 async def test_capacity_cannot_shrink_below_seats_taken(client, pool, setup: LabSetup) -> None:
     slot = await _publish(
-        client, setup, "2028-10-04T10:00:00+05:00", "2028-10-04T12:00:00+05:00", capacity=10
+        client, setup, ahead("2028-10-04T10:00:00+05:00"), ahead("2028-10-04T12:00:00+05:00"), capacity=10
     )
     await _book(pool, slot["id"], 7)
     reply = await client.patch(
@@ -123,7 +124,11 @@ async def test_capacity_cannot_shrink_below_seats_taken(client, pool, setup: Lab
 async def test_cancel_releases_units_cancels_bookings_and_audits(client, pool, setup: LabSetup) -> None:
     all_units = [{"equipment": setup.tig, "units": 6}]
     slot = await _publish(
-        client, setup, "2028-10-05T10:00:00+05:00", "2028-10-05T12:00:00+05:00", equipment=all_units
+        client,
+        setup,
+        ahead("2028-10-05T10:00:00+05:00"),
+        ahead("2028-10-05T12:00:00+05:00"),
+        equipment=all_units,
     )
     booking = await _book(pool, slot["id"], 2)
     declined = await _book(pool, slot["id"], 1, status="declined")
@@ -156,7 +161,11 @@ async def test_cancel_releases_units_cancels_bookings_and_audits(client, pool, s
     assert again.status_code == 409
     assert again.json()["current_status"] == "cancelled"
     reuse = await _publish(
-        client, setup, "2028-10-05T10:00:00+05:00", "2028-10-05T12:00:00+05:00", equipment=all_units
+        client,
+        setup,
+        ahead("2028-10-05T10:00:00+05:00"),
+        ahead("2028-10-05T12:00:00+05:00"),
+        equipment=all_units,
     )
     assert len(reuse["units"]) == 6
 
@@ -172,7 +181,9 @@ async def test_edit_of_missing_slot_is_404(client, setup: LabSetup) -> None:
 
 async def test_visibility_switches_and_deadline(client, make, setup: LabSetup) -> None:
     college = await make.organization(kind="college")
-    slot = await _publish(client, setup, "2028-10-06T10:00:00+05:00", "2028-10-06T12:00:00+05:00")
+    slot = await _publish(
+        client, setup, ahead("2028-10-06T10:00:00+05:00"), ahead("2028-10-06T12:00:00+05:00")
+    )
     url = f"/api/v1/slots/{slot['id']}"
     private = await client.patch(
         url, json={"visibility": "private", "organization": college["slug"]}, headers=setup.manager.headers
@@ -184,13 +195,13 @@ async def test_visibility_switches_and_deadline(client, make, setup: LabSetup) -
     assert public.status_code == 200, public.text
     assert public.json()["organization"] is None
     late = await client.patch(
-        url, json={"booking_deadline": "2028-10-06T13:00:00+05:00"}, headers=setup.manager.headers
+        url, json={"booking_deadline": ahead("2028-10-06T13:00:00+05:00")}, headers=setup.manager.headers
     )
     assert late.status_code == 422
     deadline = await client.patch(
-        url, json={"booking_deadline": "2028-10-05T18:00:00+05:00"}, headers=setup.manager.headers
+        url, json={"booking_deadline": ahead("2028-10-05T18:00:00+05:00")}, headers=setup.manager.headers
     )
-    assert deadline.json()["booking_deadline"] == "2028-10-05T18:00:00+05:00"
+    assert deadline.json()["booking_deadline"] == ahead("2028-10-05T18:00:00+05:00")
     cleared = await client.patch(url, json={"booking_deadline": None}, headers=setup.manager.headers)
     assert cleared.json()["booking_deadline"] is None
     assert cleared.json()["sequence"] == 4

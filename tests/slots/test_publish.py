@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from tests.dates import ahead
 from tests.slots.conftest import LabSetup, count_slots, held_units
 
 
 async def test_publish_picks_free_units_and_reports_them(client, pool, setup: LabSetup) -> None:
     body = setup.slot(
-        "2028-09-04T10:00:00+05:00",
-        "2028-09-04T12:00:00+05:00",
+        ahead("2028-09-04T10:00:00+05:00"),
+        ahead("2028-09-04T12:00:00+05:00"),
         equipment=[{"equipment": setup.tig, "units": 2}],
     )
     reply = await client.post("/api/v1/slots", json=body, headers=setup.manager.headers)
@@ -14,7 +15,7 @@ async def test_publish_picks_free_units_and_reports_them(client, pool, setup: La
     slot = reply.json()
     assert slot["lab"] == setup.slug
     assert slot["timezone"] == "Asia/Almaty"
-    assert slot["starts_at"] == "2028-09-04T10:00:00+05:00"
+    assert slot["starts_at"] == ahead("2028-09-04T10:00:00+05:00")
     assert slot["units"] == [{"equipment": setup.tig, "unit": 1}, {"equipment": setup.tig, "unit": 2}]
     assert slot["seats_left"] == 4
     assert slot["sequence"] == 0
@@ -26,7 +27,7 @@ async def test_publish_picks_free_units_and_reports_them(client, pool, setup: La
 
 
 async def test_naive_datetime_is_422(client, pool, setup: LabSetup) -> None:
-    body = setup.slot("2028-09-04T10:00:00", "2028-09-04T12:00:00")
+    body = setup.slot(ahead("2028-09-04T10:00:00"), ahead("2028-09-04T12:00:00"))
     reply = await client.post("/api/v1/slots", json=body, headers=setup.manager.headers)
     assert reply.status_code == 422, reply.text
     assert reply.json()["type"] == "/problems/validation"
@@ -34,7 +35,7 @@ async def test_naive_datetime_is_422(client, pool, setup: LabSetup) -> None:
 
 
 async def test_end_before_start_is_422(client, setup: LabSetup) -> None:
-    body = setup.slot("2028-09-04T12:00:00+05:00", "2028-09-04T12:00:00+05:00")
+    body = setup.slot(ahead("2028-09-04T12:00:00+05:00"), ahead("2028-09-04T12:00:00+05:00"))
     reply = await client.post("/api/v1/slots", json=body, headers=setup.manager.headers)
     assert reply.status_code == 422
     assert reply.json()["errors"][0]["field"] == "ends_at"
@@ -44,15 +45,17 @@ async def test_unit_taken_names_the_holder_and_writes_nothing(client, pool, setu
     all_units = [{"equipment": setup.tig, "units": 6}]
     first = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-09-05T10:00:00+05:00", "2028-09-05T12:00:00+05:00", equipment=all_units),
+        json=setup.slot(
+            ahead("2028-09-05T10:00:00+05:00"), ahead("2028-09-05T12:00:00+05:00"), equipment=all_units
+        ),
         headers=setup.manager.headers,
     )
     assert first.status_code == 201, first.text
     reply = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-05T11:59:00+05:00",
-            "2028-09-05T13:00:00+05:00",
+            ahead("2028-09-05T11:59:00+05:00"),
+            ahead("2028-09-05T13:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 1}],
         ),
         headers=setup.manager.headers,
@@ -66,15 +69,17 @@ async def test_unit_taken_names_the_holder_and_writes_nothing(client, pool, setu
         "unit": 1,
         "equipment": setup.tig,
         "kind": "training",
-        "starts_at": "2028-09-05T10:00:00+05:00",
-        "ends_at": "2028-09-05T12:00:00+05:00",
+        "starts_at": ahead("2028-09-05T10:00:00+05:00"),
+        "ends_at": ahead("2028-09-05T12:00:00+05:00"),
     }
     assert len(problem["conflicts"]) == 6
     assert await count_slots(pool, setup.lab["id"]) == 1
     # Half-open ranges: a slot starting when the other ends takes the same units.
     after = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-09-05T12:00:00+05:00", "2028-09-05T13:00:00+05:00", equipment=all_units),
+        json=setup.slot(
+            ahead("2028-09-05T12:00:00+05:00"), ahead("2028-09-05T13:00:00+05:00"), equipment=all_units
+        ),
         headers=setup.manager.headers,
     )
     assert after.status_code == 201, after.text
@@ -84,8 +89,8 @@ async def test_maintenance_holds_units_against_training(client, pool, setup: Lab
     maintenance = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-06T06:00:00+05:00",
-            "2028-09-06T22:00:00+05:00",
+            ahead("2028-09-06T06:00:00+05:00"),
+            ahead("2028-09-06T22:00:00+05:00"),
             kind="maintenance",
             capacity=0,
             equipment=[{"equipment": setup.tig, "units": 5}],
@@ -96,8 +101,8 @@ async def test_maintenance_holds_units_against_training(client, pool, setup: Lab
     training = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-06T10:00:00+05:00",
-            "2028-09-06T12:00:00+05:00",
+            ahead("2028-09-06T10:00:00+05:00"),
+            ahead("2028-09-06T12:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 2}],
         ),
         headers=setup.manager.headers,
@@ -120,8 +125,8 @@ async def test_out_of_service_equipment_and_retired_units_are_not_picked(
     reply = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-07T10:00:00+05:00",
-            "2028-09-07T11:00:00+05:00",
+            ahead("2028-09-07T10:00:00+05:00"),
+            ahead("2028-09-07T11:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 5}],
         ),
         headers=setup.manager.headers,
@@ -131,8 +136,8 @@ async def test_out_of_service_equipment_and_retired_units_are_not_picked(
     too_many = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-07T12:00:00+05:00",
-            "2028-09-07T13:00:00+05:00",
+            ahead("2028-09-07T12:00:00+05:00"),
+            ahead("2028-09-07T13:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 6}],
         ),
         headers=setup.manager.headers,
@@ -143,8 +148,8 @@ async def test_out_of_service_equipment_and_retired_units_are_not_picked(
     reply = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-07T12:00:00+05:00",
-            "2028-09-07T13:00:00+05:00",
+            ahead("2028-09-07T12:00:00+05:00"),
+            ahead("2028-09-07T13:00:00+05:00"),
             equipment=[{"equipment": broken["slug"], "units": 1}],
         ),
         headers=setup.manager.headers,
@@ -156,7 +161,7 @@ async def test_out_of_service_equipment_and_retired_units_are_not_picked(
 
 
 async def test_opening_hours_and_explicit_override(client, pool, setup: LabSetup) -> None:
-    body = setup.slot("2028-09-04T19:00:00+05:00", "2028-09-04T21:00:00+05:00")
+    body = setup.slot(ahead("2028-09-04T19:00:00+05:00"), ahead("2028-09-04T21:00:00+05:00"))
     reply = await client.post("/api/v1/slots", json=body, headers=setup.manager.headers)
     assert reply.status_code == 409
     problem = reply.json()
@@ -174,7 +179,7 @@ async def test_lab_without_opening_hours_takes_any_time(client, make) -> None:
     from tests.slots.conftest import make_setup
 
     open_lab = await make_setup(make, hours=False)
-    body = open_lab.slot("2028-09-04T02:00:00+05:00", "2028-09-04T04:00:00+05:00")
+    body = open_lab.slot(ahead("2028-09-04T02:00:00+05:00"), ahead("2028-09-04T04:00:00+05:00"))
     reply = await client.post("/api/v1/slots", json=body, headers=open_lab.manager.headers)
     assert reply.status_code == 201, reply.text
 
@@ -182,12 +187,12 @@ async def test_lab_without_opening_hours_takes_any_time(client, make) -> None:
 async def test_closures_and_slots_never_overlap(client, pool, setup: LabSetup) -> None:
     tour = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-09-08T10:00:00+05:00", "2028-09-08T11:00:00+05:00", kind="tour"),
+        json=setup.slot(ahead("2028-09-08T10:00:00+05:00"), ahead("2028-09-08T11:00:00+05:00"), kind="tour"),
         headers=setup.manager.headers,
     )
     assert tour.status_code == 201
     closure_body = setup.slot(
-        "2028-09-08T00:00:00+05:00", "2028-09-09T00:00:00+05:00", kind="closure", capacity=0
+        ahead("2028-09-08T00:00:00+05:00"), ahead("2028-09-09T00:00:00+05:00"), kind="closure", capacity=0
     )
     closure = await client.post("/api/v1/slots", json=closure_body, headers=setup.manager.headers)
     assert closure.status_code == 409
@@ -196,17 +201,19 @@ async def test_closures_and_slots_never_overlap(client, pool, setup: LabSetup) -
         {
             "slot_id": tour.json()["id"],
             "kind": "tour",
-            "starts_at": "2028-09-08T10:00:00+05:00",
-            "ends_at": "2028-09-08T11:00:00+05:00",
+            "starts_at": ahead("2028-09-08T10:00:00+05:00"),
+            "ends_at": ahead("2028-09-08T11:00:00+05:00"),
         }
     ]
     # A closure ignores opening hours; the next day it fits.
-    closure_body.update(starts_at="2028-09-09T00:00:00+05:00", ends_at="2028-09-10T00:00:00+05:00")
+    closure_body.update(
+        starts_at=ahead("2028-09-09T00:00:00+05:00"), ends_at=ahead("2028-09-10T00:00:00+05:00")
+    )
     closure = await client.post("/api/v1/slots", json=closure_body, headers=setup.manager.headers)
     assert closure.status_code == 201, closure.text
     blocked = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-09-09T10:00:00+05:00", "2028-09-09T11:00:00+05:00", kind="tour"),
+        json=setup.slot(ahead("2028-09-09T10:00:00+05:00"), ahead("2028-09-09T11:00:00+05:00"), kind="tour"),
         headers=setup.manager.headers,
     )
     assert blocked.status_code == 409
@@ -224,7 +231,10 @@ async def test_lab_capacity_is_checked_at_every_instant(client, pool, make) -> N
         return await client.post(
             "/api/v1/slots",
             json=small.slot(
-                f"2028-09-11T{start}:00+05:00", f"2028-09-11T{end}:00+05:00", kind="tour", capacity=capacity
+                f"{ahead('2028-09-11')}T{start}:00+05:00",
+                f"{ahead('2028-09-11')}T{end}:00+05:00",
+                kind="tour",
+                capacity=capacity,
             ),
             headers=headers,
         )
@@ -248,7 +258,7 @@ async def test_lab_capacity_is_checked_at_every_instant(client, pool, make) -> N
 
 
 async def test_permissions(client, pool, make, setup: LabSetup) -> None:
-    body = setup.slot("2028-09-12T10:00:00+05:00", "2028-09-12T11:00:00+05:00")
+    body = setup.slot(ahead("2028-09-12T10:00:00+05:00"), ahead("2028-09-12T11:00:00+05:00"))
     director = await make.person("director")
     other_lab = await make.lab()
     other_manager = await make.person("lab_manager", lab_ids=(other_lab["id"],))
@@ -276,8 +286,8 @@ async def test_private_slot_visible_only_to_its_organization_and_staff(client, m
     reply = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-09-13T10:00:00+05:00",
-            "2028-09-13T11:00:00+05:00",
+            ahead("2028-09-13T10:00:00+05:00"),
+            ahead("2028-09-13T11:00:00+05:00"),
             visibility="private",
             organization=college["slug"],
         ),
@@ -291,8 +301,8 @@ async def test_private_slot_visible_only_to_its_organization_and_staff(client, m
     assert (await client.get(url, headers=stranger.headers)).status_code == 404
     assert (await client.get(url, headers=director.headers)).status_code == 200
     assert (await client.get(url, headers=setup.manager.headers)).status_code == 200
-    listing = "/api/v1/slots?lab={}&from=2028-09-13T00:00:00%2B05:00&to=2028-09-14T00:00:00%2B05:00"
-    listing = listing.format(setup.slug)
+    first, last = ahead("2028-09-13T00:00:00%2B05:00"), ahead("2028-09-14T00:00:00%2B05:00")
+    listing = f"/api/v1/slots?lab={setup.slug}&from={first}&to={last}"
     assert (await client.get(listing)).json()["total"] == 0
     assert [s["id"] for s in (await client.get(listing, headers=director.headers)).json()["items"]] == [
         slot["id"]
@@ -300,7 +310,9 @@ async def test_private_slot_visible_only_to_its_organization_and_staff(client, m
     assert (await client.get(listing, headers=setup.manager.headers)).json()["total"] == 1
     missing_org = await client.post(
         "/api/v1/slots",
-        json=setup.slot("2028-09-13T12:00:00+05:00", "2028-09-13T13:00:00+05:00", visibility="private"),
+        json=setup.slot(
+            ahead("2028-09-13T12:00:00+05:00"), ahead("2028-09-13T13:00:00+05:00"), visibility="private"
+        ),
         headers=setup.manager.headers,
     )
     assert missing_org.status_code == 422
@@ -312,12 +324,15 @@ async def test_list_filters_and_seats_left(client, pool, setup: LabSetup) -> Non
     for day, kind in (("14", "tour"), ("15", "training"), ("16", "event")):
         reply = await client.post(
             "/api/v1/slots",
-            json=setup.slot(f"2028-09-{day}T10:00:00+05:00", f"2028-09-{day}T11:00:00+05:00", kind=kind),
+            json=setup.slot(
+                ahead(f"2028-09-{day}T10:00:00+05:00"), ahead(f"2028-09-{day}T11:00:00+05:00"), kind=kind
+            ),
             headers=headers,
         )
         ids.append(reply.json()["id"])
     await pool.execute("update slots set seats_taken = capacity where id = $1", ids[0])
-    base = f"/api/v1/slots?lab={setup.slug}&from=2028-09-14T00:00:00%2B05:00&to=2028-09-17T00:00:00%2B05:00"
+    first, last = ahead("2028-09-14T00:00:00%2B05:00"), ahead("2028-09-17T00:00:00%2B05:00")
+    base = f"/api/v1/slots?lab={setup.slug}&from={first}&to={last}"
     everything = (await client.get(base)).json()
     assert [s["id"] for s in everything["items"]] == ids
     with_seats = (await client.get(base + "&has_seats=true")).json()
@@ -326,10 +341,9 @@ async def test_list_filters_and_seats_left(client, pool, setup: LabSetup) -> Non
     page = (await client.get(base + "&limit=1&offset=1")).json()
     assert page["total"] == 3
     assert [s["id"] for s in page["items"]] == [ids[1]]
-    every_lab = (
-        "/api/v1/slots?from=2028-09-16T00:00:00%2B05:00&to=2028-09-17T00:00:00%2B05:00&kind=event&limit=200"
-    )
+    first, last = ahead("2028-09-16T00:00:00%2B05:00"), ahead("2028-09-17T00:00:00%2B05:00")
+    every_lab = f"/api/v1/slots?from={first}&to={last}&kind=event&limit=200"
     assert ids[2] in {s["id"] for s in (await client.get(every_lab)).json()["items"]}
-    naive = await client.get(f"/api/v1/slots?lab={setup.slug}&from=2028-09-14T00:00:00")
+    naive = await client.get(f"/api/v1/slots?lab={setup.slug}&from={ahead('2028-09-14')}T00:00:00")
     assert naive.status_code == 422
     assert (await client.get("/api/v1/slots?lab=no-such-lab")).status_code == 404

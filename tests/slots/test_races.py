@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import pytest
@@ -13,6 +13,7 @@ from labbook.core.principal import Principal
 from labbook.errors import LabbookError, UnitTaken
 from labbook.slots import service
 from labbook.slots.schemas import SlotCreate, UnitRequest
+from tests.dates import ahead
 from tests.factories import Factory
 from tests.slots import races
 from tests.slots.conftest import LabSetup, make_setup
@@ -47,8 +48,8 @@ async def test_raw_connections_calling_the_service(pool, make: Factory) -> None:
         lab=setup.slug,
         kind="training",
         title={"en": "Night shift"},
-        starts_at=datetime.fromisoformat("2029-04-02T10:00:00+05:00"),
-        ends_at=datetime.fromisoformat("2029-04-02T12:00:00+05:00"),
+        starts_at=datetime.fromisoformat(ahead("2029-04-02T10:00:00+05:00")),
+        ends_at=datetime.fromisoformat(ahead("2029-04-02T12:00:00+05:00")),
         capacity=1,
         equipment=[UnitRequest(equipment=setup.tig, units=1)],
     )
@@ -72,12 +73,16 @@ async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, ma
     unit_id = await pool.fetchval(
         "select id from equipment_units where equipment_id = $1", setup.equipment["id"]
     )
+    starts_at = datetime.fromisoformat(ahead("2029-04-30T05:00:00+00:00"))
+    ends_at = starts_at + timedelta(hours=2)
     slot_ids = [
         await pool.fetchval(
             """insert into slots (lab_id, kind, title, starts_at, ends_at, capacity)
-               values ($1, 'training', '{"en": "x"}', '2029-04-30 05:00+00', '2029-04-30 07:00+00', 1)
+               values ($1, 'training', '{"en": "x"}', $2, $3, 1)
                returning id""",
             setup.lab["id"],
+            starts_at,
+            ends_at,
         )
         for _ in range(10)
     ]
@@ -87,9 +92,11 @@ async def test_database_refuses_a_double_hold_even_without_the_lab_lock(pool, ma
             try:
                 await conn.execute(
                     """insert into slot_units (slot_id, unit_id, during)
-                       values ($1, $2, tstzrange('2029-04-30 05:00+00', '2029-04-30 07:00+00', '[)'))""",
+                       values ($1, $2, tstzrange($3, $4, '[)'))""",
                     slot_id,
                     unit_id,
+                    starts_at,
+                    ends_at,
                 )
             except asyncpg.ExclusionViolationError as error:
                 return error.constraint_name
@@ -120,9 +127,9 @@ async def test_raw_closure_race(pool, make: Factory, kind: str) -> None:
             capacity=0 if k == "closure" else 5,
         )
 
-    first = body(kind, "2029-06-04T09:00:00+05:00", "2029-06-04T11:00:00+05:00")
+    first = body(kind, ahead("2029-06-04T09:00:00+05:00"), ahead("2029-06-04T11:00:00+05:00"))
     other = "tour" if kind == "closure" else "closure"
-    second = body(other, "2029-06-04T10:00:00+05:00", "2029-06-04T12:00:00+05:00")
+    second = body(other, ahead("2029-06-04T10:00:00+05:00"), ahead("2029-06-04T12:00:00+05:00"))
 
     async def publish(data: SlotCreate) -> bool:
         async with db.transaction(pool) as conn:

@@ -8,6 +8,7 @@ import asyncpg
 from labbook.slots import recurrence
 from labbook.slots.recurrence import Rule
 from labbook.timezones import zone
+from tests.dates import ahead
 from tests.slots.conftest import LabSetup, count_slots
 
 
@@ -40,7 +41,10 @@ async def test_weekly_series_is_materialized(client, pool, setup: LabSetup) -> N
     reply = await client.post(
         "/api/v1/series",
         json=series_body(
-            setup, "2028-10-30T10:00:00+05:00", "2028-10-30T12:00:00+05:00", booking_deadline_hours=24
+            setup,
+            ahead("2028-10-30T10:00:00+05:00"),
+            ahead("2028-10-30T12:00:00+05:00"),
+            booking_deadline_hours=24,
         ),
         headers=setup.manager.headers,
     )
@@ -48,16 +52,16 @@ async def test_weekly_series_is_materialized(client, pool, setup: LabSetup) -> N
     result = reply.json()
     assert result["skipped"] == []
     assert [s["starts_at"] for s in result["created"]] == [
-        "2028-10-30T10:00:00+05:00",
-        "2028-11-06T10:00:00+05:00",
-        "2028-11-13T10:00:00+05:00",
-        "2028-11-20T10:00:00+05:00",
+        ahead("2028-10-30T10:00:00+05:00"),
+        ahead("2028-11-06T10:00:00+05:00"),
+        ahead("2028-11-13T10:00:00+05:00"),
+        ahead("2028-11-20T10:00:00+05:00"),
     ]
-    assert result["created"][1]["booking_deadline"] == "2028-11-05T10:00:00+05:00"
+    assert result["created"][1]["booking_deadline"] == ahead("2028-11-05T10:00:00+05:00")
     assert all(s["occurrence_start"] == s["starts_at"] for s in result["created"])
     assert all([u["unit"] for u in s["units"]] == [1, 2] for s in result["created"])
     series = result["series"]
-    assert series["local_start"] == "2028-10-30T10:00:00"
+    assert series["local_start"] == ahead("2028-10-30T10:00:00")
     assert series["duration_minutes"] == 120
     assert series["weekdays"] == []
     await assert_matches_rule(pool, series["id"])
@@ -74,20 +78,20 @@ async def test_conflicting_occurrence_refuses_the_whole_series(client, pool, set
     blocker = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-11-14T11:00:00+05:00",
-            "2028-11-14T12:00:00+05:00",
+            ahead("2028-11-14T11:00:00+05:00"),
+            ahead("2028-11-14T12:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 6}],
         ),
         headers=setup.manager.headers,
     )
     assert blocker.status_code == 201
-    body = series_body(setup, "2028-10-31T10:00:00+05:00", "2028-10-31T12:00:00+05:00")
+    body = series_body(setup, ahead("2028-10-31T10:00:00+05:00"), ahead("2028-10-31T12:00:00+05:00"))
     reply = await client.post("/api/v1/series", json=body, headers=setup.manager.headers)
     assert reply.status_code == 409, reply.text
     problem = reply.json()
     assert problem["type"] == "/problems/series-conflict"
     [occurrence] = problem["occurrences"]
-    assert occurrence["occurrence_start"] == "2028-11-14T10:00:00+05:00"
+    assert occurrence["occurrence_start"] == ahead("2028-11-14T10:00:00+05:00")
     assert occurrence["problem"] == "/problems/unit-taken"
     assert occurrence["conflicts"][0]["slot_id"] == blocker.json()["id"]
     assert occurrence["conflicts"][0]["equipment"] == setup.tig
@@ -100,7 +104,7 @@ async def test_conflicting_occurrence_refuses_the_whole_series(client, pool, set
     assert reply.status_code == 201, reply.text
     result = reply.json()
     assert len(result["created"]) == 3
-    assert [s["occurrence_start"] for s in result["skipped"]] == ["2028-11-14T10:00:00+05:00"]
+    assert [s["occurrence_start"] for s in result["skipped"]] == [ahead("2028-11-14T10:00:00+05:00")]
     slots = await assert_matches_rule(pool, result["series"]["id"])
     assert [s["status"] for s in slots] == ["active", "active", "cancelled", "active"]
 
@@ -109,19 +113,19 @@ async def test_single_occurrence_edit_and_cancel_keep_occurrence_start(client, p
     result = (
         await client.post(
             "/api/v1/series",
-            json=series_body(setup, "2028-11-01T10:00:00+05:00", "2028-11-01T12:00:00+05:00"),
+            json=series_body(setup, ahead("2028-11-01T10:00:00+05:00"), ahead("2028-11-01T12:00:00+05:00")),
             headers=setup.manager.headers,
         )
     ).json()
     second, third = result["created"][1], result["created"][2]
     moved = await client.patch(
         f"/api/v1/slots/{second['id']}",
-        json={"starts_at": "2028-11-09T14:00:00+05:00", "ends_at": "2028-11-09T16:00:00+05:00"},
+        json={"starts_at": ahead("2028-11-09T14:00:00+05:00"), "ends_at": ahead("2028-11-09T16:00:00+05:00")},
         headers=setup.manager.headers,
     )
     assert moved.status_code == 200, moved.text
-    assert moved.json()["occurrence_start"] == "2028-11-08T10:00:00+05:00"
-    assert moved.json()["starts_at"] == "2028-11-09T14:00:00+05:00"
+    assert moved.json()["occurrence_start"] == ahead("2028-11-08T10:00:00+05:00")
+    assert moved.json()["starts_at"] == ahead("2028-11-09T14:00:00+05:00")
     cancelled = await client.post(f"/api/v1/slots/{third['id']}/cancel", headers=setup.manager.headers)
     assert cancelled.json()["status"] == "cancelled"
     await assert_matches_rule(pool, result["series"]["id"])
@@ -131,7 +135,7 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
     result = (
         await client.post(
             "/api/v1/series",
-            json=series_body(setup, "2028-11-02T10:00:00+05:00", "2028-11-02T12:00:00+05:00"),
+            json=series_body(setup, ahead("2028-11-02T10:00:00+05:00"), ahead("2028-11-02T12:00:00+05:00")),
             headers=setup.manager.headers,
         )
     ).json()
@@ -140,7 +144,7 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
         f"/api/v1/series/{series_id}",
         json={
             "scope": "following",
-            "from_occurrence": "2028-11-16T10:00:00+05:00",
+            "from_occurrence": ahead("2028-11-16T10:00:00+05:00"),
             "start_time": "14:30",
             "capacity": 8,
         },
@@ -153,8 +157,8 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
     assert new_series["id"] != series_id
     assert new_series["count"] == 2
     assert [s["starts_at"] for s in changed["changed"]] == [
-        "2028-11-16T14:30:00+05:00",
-        "2028-11-23T14:30:00+05:00",
+        ahead("2028-11-16T14:30:00+05:00"),
+        ahead("2028-11-23T14:30:00+05:00"),
     ]
     assert all(s["capacity"] == 8 and s["series_id"] == new_series["id"] for s in changed["changed"])
     assert all(len(s["units"]) == 2 for s in changed["changed"])
@@ -162,7 +166,7 @@ async def test_this_and_following_edit_splits_the_series(client, pool, setup: La
     assert old["count"] is None
     assert old["sequence"] == 1
     assert new_series["sequence"] == 1
-    assert old["until"] < datetime.fromisoformat("2028-11-16T10:00:00+05:00")
+    assert old["until"] < datetime.fromisoformat(ahead("2028-11-16T10:00:00+05:00"))
     assert len(await assert_matches_rule(pool, series_id)) == 2
     assert len(await assert_matches_rule(pool, new_series["id"])) == 2
     actions = await pool.fetch(
@@ -177,7 +181,7 @@ async def test_whole_series_edit_is_all_or_nothing(client, pool, setup: LabSetup
     result = (
         await client.post(
             "/api/v1/series",
-            json=series_body(setup, "2028-11-03T10:00:00+05:00", "2028-11-03T12:00:00+05:00"),
+            json=series_body(setup, ahead("2028-11-03T10:00:00+05:00"), ahead("2028-11-03T12:00:00+05:00")),
             headers=setup.manager.headers,
         )
     ).json()
@@ -185,8 +189,8 @@ async def test_whole_series_edit_is_all_or_nothing(client, pool, setup: LabSetup
     blocker = await client.post(
         "/api/v1/slots",
         json=setup.slot(
-            "2028-11-17T15:00:00+05:00",
-            "2028-11-17T16:00:00+05:00",
+            ahead("2028-11-17T15:00:00+05:00"),
+            ahead("2028-11-17T16:00:00+05:00"),
             equipment=[{"equipment": setup.tig, "units": 6}],
         ),
         headers=setup.manager.headers,
@@ -198,7 +202,7 @@ async def test_whole_series_edit_is_all_or_nothing(client, pool, setup: LabSetup
     )
     assert reply.status_code == 409
     [occurrence] = reply.json()["occurrences"]
-    assert occurrence["starts_at"] == "2028-11-17T14:00:00+05:00"
+    assert occurrence["starts_at"] == ahead("2028-11-17T14:00:00+05:00")
     assert occurrence["conflicts"][0]["slot_id"] == blocker.json()["id"]
     slots = await assert_matches_rule(pool, series_id)
     assert all(s["starts_at"].hour == 5 and s["sequence"] == 0 for s in slots)
@@ -208,7 +212,7 @@ async def test_whole_series_edit_is_all_or_nothing(client, pool, setup: LabSetup
         headers=setup.manager.headers,
     )
     assert ok.status_code == 200, ok.text
-    assert ok.json()["series"]["local_start"] == "2028-11-03T16:00:00"
+    assert ok.json()["series"]["local_start"] == ahead("2028-11-03T16:00:00")
     assert [s["ends_at"][11:16] for s in ok.json()["changed"]] == ["17:30"] * 4
     await assert_matches_rule(pool, series_id)
 
@@ -217,7 +221,7 @@ async def test_cancel_following_and_whole_series(client, pool, setup: LabSetup) 
     result = (
         await client.post(
             "/api/v1/series",
-            json=series_body(setup, "2029-11-03T10:00:00+05:00", "2029-11-03T12:00:00+05:00"),
+            json=series_body(setup, ahead("2029-11-03T10:00:00+05:00"), ahead("2029-11-03T12:00:00+05:00")),
             headers=setup.manager.headers,
         )
     ).json()
@@ -226,7 +230,7 @@ async def test_cancel_following_and_whole_series(client, pool, setup: LabSetup) 
         f"/api/v1/series/{series_id}/cancel",
         json={
             "scope": "following",
-            "from_occurrence": "2029-11-17T10:00:00+05:00",
+            "from_occurrence": ahead("2029-11-17T10:00:00+05:00"),
             "reason": "term ends early",
         },
         headers=setup.manager.headers,
@@ -257,8 +261,8 @@ async def test_cancel_following_and_whole_series(client, pool, setup: LabSetup) 
 async def test_series_rule_errors_are_422(client, pool, setup: LabSetup) -> None:
     body = series_body(
         setup,
-        "2028-10-30T10:00:00+05:00",
-        "2028-10-30T12:00:00+05:00",
+        ahead("2028-10-30T10:00:00+05:00"),
+        ahead("2028-10-30T12:00:00+05:00"),
         recurrence={"freq": "weekly", "count": 60},
     )
     reply = await client.post("/api/v1/series", json=body, headers=setup.manager.headers)
@@ -270,7 +274,7 @@ async def test_series_rule_errors_are_422(client, pool, setup: LabSetup) -> None
 
 
 async def test_series_permissions(client, pool, make, setup: LabSetup) -> None:
-    body = series_body(setup, "2029-01-01T10:00:00+05:00", "2029-01-01T12:00:00+05:00")
+    body = series_body(setup, ahead("2029-01-01T10:00:00+05:00"), ahead("2029-01-01T12:00:00+05:00"))
     director = await make.person("director")
     other_lab = await make.lab()
     other_manager = await make.person("lab_manager", lab_ids=(other_lab["id"],))

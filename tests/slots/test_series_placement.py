@@ -3,7 +3,7 @@ number of statements whatever the number of occurrences."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -197,6 +197,7 @@ async def test_statements_do_not_grow_with_the_occurrences(database_url: str, ma
                     equipment=[UnitRequest(equipment=setup.tig, units=3)],
                     recurrence=Recurrence(freq="daily", count=count),
                 ),
+                now=datetime.now(UTC),
             )
             assert len(result.created) == count
             return len(statements)

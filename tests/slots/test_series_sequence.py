@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from tests.dates import ahead
 from tests.slots.conftest import LabSetup
 from tests.slots.test_series import series_body
 
@@ -20,7 +21,7 @@ async def _version(client, setup: LabSetup, series_id: str) -> tuple[int, dateti
 async def test_cancelling_or_moving_an_occurrence_raises_the_series_sequence(client, setup: LabSetup) -> None:
     created = await client.post(
         "/api/v1/series",
-        json=series_body(setup, "2028-12-04T10:00:00+05:00", "2028-12-04T12:00:00+05:00"),
+        json=series_body(setup, ahead("2028-12-04T10:00:00+05:00"), ahead("2028-12-04T12:00:00+05:00")),
         headers=setup.manager.headers,
     )
     assert created.status_code == 201, created.text
@@ -38,7 +39,7 @@ async def test_cancelling_or_moving_an_occurrence_raises_the_series_sequence(cli
 
     moved = await client.patch(
         f"/api/v1/slots/{occurrences[2]['id']}",
-        json={"starts_at": "2028-12-18T14:00:00+05:00", "ends_at": "2028-12-18T16:00:00+05:00"},
+        json={"starts_at": ahead("2028-12-18T14:00:00+05:00"), "ends_at": ahead("2028-12-18T16:00:00+05:00")},
         headers=setup.manager.headers,
     )
     assert moved.status_code == 200, moved.text
@@ -47,7 +48,7 @@ async def test_cancelling_or_moving_an_occurrence_raises_the_series_sequence(cli
     # Splitting re-points the last occurrences (the moved one among them) to a new series.
     split = await client.patch(
         f"/api/v1/series/{series_id}",
-        json={"scope": "following", "from_occurrence": "2028-12-18T10:00:00+05:00", "capacity": 3},
+        json={"scope": "following", "from_occurrence": ahead("2028-12-18T10:00:00+05:00"), "capacity": 3},
         headers=setup.manager.headers,
     )
     assert split.status_code == 200, split.text

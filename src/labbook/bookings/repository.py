@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,8 +11,6 @@ import asyncpg
 
 from labbook.audit import service as audit
 from labbook.bookings.schemas import BookingFilter
-
-BOOKABLE_KINDS = ["tour", "training", "event"]
 
 _BOOKING_COLUMNS = """
 b.id, b.slot_id, b.organization_id, b.booked_by, b.group_id, b.headcount, b.contact_name,
@@ -33,8 +33,9 @@ join organizations o on o.id = b.organization_id
 _CONTACT_EMAIL = "coalesce({given}, (select p.email from people p where p.id = {person}))"
 _CONTACT_PHONE = "coalesce({given}, (select p.phone from people p where p.id = {person}))"
 
-# The only way seats are taken: one conditional UPDATE whose WHERE holds every booking rule, so two
-# bookings can never both get the last seat. The same statement inserts the booking and its audit
+# The only way seats are taken: one conditional UPDATE admitting the booking only when the database's
+# ``booking_refusal`` (migrations/0070) finds no reason against it, so two bookings can never both
+# get the last seat and the rules are written once. The same statement inserts the booking and its audit
 # event, so the usual case costs one round trip and, on its own, commits all three or none; when
 # nothing comes back, nothing was written and the caller reads the slot to say why.
 BOOK_SEATS = f"""
@@ -44,15 +45,7 @@ with taken as (
     from labs l
     where s.id = $1
       and l.id = s.lab_id
-      and s.status = 'active'
-      and s.kind = any($12::text[])
-      and (s.visibility = 'public' or s.organization_id = $3)
-      and $9 = any(l.languages)
-      and not l.is_archived
-      and (s.booking_deadline is null or s.booking_deadline > now())
-      and s.starts_at >= now() + make_interval(hours => l.min_notice_hours)
-      and s.starts_at <= now() + make_interval(days => l.max_advance_days)
-      and s.seats_taken + $2 <= s.capacity
+      and booking_refusal(s, l, $3, $2, $9, $12) is null
     returning s.id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, l.address, l.building,
               l.room, s.starts_at, s.ends_at, s.title, s.requires_approval
 ), booked as (
@@ -86,24 +79,28 @@ set seats_taken = seats_taken - $2, updated_at = now(), sequence = sequence + 1
 where id = $1
 returning id, status, starts_at, capacity, seats_taken, requires_approval
 """
+# A slot as a booking of $3 seats for organization $2 in language $4 at $5 would find it, with the
+# reason (``booking_refusal``) it would be refused, or null.
 _SLOT_FOR_BOOKING = """
 select s.id, s.lab_id, s.series_id, s.kind, s.status, s.visibility, s.organization_id, s.capacity,
        s.seats_taken, s.starts_at, s.ends_at, s.title, s.booking_deadline, s.requires_approval,
        l.slug as lab_slug, l.timezone as lab_timezone, l.address, l.building, l.room, l.languages,
-       l.is_archived as lab_is_archived,
-       l.min_notice_hours, l.max_advance_days, now() as now,
-       now() + make_interval(hours => l.min_notice_hours) as earliest_start,
-       now() + make_interval(days => l.max_advance_days) as latest_start
+       l.min_notice_hours, l.max_advance_days,
+       booking_refusal(s, l, $2, $3, $4, $5) as refusal
 from slots s
 join labs l on l.id = s.lab_id
 """
 GET_SLOT_FOR_BOOKING = _SLOT_FOR_BOOKING + "where s.id = $1"
 LOCK_SLOT_FOR_BOOKING = _SLOT_FOR_BOOKING + "where s.id = $1 for update of s"
 LIST_SERIES_REMAINING = (
-    _SLOT_FOR_BOOKING + "where s.series_id = $1 and s.status = 'active' and s.starts_at > now() "
+    _SLOT_FOR_BOOKING + "where s.series_id = $1 and s.status = 'active' and s.starts_at > $5 "
     "order by s.starts_at, s.id"
 )
-GET_SERIES = "select id, lab_id, status, visibility, organization_id from slot_series where id = $1"
+# The series as organization $2 (or, $3, an admin) would see it to book: ``slot_is_visible``.
+GET_SERIES = """
+select id, lab_id, status, visibility, organization_id from slot_series s
+where id = $1 and slot_is_visible(s.visibility, s.organization_id, s.lab_id, $2::int, '{}', $3::boolean)
+"""
 
 INSERT_BOOKING = f"""
 insert into bookings as b (slot_id, organization_id, booked_by, group_id, headcount, contact_name,
@@ -177,6 +174,7 @@ async def book_seats(
     language: str,
     age_group: str | None,
     notes: str | None,
+    now: datetime,
     audit_event: tuple[Any, ...],
 ) -> asyncpg.Record | None:
     """Take the seats, insert the booking and audit it if every rule holds; ``None`` otherwise.
@@ -197,7 +195,7 @@ async def book_seats(
         language,
         age_group,
         notes,
-        BOOKABLE_KINDS,
+        now,
         *audit_event,
     )
 
@@ -212,18 +210,49 @@ async def release_seats(conn: asyncpg.Connection, slot_id: UUID, headcount: int)
     return await conn.fetchrow(RELEASE_SEATS, slot_id, headcount)
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What a booking asks of a slot: seats for an organization, in a language, at an instant."""
+
+    organization_id: int
+    headcount: int
+    language: str
+    now: datetime
+
+
 async def get_slot_for_booking(
-    conn: asyncpg.Connection, slot_id: UUID, *, lock: bool = False
+    conn: asyncpg.Connection, slot_id: UUID, asking: Admission, *, lock: bool = False
 ) -> asyncpg.Record | None:
-    return await conn.fetchrow(LOCK_SLOT_FOR_BOOKING if lock else GET_SLOT_FOR_BOOKING, slot_id)
+    """The slot with ``refusal``: why it would refuse ``asking`` (``None``: it would admit it)."""
+    return await conn.fetchrow(
+        LOCK_SLOT_FOR_BOOKING if lock else GET_SLOT_FOR_BOOKING,
+        slot_id,
+        asking.organization_id,
+        asking.headcount,
+        asking.language,
+        asking.now,
+    )
 
 
-async def get_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_SERIES, series_id)
+async def get_series(
+    conn: asyncpg.Connection, series_id: UUID, *, organization_id: int, sees_all: bool
+) -> asyncpg.Record | None:
+    """The series, or ``None`` when there is none that ``organization_id`` may book in."""
+    return await conn.fetchrow(GET_SERIES, series_id, organization_id, sees_all)
 
 
-async def list_series_remaining(conn: asyncpg.Connection, series_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_SERIES_REMAINING, series_id)
+async def list_series_remaining(
+    conn: asyncpg.Connection, series_id: UUID, asking: Admission
+) -> list[asyncpg.Record]:
+    """The series' active occurrences still ahead at ``asking.now``, each with its ``refusal``."""
+    return await conn.fetch(
+        LIST_SERIES_REMAINING,
+        series_id,
+        asking.organization_id,
+        asking.headcount,
+        asking.language,
+        asking.now,
+    )
 
 
 async def insert_booking(

@@ -25,6 +25,7 @@ from labbook.bookings.schemas import (
     SeriesBooking,
     StatusChange,
 )
+from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED
 from labbook.core.paging import Page
 from labbook.core.principal import Principal
@@ -71,9 +72,11 @@ def booking_reply(row: Mapping[str, Any]) -> Booking:
 
 
 def parse_query(values: dict[str, Any], into: type[msgspec.Struct], names: Mapping[str, str]) -> Any:
-    """Query parameters through the same validation as bodies; ``names`` maps fields back to params."""
+    """Query parameters through the same validation as bodies; ``names`` maps fields back to params.
+
+    Strict, so that a time is only ever an RFC 3339 text: ``to=0.5`` is not read as a Unix timestamp.
+    """
     try:
-        # strict: a number is not a time ("to=0.5" would otherwise be half a second after 1970)
         return msgspec.convert({k: v for k, v in values.items() if v is not None}, into, strict=True)
     except msgspec.ValidationError as exc:
         message = str(exc)
@@ -95,9 +98,14 @@ class SlotBookingController(Controller):
         summary="Book seats in a slot or join its waitlist",
     )
     async def create_booking(
-        self, pool: Pool, me: Me, slot_id: FromPath[UUID], data: JSONBody[BookingCreate]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        slot_id: FromPath[UUID],
+        data: JSONBody[BookingCreate],
     ) -> Booking:
-        return booking_reply(await service.book_seats(pool, me, slot_id, data))
+        return booking_reply(await service.book_seats(pool, me, slot_id, data, now=clock()))
 
     @post(
         "/series/{series_id:uuid}/bookings",
@@ -105,9 +113,14 @@ class SlotBookingController(Controller):
         summary="Book every remaining occurrence of a series, all or nothing",
     )
     async def create_series_booking(
-        self, pool: Pool, me: Me, series_id: FromPath[UUID], data: JSONBody[BookingCreate]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        series_id: FromPath[UUID],
+        data: JSONBody[BookingCreate],
     ) -> SeriesBooking:
-        group_id, rows = await service.book_series(pool, me, series_id, data)
+        group_id, rows = await service.book_series(pool, me, series_id, data, now=clock())
         return SeriesBooking(group_id=group_id, bookings=[booking_reply(r) for r in rows])
 
 

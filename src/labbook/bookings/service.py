@@ -1,13 +1,16 @@
 """Booking seats, the booking state machine and the waitlist.
 
-Seats are taken only by the conditional UPDATE in ``repository.book_seats`` (invariant 2); when it
-matches nothing, the slot is read once more to say exactly why. Releasing seats happens in the same
-transaction as the status change and holds the slot row until the waitlist has been served.
+Seats are taken only by the conditional UPDATE in ``repository.book_seats`` (invariant 2), which
+admits a booking only when the database's ``booking_refusal`` (migrations/0070) finds no reason
+against it; when it matches nothing, the slot is read once more with that reason, and ``refusal``
+puts it into words. Releasing seats happens in the same transaction as the status change and holds
+the slot row until the waitlist has been served.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -16,6 +19,7 @@ import asyncpg
 from labbook import db
 from labbook.audit import service as audit
 from labbook.bookings import repository
+from labbook.bookings.repository import Admission
 from labbook.bookings.schemas import BookingCreate, BookingFilter
 from labbook.core.principal import Principal
 from labbook.errors import (
@@ -69,62 +73,62 @@ async def organization_for(conn: asyncpg.Connection, me: Principal, slug: str | 
 
 
 def refusal(
-    slot: Mapping[str, Any] | None,
-    me: Principal,
-    *,
-    organization_id: int,
-    headcount: int,
-    language: str,
+    slot: Mapping[str, Any] | None, me: Principal, *, headcount: int, language: str
 ) -> LabbookError | None:
-    """Why ``slot`` cannot take this booking now, or ``None`` if it can."""
+    """The words for ``slot["refusal"]``, the reason code ``booking_refusal`` gave in the database;
+    ``None`` when it admits the booking."""
     if slot is None:
         return NotFound("no such slot")
+    code = slot["refusal"]
+    if code is None:
+        return None
     slot_id = slot["id"]
-    if slot["visibility"] == "private" and slot["organization_id"] != organization_id:
-        if not me.is_admin:
-            return NotFound("no such slot")
-        return SlotNotBookable("the slot is private to another organization", slot_id=slot_id)
-    if language not in slot["languages"]:
-        return ValidationFailed.field(
-            "language", f"this lab offers visits in {', '.join(slot['languages'])}, not {language}"
-        )
-    if slot["status"] != "active" or slot["lab_is_archived"]:
-        return SlotNotBookable("the slot is cancelled", slot_id=slot_id, slot_status=slot["status"])
-    if slot["kind"] not in repository.BOOKABLE_KINDS:
-        return SlotNotBookable(f"a {slot['kind']} slot takes no bookings", slot_id=slot_id, kind=slot["kind"])
     local = zone(slot["lab_timezone"])
     starts_at = slot["starts_at"].astimezone(local)
-    if slot["booking_deadline"] is not None and slot["now"] >= slot["booking_deadline"]:
-        return BookingWindowClosed(
-            "the booking deadline has passed",
-            slot_id=slot_id,
-            booking_deadline=slot["booking_deadline"].astimezone(local).isoformat(),
-        )
-    if starts_at < slot["earliest_start"]:
-        return BookingWindowClosed(
-            f"this lab needs {slot['min_notice_hours']} hours' notice",
-            slot_id=slot_id,
-            starts_at=starts_at.isoformat(),
-            min_notice_hours=slot["min_notice_hours"],
-        )
-    if starts_at > slot["latest_start"]:
-        return BookingWindowClosed(
-            f"this lab takes bookings at most {slot['max_advance_days']} days ahead",
-            slot_id=slot_id,
-            starts_at=starts_at.isoformat(),
-            max_advance_days=slot["max_advance_days"],
-            opens_at=(starts_at - (slot["latest_start"] - slot["now"])).isoformat(),
-        )
+    match code:
+        case "private" if not me.is_admin:
+            return NotFound("no such slot")
+        case "private":
+            return SlotNotBookable("the slot is private to another organization", slot_id=slot_id)
+        case "language":
+            return ValidationFailed.field(
+                "language", f"this lab offers visits in {', '.join(slot['languages'])}, not {language}"
+            )
+        case "cancelled":
+            return SlotNotBookable("the slot is cancelled", slot_id=slot_id, slot_status=slot["status"])
+        case "kind":
+            return SlotNotBookable(
+                f"a {slot['kind']} slot takes no bookings", slot_id=slot_id, kind=slot["kind"]
+            )
+        case "deadline":
+            return BookingWindowClosed(
+                "the booking deadline has passed",
+                slot_id=slot_id,
+                booking_deadline=slot["booking_deadline"].astimezone(local).isoformat(),
+            )
+        case "notice":
+            return BookingWindowClosed(
+                f"this lab needs {slot['min_notice_hours']} hours' notice",
+                slot_id=slot_id,
+                starts_at=starts_at.isoformat(),
+                min_notice_hours=slot["min_notice_hours"],
+            )
+        case "advance":
+            return BookingWindowClosed(
+                f"this lab takes bookings at most {slot['max_advance_days']} days ahead",
+                slot_id=slot_id,
+                starts_at=starts_at.isoformat(),
+                max_advance_days=slot["max_advance_days"],
+                opens_at=(starts_at - timedelta(days=slot["max_advance_days"])).isoformat(),
+            )
     seats_left = slot["capacity"] - slot["seats_taken"]
-    if headcount > seats_left:
-        return SlotFull(
-            f"{seats_left} seats left, {headcount} requested",
-            slot_id=slot_id,
-            seats_left=seats_left,
-            requested=headcount,
-            capacity=slot["capacity"],
-        )
-    return None
+    return SlotFull(
+        f"{seats_left} seats left, {headcount} requested",
+        slot_id=slot_id,
+        seats_left=seats_left,
+        requested=headcount,
+        capacity=slot["capacity"],
+    )
 
 
 async def _insert(
@@ -182,6 +186,7 @@ async def _take_and_book(
     organization_id: int,
     data: BookingCreate,
     group_id: UUID | None,
+    now: datetime,
 ) -> dict[str, Any] | None:
     """The hot path: one statement takes the seats, inserts the booking and audits it."""
     row = await repository.book_seats(
@@ -197,6 +202,7 @@ async def _take_and_book(
         language=data.language,
         age_group=data.age_group,
         notes=data.notes,
+        now=now,
         audit_event=audit.statement_event(me, "booking.create", "booking"),
     )
     if row is None:
@@ -205,7 +211,7 @@ async def _take_and_book(
 
 
 async def _refused(
-    conn: asyncpg.Connection, me: Principal, slot_id: UUID, *, organization_id: int, data: BookingCreate
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, asking: Admission, data: BookingCreate
 ) -> dict[str, Any]:
     """After the hot path took nothing, inside a transaction: waitlist the booking or say why not.
 
@@ -214,20 +220,30 @@ async def _refused(
     for _ in range(_ATTEMPTS):
         # With a waitlist the slot row stays locked from this read to commit, so a release running
         # now either finishes first (and we take its seats) or serves the waitlist after us.
-        slot = await repository.get_slot_for_booking(conn, slot_id, lock=data.waitlist)
-        why = refusal(
-            slot, me, organization_id=organization_id, headcount=data.headcount, language=data.language
-        )
+        slot = await repository.get_slot_for_booking(conn, slot_id, asking, lock=data.waitlist)
+        why = refusal(slot, me, headcount=data.headcount, language=data.language)
         if isinstance(why, SlotFull) and data.waitlist and slot is not None:
             if data.headcount > slot["capacity"]:
                 raise why
             return await _insert(
-                conn, me, slot, organization_id=organization_id, data=data, status="waitlisted", group_id=None
+                conn,
+                me,
+                slot,
+                organization_id=asking.organization_id,
+                data=data,
+                status="waitlisted",
+                group_id=None,
             )
         if why is not None:
             raise why
         booked = await _take_and_book(
-            conn, me, slot_id, organization_id=organization_id, data=data, group_id=None
+            conn,
+            me,
+            slot_id,
+            organization_id=asking.organization_id,
+            data=data,
+            group_id=None,
+            now=asking.now,
         )
         if booked is not None:
             return booked
@@ -275,86 +291,100 @@ async def book_new_slot(
     )
 
 
-async def book_seats(pool: asyncpg.Pool, me: Principal, slot_id: UUID, data: BookingCreate) -> dict[str, Any]:
-    """Book seats in one slot; ``waitlist`` queues the booking when the slot is full."""
+async def book_seats(
+    pool: asyncpg.Pool, me: Principal, slot_id: UUID, data: BookingCreate, *, now: datetime
+) -> dict[str, Any]:
+    """Book seats in one slot as of ``now``; ``waitlist`` queues the booking when the slot is full."""
     async with pool.acquire() as conn:
-        organization_id = await organization_for(conn, me, data.organization)
-        # Usually the seats are free: the one statement that takes them, books and audits commits on
-        # its own. Only a refusal (to explain, or to waitlist) needs a transaction around several.
-        booked = await _take_and_book(
-            conn, me, slot_id, organization_id=organization_id, data=data, group_id=None
-        )
-        if booked is not None:
-            return booked
-        async with conn.transaction():
-            return await _refused(conn, me, slot_id, organization_id=organization_id, data=data)
+        return await book_seats_in(conn, me, slot_id, data, now=now)
+
+
+async def book_seats_in(
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, data: BookingCreate, *, now: datetime
+) -> dict[str, Any]:
+    """``book_seats`` on ``conn``, inside the caller's transaction if it has one."""
+    organization_id = await organization_for(conn, me, data.organization)
+    # Usually the seats are free: the one statement that takes them, books and audits commits on
+    # its own. Only a refusal (to explain, or to waitlist) needs a transaction around several.
+    booked = await _take_and_book(
+        conn, me, slot_id, organization_id=organization_id, data=data, group_id=None, now=now
+    )
+    if booked is not None:
+        return booked
+    asking = Admission(organization_id, data.headcount, data.language, now)
+    async with conn.transaction():
+        return await _refused(conn, me, slot_id, asking, data)
+
+
+def _failure(slot: Mapping[str, Any], why: LabbookError) -> dict[str, Any]:
+    return {
+        "slot_id": str(slot["id"]),
+        "starts_at": slot["starts_at"].astimezone(zone(slot["lab_timezone"])).isoformat(),
+        "type": why.type,
+        "detail": why.detail,
+        **{k: v for k, v in why.members.items() if k != "slot_id"},
+    }
 
 
 async def book_series(
-    pool: asyncpg.Pool, me: Principal, series_id: UUID, data: BookingCreate
+    pool: asyncpg.Pool, me: Principal, series_id: UUID, data: BookingCreate, *, now: datetime
 ) -> tuple[UUID, list[dict[str, Any]]]:
-    """Book every remaining active occurrence of a series, all or nothing."""
+    """Book every remaining active occurrence of a series as of ``now``, all or nothing."""
+    async with db.transaction(pool) as conn:
+        return await book_series_in(conn, me, series_id, data, now=now)
+
+
+async def book_series_in(
+    conn: asyncpg.Connection, me: Principal, series_id: UUID, data: BookingCreate, *, now: datetime
+) -> tuple[UUID, list[dict[str, Any]]]:
+    """``book_series`` inside the caller's transaction."""
     if data.waitlist:
         raise ValidationFailed.field("waitlist", "a series is booked whole or not at all; it has no waitlist")
-    async with db.transaction(pool) as conn:
-        organization_id = await organization_for(conn, me, data.organization)
-        series = await repository.get_series(conn, series_id)
-        if series is None or (
-            series["visibility"] == "private"
-            and series["organization_id"] != organization_id
-            and not me.is_admin
-        ):
-            raise NotFound("no such series")
-        occurrences = await repository.list_series_remaining(conn, series_id)
-        if not occurrences:
-            raise SlotNotBookable("the series has no remaining occurrences", series_id=series_id)
-        group_id = uuid4()
-        booked: list[dict[str, Any]] = []
-        failures: list[dict[str, Any]] = []
-        for slot in occurrences:
-            why: LabbookError | None
-            if failures:
-                # Nothing will be kept any more: the listing explains the rest without taking seats.
-                why = refusal(
-                    slot,
-                    me,
-                    organization_id=organization_id,
-                    headcount=data.headcount,
-                    language=data.language,
-                )
-                if why is None:
-                    continue
-            else:
-                booked_one = await _take_and_book(
-                    conn, me, slot["id"], organization_id=organization_id, data=data, group_id=group_id
-                )
-                if booked_one is not None:
-                    booked.append(booked_one)
-                    continue
-                fresh = await repository.get_slot_for_booking(conn, slot["id"])
-                why = refusal(
-                    fresh,
-                    me,
-                    organization_id=organization_id,
-                    headcount=data.headcount,
-                    language=data.language,
-                ) or SlotFull("the last seats went to a concurrent booking", slot_id=slot["id"])
-            failures.append(
-                {
-                    "slot_id": str(slot["id"]),
-                    "starts_at": slot["starts_at"].astimezone(zone(slot["lab_timezone"])).isoformat(),
-                    "type": why.type,
-                    "detail": why.detail,
-                    **{k: v for k, v in why.members.items() if k != "slot_id"},
-                }
-            )
+    organization_id = await organization_for(conn, me, data.organization)
+    series = await repository.get_series(
+        conn, series_id, organization_id=organization_id, sees_all=me.is_admin
+    )
+    if series is None:
+        raise NotFound("no such series")
+    asking = Admission(organization_id, data.headcount, data.language, now)
+    occurrences = await repository.list_series_remaining(conn, series_id, asking)
+    if not occurrences:
+        raise SlotNotBookable("the series has no remaining occurrences", series_id=series_id)
+    group_id = uuid4()
+    booked: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    for slot in occurrences:
+        why: LabbookError | None
         if failures:
-            raise SeriesNotBookable(
-                f"{len(failures)} of {len(occurrences)} remaining occurrences cannot be booked",
-                series_id=str(series_id),
-                failures=failures,
+            # Nothing will be kept any more: the listing explains the rest without taking seats.
+            why = refusal(slot, me, headcount=data.headcount, language=data.language)
+            if why is None:
+                continue
+        else:
+            booked_one = await _take_and_book(
+                conn,
+                me,
+                slot["id"],
+                organization_id=organization_id,
+                data=data,
+                group_id=group_id,
+                now=now,
             )
-        return group_id, booked
+            if booked_one is not None:
+                booked.append(booked_one)
+                continue
+            fresh = await repository.get_slot_for_booking(conn, slot["id"], asking)
+            why = refusal(fresh, me, headcount=data.headcount, language=data.language) or SlotFull(
+                "the last seats went to a concurrent booking", slot_id=slot["id"]
+            )
+        failures.append(_failure(slot, why))
+    if failures:
+        raise SeriesNotBookable(
+            f"{len(failures)} of {len(occurrences)} remaining occurrences cannot be booked",
+            series_id=str(series_id),
+            failures=failures,
+        )
+    return group_id, booked
 
 
 async def get_booking(pool: asyncpg.Pool, me: Principal, booking_id: UUID) -> asyncpg.Record:
@@ -424,38 +454,45 @@ async def change_status(
     pool: asyncpg.Pool, me: Principal, booking_id: UUID, action: str, message: str | None
 ) -> dict[str, Any]:
     """Confirm, decline or cancel a booking; a transition the state machine forbids is a 409."""
-    to, allowed_from = TRANSITIONS[action]
     async with db.transaction(pool) as conn:
-        current = await repository.get_booking(conn, booking_id)
-        if current is None or not me.is_party_to(current["organization_id"], current["lab_id"]):
-            raise NotFound("no such booking")
-        # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
-        if action != "cancel":
-            me.require_lab(current["lab_id"])
-        # A booking never changes slots, so the unlocked read names the right one to lock first.
-        await repository.lock_slot(conn, current["slot_id"])
-        row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
-        if row is None:
-            status = await repository.get_status(conn, booking_id)
-            raise IllegalTransition(
-                f"a {status} booking cannot be {to}", current_status=status, booking_id=str(booking_id)
-            )
-        await audit.record(
-            conn,
-            me,
-            f"booking.{action}",
-            "booking",
-            booking_id,
-            before={
-                "status": row["previous_status"],
-                "status_message": row["previous_message"],
-                "sequence": row["previous_sequence"],
-                "updated_at": row["previous_updated_at"],
-            },
-            after={k: v for k, v in row.items() if not k.startswith("previous_")},
+        return await change_status_in(conn, me, booking_id, action, message)
+
+
+async def change_status_in(
+    conn: asyncpg.Connection, me: Principal, booking_id: UUID, action: str, message: str | None
+) -> dict[str, Any]:
+    """``change_status`` inside the caller's transaction."""
+    to, allowed_from = TRANSITIONS[action]
+    current = await repository.get_booking(conn, booking_id)
+    if current is None or not me.is_party_to(current["organization_id"], current["lab_id"]):
+        raise NotFound("no such booking")
+    # Whoever may see a booking may cancel it; confirming and declining is the lab's business.
+    if action != "cancel":
+        me.require_lab(current["lab_id"])
+    # A booking never changes slots, so the unlocked read names the right one to lock first.
+    await repository.lock_slot(conn, current["slot_id"])
+    row = await repository.transition(conn, booking_id, to=to, allowed_from=allowed_from, message=message)
+    if row is None:
+        status = await repository.get_status(conn, booking_id)
+        raise IllegalTransition(
+            f"a {status} booking cannot be {to}", current_status=status, booking_id=str(booking_id)
         )
-        if row["previous_status"] in HOLDS_SEATS and to not in HOLDS_SEATS:
-            await release_booking_seats(conn, me, row["slot_id"], row["headcount"])
-        booking = dict(current.items())
-        booking.update((k, v) for k, v in row.items() if not k.startswith("previous_"))
-        return booking
+    await audit.record(
+        conn,
+        me,
+        f"booking.{action}",
+        "booking",
+        booking_id,
+        before={
+            "status": row["previous_status"],
+            "status_message": row["previous_message"],
+            "sequence": row["previous_sequence"],
+            "updated_at": row["previous_updated_at"],
+        },
+        after={k: v for k, v in row.items() if not k.startswith("previous_")},
+    )
+    if row["previous_status"] in HOLDS_SEATS and to not in HOLDS_SEATS:
+        await release_booking_seats(conn, me, row["slot_id"], row["headcount"])
+    booking = dict(current.items())
+    booking.update((k, v) for k, v in row.items() if not k.startswith("previous_"))
+    return booking

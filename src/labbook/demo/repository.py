@@ -1,9 +1,12 @@
-"""SQL for loading the demo story. Plain inserts: the service runs them once, under a lock."""
+"""SQL for loading the demo story: the organizations, labs and people it starts from.
+
+Slots, series and bookings are not here: the demo makes them through the services, as the API does.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -37,7 +40,6 @@ returning id
 INSERT_UNITS = """
 insert into equipment_units (equipment_id, number)
 select $1, generate_series(1, $2)
-returning id, number
 """
 INSERT_PERSON = """
 insert into people (id, organization_id, email, full_name, phone, roles)
@@ -51,30 +53,6 @@ where id = any($1::uuid[]) and password_hash is null
 INSERT_LAB_MANAGER = "insert into lab_managers (lab_id, person_id) values ($1, $2)"
 INSERT_ACCESS_TOKEN = """
 insert into access_tokens (person_id, name, token_hash, prefix) values ($1, 'demo', $2, $3)
-"""
-INSERT_SERIES = """
-insert into slot_series (id, lab_id, kind, title, description, timezone, local_start, duration, freq,
-                         interval, weekdays, count, capacity, visibility, instructor_id,
-                         requires_approval, created_by)
-values ($1, $2, $3, $4, $5, $6, $7, $8, 'weekly', 1, $9, $10, $11, 'public', $12, $13, $14)
-"""
-INSERT_SLOT = """
-insert into slots (id, lab_id, series_id, occurrence_start, kind, title, description, starts_at, ends_at,
-                   capacity, seats_taken, visibility, organization_id, booking_deadline, requires_approval,
-                   instructor_id, status, sequence, created_by)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-"""
-INSERT_SLOT_UNITS = """
-insert into slot_units (slot_id, unit_id, during, is_active)
-select s.id, u.unit_id, s.during, s.status = 'active'
-from slots s, unnest($2::int[]) as u (unit_id)
-where s.id = $1
-"""
-INSERT_BOOKING = """
-insert into bookings (id, slot_id, organization_id, booked_by, group_id, headcount, contact_name,
-                      contact_email, contact_phone, language, age_group, notes, status, status_message,
-                      sequence)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 """
 INSERT_VISIT_REQUEST = """
 insert into visit_requests (id, lab_id, organization_id, requested_by, kind, windows, headcount, age_group,
@@ -150,13 +128,12 @@ async def insert_equipment(
     units: int,
     seats_per_unit: int,
     requires_induction: bool,
-) -> dict[int, int]:
-    """Insert the equipment and its units; returns unit number → unit id."""
+) -> None:
+    """Insert the equipment and its numbered units."""
     equipment_id = await conn.fetchval(
         INSERT_EQUIPMENT, lab_id, slug, kind, name, description, units, seats_per_unit, requires_induction
     )
-    rows = await conn.fetch(INSERT_UNITS, equipment_id, units)
-    return {row["number"]: row["id"] for row in rows}
+    await conn.execute(INSERT_UNITS, equipment_id, units)
 
 
 async def insert_person(
@@ -184,55 +161,6 @@ async def insert_access_token(
     conn: asyncpg.Connection, person_id: UUID, token_hash: bytes, prefix: str
 ) -> None:
     await conn.execute(INSERT_ACCESS_TOKEN, person_id, token_hash, prefix)
-
-
-async def insert_series(
-    conn: asyncpg.Connection,
-    *,
-    series_id: UUID,
-    lab_id: int,
-    kind: str,
-    title: dict[str, str],
-    description: dict[str, str],
-    timezone: str,
-    local_start: datetime,
-    duration: timedelta,
-    weekdays: list[int],
-    count: int,
-    capacity: int,
-    instructor_id: UUID | None,
-    requires_approval: bool,
-    created_by: UUID,
-) -> None:
-    await conn.execute(
-        INSERT_SERIES,
-        series_id,
-        lab_id,
-        kind,
-        title,
-        description,
-        timezone,
-        local_start,
-        duration,
-        weekdays,
-        count,
-        capacity,
-        instructor_id,
-        requires_approval,
-        created_by,
-    )
-
-
-async def insert_slot(conn: asyncpg.Connection, values: tuple[Any, ...], unit_ids: list[int]) -> None:
-    """Insert a slot (``values`` in ``INSERT_SLOT`` order) and the units it holds."""
-    await conn.execute(INSERT_SLOT, *values)
-    if unit_ids:
-        await conn.execute(INSERT_SLOT_UNITS, values[0], unit_ids)
-
-
-async def insert_bookings(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert bookings given as tuples in ``INSERT_BOOKING`` order."""
-    await conn.executemany(INSERT_BOOKING, rows)
 
 
 async def insert_visit_request(conn: asyncpg.Connection, values: tuple[Any, ...]) -> None:

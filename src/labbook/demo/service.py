@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
+import msgspec
 
 from labbook.accounts.security import hash_secret
 from labbook.accounts.signin import hash_password
 from labbook.audit import service as audit
+from labbook.bookings import service as bookings
+from labbook.bookings.schemas import BookingCreate
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from labbook.demo import repository
-from labbook.demo.story import MARKER_ORGANIZATION, Story, build_story, demo_id
+from labbook.demo.story import MARKER_ORGANIZATION, Booking, Series, Slot, Story, build_story
+from labbook.slots import publishing, recurrence
+from labbook.slots import series as series_service
+from labbook.slots.schemas import Recurrence, SeriesCreate, SlotCreate, SlotUpdate, UnitRequest
+from labbook.timezones import zone
 
 # Every demo person signs in with this password (demo only, never in production).
 DEMO_PASSWORD = "labbook-demo"
@@ -24,7 +37,8 @@ async def load_demo(conn: asyncpg.Connection, *, now: datetime | None = None) ->
     The first load decides every date (relative to ``now``); later loads change nothing. An advisory
     lock makes concurrent loads safe: the second waits for the first, then finds the data present.
     """
-    story = build_story(now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    story = build_story(now)
     password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     async with conn.transaction():
         await repository.lock(conn)
@@ -34,13 +48,72 @@ async def load_demo(conn: asyncpg.Connection, *, now: datetime | None = None) ->
             loaded = await repository.loaded_at(conn)
             since = f" (loaded {loaded:%Y-%m-%d %H:%M} UTC)" if loaded else ""
             return _summary(story, f"demo data already present{since}; nothing changed", dates=False)
-        counts = await _insert(conn, story)
+        counts = await _insert(conn, story, now)
         await repository.set_missing_passwords(conn, [p.id for p in story.people], password_hash)
         await audit.record(conn, None, "demo.load", "demo", MARKER_ORGANIZATION, after=counts)
     return _summary(story, "demo data loaded", dates=True)
 
 
-async def _insert(conn: asyncpg.Connection, story: Story) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """Ids of what the demo wrote so far, by the story's keys."""
+
+    story: Story
+    now: datetime
+    organizations: dict[str, int]
+    labs: dict[str, int]
+    slots: dict[str, UUID] = field(default_factory=dict)
+    series: dict[str, UUID] = field(default_factory=dict)
+
+    def actor(self, key: str) -> Principal:
+        """A story person as the services know people who sign in."""
+        person = self.story.person(key)
+        return Principal(
+            person_id=person.id,
+            organization_id=self.organizations[person.organization],
+            roles=frozenset(Role(role) for role in person.roles),
+            managed_lab_ids=frozenset(self.labs[lab] for lab in person.labs),
+        )
+
+    def person_id(self, key: str | None) -> UUID | None:
+        return self.story.person(key).id if key else None
+
+    def slot(self, key: str) -> Slot:
+        return next(slot for slot in self.story.slots if slot.key == key)
+
+
+async def _insert(conn: asyncpg.Connection, story: Story, now: datetime) -> dict[str, int]:
+    """Write the story: organizations, labs and people as rows; slots, series and bookings through
+    the same service verbs as the API, so every rule they check holds for the demo too."""
+    organizations, labs = await _insert_catalog(conn, story)
+    loaded = _Loaded(story, now, organizations, labs)
+    await _insert_people(conn, loaded)
+    await _publish(conn, loaded, [s for s in story.slots if s.series is None and s.kind != "closure"])
+    for series in story.series:
+        await _publish_series(conn, loaded, series)
+    await _book(conn, loaded)
+    for slot in story.slots:
+        if slot.status == "cancelled":
+            reason = next((b.status_message for b in story.bookings if b.slot == slot.key), None)
+            await publishing.cancel_slot_in(
+                conn, loaded.actor(slot.created_by), loaded.slots[slot.key], reason
+            )
+    # Closures last: the occurrence on the closed day has been cancelled by now.
+    await _publish(conn, loaded, [s for s in story.slots if s.kind == "closure"])
+    await _insert_visit_requests(conn, loaded)
+    return {
+        "organizations": len(story.organizations),
+        "labs": len(story.labs),
+        "equipment": len(story.equipment),
+        "people": len(story.people),
+        "slot_series": len(story.series),
+        "slots": len(story.slots),
+        "bookings": len(story.bookings),
+        "visit_requests": len(story.visit_requests),
+    }
+
+
+async def _insert_catalog(conn: asyncpg.Connection, story: Story) -> tuple[dict[str, int], dict[str, int]]:
     org_ids: dict[str, int] = {}
     for org in story.organizations:
         org_ids[org.slug] = await repository.insert_organization(
@@ -53,7 +126,6 @@ async def _insert(conn: asyncpg.Connection, story: Story) -> dict[str, int]:
             website=org.website,
             description=org.description,
         )
-
     lab_ids: dict[str, int] = {}
     for lab in story.labs:
         lab_ids[lab.slug] = await repository.insert_lab(
@@ -73,10 +145,8 @@ async def _insert(conn: asyncpg.Connection, story: Story) -> dict[str, int]:
             accessibility=lab.accessibility,
         )
         await repository.insert_opening_hours(conn, lab_ids[lab.slug], lab.hours)
-
-    unit_ids: dict[tuple[str, int], int] = {}
     for eq in story.equipment:
-        numbered = await repository.insert_equipment(
+        await repository.insert_equipment(
             conn,
             lab_id=lab_ids[eq.lab],
             slug=eq.slug,
@@ -87,104 +157,161 @@ async def _insert(conn: asyncpg.Connection, story: Story) -> dict[str, int]:
             seats_per_unit=eq.seats_per_unit,
             requires_induction=eq.requires_induction,
         )
-        unit_ids.update({(eq.slug, number): unit_id for number, unit_id in numbered.items()})
+    return org_ids, lab_ids
 
-    for person in story.people:
+
+async def _insert_people(conn: asyncpg.Connection, loaded: _Loaded) -> None:
+    for person in loaded.story.people:
         await repository.insert_person(
             conn,
             person_id=person.id,
-            organization_id=org_ids[person.organization],
+            organization_id=loaded.organizations[person.organization],
             email=person.email,
             full_name=person.full_name,
             phone=person.phone,
             roles=list(person.roles),
         )
         for lab_slug in person.labs:
-            await repository.insert_lab_manager(conn, lab_ids[lab_slug], person.id)
+            await repository.insert_lab_manager(conn, loaded.labs[lab_slug], person.id)
         if person.token:
             await repository.insert_access_token(conn, person.id, hash_secret(person.token), person.token[:8])
 
-    def person_id(key: str | None) -> UUID | None:
-        return story.person(key).id if key else None
 
-    for series in story.series:
-        await repository.insert_series(
-            conn,
-            series_id=series.id,
-            lab_id=lab_ids[series.lab],
-            kind=series.kind,
-            title=series.title,
-            description=series.description,
-            timezone=next(lab.timezone for lab in story.labs if lab.slug == series.lab),
-            local_start=series.local_start,
-            duration=series.duration,
-            weekdays=list(series.weekdays),
-            count=series.count,
-            capacity=series.capacity,
-            instructor_id=person_id(series.instructor),
-            requires_approval=series.requires_approval,
-            created_by=story.person(series.created_by).id,
+def _units(slot: Slot) -> list[UnitRequest]:
+    """The story's units as the API asks for them: how many of each equipment."""
+    counts = Counter(equipment for equipment, _ in slot.units)
+    return [UnitRequest(equipment=equipment, units=units) for equipment, units in counts.items()]
+
+
+async def _publish(conn: asyncpg.Connection, loaded: _Loaded, slots: list[Slot]) -> None:
+    for slot in slots:
+        data = msgspec.convert(
+            {
+                "lab": slot.lab,
+                "kind": slot.kind,
+                "title": slot.title,
+                "description": slot.description,
+                "starts_at": slot.starts_at,
+                "ends_at": slot.ends_at,
+                "capacity": slot.capacity,
+                "equipment": _units(slot),
+                "visibility": slot.visibility,
+                "organization": slot.organization,
+                "booking_deadline": slot.booking_deadline,
+                "requires_approval": slot.requires_approval,
+                "instructor_id": loaded.person_id(slot.instructor),
+            },
+            SlotCreate,
         )
+        lab = await publishing.lab_by_slug(conn, slot.lab)
+        row = await publishing.create_slot_in(conn, loaded.actor(slot.created_by), lab, data, now=loaded.now)
+        loaded.slots[slot.key] = row["id"]
 
-    for slot in story.slots:
-        await repository.insert_slot(
-            conn,
-            (
-                slot.id,
-                lab_ids[slot.lab],
-                demo_id(f"series/{slot.series}") if slot.series else None,
-                slot.occurrence_start,
-                slot.kind,
-                slot.title,
-                slot.description,
-                slot.starts_at,
-                slot.ends_at,
-                slot.capacity,
-                story.seats_taken(slot.key),
-                slot.visibility,
-                org_ids[slot.organization] if slot.organization else None,
-                slot.booking_deadline,
-                slot.requires_approval,
-                person_id(slot.instructor),
-                slot.status,
-                slot.sequence,
-                story.person(slot.created_by).id,
-            ),
-            [unit_ids[unit] for unit in slot.units],
-        )
 
-    await repository.insert_bookings(
-        conn,
-        [
-            (
-                booking.id,
-                demo_id(f"slot/{booking.slot}"),
-                org_ids[booking.organization],
-                person_id(booking.booked_by),
-                demo_id(f"group/{booking.group}") if booking.group else None,
-                booking.headcount,
-                booking.contact,
-                story.person(booking.booked_by).email if booking.booked_by else None,
-                story.person(booking.booked_by).phone if booking.booked_by else None,
-                booking.language,
-                booking.age_group,
-                booking.notes,
-                booking.status,
-                booking.status_message,
-                booking.sequence,
+async def _publish_series(conn: asyncpg.Connection, loaded: _Loaded, series: Series) -> None:
+    """Publish the series, then move the occurrences the story moved."""
+    occurrences = [slot for slot in loaded.story.slots if slot.series == series.key]
+    timezone = next(lab.timezone for lab in loaded.story.labs if lab.slug == series.lab)
+    starts_at = recurrence.to_instant(series.local_start, zone(timezone))
+    actor = loaded.actor(series.created_by)
+    data = msgspec.convert(
+        {
+            "lab": series.lab,
+            "kind": series.kind,
+            "title": series.title,
+            "description": series.description,
+            "starts_at": starts_at,
+            "ends_at": starts_at + series.duration,
+            "recurrence": Recurrence(freq="weekly", weekdays=list(series.weekdays), count=series.count),
+            "capacity": series.capacity,
+            "equipment": _units(occurrences[0]),
+            "booking_deadline_hours": 24,
+            "requires_approval": series.requires_approval,
+            "instructor_id": loaded.person_id(series.instructor),
+        },
+        SeriesCreate,
+    )
+    created = await series_service.create_series_in(conn, actor, data, now=loaded.now)
+    loaded.series[series.key] = created.series.row["id"]
+    by_start = {row["occurrence_start"]: row["id"] for row in created.created}
+    for slot in occurrences:
+        loaded.slots[slot.key] = by_start[slot.occurrence_start]
+        if slot.starts_at != slot.occurrence_start:
+            moved = msgspec.convert(
+                {
+                    "starts_at": slot.starts_at,
+                    "ends_at": slot.ends_at,
+                    "description": slot.description,
+                    "booking_deadline": slot.booking_deadline,
+                },
+                SlotUpdate,
             )
-            for booking in story.bookings
-        ],
+            await publishing.update_slot_in(conn, actor, loaded.slots[slot.key], moved, now=loaded.now)
+
+
+def _request(booking: Booking) -> BookingCreate:
+    return msgspec.convert(
+        {
+            "headcount": booking.headcount,
+            "contact_name": booking.contact,
+            "language": booking.language,
+            "age_group": booking.age_group,
+            "notes": booking.notes,
+            "waitlist": booking.status == "waitlisted",
+        },
+        BookingCreate,
     )
 
+
+async def _book(conn: asyncpg.Connection, loaded: _Loaded) -> None:
+    """Make every booking in the story's order, then answer it as the story says."""
+    groups: set[str] = set()
+    for booking in loaded.story.bookings:
+        me = loaded.actor(booking.booked_by or "admin")
+        if booking.group is None:
+            slot_id = loaded.slots[booking.slot]
+            row = await bookings.book_seats_in(conn, me, slot_id, _request(booking), now=loaded.now)
+            await _answer(conn, loaded, booking, row)
+            continue
+        if booking.group in groups:
+            continue
+        groups.add(booking.group)
+        members = [b for b in loaded.story.bookings if b.group == booking.group]
+        series_key = loaded.slot(booking.slot).series
+        assert series_key is not None
+        series_id = loaded.series[series_key]
+        _, rows = await bookings.book_series_in(conn, me, series_id, _request(booking), now=loaded.now)
+        by_slot = {row["slot_id"]: row for row in rows}
+        for member in members:
+            await _answer(conn, loaded, member, by_slot[loaded.slots[member.slot]])
+
+
+async def _answer(
+    conn: asyncpg.Connection, loaded: _Loaded, booking: Booking, row: Mapping[str, Any]
+) -> None:
+    """Take the booking from the status the service gave it to the story's, as its lab or its
+    booker would; a booking on a slot the story cancels is cancelled with the slot."""
+    slot = loaded.slot(booking.slot)
+    wanted = booking.status
+    if row["status"] == wanted or (wanted == "cancelled" and slot.status == "cancelled"):
+        return
+    if row["status"] != "pending" or wanted not in ("confirmed", "declined", "cancelled"):
+        raise RuntimeError(f"demo booking {booking.key} came out {row['status']}, not {wanted}")
+    action = {"confirmed": "confirm", "declined": "decline", "cancelled": "cancel"}[wanted]
+    who = booking.booked_by if action == "cancel" and booking.booked_by else slot.created_by
+    await bookings.change_status_in(conn, loaded.actor(who), row["id"], action, booking.status_message)
+
+
+async def _insert_visit_requests(conn: asyncpg.Connection, loaded: _Loaded) -> None:
+    story = loaded.story
     for request in story.visit_requests:
         requester = story.person(request.requested_by) if request.requested_by else None
         await repository.insert_visit_request(
             conn,
             (
                 request.id,
-                lab_ids[request.lab],
-                org_ids[request.organization],
+                loaded.labs[request.lab],
+                loaded.organizations[request.organization],
                 requester.id if requester else None,
                 request.kind,
                 [{"starts_at": s.isoformat(), "ends_at": e.isoformat()} for s, e in request.windows],
@@ -197,17 +324,6 @@ async def _insert(conn: asyncpg.Connection, story: Story) -> dict[str, int]:
                 requester.phone if requester else None,
             ),
         )
-
-    return {
-        "organizations": len(story.organizations),
-        "labs": len(story.labs),
-        "equipment": len(story.equipment),
-        "people": len(story.people),
-        "slot_series": len(story.series),
-        "slots": len(story.slots),
-        "bookings": len(story.bookings),
-        "visit_requests": len(story.visit_requests),
-    }
 
 
 def _summary(story: Story, headline: str, *, dates: bool) -> str:

@@ -129,7 +129,6 @@ class Slot:
     requires_approval: bool = False
     instructor: str | None = None
     status: str = "active"
-    sequence: int = 0
     series: str | None = None
     occurrence_start: datetime | None = None
     # (equipment slug, unit number)
@@ -154,7 +153,6 @@ class Booking:
     age_group: str | None = None
     notes: str | None = None
     status_message: str | None = None
-    sequence: int = 0
 
     @property
     def id(self) -> UUID:
@@ -561,9 +559,23 @@ def build_story(now: datetime) -> Story:
             "A TIG welding demonstration and a walk past the stations.",
         ),
         capacity=20,
+        requires_approval=True,
         created_by="manager",
     )
+    # In the order they were made: the manager declined the first request, confirmed the next, one
+    # group cancelled and the last still waits for an answer.
     bookings += [
+        Booking(
+            "open-day-danube",
+            open_day,
+            "danube-institute-of-technology",
+            10,
+            "Lena Hartmann",
+            "en",
+            "declined",
+            booked_by="partner",
+            status_message="Ten is too many for this tour; please join the English tour later this month.",
+        ),
         Booking(
             "open-day-alatau",
             open_day,
@@ -576,6 +588,17 @@ def build_story(now: datetime) -> Story:
             age_group="16–18",
         ),
         Booking(
+            "open-day-alumni",
+            open_day,
+            "welding-alumni-club",
+            4,
+            "Тимур Ахметов",
+            "en",
+            "cancelled",
+            booked_by="alumni",
+            status_message="Plans changed; we will join the round table instead.",
+        ),
+        Booking(
             "open-day-saryarka",
             open_day,
             "saryarka-mining-college",
@@ -586,30 +609,6 @@ def build_story(now: datetime) -> Story:
             booked_by="mining-director",
             age_group="17–19",
             notes="Автобус 09:40-та келеді.",
-        ),
-        Booking(
-            "open-day-alumni",
-            open_day,
-            "welding-alumni-club",
-            4,
-            "Тимур Ахметов",
-            "en",
-            "cancelled",
-            booked_by="alumni",
-            status_message="Plans changed; we will join the round table instead.",
-            sequence=1,
-        ),
-        Booking(
-            "open-day-danube",
-            open_day,
-            "danube-institute-of-technology",
-            10,
-            "Lena Hartmann",
-            "en",
-            "declined",
-            booked_by="partner",
-            status_message="Only two seats are left; please join the English tour later this month.",
-            sequence=1,
         ),
     ]
 
@@ -788,6 +787,7 @@ def build_story(now: datetime) -> Story:
         title=_t("Металлургия зертханасы", "Лаборатория металлургии", "Metallurgy lab tour"),
         description={},
         capacity=25,
+        requires_approval=True,
         created_by="admin",
     )
     bookings.append(
@@ -864,17 +864,16 @@ def build_story(now: datetime) -> Story:
         key = f"welding-weekly-{index + 1:02d}"
         original = _local(tuesday, "14:00")
         starts_at, ends_at = original, _local(tuesday, "17:00")
-        status, sequence, description = "active", 0, series.description
+        status, description = "active", series.description
         if index == moved:
             starts_at, ends_at = window(index, (4, 3), "14:00", "17:00")
-            sequence = 1
             description = _t(
                 "Осы аптада бейсенбіге ауыстырылды.",
                 "На этой неделе перенесено на четверг.",
                 "Moved to Thursday this week.",
             )
         if index == cancelled:
-            status, sequence = "cancelled", 1
+            status = "cancelled"
         slots.append(
             Slot(
                 key,
@@ -890,7 +889,6 @@ def build_story(now: datetime) -> Story:
                 requires_approval=True,
                 instructor="instructor",
                 status=status,
-                sequence=sequence,
                 series=series.key,
                 occurrence_start=original,
                 units=tig,
@@ -913,7 +911,6 @@ def build_story(now: datetime) -> Story:
                     if index == cancelled
                     else None
                 ),
-                sequence=1 if index == cancelled else 0,
             )
         )
 

@@ -8,6 +8,7 @@ the range to work with, which is about ten times slower at a million rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from uuid import UUID
 import asyncpg
 
 from labbook import db
+from labbook.errors import LabClosed
 
 LAB_COLUMNS = "id, slug, organization_id, timezone, capacity, is_archived"
 
@@ -41,7 +43,17 @@ seats_taken, visibility, organization_id, booking_deadline, requires_approval, i
 instructor_id, status, sequence, created_by, created_at, updated_at
 """
 
-GET_SLOT = f"select {SLOT_COLUMNS} from slots where id = $1"
+
+# Visible to viewer $n, $n+1, $n+2 (organization, managed labs, sees all): the one visibility rule,
+# ``slot_is_visible`` (migrations/0070), for slots (alias ``s``) and series alike.
+def _visible(n: int, alias: str = "s") -> str:
+    return (
+        f"slot_is_visible({alias}.visibility, {alias}.organization_id, {alias}.lab_id, "
+        f"${n}::int, ${n + 1}::int[], ${n + 2}::boolean)"
+    )
+
+
+GET_SLOT_FOR = f"select {SLOT_COLUMNS} from slots s where id = $1 and {_visible(2)}"
 LOCK_SLOT = f"select {SLOT_COLUMNS} from slots where id = $1 for update"
 
 OVERLAPPING_SLOTS = """
@@ -249,25 +261,25 @@ left join organizations o on o.id = s.organization_id
 """
 
 GET_SLOT_VIEW = SLOT_VIEW + "where s.id = $1"
+GET_SLOT_VIEW_FOR = SLOT_VIEW + f"where s.id = $1 and {_visible(2)}"
 LIST_SLOT_VIEWS_BY_ID = SLOT_VIEW + "where s.id = any($1::uuid[]) order by s.starts_at, s.id"
-LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + "where s.series_id = $1 order by s.occurrence_start"
+LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + f"where s.series_id = $1 and {_visible(2)} order by s.occurrence_start"
 
-# Visible to the caller: public slots, their organization's private ones, and every slot of the labs
-# they manage ($9: admins see everything). $10 is the seats a group needs (null: any): only active
-# slots with that many seats left.
+# Visible to the caller ($8 organization, $7 managed labs, $9 sees all). $10 is the seats a group
+# needs (null: any): only active slots with that many seats left. $11 is now, for deadlines.
 _LIST_FILTER = """
   and s.during && tstzrange($2, $3, '[)')
   and ($4::text is null or s.kind = $4)
   and (not $5 or (s.capacity > s.seats_taken and s.kind in ('tour', 'training', 'event')
-                  and (s.booking_deadline is null or s.booking_deadline > now())))
+                  and (s.booking_deadline is null or s.booking_deadline > $11)))
   and (s.status = 'active' or $6)
-  and ($9 or s.visibility = 'public' or s.organization_id = $8 or s.lab_id = any($7::int[]))
+  and slot_is_visible(s.visibility, s.organization_id, s.lab_id, $8::int, $7::int[], $9::boolean)
   and ($10::int is null or (s.status = 'active' and s.capacity - s.seats_taken >= $10))
 """
 # One lab: its own condition (not "$1 is null or ..."), so generic plans still use the GiST index.
 _IN_LAB = "where int4range(s.lab_id, s.lab_id, '[]') = int4range($1::int, $1::int, '[]')" + _LIST_FILTER
 _ANY_LAB = "where $1::int is null" + _LIST_FILTER
-_PAGE = "order by s.starts_at, s.id limit $11 offset $12"
+_PAGE = "order by s.starts_at, s.id limit $12 offset $13"
 LIST_SLOT_VIEWS_IN_LAB = SLOT_VIEW + _IN_LAB + _PAGE
 LIST_SLOT_VIEWS = SLOT_VIEW + _ANY_LAB + _PAGE
 COUNT_SLOTS_IN_LAB = "select count(*) from slots s " + _IN_LAB
@@ -286,7 +298,7 @@ insert into slot_series (lab_id, kind, title, description, timezone, local_start
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 returning {SERIES_COLUMNS}
 """
-GET_SERIES = f"select {SERIES_COLUMNS} from slot_series where id = $1"
+GET_SERIES_FOR = f"select {SERIES_COLUMNS} from slot_series s where id = $1 and {_visible(2)}"
 LOCK_SERIES = f"select {SERIES_COLUMNS} from slot_series where id = $1 for update"
 UPDATE_SERIES = f"""
 update slot_series
@@ -325,6 +337,29 @@ join lateral (
       and su.is_active
 ) h on true
 """
+
+
+# The exclusion constraints that keep active slots off a closure (``slot_spans``, migrations/0070).
+CLOSURE_CONSTRAINTS = frozenset({"ex_slot_spans_closure_overlap", "ex_slot_spans_closed_lab"})
+
+
+def _closed(exc: asyncpg.ExclusionViolationError) -> LabClosed | None:
+    if db.constraint_name(exc) not in CLOSURE_CONSTRAINTS:
+        return None
+    return LabClosed("the lab is closed during part of that time")
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Who is looking, as ``slot_is_visible`` takes it: their organization, the labs they manage,
+    and whether they see everything."""
+
+    organization_id: int | None
+    lab_ids: list[int]
+    sees_all: bool
+
+    def args(self) -> tuple[int | None, list[int], bool]:
+        return self.organization_id, self.lab_ids, self.sees_all
 
 
 async def lock_lab(conn: asyncpg.Connection, lab_id: int) -> asyncpg.Record | None:
@@ -463,6 +498,8 @@ async def try_insert_series_slots(
                     INSERT_MANY_SLOT_UNITS, *(list(column) for column in zip(*holdings, strict=True))
                 )
     except asyncpg.ExclusionViolationError as exc:
+        if (closed := _closed(exc)) is not None:
+            raise closed from exc
         if db.constraint_name(exc) != "ex_slot_units_overlap":
             raise
         return False
@@ -482,6 +519,16 @@ async def list_slot_unit_counts(conn: asyncpg.Connection, slot_id: UUID) -> list
 
 
 async def insert_slot(conn: asyncpg.Connection, **f: Any) -> asyncpg.Record:
+    """Insert a slot; ``LabClosed`` when the database finds it on a closure (or a closure on a slot)."""
+    try:
+        return await _insert_slot(conn, f)
+    except asyncpg.ExclusionViolationError as exc:
+        if (closed := _closed(exc)) is not None:
+            raise closed from exc
+        raise
+
+
+async def _insert_slot(conn: asyncpg.Connection, f: dict[str, Any]) -> asyncpg.Record:
     return await conn.fetchrow(
         INSERT_SLOT,
         f["lab_id"],
@@ -504,9 +551,9 @@ async def insert_slot(conn: asyncpg.Connection, **f: Any) -> asyncpg.Record:
     )
 
 
-async def get_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
-    """The ``slots`` row, or ``None``."""
-    return await conn.fetchrow(GET_SLOT, slot_id)
+async def get_slot(conn: asyncpg.Connection, slot_id: UUID, viewer: Viewer) -> asyncpg.Record | None:
+    """The ``slots`` row, or ``None`` when there is none that ``viewer`` may see."""
+    return await conn.fetchrow(GET_SLOT_FOR, slot_id, *viewer.args())
 
 
 async def lock_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
@@ -514,6 +561,16 @@ async def lock_slot(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record |
 
 
 async def update_slot(conn: asyncpg.Connection, slot_id: UUID, f: dict[str, Any]) -> asyncpg.Record:
+    """Write a slot's new fields; ``LabClosed`` when the database finds them on a closure."""
+    try:
+        return await _update_slot(conn, slot_id, f)
+    except asyncpg.ExclusionViolationError as exc:
+        if (closed := _closed(exc)) is not None:
+            raise closed from exc
+        raise
+
+
+async def _update_slot(conn: asyncpg.Connection, slot_id: UUID, f: dict[str, Any]) -> asyncpg.Record:
     return await conn.fetchrow(
         UPDATE_SLOT,
         slot_id,
@@ -546,16 +603,24 @@ async def list_foreign_active_bookings(
     return await conn.fetch(FOREIGN_ACTIVE_BOOKINGS, slot_id, organization_id)
 
 
-async def get_slot_view(conn: asyncpg.Connection, slot_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_SLOT_VIEW, slot_id)
+async def get_slot_view(
+    conn: asyncpg.Connection, slot_id: UUID, viewer: Viewer | None = None
+) -> asyncpg.Record | None:
+    """The slot as shown to clients; with a ``viewer``, only if they may see it."""
+    if viewer is None:
+        return await conn.fetchrow(GET_SLOT_VIEW, slot_id)
+    return await conn.fetchrow(GET_SLOT_VIEW_FOR, slot_id, *viewer.args())
 
 
 async def list_slot_views_by_id(conn: asyncpg.Connection, slot_ids: list[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(LIST_SLOT_VIEWS_BY_ID, slot_ids)
 
 
-async def list_series_slot_views(conn: asyncpg.Connection, series_id: UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(LIST_SERIES_SLOT_VIEWS, series_id)
+async def list_series_slot_views(
+    conn: asyncpg.Connection, series_id: UUID, viewer: Viewer
+) -> list[asyncpg.Record]:
+    """The series' slots that ``viewer`` may see, by occurrence."""
+    return await conn.fetch(LIST_SERIES_SLOT_VIEWS, series_id, *viewer.args())
 
 
 async def list_slot_views(
@@ -567,11 +632,10 @@ async def list_slot_views(
     kind: str | None,
     has_seats: bool,
     include_cancelled: bool,
-    managed_lab_ids: list[int],
-    organization_id: int | None,
-    sees_all: bool,
+    viewer: Viewer,
     limit: int,
     offset: int,
+    now: datetime,
     min_seats: int | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     args = (
@@ -581,10 +645,11 @@ async def list_slot_views(
         kind,
         has_seats,
         include_cancelled,
-        managed_lab_ids,
-        organization_id,
-        sees_all,
+        viewer.lab_ids,
+        viewer.organization_id,
+        viewer.sees_all,
         min_seats,
+        now,
     )
     rows = await conn.fetch(
         LIST_SLOT_VIEWS if lab_id is None else LIST_SLOT_VIEWS_IN_LAB, *args, limit, offset
@@ -618,8 +683,9 @@ async def insert_series(conn: asyncpg.Connection, **f: Any) -> asyncpg.Record:
     )
 
 
-async def get_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(GET_SERIES, series_id)
+async def get_series(conn: asyncpg.Connection, series_id: UUID, viewer: Viewer) -> asyncpg.Record | None:
+    """The series, or ``None`` when there is none that ``viewer`` may see."""
+    return await conn.fetchrow(GET_SERIES_FOR, series_id, *viewer.args())
 
 
 async def lock_series(conn: asyncpg.Connection, series_id: UUID) -> asyncpg.Record | None:

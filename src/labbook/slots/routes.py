@@ -13,6 +13,7 @@ from litestar.openapi.spec import Example, OpenAPIFormat, OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from labbook.clock import Clock
 from labbook.core.access import PUBLIC
 from labbook.core.paging import Page
 from labbook.core.principal import Principal
@@ -139,6 +140,7 @@ class SlotController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         principal: NamedDependency[Principal | None],
+        clock: NamedDependency[Clock],
         lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
         from_: From = None,
         to: To = None,
@@ -165,15 +167,20 @@ class SlotController(Controller):
             include_cancelled=include_cancelled,
             limit=limit,
             offset=offset,
+            now=clock(),
             min_seats=min_seats,
         )
         return Page(items=[slot_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @post("/", opt={"access": LAB_STAFF}, status_code=HTTP_201_CREATED, summary="Publish a slot")
     async def publish_slot(
-        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], data: JSONBody[SlotCreate]
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
+        data: JSONBody[SlotCreate],
     ) -> Slot:
-        return slot_out(await service.publish_slot(pool, me, data))
+        return slot_out(await service.publish_slot(pool, me, data, now=clock()))
 
     @get("/{slot_id:uuid}", opt={"access": PUBLIC}, summary="One slot")
     async def get_slot(
@@ -191,10 +198,11 @@ class SlotController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         slot_id: FromPath[UUID],
         data: JSONBody[SlotUpdate],
     ) -> Slot:
-        return slot_out(await service.update_slot(pool, me, slot_id, data))
+        return slot_out(await service.update_slot(pool, me, slot_id, data, now=clock()))
 
     @post(
         "/{slot_id:uuid}/cancel",
@@ -222,9 +230,10 @@ class SeriesController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         data: JSONBody[SeriesCreate],
     ) -> SeriesCreated:
-        result = await service.create_series(pool, me, data)
+        result = await service.create_series(pool, me, data, now=clock())
         return SeriesCreated(
             series=series_out(result.series),
             created=[slot_out(r) for r in result.created],
@@ -245,10 +254,11 @@ class SeriesController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         series_id: FromPath[UUID],
         data: JSONBody[SeriesUpdate],
     ) -> SeriesChanged:
-        result = await service.update_series(pool, me, series_id, data)
+        result = await service.update_series(pool, me, series_id, data, now=clock())
         return SeriesChanged(
             series=series_out(result.series),
             previous_series_id=result.previous_series_id,
@@ -265,10 +275,11 @@ class SeriesController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         series_id: FromPath[UUID],
         data: JSONBody[SeriesCancel],
     ) -> SeriesChanged:
-        result = await service.cancel_series(pool, me, series_id, data)
+        result = await service.cancel_series(pool, me, series_id, data, now=clock())
         return SeriesChanged(
             series=series_out(result.series),
             previous_series_id=result.previous_series_id,

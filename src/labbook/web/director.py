@@ -23,6 +23,7 @@ from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate, BookingFilter, Cancellation
 from labbook.catalog import service as catalog
 from labbook.catalog.rows import LabRow, OpeningHoursRow, OrganizationRow
+from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED, BOOKERS, DIRECTORS
 from labbook.core.kinds import HOST_KIND, PEOPLE_KINDS
 from labbook.core.principal import Principal
@@ -237,7 +238,12 @@ class BookingPages(Controller):
 
     @post("/slots/{slot_id:uuid}/book")
     async def book(
-        self, request: Request[Any, Any, Any], pool: Pool, me: Me, slot_id: FromPath[UUID]
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        slot_id: FromPath[UUID],
     ) -> Template | Redirect:
         lang = page_lang(request)
         slot = await slots.get_slot_for(pool, me, slot_id)
@@ -245,7 +251,7 @@ class BookingPages(Controller):
         posted = await forms.values(request)
         try:
             data = forms.decode(posted, BookingCreate, lang, checkboxes=("waitlist",))
-            booking = await bookings.book_seats(pool, me, slot_id, data)
+            booking = await bookings.book_seats(pool, me, slot_id, data, now=clock())
         except forms.FormInvalid as exc:
             return await self._book_page(request, pool, me, slot, lab, posted, exc.errors, None)
         except LabbookError as exc:
@@ -301,7 +307,12 @@ class BookingPages(Controller):
 
     @post("/series/{series_id:uuid}/book")
     async def book_series(
-        self, request: Request[Any, Any, Any], pool: Pool, me: Me, series_id: FromPath[UUID]
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        series_id: FromPath[UUID],
     ) -> Template | Redirect:
         lang = page_lang(request)
         series = await slots.get_series_for(pool, me, series_id)
@@ -310,7 +321,7 @@ class BookingPages(Controller):
         posted.pop("waitlist", None)
         try:
             data = forms.decode(posted, BookingCreate, lang)
-            _, booked = await bookings.book_series(pool, me, series_id, data)
+            _, booked = await bookings.book_series(pool, me, series_id, data, now=clock())
         except forms.FormInvalid as exc:
             return await self._series_page(request, pool, me, series, lab, posted, exc.errors, None, [])
         except LabbookError as exc:

@@ -323,7 +323,7 @@ class PublishPages(Controller):
             )
             if errors:
                 raise forms.FormInvalid(errors)
-            slot = await slots.publish_slot(pool, me, data)
+            slot = await slots.publish_slot(pool, me, data, now=now_of(request))
         except forms.FormInvalid as exc:
             return await self._page(request, pool, me, posted, {**exc.errors, **errors}, None)
         except LabbookError as exc:

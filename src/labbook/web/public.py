@@ -19,6 +19,7 @@ from litestar.response import Redirect, Template
 
 from labbook.catalog import service as catalog
 from labbook.catalog.rows import EquipmentRow, LabRow, OpeningHoursRow
+from labbook.clock import Clock
 from labbook.core.access import PUBLIC
 from labbook.core.kinds import HOST_KIND, PEOPLE_KINDS
 from labbook.core.principal import Principal
@@ -232,6 +233,7 @@ class PublicPages(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         principal: NamedDependency[Principal | None],
+        clock: NamedDependency[Clock],
         lab: FromPath[str],
         min_seats: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
@@ -252,6 +254,7 @@ class PublicPages(Controller):
             include_cancelled=False,
             limit=UPCOMING,
             offset=0,
+            now=clock(),
             min_seats=seats,
         )
         settings = settings_of(request)
@@ -284,6 +287,7 @@ class PublicPages(Controller):
         request: Request[Any, Any, Any],
         pool: NamedDependency[asyncpg.Pool],
         principal: NamedDependency[Principal | None],
+        clock: NamedDependency[Clock],
         lab: FromPath[str],
         week: Annotated[str | None, QueryParameter(max_length=20)] = None,
         min_seats: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -310,6 +314,7 @@ class PublicPages(Controller):
                 include_cancelled=True,
                 limit=WEEK_LIMIT,
                 offset=0,
+                now=clock(),
                 min_seats=group,
             )
             return rows
