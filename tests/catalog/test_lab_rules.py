@@ -1,4 +1,7 @@
-"""A lab change keeps its future slots valid (DESIGN §4.3): capacity, opening hours, time zone."""
+"""A lab change keeps its future slots valid (docs/architecture.md, rules 3a–3c).
+
+Capacity, opening hours and time zone are each checked against the slots already published.
+"""
 
 from __future__ import annotations
 

@@ -220,8 +220,9 @@ async def create_lab(pool: asyncpg.Pool, me: Principal, data: LabCreate) -> LabR
     return row
 
 
-# The lab-wide rules of DESIGN §4.3 hold for the slots already published, not only for new ones. The
-# callers hold the lab row lock, which slot writes take first, so no slot appears or moves meanwhile.
+# The lab-wide rules (docs/architecture.md, rules 3a–3c) hold for the slots already published, not
+# only for new ones. The callers hold the lab row lock, which slot writes take first, so no slot
+# appears or moves meanwhile.
 
 
 def _slot_ref(tz: ZoneInfo, row: UpcomingSlot) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Demo data telling labbook's story (DESIGN.md §6). Loading it twice changes nothing."""
+"""Demo data telling labbook's story (see docs/architecture.md). Loading it twice changes nothing."""
 
 from labbook.demo.service import load_demo
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key support for POST requests (see DESIGN.md §4.5)."""
+"""Idempotency-Key support for POST requests (docs/architecture.md, rule 5)."""
 
 from labbook.idempotency.middleware import idempotency_middleware
 
