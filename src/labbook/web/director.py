@@ -40,7 +40,7 @@ from labbook.visits.schemas import VisitCancellation, VisitRequestCreate
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import LANGUAGE_NAMES, Gettext
-from labbook.web.pages import cookie, now_of, page_lang, render, see_other
+from labbook.web.pages import cookie, now_of, page_lang, render, see_other, visit_request_shown
 from labbook.web.problems import SENTENCES, explain
 
 S = TypeVar("S", bound=msgspec.Struct)
@@ -630,16 +630,7 @@ class VisitRequestPages(Controller):
             rows, total = await visits.list_visit_requests(
                 pool, me, status=None, lab=None, limit=LIST_LIMIT, offset=total - LIST_LIMIT
             )
-        requests = [
-            {
-                **msgspec.structs.asdict(row),
-                "windows": [
-                    (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
-                    for w in row.windows
-                ],
-            }
-            for row in reversed(rows)
-        ]
+        requests = [visit_request_shown(row) for row in reversed(rows)]
         return render(
             request,
             "director/visit_requests.html",

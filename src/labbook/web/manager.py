@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
@@ -32,7 +31,7 @@ from labbook.visits.schemas import VisitDecision
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
-from labbook.web.pages import now_of, page_lang, render, see_other
+from labbook.web.pages import now_of, page_lang, render, see_other, visit_request_shown
 from labbook.web.problems import explain
 
 Pool = NamedDependency[asyncpg.Pool]
@@ -204,16 +203,7 @@ class ManagerPages(Controller):
         rows, requests_total = await visits.list_visit_requests(
             pool, me, status="pending", lab=None, limit=QUEUE_LIMIT, offset=0
         )
-        requests = [
-            {
-                **msgspec.structs.asdict(row),
-                "windows": [
-                    (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
-                    for w in row.windows
-                ],
-            }
-            for row in rows
-        ]
+        requests = [visit_request_shown(row) for row in rows]
         shown = [*pending, *week]
         return render(
             request,

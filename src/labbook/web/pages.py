@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import msgspec
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -21,6 +22,7 @@ from labbook.clock import Clock
 from labbook.errors import LabbookError
 from labbook.schemas import LANGUAGES
 from labbook.settings import Settings
+from labbook.visits.rows import VisitRequestRow
 from labbook.web import qr
 from labbook.web.i18n import DEFAULT_LANGUAGE, LANGUAGE_NAMES, Formats, Gettext, first_upper, localized
 
@@ -176,3 +178,14 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if status >= 500:
         raise exc
     return render(request, "error.html", status=status, status_code=status, slug=slug)
+
+
+def visit_request_shown(row: VisitRequestRow) -> dict[str, Any]:
+    """A visit request for a page: its windows as (start, end) instants instead of ISO text."""
+    return {
+        **msgspec.structs.asdict(row),
+        "windows": [
+            (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"]))
+            for w in row.windows
+        ],
+    }
