@@ -3,8 +3,8 @@
     python -m labbook.web.catalogs check     # list messages missing or untranslated in any language
     python -m labbook.web.catalogs update    # add new messages (untranslated) to the right catalog
 
-Messages from ``templates/<audience>/`` and ``<audience>.py`` go to ``<audience>.po``; everything
-shared (the layout, forms, errors) goes to ``common.po``.
+Messages from ``templates/<audience>/``, ``<audience>.py`` and ``<audience>_<part>.py`` go to
+``<audience>.po``; everything shared (the layout, forms, errors) goes to ``common.po``.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ def _audience(path: Path) -> str:
     relative = path.relative_to(WEB)
     if relative.parts[0] == "templates" and len(relative.parts) > 2:
         return relative.parts[1]
-    if relative.suffix == ".py" and (LOCALES / "en" / "LC_MESSAGES" / f"{relative.stem}.po").exists():
-        return relative.stem
+    # ``manager_series.py`` speaks to the same audience as ``manager.py``.
+    stem = relative.stem.split("_")[0]
+    if relative.suffix == ".py" and (LOCALES / "en" / "LC_MESSAGES" / f"{stem}.po").exists():
+        return stem
     return COMMON
 
 
