@@ -347,3 +347,28 @@ async def test_list_filters_and_seats_left(client, pool, setup: LabSetup) -> Non
     naive = await client.get(f"/api/v1/slots?lab={setup.slug}&from={ahead('2028-09-14')}T00:00:00")
     assert naive.status_code == 422
     assert (await client.get("/api/v1/slots?lab=no-such-lab")).status_code == 404
+
+
+async def test_listing_with_seats_agrees_with_the_booking_rules(client, pool, make, setup: LabSetup) -> None:
+    """``has_seats`` keeps exactly the slots a booking would be admitted to now: a slot beyond the
+    lab's booking window is left out, and booking it is refused for that reason."""
+    reply = await client.post(
+        "/api/v1/slots",
+        json=setup.slot(ahead("2028-09-14T10:00:00+05:00"), ahead("2028-09-14T11:00:00+05:00")),
+        headers=setup.manager.headers,
+    )
+    slot_id = reply.json()["id"]
+    first, last = ahead("2028-09-14T00:00:00%2B05:00"), ahead("2028-09-15T00:00:00%2B05:00")
+    listing = f"/api/v1/slots?lab={setup.slug}&from={first}&to={last}&has_seats=true"
+    assert [s["id"] for s in (await client.get(listing)).json()["items"]] == [slot_id]
+    await pool.execute("update labs set max_advance_days = 1 where id = $1", setup.lab["id"])
+    beyond = (await client.get(listing)).json()
+    assert (beyond["items"], beyond["total"]) == ([], 0)
+    director = await make.person("director")
+    booking = await client.post(
+        f"/api/v1/slots/{slot_id}/bookings",
+        json={"headcount": 2, "contact_name": "Айгүл Серікқызы", "language": "ru"},
+        headers=director.headers,
+    )
+    assert booking.status_code == 409, booking.text
+    assert booking.json()["type"].endswith("/booking-window")

@@ -131,6 +131,27 @@ def refusal(
     )
 
 
+# The reasons ``booking_refusal`` gives that hold for every group: the slot takes no booking now.
+CLOSED_TO_EVERYONE = ("cancelled", "kind", "deadline", "notice", "advance")
+
+
+async def closed_to_booking(
+    pool: asyncpg.Pool, me: Principal, slot_id: UUID, *, language: str, now: datetime
+) -> LabbookError | None:
+    """Why a slot takes no booking from anyone right now (cancelled, not open to visitors, outside
+    its booking window); ``None`` while it takes some.
+
+    Asked of ``booking_refusal`` exactly as a booking is, so a page never offers a form that cannot
+    succeed and never hides one that could. ``language`` must be one the lab offers.
+    """
+    asking = Admission(organization_id=me.organization_id, headcount=0, language=language, now=now)
+    async with pool.acquire() as conn:
+        slot = await repository.get_slot_for_booking(conn, slot_id, asking)
+    if slot is None or slot["refusal"] not in CLOSED_TO_EVERYONE:
+        return None
+    return refusal(slot, me, headcount=0, language=language)
+
+
 async def _insert(
     conn: asyncpg.Connection,
     me: Principal,

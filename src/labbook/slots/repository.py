@@ -265,13 +265,15 @@ GET_SLOT_VIEW_FOR = SLOT_VIEW + f"where s.id = $1 and {_visible(2)}"
 LIST_SLOT_VIEWS_BY_ID = SLOT_VIEW + "where s.id = any($1::uuid[]) order by s.starts_at, s.id"
 LIST_SERIES_SLOT_VIEWS = SLOT_VIEW + f"where s.series_id = $1 and {_visible(2)} order by s.occurrence_start"
 
-# Visible to the caller ($8 organization, $7 managed labs, $9 sees all). $10 is the seats a group
-# needs (null: any): only active slots with that many seats left. $11 is now, for deadlines.
+# Visible to the caller ($8 organization, $7 managed labs, $9 sees all). $5 keeps only the slots
+# that would take a booking at $11 (now): ``booking_refusal`` decides, as it does for the booking
+# itself, for the slot's own organization when it is private (visibility is decided just below).
+# $10 is the seats a group needs (null: any): only active slots with that many seats left.
 _LIST_FILTER = """
   and s.during && tstzrange($2, $3, '[)')
   and ($4::text is null or s.kind = $4)
-  and (not $5 or (s.capacity > s.seats_taken and s.kind in ('tour', 'training', 'event')
-                  and (s.booking_deadline is null or s.booking_deadline > $11)))
+  and (not $5 or booking_refusal(s, l, coalesce(s.organization_id, $8::int),
+                                 greatest(coalesce($10::int, 1), 1), l.languages[1], $11) is null)
   and (s.status = 'active' or $6)
   and slot_is_visible(s.visibility, s.organization_id, s.lab_id, $8::int, $7::int[], $9::boolean)
   and ($10::int is null or (s.status = 'active' and s.capacity - s.seats_taken >= $10))
@@ -282,8 +284,8 @@ _ANY_LAB = "where $1::int is null" + _LIST_FILTER
 _PAGE = "order by s.starts_at, s.id limit $12 offset $13"
 LIST_SLOT_VIEWS_IN_LAB = SLOT_VIEW + _IN_LAB + _PAGE
 LIST_SLOT_VIEWS = SLOT_VIEW + _ANY_LAB + _PAGE
-COUNT_SLOTS_IN_LAB = "select count(*) from slots s " + _IN_LAB
-COUNT_SLOTS = "select count(*) from slots s " + _ANY_LAB
+COUNT_SLOTS_IN_LAB = "select count(*) from slots s join labs l on l.id = s.lab_id " + _IN_LAB
+COUNT_SLOTS = "select count(*) from slots s join labs l on l.id = s.lab_id " + _ANY_LAB
 
 SERIES_COLUMNS = """
 id, lab_id, kind, title, description, timezone, local_start, duration, freq, interval, weekdays,

@@ -145,7 +145,13 @@ class SlotController(Controller):
         from_: From = None,
         to: To = None,
         kind: Annotated[SlotKind | None, QueryParameter()] = None,
-        has_seats: Annotated[bool, QueryParameter(description="only bookable slots with seats left")] = False,
+        has_seats: Annotated[
+            bool,
+            QueryParameter(
+                description="only slots that take a booking now: open to visitors, inside their booking "
+                "window, with seats left"
+            ),
+        ] = False,
         min_seats: Annotated[
             int | None,
             QueryParameter(

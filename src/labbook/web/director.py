@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 from uuid import UUID
@@ -25,7 +25,7 @@ from labbook.catalog import service as catalog
 from labbook.catalog.rows import LabRow, OpeningHoursRow, OrganizationRow
 from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED, BOOKERS, DIRECTORS
-from labbook.core.kinds import HOST_KIND, PEOPLE_KINDS
+from labbook.core.kinds import HOST_KIND
 from labbook.core.principal import Principal
 from labbook.core.roles import Role
 from labbook.errors import LabbookError, NotFound, SlotFull, ValidationFailed
@@ -140,22 +140,12 @@ async def _lab_names(pool: asyncpg.Pool, slugs: Iterable[str]) -> dict[str, dict
     return await catalog.lab_names(pool, slugs)
 
 
-def _closed_reason(slot: Mapping[str, Any], lab: LabRow, lang: str, now: datetime) -> str | None:
-    """Why a slot's booking form is not offered at all, in words; ``None`` while it takes bookings.
-
-    The service decides in the end; this only spares people a form that cannot succeed.
-    """
-    gettext = Gettext(lang)
-    if slot["status"] != "active" or slot["kind"] not in PEOPLE_KINDS or lab.is_archived:
-        return gettext.plain(SENTENCES["slot-not-bookable"])
-    deadline = slot["booking_deadline"]
-    if (
-        (deadline is not None and deadline <= now)
-        or slot["starts_at"] < now + timedelta(hours=lab.min_notice_hours)
-        or slot["starts_at"] > now + timedelta(days=lab.max_advance_days)
-    ):
-        return gettext.plain(SENTENCES["booking-window"])
-    return None
+async def _closed_reason(
+    pool: asyncpg.Pool, me: Principal, slot: Mapping[str, Any], lab: LabRow, lang: str, now: datetime
+) -> str | None:
+    """Why a slot's booking form is not offered at all, in words; ``None`` while it takes bookings."""
+    closed = await bookings.closed_to_booking(pool, me, slot["id"], language=lab.languages[0], now=now)
+    return None if closed is None else Gettext(lang).plain(SENTENCES[closed.slug])
 
 
 def _visit_request_link(lang: str, slot: Mapping[str, Any], posted: Mapping[str, Any]) -> str:
@@ -287,7 +277,7 @@ class BookingPages(Controller):
             values=values,
             errors=errors,
             problem=problem,
-            closed=_closed_reason(slot, lab, lang, now_of(request)),
+            closed=await _closed_reason(pool, me, slot, lab, lang, now_of(request)),
             languages_offered=_language_options(lab.languages, lang),
             organizations=await _organizations(pool, me, errors, page_lang(request)),
             offer_waitlist=(slot["seats_left"] <= 0 or full) and not too_big,
