@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
+from litestar.testing import AsyncTestClient
 
 from labbook.accounts.security import hash_secret
+from labbook.app import create_app
 
 
 async def test_me_names_person_organization_roles_and_managed_labs(client, make) -> None:
@@ -89,3 +93,15 @@ async def test_expired_token_is_401(client, make, pool: asyncpg.Pool) -> None:
         "update access_tokens set expires_at = now() - interval '1 second' where person_id = $1", director.id
     )
     assert (await client.get("/api/v1/me", headers=director.headers)).status_code == 401
+
+
+async def test_a_token_expires_counted_from_the_apps_clock(settings, make) -> None:
+    """The expiry of a new token is the app's now plus the days asked, whatever the machine's clock."""
+    director = await make.person("director")
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(days=400)
+    async with AsyncTestClient(app=create_app(settings, clock=lambda: later)) as client:
+        reply = await client.post(
+            "/api/v1/me/tokens", json={"name": "next year", "expires_in_days": 30}, headers=director.headers
+        )
+    assert reply.status_code == 201, reply.text
+    assert datetime.fromisoformat(reply.json()["expires_at"]) == later + timedelta(days=30)

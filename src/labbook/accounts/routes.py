@@ -23,6 +23,7 @@ from labbook.accounts.schemas import (
     TokenCreate,
     TokenCreated,
 )
+from labbook.clock import Clock
 from labbook.core.access import ADMIN, AUTHENTICATED, ORGANIZATION_STAFF
 from labbook.core.paging import MAX_OFFSET, Page
 from labbook.core.principal import Principal
@@ -63,10 +64,14 @@ class MeController(Controller):
         description="The reply carries the secret in `token`; it is shown this once and stored only hashed.",
     )
     async def create_my_token(
-        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], data: JSONBody[TokenCreate]
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
+        data: JSONBody[TokenCreate],
     ) -> TokenCreated:
         secret, row = await service.issue_own_token(
-            pool, me, name=data.name, expires_in_days=data.expires_in_days
+            pool, me, name=data.name, expires_in_days=data.expires_in_days, now=clock()
         )
         return _created(secret, row)
 
@@ -140,11 +145,12 @@ class PeopleController(Controller):
         self,
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         person_id: FromPath[UUID],
         data: JSONBody[TokenCreate],
     ) -> TokenCreated:
         secret, row = await service.issue_token_for_person(
-            pool, me, person_id, name=data.name, expires_in_days=data.expires_in_days
+            pool, me, person_id, name=data.name, expires_in_days=data.expires_in_days, now=clock()
         )
         return _created(secret, row)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -233,28 +233,28 @@ async def issue_token_for_email(
         return await _issue(conn, None, person, name=name, expires_at=expires_at)
 
 
-def _expiry(days: int) -> datetime:
-    return datetime.now(UTC) + timedelta(days=days)
+def _expiry(days: int, now: datetime) -> datetime:
+    return now + timedelta(days=days)
 
 
 async def issue_own_token(
-    pool: asyncpg.Pool, me: Principal, *, name: str, expires_in_days: int
+    pool: asyncpg.Pool, me: Principal, *, name: str, expires_in_days: int, now: datetime
 ) -> tuple[str, TokenRow]:
     async with db.transaction(pool) as conn:
         person = await repository.get_person(conn, me.person_id)
         assert person is not None, "the guard only lets active people with a token through"
-        return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days))
+        return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days, now))
 
 
 async def issue_token_for_person(
-    pool: asyncpg.Pool, me: Principal, person_id: UUID, *, name: str, expires_in_days: int
+    pool: asyncpg.Pool, me: Principal, person_id: UUID, *, name: str, expires_in_days: int, now: datetime
 ) -> tuple[str, TokenRow]:
     me.require_admin()
     async with db.transaction(pool) as conn:
         person = await repository.get_person(conn, person_id)
         if person is None:
             raise NotFound(f"no person {person_id}")
-        return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days))
+        return await _issue(conn, me, person, name=name, expires_at=_expiry(expires_in_days, now))
 
 
 async def list_own_tokens(pool: asyncpg.Pool, me: Principal) -> list[TokenRow]:

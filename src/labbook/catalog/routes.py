@@ -29,6 +29,7 @@ from labbook.catalog.schemas import (
     OrganizationUpdate,
     WeeklySchedule,
 )
+from labbook.clock import Clock
 from labbook.core.access import ADMIN, LAB_STAFF, ORGANIZATION_STAFF, PUBLIC
 from labbook.core.paging import Limit, Offset, Page
 from labbook.core.principal import Principal
@@ -225,10 +226,11 @@ class LabController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         settings: NamedDependency[Settings],
         me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
         slug: FromPath[str],
         data: JSONBody[LabUpdate],
     ) -> Lab:
-        return _lab(await service.update_lab(pool, me, slug, data), settings)
+        return _lab(await service.update_lab(pool, me, slug, data, now=clock()), settings)
 
     @post("/{slug:str}/archive", opt={"access": LAB_STAFF}, status_code=HTTP_200_OK, summary="Archive a lab")
     async def archive_lab(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -254,7 +254,7 @@ async def _check_timezone(conn: asyncpg.Connection, lab: LabRow, timezone: str) 
     )
 
 
-async def _check_capacity(conn: asyncpg.Connection, lab: LabRow, capacity: int) -> None:
+async def _check_capacity(conn: asyncpg.Connection, lab: LabRow, capacity: int, now: datetime) -> None:
     """No instant from now on holds more people in the lab's slots than ``capacity``."""
     if capacity >= lab.capacity:
         return
@@ -263,7 +263,7 @@ async def _check_capacity(conn: asyncpg.Connection, lab: LabRow, capacity: int) 
         return
     # From now on only: a slot already running counts, the part of it that is over does not.
     peak, at = peak_load(
-        max(people[0].starts_at, datetime.now(UTC)),
+        max(people[0].starts_at, now),
         max(row.ends_at for row in people),
         [(row.starts_at, row.ends_at, row.capacity) for row in people],
     )
@@ -304,7 +304,9 @@ async def _check_slots_within(
         )
 
 
-async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate) -> LabRow:
+async def update_lab(
+    pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpdate, *, now: datetime
+) -> LabRow:
     if patch.timezone is not UNSET:
         zone(patch.timezone)
     if patch.languages is not UNSET:
@@ -313,7 +315,7 @@ async def update_lab(pool: asyncpg.Pool, me: Principal, slug: str, patch: LabUpd
         before = await _lab_for_update(conn, me, slug)
         fields, _ = _merge(before, patch)
         await _check_timezone(conn, before, fields["timezone"])
-        await _check_capacity(conn, before, fields["capacity"])
+        await _check_capacity(conn, before, fields["capacity"], now)
         after = await repository.update_lab(conn, before.id, fields)
         await audit.record(conn, me, "lab.update", "lab", before.id, before=before, after=after)
     return after

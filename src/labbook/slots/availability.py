@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from labbook.catalog import repository as catalog_repository
+from labbook.catalog import service as catalog
 from labbook.errors import NotFound, ValidationFailed
 from labbook.slots import recurrence, repository
 from labbook.slots.recurrence import Window
@@ -64,7 +64,7 @@ def _local_day(value: date | datetime, tz: ZoneInfo, *, up: bool) -> date:
 async def _read_lab(
     conn: asyncpg.Connection, slug: str, first: date | datetime, end: date | datetime
 ) -> tuple[_Lab, date, date]:
-    lab = await catalog_repository.get_lab_by_slug(conn, slug)
+    lab = await catalog.find_lab(conn, slug)
     if lab is None or lab["is_archived"]:
         raise NotFound(f"no lab {slug!r}")
     tz = zone(lab["timezone"])

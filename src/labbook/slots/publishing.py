@@ -17,7 +17,7 @@ import msgspec
 from labbook import db
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings_service
-from labbook.catalog import repository as catalog_repository
+from labbook.catalog import service as catalog
 from labbook.clock import system_clock
 from labbook.core.principal import Principal
 from labbook.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
@@ -139,7 +139,7 @@ async def create_slot_in(
 
 
 async def lab_by_slug(conn: asyncpg.Connection, slug: str) -> asyncpg.Record:
-    lab = await catalog_repository.get_lab_by_slug(conn, slug)
+    lab = await catalog.find_lab(conn, slug)
     if lab is None:
         raise NotFound(f"no lab {slug!r}")
     return lab
