@@ -8,7 +8,7 @@ passing as the years go by.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 WRITTEN = date(2026, 12, 2)
 WEEKS = max(0, (date.today() - WRITTEN).days // 7)
@@ -18,3 +18,8 @@ def ahead(text: str) -> str:
     """``text``, an ISO date or a date and time, with its date moved along with today."""
     day = date.fromisoformat(text[:10]) + timedelta(weeks=WEEKS)
     return day.isoformat() + text[10:]
+
+
+def soon(delta: timedelta = timedelta(days=7)) -> datetime:
+    """An instant ``delta`` from now, to the second: a slot that far ahead of the clock."""
+    return datetime.now(UTC).replace(microsecond=0) + delta

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from tests.bookings import races
-from tests.bookings.helpers import SlotFactory, new_cast
+from tests.bookings.helpers import new_cast
 from tests.databases import free_port, labbook_server
 from tests.factories import Factory
 from tests.slots import races as slot_races
@@ -33,11 +33,10 @@ async def _servers(database_url: str, count: int) -> AsyncIterator[list[httpx.As
 async def test_booking_races_across_two_server_processes(
     database_url: str, pool: asyncpg.Pool, make: Factory
 ) -> None:
-    slots = SlotFactory(pool)
     async with _servers(database_url, 2) as clients:
-        await races.last_seats_race(clients, pool, await new_cast(make), slots, waitlist=False)
-        await races.last_seats_race(clients, pool, await new_cast(make), slots, waitlist=True)
-        await races.transition_race(clients, pool, await new_cast(make), slots)
+        await races.last_seats_race(clients, pool, await new_cast(make), make, waitlist=False)
+        await races.last_seats_race(clients, pool, await new_cast(make), make, waitlist=True)
+        await races.transition_race(clients, pool, await new_cast(make), make)
 
 
 async def test_slot_races_across_two_server_processes(

@@ -14,7 +14,9 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
 # (status before, action) -> status after
 LEGAL = {
@@ -42,14 +44,14 @@ async def last_seats_race(
     clients: list[httpx.AsyncClient],
     pool: asyncpg.Pool,
     cast: Cast,
-    slots: SlotFactory,
+    make: Factory,
     *,
     waitlist: bool,
     requests: int = 50,
     seats_left: int = 10,
 ) -> None:
     """``requests`` single-seat bookings at once for the last ``seats_left`` seats of a slot."""
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=40)
+    slot = await make.slot(cast.lab, soon(), capacity=40)
     url = f"/api/v1/slots/{slot['id']}/bookings"
     first = await clients[0].post(url, json=cast.body(headcount=40 - seats_left), headers=cast.admin.headers)
     assert first.status_code == 422  # an admin must say for whom
@@ -101,13 +103,13 @@ async def transition_race(
     clients: list[httpx.AsyncClient],
     pool: asyncpg.Pool,
     cast: Cast,
-    slots: SlotFactory,
+    make: Factory,
     *,
     bookings: int = 15,
     waiting: int = 5,
 ) -> None:
     """Confirm, decline and cancel every booking of a full slot at once, while others wait for seats."""
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=bookings * 2, requires_approval=True)
+    slot = await make.slot(cast.lab, soon(), capacity=bookings * 2, requires_approval=True)
     url = f"/api/v1/slots/{slot['id']}/bookings"
 
     async def book(index: int, waitlist: bool) -> dict[str, Any]:

@@ -6,7 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
 
 async def _events(pool: asyncpg.Pool, booking_id: str) -> list[asyncpg.Record]:
@@ -18,9 +20,9 @@ async def _events(pool: asyncpg.Pool, booking_id: str) -> list[asyncpg.Record]:
 
 
 async def test_the_audit_event_carries_the_booking_the_caller_and_the_request(
-    client, pool, cast: Cast, slots: SlotFactory
+    client, pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     headers = {**cast.director.headers, "X-Request-ID": "book-audit-1"}
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=4), headers=headers
@@ -45,9 +47,9 @@ async def test_the_audit_event_carries_the_booking_the_caller_and_the_request(
 
 
 async def test_a_refused_booking_leaves_no_booking_and_no_audit_event(
-    client, pool, cast: Cast, slots: SlotFactory
+    client, pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, seats_taken=8)
+    slot = await make.slot(cast.lab, soon(), capacity=10, seats_taken=8)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=3), headers=cast.director.headers
     )

@@ -6,7 +6,9 @@ from typing import Any
 
 import asyncpg
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
 PLACE = {"address": "Satpaev St 22, Almaty", "building": "Block G", "room": "104"}
 
@@ -25,7 +27,7 @@ async def _book(client: Any, cast: Cast, slot_id: object, **fields: Any) -> dict
 
 
 async def test_every_booking_reply_says_where_the_lab_is(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
     await pool.execute(
         "update labs set address = $2, building = $3, room = $4 where id = $1",
@@ -34,7 +36,7 @@ async def test_every_booking_reply_says_where_the_lab_is(
         PLACE["building"],
         PLACE["room"],
     )
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=5, requires_approval=True)
+    slot = await make.slot(cast.lab, soon(), capacity=5, requires_approval=True)
     booked = await _book(client, cast, slot["id"], headcount=5)
     waitlisted = await _book(client, cast, slot["id"], headcount=2, waitlist=True)
     assert waitlisted["status"] == "waitlisted"
@@ -51,8 +53,8 @@ async def test_every_booking_reply_says_where_the_lab_is(
         assert {key: reply["slot"][key] for key in PLACE} == PLACE
 
 
-async def test_a_lab_without_building_or_room_says_so(client, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"])
+async def test_a_lab_without_building_or_room_says_so(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon())
 
     booked = await _book(client, cast, slot["id"])
 
@@ -62,10 +64,10 @@ async def test_a_lab_without_building_or_room_says_so(client, cast: Cast, slots:
 
 
 async def test_contact_details_default_to_the_directors_profile(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
     await _with_profile(pool, cast, "+7 701 555 00 11")
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=6)
+    slot = await make.slot(cast.lab, soon(), capacity=6)
 
     booked = await _book(client, cast, slot["id"], headcount=6)
     # a full slot waitlists: the booking is written by another statement, with the same defaults
@@ -82,10 +84,10 @@ async def test_contact_details_default_to_the_directors_profile(
 
 
 async def test_contact_details_given_in_the_request_win(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
     await _with_profile(pool, cast, "+7 701 555 00 11")
-    slot = await slots.slot(lab_id=cast.lab["id"])
+    slot = await make.slot(cast.lab, soon())
 
     booked = await _book(client, cast, slot["id"], contact_email="teacher@college.kz")
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
 from tests.factories import Factory
 
 
@@ -16,9 +17,14 @@ async def _seats(pool: asyncpg.Pool, slot_id: object) -> int:
 
 
 async def test_director_books_seats_and_gets_the_whole_booking_back(
-    client, pool, cast: Cast, slots: SlotFactory
+    client, pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=20)
+    slot = await make.slot(
+        cast.lab,
+        soon(),
+        capacity=20,
+        title={"en": "Welding lab tour", "kk": "Дәнекерлеу зертханасына экскурсия"},
+    )
     body = cast.body(
         headcount=12,
         contact_email="ershan@college.kz",
@@ -59,10 +65,8 @@ async def test_director_books_seats_and_gets_the_whole_booking_back(
     assert events[0]["after"]["headcount"] == 12
 
 
-async def test_slot_requiring_approval_makes_a_pending_booking(
-    client, cast: Cast, slots: SlotFactory
-) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], requires_approval=True)
+async def test_slot_requiring_approval_makes_a_pending_booking(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), requires_approval=True)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
     )
@@ -70,8 +74,8 @@ async def test_slot_requiring_approval_makes_a_pending_booking(
     assert response.json()["status"] == "pending"
 
 
-async def test_full_slot_says_how_many_seats_are_left(client, pool, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, seats_taken=7)
+async def test_full_slot_says_how_many_seats_are_left(client, pool, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), capacity=10, seats_taken=7)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=4), headers=cast.director.headers
     )
@@ -86,10 +90,8 @@ async def test_full_slot_says_how_many_seats_are_left(client, pool, cast: Cast, 
     assert await pool.fetchval("select count(*) from bookings where slot_id = $1", slot["id"]) == 0
 
 
-async def test_full_slot_with_waitlist_queues_the_booking(
-    client, pool, cast: Cast, slots: SlotFactory
-) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, seats_taken=10)
+async def test_full_slot_with_waitlist_queues_the_booking(client, pool, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), capacity=10, seats_taken=10)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
         json=cast.body(headcount=4, waitlist=True),
@@ -100,8 +102,8 @@ async def test_full_slot_with_waitlist_queues_the_booking(
     assert await _seats(pool, slot["id"]) == 10
 
 
-async def test_waitlist_is_ignored_when_seats_are_free(client, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+async def test_waitlist_is_ignored_when_seats_are_free(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
         json=cast.body(headcount=4, waitlist=True),
@@ -110,8 +112,8 @@ async def test_waitlist_is_ignored_when_seats_are_free(client, cast: Cast, slots
     assert response.json()["status"] == "confirmed"
 
 
-async def test_group_larger_than_the_slot_is_not_waitlisted(client, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, seats_taken=10)
+async def test_group_larger_than_the_slot_is_not_waitlisted(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), capacity=10, seats_taken=10)
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
         json=cast.body(headcount=11, waitlist=True),
@@ -121,19 +123,15 @@ async def test_group_larger_than_the_slot_is_not_waitlisted(client, cast: Cast, 
     assert response.json()["capacity"] == 10
 
 
-async def test_booking_deadline_min_notice_and_max_advance(
-    client, pool, make: Factory, cast: Cast, slots: SlotFactory
-) -> None:
+async def test_booking_deadline_min_notice_and_max_advance(client, pool, make: Factory, cast: Cast) -> None:
     lab = await make.lab(min_notice_hours=48, max_advance_days=30, languages=("ru",))
-    past_deadline = await slots.slot(
-        lab_id=lab["id"],
-        starts_in=timedelta(days=10),
-        booking_deadline=datetime.now(UTC) - timedelta(minutes=1),
+    past_deadline = await make.slot(
+        lab, soon(timedelta(days=10)), booking_deadline=datetime.now(UTC) - timedelta(minutes=1)
     )
-    too_soon = await slots.slot(lab_id=lab["id"], starts_in=timedelta(hours=47))
-    too_far = await slots.slot(lab_id=lab["id"], starts_in=timedelta(days=31))
-    in_window = await slots.slot(
-        lab_id=lab["id"], starts_in=timedelta(days=29), booking_deadline=datetime.now(UTC) + timedelta(days=1)
+    too_soon = await make.slot(lab, soon(timedelta(hours=47)))
+    too_far = await make.slot(lab, soon(timedelta(days=31)))
+    in_window = await make.slot(
+        lab, soon(timedelta(days=29)), booking_deadline=datetime.now(UTC) + timedelta(days=1)
     )
     answers = {}
     for name, slot in [("deadline", past_deadline), ("notice", too_soon), ("advance", too_far)]:
@@ -153,9 +151,9 @@ async def test_booking_deadline_min_notice_and_max_advance(
     assert ok.status_code == 201, ok.text
 
 
-async def test_slots_that_take_no_bookings(client, cast: Cast, slots: SlotFactory) -> None:
-    maintenance = await slots.slot(lab_id=cast.lab["id"], kind="maintenance")
-    cancelled = await slots.slot(lab_id=cast.lab["id"], status="cancelled")
+async def test_slots_that_take_no_bookings(client, cast: Cast, make: Factory) -> None:
+    maintenance = await make.slot(cast.lab, soon(), kind="maintenance")
+    cancelled = await make.slot(cast.lab, soon(), status="cancelled")
     for slot in (maintenance, cancelled):
         response = await client.post(
             f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
@@ -164,8 +162,8 @@ async def test_slots_that_take_no_bookings(client, cast: Cast, slots: SlotFactor
         assert response.json()["type"] == "/problems/slot-not-bookable"
 
 
-async def test_language_must_be_one_the_lab_speaks(client, pool, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"])
+async def test_language_must_be_one_the_lab_speaks(client, pool, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon())
     response = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(language="en"), headers=cast.director.headers
     )
@@ -174,10 +172,8 @@ async def test_language_must_be_one_the_lab_speaks(client, pool, cast: Cast, slo
     assert await _seats(pool, slot["id"]) == 0
 
 
-async def test_private_slot_is_invisible_to_other_organizations(
-    client, cast: Cast, slots: SlotFactory
-) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], organization_id=cast.director.organization_id)
+async def test_private_slot_is_invisible_to_other_organizations(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon(), organization_id=cast.director.organization_id)
     other = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.other_director.headers
     )
@@ -188,8 +184,8 @@ async def test_private_slot_is_invisible_to_other_organizations(
     assert own.status_code == 201, own.text
 
 
-async def test_admin_books_for_a_named_organization(client, pool, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"])
+async def test_admin_books_for_a_named_organization(client, pool, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon())
     org_slug = await pool.fetchval(
         "select slug from organizations where id = $1", cast.director.organization_id
     )
@@ -227,9 +223,9 @@ async def test_unknown_slot_is_404(client, cast: Cast) -> None:
 
 
 async def test_retried_booking_with_idempotency_key_books_once(
-    client, pool, cast: Cast, slots: SlotFactory
+    client, pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     headers = {**cast.director.headers, "Idempotency-Key": f"book-{slot['id']}"}
     first = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(headcount=3), headers=headers

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
 
-async def _one_booking(client, cast: Cast, slots: SlotFactory) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"])
+async def _one_booking(client, cast: Cast, make: Factory) -> None:
+    slot = await make.slot(cast.lab, soon())
     reply = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
     )
@@ -16,8 +18,8 @@ async def _one_booking(client, cast: Cast, slots: SlotFactory) -> None:
 
 
 @pytest.mark.parametrize("offset", [2**31, 2**63, 10**30])
-async def test_huge_booking_list_offset_is_422(client, cast: Cast, slots: SlotFactory, offset: int) -> None:
-    await _one_booking(client, cast, slots)
+async def test_huge_booking_list_offset_is_422(client, cast: Cast, make: Factory, offset: int) -> None:
+    await _one_booking(client, cast, make)
 
     reply = await client.get("/api/v1/bookings", params={"offset": offset}, headers=cast.director.headers)
 
@@ -27,8 +29,8 @@ async def test_huge_booking_list_offset_is_422(client, cast: Cast, slots: SlotFa
     assert [e["field"] for e in problem["errors"]] == ["offset"]
 
 
-async def test_largest_booking_list_offset_is_an_empty_page(client, cast: Cast, slots: SlotFactory) -> None:
-    await _one_booking(client, cast, slots)
+async def test_largest_booking_list_offset_is_an_empty_page(client, cast: Cast, make: Factory) -> None:
+    await _one_booking(client, cast, make)
 
     reply = await client.get("/api/v1/bookings", params={"offset": 2**31 - 1}, headers=cast.director.headers)
 

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
-WEEKS = [timedelta(days=-7), timedelta(days=7), timedelta(days=14), timedelta(days=21)]
+# Weekly from six days ago: one occurrence is over, three are to come.
+FIRST = timedelta(days=-6)
+
+
+def _local(cast: Cast, delta: timedelta) -> datetime:
+    """The lab's wall clock ``delta`` from now, as a series' start is given."""
+    return soon(delta).astimezone(ZoneInfo(cast.lab["timezone"]))
 
 
 async def test_series_booking_covers_every_remaining_occurrence(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    series, occurrences = await slots.series(lab_id=cast.lab["id"], starts_in=WEEKS, capacity=12)
+    series, occurrences = await make.series(cast.lab, _local(cast, FIRST), count=4, capacity=12)
     response = await client.post(
         f"/api/v1/series/{series['id']}/bookings", json=cast.body(headcount=6), headers=cast.director.headers
     )
@@ -34,9 +42,9 @@ async def test_series_booking_covers_every_remaining_occurrence(
 
 
 async def test_one_full_occurrence_books_nothing_and_says_which(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    series, occurrences = await slots.series(lab_id=cast.lab["id"], starts_in=WEEKS, capacity=12)
+    series, occurrences = await make.series(cast.lab, _local(cast, FIRST), count=4, capacity=12)
     crowded = occurrences[2]
     taken = await client.post(
         f"/api/v1/slots/{crowded['id']}/bookings",
@@ -71,9 +79,9 @@ async def test_one_full_occurrence_books_nothing_and_says_which(
     assert mine == 0
 
 
-async def test_private_series_and_waitlist(client, cast: Cast, slots: SlotFactory) -> None:
-    series, _ = await slots.series(
-        lab_id=cast.lab["id"], starts_in=WEEKS[1:], organization_id=cast.director.organization_id
+async def test_private_series_and_waitlist(client, cast: Cast, make: Factory) -> None:
+    series, _ = await make.series(
+        cast.lab, _local(cast, timedelta(days=7)), count=3, organization_id=cast.director.organization_id
     )
     url = f"/api/v1/series/{series['id']}/bookings"
     assert (await client.post(url, json=cast.body(), headers=cast.other_director.headers)).status_code == 404

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import random
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
 from tests.bookings.races import assert_counter_matches_bookings
+from tests.dates import soon
+from tests.factories import Factory
 
 ROUNDS = 6
 BOOKINGS = 8
 
 
 async def test_booking_changes_racing_a_slot_cancel_never_deadlock(
-    live, pool, cast: Cast, slots: SlotFactory
+    live, pool, cast: Cast, make: Factory
 ) -> None:
     for _ in range(ROUNDS):
-        slot = await slots.slot(lab_id=cast.lab["id"], capacity=BOOKINGS * 2, requires_approval=True)
+        slot = await make.slot(cast.lab, soon(), capacity=BOOKINGS * 2, requires_approval=True)
         booked = []
         for i in range(BOOKINGS):
             response = await live.post(

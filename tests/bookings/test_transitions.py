@@ -7,7 +7,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
+from tests.factories import Factory
 
 ACTIONS = ("confirm", "decline", "cancel")
 # (status before, action) -> status after; everything absent is a 409.
@@ -22,12 +24,12 @@ HOLDS_SEATS = {"pending", "confirmed"}
 
 
 async def _booking_in(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory, status: str, headcount: int = 4
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory, status: str, headcount: int = 4
 ) -> tuple[dict[str, Any], asyncpg.Record]:
     """A booking of ``headcount`` in a fresh 10-seat slot, driven through the API into ``status``."""
     full = status == "waitlisted"
-    slot = await slots.slot(
-        lab_id=cast.lab["id"], capacity=10, seats_taken=10 if full else 0, requires_approval=True
+    slot = await make.slot(
+        cast.lab, soon(), capacity=10, seats_taken=10 if full else 0, requires_approval=True
     )
     created = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
@@ -50,10 +52,8 @@ async def _booking_in(
 
 @pytest.mark.parametrize("before", ["pending", "confirmed", "declined", "cancelled", "waitlisted"])
 @pytest.mark.parametrize("action", ACTIONS)
-async def test_every_transition(
-    client, pool, cast: Cast, slots: SlotFactory, before: str, action: str
-) -> None:
-    booking, slot = await _booking_in(client, pool, cast, slots, before)
+async def test_every_transition(client, pool, cast: Cast, make: Factory, before: str, action: str) -> None:
+    booking, slot = await _booking_in(client, pool, cast, make, before)
     seats_before = await pool.fetchval("select seats_taken from slots where id = $1", slot["id"])
     audit_before = await pool.fetchval(
         "select count(*) from audit_events where object_type = 'booking' and object_id = $1", booking["id"]
@@ -94,8 +94,8 @@ async def test_every_transition(
     assert event["after"]["status"] == after
 
 
-async def test_decline_message_reaches_the_director(client, pool, cast: Cast, slots: SlotFactory) -> None:
-    booking, _ = await _booking_in(client, pool, cast, slots, "pending")
+async def test_decline_message_reaches_the_director(client, pool, cast: Cast, make: Factory) -> None:
+    booking, _ = await _booking_in(client, pool, cast, make, "pending")
     message = "Зертхана жөндеуде; лаборатория на ремонте"
     declined = await client.post(
         f"/api/v1/bookings/{booking['id']}/decline", json={"message": message}, headers=cast.manager.headers
@@ -105,8 +105,8 @@ async def test_decline_message_reaches_the_director(client, pool, cast: Cast, sl
     assert seen.json()["status_message"] == message
 
 
-async def test_cancel_reason_is_kept(client, pool, cast: Cast, slots: SlotFactory) -> None:
-    booking, _ = await _booking_in(client, pool, cast, slots, "confirmed")
+async def test_cancel_reason_is_kept(client, pool, cast: Cast, make: Factory) -> None:
+    booking, _ = await _booking_in(client, pool, cast, make, "confirmed")
     cancelled = await client.post(
         f"/api/v1/bookings/{booking['id']}/cancel",
         json={"reason": "bus broke down"},
@@ -115,8 +115,8 @@ async def test_cancel_reason_is_kept(client, pool, cast: Cast, slots: SlotFactor
     assert cancelled.json()["status_message"] == "bus broke down"
 
 
-async def test_only_the_labs_manager_confirms(client, pool, make, cast: Cast, slots: SlotFactory) -> None:
-    booking, _ = await _booking_in(client, pool, cast, slots, "pending")
+async def test_only_the_labs_manager_confirms(client, pool, make, cast: Cast) -> None:
+    booking, _ = await _booking_in(client, pool, cast, make, "pending")
     other_lab = await make.lab()
     other_manager = await make.person("lab_manager", lab_ids=(other_lab["id"],))
     for person, expected in [(cast.director, 403), (other_manager, 404)]:
@@ -128,9 +128,9 @@ async def test_only_the_labs_manager_confirms(client, pool, make, cast: Cast, sl
 
 
 async def test_other_organizations_director_cannot_see_or_cancel(
-    client, pool, cast: Cast, slots: SlotFactory
+    client, pool, cast: Cast, make: Factory
 ) -> None:
-    booking, _ = await _booking_in(client, pool, cast, slots, "confirmed")
+    booking, _ = await _booking_in(client, pool, cast, make, "confirmed")
     url = f"/api/v1/bookings/{booking['id']}"
     assert (await client.get(url, headers=cast.other_director.headers)).status_code == 404
     assert (await client.post(f"{url}/cancel", headers=cast.other_director.headers)).status_code == 404

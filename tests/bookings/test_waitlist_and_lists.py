@@ -6,7 +6,8 @@ from typing import Any
 
 import asyncpg
 
-from tests.bookings.helpers import Cast, SlotFactory
+from tests.bookings.helpers import Cast
+from tests.dates import soon
 from tests.factories import Factory
 
 
@@ -22,9 +23,9 @@ async def _book(client, cast: Cast, slot_id: object, headcount: int, **fields: A
 
 
 async def test_freed_seats_go_to_the_oldest_waitlisted_bookings_that_fit(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     holder = await _book(client, cast, slot["id"], 10)
     big = await _book(client, cast, slot["id"], 8, waitlist=True)
     small_old = await _book(client, cast, slot["id"], 3, waitlist=True)
@@ -62,9 +63,9 @@ async def test_freed_seats_go_to_the_oldest_waitlisted_bookings_that_fit(
 
 
 async def test_promotion_into_a_slot_needing_approval_is_pending(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=5, requires_approval=True)
+    slot = await make.slot(cast.lab, soon(), capacity=5, requires_approval=True)
     holder = await _book(client, cast, slot["id"], 5)
     waiting = await _book(client, cast, slot["id"], 5, waitlist=True)
     declined = await client.post(f"/api/v1/bookings/{holder['id']}/decline", headers=cast.manager.headers)
@@ -74,10 +75,8 @@ async def test_promotion_into_a_slot_needing_approval_is_pending(
     assert promoted.json()["sequence"] == 1
 
 
-async def test_each_role_lists_what_it_may_see(
-    client, pool: asyncpg.Pool, make: Factory, cast: Cast, slots: SlotFactory
-) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=50, requires_approval=True)
+async def test_each_role_lists_what_it_may_see(client, pool: asyncpg.Pool, make: Factory, cast: Cast) -> None:
+    slot = await make.slot(cast.lab, soon(), capacity=50, requires_approval=True)
     mine = await _book(client, cast, slot["id"], 2)
     theirs = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
@@ -85,7 +84,7 @@ async def test_each_role_lists_what_it_may_see(
         headers=cast.other_director.headers,
     )
     other_lab = await make.lab()
-    elsewhere = await slots.slot(lab_id=other_lab["id"])
+    elsewhere = await make.slot(other_lab, soon())
     await _book(client, cast, elsewhere["id"], 1)
 
     async def ids(person, **params: Any) -> set[str]:
@@ -130,9 +129,9 @@ async def test_list_rejects_naive_times_and_bad_status(client, cast: Cast) -> No
 
 
 async def test_bad_input_is_refused_and_writes_nothing(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     url = f"/api/v1/slots/{slot['id']}/bookings"
     bad_bodies = [
         cast.body(headcount=-3),
@@ -161,9 +160,9 @@ async def test_bad_input_is_refused_and_writes_nothing(
 
 
 async def test_notes_in_kazakh_russian_and_sql_metacharacters_round_trip(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     notes = "Өнер қазынасы; «Сварка» — 5 оқушы'); drop table bookings; -- \\ % _ $1 \u0000".replace(
         "\u0000", ""
     )
