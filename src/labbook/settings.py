@@ -33,7 +33,8 @@ class Settings:
         http_header_timeout: seconds a connection may take to send a request head, and may sit idle
             between requests, before the server closes it.
         http_shutdown_timeout: seconds in-flight requests get to finish after SIGTERM.
-        http_max_concurrency: requests one worker handles at once; more wait to be accepted.
+        http_max_concurrency: connections one worker serves at once, idle keep-alive ones included;
+            more wait to be accepted.
         metrics_token: the bearer token ``GET /metrics`` needs; unset, there is no ``/metrics``.
         log_level: one of DEBUG, INFO, WARNING, ERROR.
         max_body_bytes: largest request body accepted.
