@@ -271,6 +271,12 @@ CASES: list[Case] = [
         {"admin"},
         lambda w: f"{V1}/organizations/{w.college}/archive",
     ),
+    case(
+        "POST",
+        f"{V1}/organizations/{{slug:str}}/unarchive",
+        {"admin"},
+        lambda w: f"{V1}/organizations/{w.college}/unarchive",
+    ),
     # labs
     case("GET", f"{V1}/labs", EVERYONE, lambda w: f"{V1}/labs"),
     case(
@@ -371,6 +377,12 @@ CASES: list[Case] = [
         f"{V1}/people/{{person_id:uuid}}/deactivate",
         {"admin"},
         lambda w: f"{V1}/people/{w.people['instructor'].id}/deactivate",
+    ),
+    case(
+        "POST",
+        f"{V1}/people/{{person_id:uuid}}/reactivate",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['instructor'].id}/reactivate",
     ),
     case(
         "POST",

@@ -157,8 +157,8 @@ async def update_person(
 ) -> PersonRow:
     """Change what ``data`` names; switching a person off ends every secret they hold.
 
-    API tokens and feed tokens are revoked and browser sessions deleted, for good: reactivating the
-    person revives none of them.
+    API tokens and feed tokens are revoked, browser sessions deleted and unused invitation or reset
+    links spent, for good: reactivating the person revives none of them.
     """
     me.require_admin()
     async with db.transaction(pool) as conn:
@@ -188,6 +188,7 @@ async def update_person(
             await repository.revoke_person_tokens(conn, person_id)
             await repository.revoke_person_feed_tokens(conn, person_id)
             await repository.delete_person_sessions(conn, person_id)
+            await repository.spend_person_links(conn, person_id)
         after = await repository.get_person(conn, person_id)
         assert after is not None
         await audit.record(conn, me, action, "person", person_id, before=before, after=after)
@@ -197,6 +198,11 @@ async def update_person(
 async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
     """Switch a person off: they can no longer sign in, and every token, feed address and session ends."""
     return await update_person(pool, me, person_id, PersonUpdate(is_active=False), action="person.deactivate")
+
+
+async def reactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
+    """Switch a person back on. Nothing they held before comes back: they sign in with a new link."""
+    return await update_person(pool, me, person_id, PersonUpdate(is_active=True), action="person.reactivate")
 
 
 async def _issue(
