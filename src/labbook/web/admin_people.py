@@ -97,6 +97,7 @@ class PeoplePages(Controller):
             roles=ROLES,
             organizations=organizations,
             organization_names={row.slug: row.name for row in organizations},
+            lab_names=await catalog.lab_names(pool, {slug for row in rows for slug in row.managed_labs}),
             filters={"q": q or "", "organization": organization or "", "role": chosen_role or ""},
         )
 
