@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
+from labbook.accounts import service as accounts
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from tests.factories import unique
 from tests.web.conftest import browser_for, sign_in
 
@@ -368,3 +372,21 @@ async def test_only_an_admin_reactivates(client, make) -> None:
     assert refused.status_code == 403
     reply = await client.get(f"/api/v1/people/{person.id}", headers=admin.headers)
     assert reply.json()["is_active"] is False
+
+
+async def test_labs_given_to_one_manager_at_once_all_count(make, pool) -> None:
+    """Two admins each add a lab to the same person at the same moment: the person runs both."""
+    host = await make.host()
+    labs = [await make.lab(organization_id=host["id"]) for _ in range(4)]
+    admin = await make.person("admin", organization_id=host["id"])
+    person = await make.person("instructor", organization_id=host["id"])
+    me = Principal(person_id=admin.id, organization_id=admin.organization_id, roles=frozenset({Role.ADMIN}))
+
+    await asyncio.gather(
+        *(accounts.set_lab_manager(pool, me, person.id, lab["slug"], manages=True) for lab in labs)
+    )
+
+    row = await pool.fetchrow("select roles from people where id = $1", person.id)
+    managed = await pool.fetchval("select count(*) from lab_managers where person_id = $1", person.id)
+    assert sorted(row["roles"]) == ["instructor", "lab_manager"]
+    assert managed == len(labs)

@@ -162,10 +162,21 @@ async def update_person(
     """
     me.require_admin()
     async with db.transaction(pool) as conn:
-        before = await repository.lock_person(conn, person_id)
-        if before is None:
-            raise NotFound(f"no person {person_id}")
+        before = await _locked_person(conn, person_id)
         return await _apply(conn, me, before, data, action)
+
+
+async def _locked_person(conn: asyncpg.Connection, person_id: UUID) -> PersonRow:
+    """The person, row-locked, with the labs they run as the writer before us left them.
+
+    The locking statement waits for a concurrent writer but still reads the lab list from the
+    snapshot it started with, so the person is read again after the lock is held.
+    """
+    if await repository.lock_person(conn, person_id) is None:
+        raise NotFound(f"no person {person_id}")
+    person = await repository.get_person(conn, person_id)
+    assert person is not None
+    return person
 
 
 async def _apply(
@@ -213,9 +224,7 @@ async def set_lab_manager(
     """
     me.require_admin()
     async with db.transaction(pool) as conn:
-        before = await repository.lock_person(conn, person_id)
-        if before is None:
-            raise NotFound(f"no person {person_id}")
+        before = await _locked_person(conn, person_id)
         labs = [slug for slug in before.managed_labs if slug != lab_slug]
         roles = list(before.roles)
         if manages:
