@@ -387,3 +387,44 @@ async def test_audit_log_filters_by_object_person_and_day(
     assert bad.status_code == 200
     assert "Введите дату, например 2027-02-15." in _text(bad.text)
     assert _value(bad.text, "object") == "no-colon"
+
+
+LAB_CAPACITY = {
+    "kk": "Зертхана бір уақытта қанша адамды сыйғызатынын жазыңыз: 1-ден бастап бүтін сан.",
+    "ru": "Укажите, сколько человек вмещает лаборатория: целое число от 1.",
+    "en": "Enter how many people the lab holds: a whole number from 1.",
+}
+ONE_LANGUAGE = {
+    "kk": "Кемінде бір тілді белгілеңіз.",
+    "ru": "Отметьте хотя бы один язык.",
+    "en": "Tick at least one language.",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_person_and_lab_forms_refuse_in_the_page_language(
+    web: Client, pool: asyncpg.Pool, console: Console, lang: str
+) -> None:
+    await sign_in(web, pool, console.admin, lang=lang)
+    person_page = f"/{lang}/admin/people/{console.director.id}"
+    lab_page = f"/{lang}/admin/labs/{console.lab['slug']}"
+
+    person = await submit(
+        web, person_page, person_page, {"full_name": "Жаңа Есім", "roles": ["director", "admin"]}
+    )
+    lab = await submit(
+        web,
+        lab_page,
+        lab_page,
+        {"name.ru": "Новое имя", "capacity": "-3", "timezone": "Asia/Almaty", "min_notice_hours": "24"},
+    )
+
+    assert person.status_code == lab.status_code == 200
+    assert HOST_ROLES_ONLY[lang] in _text(person.text)
+    assert _value(person.text, "full_name") == "Жаңа Есім"
+    assert 'value="admin" checked' in person.text
+    assert LAB_CAPACITY[lang] in _text(lab.text)
+    assert ONE_LANGUAGE[lang] in _text(lab.text)
+    assert _value(lab.text, "name.ru") == "Новое имя"
+    assert await pool.fetchval("select roles from people where id = $1", console.director.id) == ["director"]
+    assert await pool.fetchval("select capacity from labs where id = $1", console.lab["id"]) == 30
