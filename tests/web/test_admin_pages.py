@@ -428,3 +428,27 @@ async def test_person_and_lab_forms_refuse_in_the_page_language(
     assert _value(lab.text, "name.ru") == "Новое имя"
     assert await pool.fetchval("select roles from people where id = $1", console.director.id) == ["director"]
     assert await pool.fetchval("select capacity from labs where id = $1", console.lab["id"]) == 30
+
+
+async def test_saving_a_manager_keeps_an_archived_lab_they_run(
+    web: Client, pool: asyncpg.Pool, console: Console, make: Factory, client: Client
+) -> None:
+    manager = await make.person(
+        "lab_manager", organization_id=console.host["id"], lab_ids=(console.lab["id"],)
+    )
+    archived = await client.post(f"/api/v1/labs/{console.lab['slug']}/archive", headers=console.admin.headers)
+    assert archived.status_code == 200, archived.text
+    await sign_in(web, pool, console.admin)
+    page = f"/en/admin/people/{manager.id}"
+    form = await web.get(page)
+    assert f'value="{console.lab["slug"]}" checked' in form.text
+
+    saved = await submit(
+        web,
+        page,
+        page,
+        {"full_name": "Renamed Manager", "roles": "lab_manager", "managed_labs": console.lab["slug"]},
+    )
+
+    assert saved.status_code == 303, saved.text
+    assert await pool.fetchval("select count(*) from lab_managers where person_id = $1", manager.id) == 1

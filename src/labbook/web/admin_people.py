@@ -265,6 +265,9 @@ class PeoplePages(Controller):
     ) -> Template:
         organization = await catalog.get_organization(pool, person.organization_slug)
         labs = [lab for lab in await _host_labs(pool) if lab.host == person.organization_slug]
+        # An archived lab they still run stays on the form, so that saving does not quietly drop it.
+        shown = {lab.slug for lab in labs}
+        labs += [await catalog.get_lab(pool, slug) for slug in person.managed_labs if slug not in shown]
         return render(
             request,
             "admin/person.html",
