@@ -271,6 +271,12 @@ CASES: list[Case] = [
         {"admin"},
         lambda w: f"{V1}/organizations/{w.college}/archive",
     ),
+    case(
+        "POST",
+        f"{V1}/organizations/{{slug:str}}/unarchive",
+        {"admin"},
+        lambda w: f"{V1}/organizations/{w.college}/unarchive",
+    ),
     # labs
     case("GET", f"{V1}/labs", EVERYONE, lambda w: f"{V1}/labs"),
     case(
@@ -371,6 +377,12 @@ CASES: list[Case] = [
         f"{V1}/people/{{person_id:uuid}}/deactivate",
         {"admin"},
         lambda w: f"{V1}/people/{w.people['instructor'].id}/deactivate",
+    ),
+    case(
+        "POST",
+        f"{V1}/people/{{person_id:uuid}}/reactivate",
+        {"admin"},
+        lambda w: f"{V1}/people/{w.people['instructor'].id}/reactivate",
     ),
     case(
         "POST",
@@ -658,6 +670,119 @@ CASES: list[Case] = [
         "/{lang:str}/manage/visit-requests/{request_id:uuid}/decline",
         MANAGERS,
         lambda w: f"/en/manage/visit-requests/{w.visit_id}/decline",
+    ),
+    # the admin console: admins only, every page and form
+    *[
+        case("GET", f"/{{lang:str}}/admin{route}", {"admin"}, url)
+        for route, url in [
+            ("", lambda w: "/en/admin/"),
+            ("/organizations", lambda w: "/kk/admin/organizations/?kind=school"),
+            ("/organizations/new", lambda w: "/ru/admin/organizations/new"),
+            ("/organizations/{slug:str}", lambda w: f"/en/admin/organizations/{w.college}"),
+            ("/people", lambda w: "/en/admin/people/?role=director"),
+            ("/people/new", lambda w: "/en/admin/people/new"),
+            ("/people/{person_id:uuid}", lambda w: f"/en/admin/people/{w.people['instructor'].id}"),
+            ("/labs", lambda w: "/en/admin/labs/"),
+            ("/labs/new", lambda w: "/en/admin/labs/new"),
+            ("/labs/{slug:str}", lambda w: f"/en/admin/labs/{w.lab}"),
+            ("/audit", lambda w: f"/en/admin/audit?object=lab:{w.lab}"),
+        ]
+    ],
+    case(
+        "POST",
+        "/{lang:str}/admin/organizations",
+        {"admin"},
+        lambda w: "/en/admin/organizations/",
+        lambda w: {"slug": unique_slug("school"), "kind": "school", "name.kk": "Мектеп"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/admin/organizations/{slug:str}",
+        {"admin"},
+        lambda w: f"/en/admin/organizations/{w.college}",
+        lambda w: {"kind": "college", "name.en": "Renamed college"},
+    ),
+    *[
+        case("POST", f"/{{lang:str}}/admin/organizations/{{slug:str}}/{verb}", {"admin"}, url)
+        for verb, url in [
+            ("archive", lambda w: f"/en/admin/organizations/{w.college}/archive"),
+            ("unarchive", lambda w: f"/en/admin/organizations/{w.college}/unarchive"),
+        ]
+    ],
+    case(
+        "POST",
+        "/{lang:str}/admin/people",
+        {"admin"},
+        lambda w: "/en/admin/people/",
+        lambda w: {
+            "organization": w.college,
+            "email": f"{unique_slug('invited')}@college.kz",
+            "full_name": "Invited Person",
+            "roles": "director",
+            "days": "7",
+        },
+    ),
+    case(
+        "POST",
+        "/{lang:str}/admin/people/{person_id:uuid}",
+        {"admin"},
+        lambda w: f"/en/admin/people/{w.people['instructor'].id}",
+        lambda w: {"full_name": "Renamed Instructor", "roles": "instructor"},
+    ),
+    *[
+        case("POST", f"/{{lang:str}}/admin/people/{{person_id:uuid}}/{verb}", {"admin"}, url, body)
+        for verb, url, body in [
+            ("deactivate", lambda w: f"/en/admin/people/{w.people['instructor'].id}/deactivate", None),
+            ("reactivate", lambda w: f"/en/admin/people/{w.people['instructor'].id}/reactivate", None),
+            (
+                "invitations",
+                lambda w: f"/en/admin/people/{w.people['instructor'].id}/invitations",
+                lambda w: {"days": "3"},
+            ),
+        ]
+    ],
+    case(
+        "POST",
+        "/{lang:str}/admin/labs",
+        {"admin"},
+        lambda w: "/en/admin/labs/",
+        lambda w: {
+            "host": w.host,
+            "slug": unique_slug("lab"),
+            "name.en": "New lab",
+            "capacity": "20",
+            "timezone": "Asia/Almaty",
+            "languages": "ru",
+            "min_notice_hours": "24",
+            "max_advance_days": "365",
+        },
+    ),
+    case(
+        "POST",
+        "/{lang:str}/admin/labs/{slug:str}",
+        {"admin"},
+        lambda w: f"/en/admin/labs/{w.lab}",
+        lambda w: {
+            "name.en": "Renamed lab",
+            "capacity": "500",
+            "timezone": "Asia/Almaty",
+            "languages": "ru",
+            "min_notice_hours": "24",
+            "max_advance_days": "365",
+        },
+    ),
+    case(
+        "POST",
+        "/{lang:str}/admin/labs/{slug:str}/archive",
+        {"admin"},
+        lambda w: f"/en/admin/labs/{w.lab}/archive",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/admin/labs/{slug:str}/managers",
+        {"admin"},
+        lambda w: f"/en/admin/labs/{w.lab}/managers",
+        lambda w: {"person_id": str(w.people["instructor"].id)},
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 
+from labbook.accounts import service as accounts
+from labbook.core.principal import Principal
+from labbook.core.roles import Role
 from tests.factories import unique
+from tests.web.conftest import browser_for, sign_in
 
 
 def _new_person(organization: str, **fields: object) -> dict[str, object]:
@@ -320,3 +325,68 @@ async def test_deactivation_ends_private_feed_addresses_for_good(client, make, p
         "select count(*) from feed_tokens where person_id = $1 and revoked_at is null", director.id
     )
     assert live == 0
+
+
+async def test_reactivation_revives_no_link_session_or_token(client, make, pool, settings) -> None:
+    """Everything a person held before deactivation stays dead; they come back through a new link."""
+    admin = await make.person("admin")
+    person = await make.person("director")
+    invitation = await client.post(f"/api/v1/people/{person.id}/invitations", json={}, headers=admin.headers)
+    assert invitation.status_code == 201, invitation.text
+    old_link = "/" + invitation.json()["url"].split("://", 1)[1].split("/", 1)[1]
+    async with browser_for(settings) as browser:
+        await sign_in(browser, pool, person)
+        assert (await browser.get("/en/account")).status_code == 200
+
+        off = await client.post(f"/api/v1/people/{person.id}/deactivate", headers=admin.headers)
+        on = await client.post(f"/api/v1/people/{person.id}/reactivate", headers=admin.headers)
+
+        assert off.json()["is_active"] is False
+        assert on.status_code == 200, on.text
+        assert on.json()["is_active"] is True
+        # the old browser session is gone for good: the account page asks to sign in again
+        account = await browser.get("/en/account")
+        assert account.status_code == 303
+        assert "/en/login" in account.headers["location"]
+        # the invitation sent before deactivation cannot set a password any more
+        assert (await browser.get(old_link)).status_code == 404
+    assert (await client.get("/api/v1/me", headers=person.headers)).status_code == 401
+    actions = await pool.fetch(
+        "select action from audit_events where object_id = $1 order by id", str(person.id)
+    )
+    assert [r["action"] for r in actions][-2:] == ["person.deactivate", "person.reactivate"]
+    fresh = await client.post(f"/api/v1/people/{person.id}/invitations", json={}, headers=admin.headers)
+    fresh_link = "/" + fresh.json()["url"].split("://", 1)[1].split("/", 1)[1]
+    async with browser_for(settings) as browser:
+        assert (await browser.get(fresh_link)).status_code == 200
+
+
+async def test_only_an_admin_reactivates(client, make) -> None:
+    admin = await make.person("admin")
+    director = await make.person("director")
+    person = await make.person("director", organization_id=director.organization_id)
+    await client.post(f"/api/v1/people/{person.id}/deactivate", headers=admin.headers)
+
+    refused = await client.post(f"/api/v1/people/{person.id}/reactivate", headers=director.headers)
+
+    assert refused.status_code == 403
+    reply = await client.get(f"/api/v1/people/{person.id}", headers=admin.headers)
+    assert reply.json()["is_active"] is False
+
+
+async def test_labs_given_to_one_manager_at_once_all_count(make, pool) -> None:
+    """Two admins each add a lab to the same person at the same moment: the person runs both."""
+    host = await make.host()
+    labs = [await make.lab(organization_id=host["id"]) for _ in range(4)]
+    admin = await make.person("admin", organization_id=host["id"])
+    person = await make.person("instructor", organization_id=host["id"])
+    me = Principal(person_id=admin.id, organization_id=admin.organization_id, roles=frozenset({Role.ADMIN}))
+
+    await asyncio.gather(
+        *(accounts.set_lab_manager(pool, me, person.id, lab["slug"], manages=True) for lab in labs)
+    )
+
+    row = await pool.fetchrow("select roles from people where id = $1", person.id)
+    managed = await pool.fetchval("select count(*) from lab_managers where person_id = $1", person.id)
+    assert sorted(row["roles"]) == ["instructor", "lab_manager"]
+    assert managed == len(labs)

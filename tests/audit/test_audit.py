@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
 import pytest
 
@@ -120,3 +122,36 @@ async def test_largest_before_id_lists_from_the_newest(client, make) -> None:
 
     assert reply.status_code == 200, reply.text
     assert reply.json()["items"]
+
+
+async def test_the_log_is_read_by_period(client, make, pool: asyncpg.Pool) -> None:
+    admin = await make.person("admin")
+    lab = await make.lab()
+    async with pool.acquire() as conn:
+        for days_ago, action in ((10, "lab.create"), (3, "lab.update"), (0, "lab.archive")):
+            await conn.execute(
+                "insert into audit_events (occurred_at, action, object_type, object_id) "
+                "values (now() - make_interval(days => $1), $2, 'lab', $3)",
+                days_ago,
+                action,
+                str(lab["id"]),
+            )
+    now = datetime.now(UTC)
+
+    def period(**bounds: datetime) -> dict[str, str]:
+        return {"object": f"lab:{lab['slug']}", **{k: v.isoformat() for k, v in bounds.items()}}
+
+    middle = await client.get(
+        "/api/v1/audit",
+        params=period(**{"from": now - timedelta(days=5), "to": now - timedelta(days=1)}),
+        headers=admin.headers,
+    )
+    recent = await client.get(
+        "/api/v1/audit", params=period(**{"from": now - timedelta(days=5)}), headers=admin.headers
+    )
+    naive = await client.get("/api/v1/audit", params={"from": "2027-02-15T00:00:00"}, headers=admin.headers)
+
+    assert [e["action"] for e in middle.json()["items"]] == ["lab.update"]
+    assert [e["action"] for e in recent.json()["items"]] == ["lab.archive", "lab.update"]
+    assert naive.status_code == 422
+    assert naive.json()["errors"][0]["field"] == "from"

@@ -239,3 +239,26 @@ async def test_malformed_json_is_a_bad_request(client, make) -> None:
         headers={**admin.headers, "content-type": "application/json"},
     )
     assert_problem(reply, 400, "bad-request")
+
+
+async def test_an_archived_organization_comes_back_and_it_is_audited(client, make, pool) -> None:
+    admin = await make.person("admin")
+    director = await make.person("director")
+    marker = unique("back").replace("-", "")
+    org = await make.organization(name={"en": f"Returning partner {marker}"})
+    url = f"/api/v1/organizations/{org['slug']}"
+    await client.post(f"{url}/archive", headers=admin.headers)
+
+    refused = await client.post(f"{url}/unarchive", headers=director.headers)
+    back = await client.post(f"{url}/unarchive", headers=admin.headers)
+    again = await client.post(f"{url}/unarchive", headers=admin.headers)
+
+    assert refused.status_code == 403
+    assert (back.status_code, again.status_code) == (200, 200)
+    assert back.json()["is_archived"] is False
+    assert (await client.get("/api/v1/organizations", params={"q": marker})).json()["total"] == 1
+    actions = await pool.fetch(
+        "select action from audit_events where object_type = 'organization' and object_id = $1 order by id",
+        str(org["id"]),
+    )
+    assert [r["action"] for r in actions] == ["organization.archive", "organization.unarchive"]

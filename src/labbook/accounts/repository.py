@@ -127,6 +127,12 @@ update feed_tokens set revoked_at = now()
 where person_id = $1 and revoked_at is null
 returning id
 """
+# An invitation or reset link still unused when its person is switched off is spent with the rest:
+# reactivation must not make a link from before work again.
+SPEND_PERSON_LINKS = """
+update one_time_links set used_at = now()
+where person_id = $1 and used_at is null
+"""
 
 
 async def get_principal_by_token(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
@@ -259,6 +265,10 @@ async def revoke_person_feed_tokens(conn: asyncpg.Connection, person_id: UUID) -
     """Revoke every live feed token of a person; returns the ids revoked."""
     revoked: list[UUID] = [row["id"] for row in await conn.fetch(REVOKE_PERSON_FEED_TOKENS, person_id)]
     return revoked
+
+
+async def spend_person_links(conn: asyncpg.Connection, person_id: UUID) -> None:
+    await conn.execute(SPEND_PERSON_LINKS, person_id)
 
 
 # Browser sign-in: passwords, sessions, one-time links, login throttling.

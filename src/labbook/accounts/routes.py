@@ -140,6 +140,13 @@ class PeopleController(Controller):
         """Switch a person off: they cannot sign in any more and all their tokens are revoked."""
         return _person(await service.deactivate_person(pool, me, person_id))
 
+    @post("/{person_id:uuid}/reactivate", opt={"access": ADMIN}, status_code=200)
+    async def reactivate_person(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], person_id: FromPath[UUID]
+    ) -> Person:
+        """Switch a person back on. Tokens, feed addresses, sessions and links from before stay dead."""
+        return _person(await service.reactivate_person(pool, me, person_id))
+
     @post("/{person_id:uuid}/tokens", opt={"access": ADMIN}, summary="Issue a token for someone")
     async def create_person_token(
         self,

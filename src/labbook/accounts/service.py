@@ -157,46 +157,91 @@ async def update_person(
 ) -> PersonRow:
     """Change what ``data`` names; switching a person off ends every secret they hold.
 
-    API tokens and feed tokens are revoked and browser sessions deleted, for good: reactivating the
-    person revives none of them.
+    API tokens and feed tokens are revoked, browser sessions deleted and unused invitation or reset
+    links spent, for good: reactivating the person revives none of them.
     """
     me.require_admin()
     async with db.transaction(pool) as conn:
-        before = await repository.lock_person(conn, person_id)
-        if before is None:
-            raise NotFound(f"no person {person_id}")
-        roles = sorted(set(before.roles if data.roles is msgspec.UNSET else data.roles))
-        labs = before.managed_labs if data.managed_labs is msgspec.UNSET else data.managed_labs
-        is_active = before.is_active if data.is_active is msgspec.UNSET else data.is_active
-        if me.person_id == person_id and (not is_active or Role.ADMIN not in roles):
-            raise Conflict("you cannot deactivate yourself or take away your own admin role")
-        if Role.LAB_MANAGER not in roles and data.managed_labs is msgspec.UNSET:
-            labs = []
-        organization = await _organization(conn, before.organization_slug)
-        lab_ids = await _check_roles_and_labs(conn, organization=organization, roles=roles, lab_slugs=labs)
-        await repository.update_person(
-            conn,
-            person_id,
-            full_name=before.full_name if data.full_name is msgspec.UNSET else data.full_name.strip(),
-            phone=before.phone if data.phone is msgspec.UNSET else data.phone,
-            roles=roles,
-            is_active=is_active,
-        )
-        await repository.set_lab_managers(conn, person_id, lab_ids)
-        if before.is_active and not is_active:
-            # Every secret ends here, so that reactivation brings none of them back.
-            await repository.revoke_person_tokens(conn, person_id)
-            await repository.revoke_person_feed_tokens(conn, person_id)
-            await repository.delete_person_sessions(conn, person_id)
-        after = await repository.get_person(conn, person_id)
-        assert after is not None
-        await audit.record(conn, me, action, "person", person_id, before=before, after=after)
+        before = await _locked_person(conn, person_id)
+        return await _apply(conn, me, before, data, action)
+
+
+async def _locked_person(conn: asyncpg.Connection, person_id: UUID) -> PersonRow:
+    """The person, row-locked, with the labs they run as the writer before us left them.
+
+    The locking statement waits for a concurrent writer but still reads the lab list from the
+    snapshot it started with, so the person is read again after the lock is held.
+    """
+    if await repository.lock_person(conn, person_id) is None:
+        raise NotFound(f"no person {person_id}")
+    person = await repository.get_person(conn, person_id)
+    assert person is not None
+    return person
+
+
+async def _apply(
+    conn: asyncpg.Connection, me: Principal, before: PersonRow, data: PersonUpdate, action: str
+) -> PersonRow:
+    """``data`` on a person whose row the caller's transaction holds locked."""
+    person_id = before.id
+    roles = sorted(set(before.roles if data.roles is msgspec.UNSET else data.roles))
+    labs = before.managed_labs if data.managed_labs is msgspec.UNSET else data.managed_labs
+    is_active = before.is_active if data.is_active is msgspec.UNSET else data.is_active
+    if me.person_id == person_id and (not is_active or Role.ADMIN not in roles):
+        raise Conflict("you cannot deactivate yourself or take away your own admin role")
+    if Role.LAB_MANAGER not in roles and data.managed_labs is msgspec.UNSET:
+        labs = []
+    organization = await _organization(conn, before.organization_slug)
+    lab_ids = await _check_roles_and_labs(conn, organization=organization, roles=roles, lab_slugs=labs)
+    await repository.update_person(
+        conn,
+        person_id,
+        full_name=before.full_name if data.full_name is msgspec.UNSET else data.full_name.strip(),
+        phone=before.phone if data.phone is msgspec.UNSET else data.phone,
+        roles=roles,
+        is_active=is_active,
+    )
+    await repository.set_lab_managers(conn, person_id, lab_ids)
+    if before.is_active and not is_active:
+        # Every secret ends here, so that reactivation brings none of them back.
+        await repository.revoke_person_tokens(conn, person_id)
+        await repository.revoke_person_feed_tokens(conn, person_id)
+        await repository.delete_person_sessions(conn, person_id)
+        await repository.spend_person_links(conn, person_id)
+    after = await repository.get_person(conn, person_id)
+    assert after is not None
+    await audit.record(conn, me, action, "person", person_id, before=before, after=after)
     return after
+
+
+async def set_lab_manager(
+    pool: asyncpg.Pool, me: Principal, person_id: UUID, lab_slug: str, *, manages: bool
+) -> PersonRow:
+    """Make a person one of a lab's managers (giving them the role), or take the lab from them.
+
+    Their other labs are kept: the change is worked out under the person's row lock, so two admins
+    adding labs to the same person at once both count.
+    """
+    me.require_admin()
+    async with db.transaction(pool) as conn:
+        before = await _locked_person(conn, person_id)
+        labs = [slug for slug in before.managed_labs if slug != lab_slug]
+        roles = list(before.roles)
+        if manages:
+            labs.append(lab_slug)
+            roles = sorted({*roles, Role.LAB_MANAGER})
+        data = PersonUpdate(roles=[Role(r) for r in roles], managed_labs=labs)
+        return await _apply(conn, me, before, data, "person.update")
 
 
 async def deactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
     """Switch a person off: they can no longer sign in, and every token, feed address and session ends."""
     return await update_person(pool, me, person_id, PersonUpdate(is_active=False), action="person.deactivate")
+
+
+async def reactivate_person(pool: asyncpg.Pool, me: Principal, person_id: UUID) -> PersonRow:
+    """Switch a person back on. Nothing they held before comes back: they sign in with a new link."""
+    return await update_person(pool, me, person_id, PersonUpdate(is_active=True), action="person.reactivate")
 
 
 async def _issue(

@@ -19,8 +19,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from labbook import db
 from labbook.accounts import repository
-from labbook.accounts.rows import LinkHolder, LinkRow, LoginRow, ProfileRow
-from labbook.accounts.schemas import PasswordChange, ProfileUpdate
+from labbook.accounts import service as people
+from labbook.accounts.rows import LinkHolder, LinkRow, LoginRow, PersonRow, ProfileRow
+from labbook.accounts.schemas import PasswordChange, PersonCreate, ProfileUpdate
 from labbook.accounts.security import hash_secret, new_secret
 from labbook.audit import service as audit
 from labbook.core.principal import Principal
@@ -203,6 +204,28 @@ async def invite_person(
             raise NotFound(f"no person {person_id}")
         url, row = await issue_link(conn, me, settings, person, days=days)
     return url, row, person
+
+
+async def invite_new_person(
+    pool: asyncpg.Pool, me: Principal, settings: Settings, data: PersonCreate, *, days: int = 7
+) -> tuple[str, PersonRow]:
+    """Add a person and make their invitation link in one transaction: both, or neither."""
+    me.require_admin()
+    async with db.transaction(pool) as conn:
+        person = await people.add_person(
+            conn,
+            actor=me,
+            organization_slug=data.organization,
+            email=data.email,
+            full_name=data.full_name,
+            phone=data.phone,
+            roles=data.roles,
+            lab_slugs=data.managed_labs,
+        )
+        login = await repository.get_login_by_id(conn, person.id)
+        assert login is not None
+        url, _ = await issue_link(conn, me, settings, login, days=days)
+    return url, person
 
 
 async def invite_by_email(

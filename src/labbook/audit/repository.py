@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -75,6 +76,8 @@ where ($1::text is null or e.object_type = $1)
   and ($2::text[] is null or e.object_id = any($2::text[]))
   and ($3::uuid is null or e.actor_id = $3)
   and ($4::bigint is null or e.id < $4)
+  and ($6::timestamptz is null or e.occurred_at >= $6)
+  and ($7::timestamptz is null or e.occurred_at < $7)
 order by e.id desc
 limit $5
 """
@@ -94,9 +97,14 @@ async def list_events(
     actor_id: UUID | None,
     before_id: int | None,
     limit: int,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
 ) -> list[EventRow]:
     """Newest first; ``before_id`` continues from the last id of the previous page."""
-    return many(EventRow, await conn.fetch(LIST_EVENTS, object_type, object_ids, actor_id, before_id, limit))
+    rows = await conn.fetch(
+        LIST_EVENTS, object_type, object_ids, actor_id, before_id, limit, occurred_from, occurred_to
+    )
+    return many(EventRow, rows)
 
 
 async def find_object_id_by_slug(conn: asyncpg.Connection, object_type: str, slug: str) -> str | None:

@@ -6,6 +6,7 @@ its own) composes ``insert_events_from`` and takes its parameters from ``stateme
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -87,11 +88,14 @@ async def list_events(
     actor: str | None,
     before_id: int | None,
     limit: int,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
 ) -> tuple[list[EventRow], int | None]:
     """One page of the log, newest first, and the cursor of the next page.
 
     ``object_ref`` is ``type:id`` (``lab:welding-institute``); labs and organizations may be named by
-    slug or by id. ``actor`` is a person's id or email.
+    slug or by id. ``actor`` is a person's id or email. ``occurred_from`` and ``occurred_to`` bound the
+    time of the change, half-open: ``[from, to)``.
     """
     if object_ref is not None:
         object_type, sep, object_id = object_ref.partition(":")
@@ -120,6 +124,8 @@ async def list_events(
             actor_id=actor_id,
             before_id=before_id,
             limit=limit + 1,
+            occurred_from=occurred_from,
+            occurred_to=occurred_to,
         )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -76,6 +76,11 @@ update organizations set is_archived = true, updated_at = now()
 where id = $1
 returning {ORGANIZATION_COLUMNS}
 """
+UNARCHIVE_ORGANIZATION = f"""
+update organizations set is_archived = false, updated_at = now()
+where id = $1
+returning {ORGANIZATION_COLUMNS}
+"""
 
 # --- labs --------------------------------------------------------------------------------------
 
@@ -368,6 +373,10 @@ async def count_labs_of_organization(conn: Executor, org_id: int) -> int:
 
 async def archive_organization(conn: asyncpg.Connection, org_id: int) -> OrganizationRow:
     return one(OrganizationRow, await conn.fetchrow(ARCHIVE_ORGANIZATION, org_id))
+
+
+async def unarchive_organization(conn: asyncpg.Connection, org_id: int) -> OrganizationRow:
+    return one(OrganizationRow, await conn.fetchrow(UNARCHIVE_ORGANIZATION, org_id))
 
 
 # --- lab functions -----------------------------------------------------------------------------

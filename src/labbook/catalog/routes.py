@@ -174,6 +174,17 @@ class OrganizationController(Controller):
     ) -> Organization:
         return _organization(await service.archive_organization(pool, me, slug))
 
+    @post(
+        "/{slug:str}/unarchive",
+        opt={"access": ADMIN},
+        status_code=HTTP_200_OK,
+        summary="Bring an archived organization back",
+    )
+    async def unarchive_organization(
+        self, pool: NamedDependency[asyncpg.Pool], me: NamedDependency[Principal], slug: FromPath[str]
+    ) -> Organization:
+        return _organization(await service.unarchive_organization(pool, me, slug))
+
 
 class LabController(Controller):
     path = "/api/v1/labs"

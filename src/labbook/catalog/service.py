@@ -144,6 +144,22 @@ async def archive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> 
     return after
 
 
+async def unarchive_organization(pool: asyncpg.Pool, me: Principal, slug: str) -> OrganizationRow:
+    """Bring an archived organization back: it can be booked for and get people again."""
+    me.require_admin()
+    async with db.transaction(pool) as conn:
+        before = await repository.get_organization_for_update(conn, slug)
+        if before is None:
+            raise NotFound(f"no organization {slug!r}")
+        if not before.is_archived:
+            return before
+        after = await repository.unarchive_organization(conn, before.id)
+        await audit.record(
+            conn, me, "organization.unarchive", "organization", before.id, before=before, after=after
+        )
+    return after
+
+
 # --- labs --------------------------------------------------------------------------------------
 
 

@@ -36,6 +36,7 @@ LANGS = ("kk", "ru", "en")
 LAB = "welding-institute"
 DIRECTOR = "director@labbook.demo"
 MANAGER = "manager@labbook.demo"
+ADMIN = "admin@labbook.demo"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 # axe impacts that fail a page; "moderate" and "minor" findings are left to review.
@@ -128,6 +129,12 @@ async def director_state(browser: Browser, site: Site) -> dict[str, Any]:
 async def manager_state(browser: Browser, site: Site) -> dict[str, Any]:
     """Cookies of the signed-in demo lab manager."""
     return await _signed_in_state(browser, site, MANAGER)
+
+
+@pytest.fixture(scope="module")
+async def admin_state(browser: Browser, site: Site) -> dict[str, Any]:
+    """Cookies of the signed-in demo admin."""
+    return await _signed_in_state(browser, site, ADMIN)
 
 
 async def _signed_in_state(browser: Browser, site: Site, email: str) -> dict[str, Any]:

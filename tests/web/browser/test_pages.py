@@ -26,6 +26,7 @@ from tests.web.browser.conftest import (
 class World:
     slot: dict[str, Any]
     booking: dict[str, Any]
+    person_id: str
 
     @property
     def week(self) -> str:
@@ -40,10 +41,12 @@ async def world(site: Site, training: list[dict[str, Any]]) -> World:
     now = datetime.now(UTC)
     upcoming = [b for b in bookings["items"] if datetime.fromisoformat(b["slot"]["starts_at"]) > now]
     assert upcoming, "the demo director should have a confirmed booking to come"
-    return World(slot=training[-1], booking=upcoming[0])
+    me = await site.api("/me")
+    return World(slot=training[-1], booking=upcoming[0], person_id=me["id"])
 
 
-# name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director or manager)
+# name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director,
+# manager or admin)
 PAGES: dict[str, tuple[str, int, str]] = {
     "home": ("/", 200, "nobody"),
     "lab": (f"/labs/{LAB}", 200, "nobody"),
@@ -60,6 +63,17 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "account": ("/account", 200, "director"),
     "lab-desk": ("/manage/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
+    "admin-console": ("/admin/", 200, "admin"),
+    "admin-organizations": ("/admin/organizations/", 200, "admin"),
+    "admin-organization-new": ("/admin/organizations/new", 200, "admin"),
+    "admin-organization": ("/admin/organizations/alatau-technical-college", 200, "admin"),
+    "admin-people": ("/admin/people/", 200, "admin"),
+    "admin-person-new": ("/admin/people/new", 200, "admin"),
+    "admin-person": ("/admin/people/{person}", 200, "admin"),
+    "admin-labs": ("/admin/labs/", 200, "admin"),
+    "admin-lab-new": ("/admin/labs/new", 200, "admin"),
+    "admin-lab": (f"/admin/labs/{LAB}", 200, "admin"),
+    "admin-audit": ("/admin/audit", 200, "admin"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -67,10 +81,14 @@ PAGES: dict[str, tuple[str, int, str]] = {
 
 @pytest.fixture(scope="module")
 async def tabs(
-    browser: Browser, site: Site, director_state: dict[str, Any], manager_state: dict[str, Any]
+    browser: Browser,
+    site: Site,
+    director_state: dict[str, Any],
+    manager_state: dict[str, Any],
+    admin_state: dict[str, Any],
 ) -> AsyncIterator[dict[str, Page]]:
-    """One page signed out, one as the demo director and one as the manager, shared by the checks below."""
-    states = {"nobody": None, "director": director_state, "manager": manager_state}
+    """One page signed out, and one for each of the demo director, manager and admin, shared below."""
+    states = {"nobody": None, "director": director_state, "manager": manager_state, "admin": admin_state}
     contexts = {
         who: await browser.new_context(base_url=site.base, viewport=DESKTOP, storage_state=state)
         for who, state in states.items()
@@ -93,6 +111,7 @@ async def test_page_is_accessible_and_fits_a_phone(
         slot=world.slot["id"],
         series=world.slot["series_id"],
         booking=world.booking["id"],
+        person=world.person_id,
     )
     page = tabs[who]
     await page.set_viewport_size(DESKTOP)
