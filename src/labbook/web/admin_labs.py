@@ -34,7 +34,7 @@ from labbook.web.admin import (
     worded,
 )
 from labbook.web.i18n import N_, Gettext
-from labbook.web.pages import page_lang, render, see_other
+from labbook.web.pages import now_of, page_lang, render, see_other
 
 # A host university's staff: hundreds at most.
 STAFF = 1000
@@ -174,7 +174,7 @@ class LabPages(Controller):
                     **blank_as_none(posted, OPTIONAL_FIELDS),
                 },
             )
-            await catalog.update_lab(pool, me, slug, data)
+            await catalog.update_lab(pool, me, slug, data, now=now_of(request))
         except forms.FormInvalid as exc:
             return await self._lab_page(request, pool, me, row, posted, worded(exc.errors, lang), None)
         except LabbookError as exc:
