@@ -315,7 +315,8 @@ class LabSettingsPages(Controller):
         found = await managed_lab(pool, me, lab)
         lang = page_lang(request)
         posted = await forms.values(request)
-        fields = {name: posted.get(name) for name in ("units", "seats_per_unit", *CHECKBOXES)}
+        # A box left unticked posts nothing; ``decode`` reads its absence as ``False``.
+        fields = {name: posted[name] for name in ("units", "seats_per_unit", *CHECKBOXES) if name in posted}
         try:
             data = forms.decode(fields, EquipmentUpdate, lang, checkboxes=CHECKBOXES)
             await catalog.update_equipment(pool, me, lab, equipment, data)
