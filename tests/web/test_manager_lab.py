@@ -200,7 +200,9 @@ async def test_hours_that_would_leave_a_session_outside_are_refused_naming_it(
     slot = await _training(client, lab)
     weekday = lab.day.isoweekday()
     # Every day 08:00-20:00 but the session's, which now opens at 13:00: the 10:00 session is left out.
-    grid = {f"opens_at.{d}.0": "08:00" for d in range(1, 8)} | {f"closes_at.{d}.0": "20:00" for d in range(1, 8)}
+    grid = {f"opens_at.{d}.0": "08:00" for d in range(1, 8)} | {
+        f"closes_at.{d}.0": "20:00" for d in range(1, 8)
+    }
     grid[f"opens_at.{weekday}.0"] = "13:00"
     async with browser_for(settings) as web:
         await sign_in(web, pool, lab.manager, lang=lang)
@@ -212,9 +214,12 @@ async def test_hours_that_would_leave_a_session_outside_are_refused_naming_it(
     assert "10:00–12:00" in listed
     assert {"kk": "TIG жаттығуы", "ru": "Практика TIG", "en": "TIG practice"}[lang] in listed
     assert f'name="opens_at.{weekday}.0" value="13:00"' in reply.text  # what was entered stays
-    assert await pool.fetchval(
-        "select count(*) from opening_hours where lab_id = $1 and opens_at = '08:00'", lab.row["id"]
-    ) == 7
+    assert (
+        await pool.fetchval(
+            "select count(*) from opening_hours where lab_id = $1 and opens_at = '08:00'", lab.row["id"]
+        )
+        == 7
+    )
 
 
 async def test_a_half_filled_or_overlapping_window_is_shown_next_to_its_cell(
@@ -228,9 +233,16 @@ async def test_a_half_filled_or_overlapping_window_is_shown_next_to_its_cell(
             "ru",
             lab,
             "opening-hours",
-            {"opens_at.1.0": "09:00", "closes_at.1.0": "13:00", "opens_at.1.1": "12:00", "closes_at.1.1": "15:00"},
+            {
+                "opens_at.1.0": "09:00",
+                "closes_at.1.0": "13:00",
+                "opens_at.1.1": "12:00",
+                "closes_at.1.1": "15:00",
+            },
         )
-        backwards = await _post(web, "ru", lab, "opening-hours", {"opens_at.3.0": "18:00", "closes_at.3.0": "09:00"})
+        backwards = await _post(
+            web, "ru", lab, "opening-hours", {"opens_at.3.0": "18:00", "closes_at.3.0": "09:00"}
+        )
     assert half.status_code == overlap.status_code == backwards.status_code == 200
     assert re.search(r'id="h-2\.0-error">Укажите и время открытия, и время закрытия', half.text)
     assert re.search(r'id="h-1\.1-error">Пересекается с другим', overlap.text)
@@ -280,24 +292,30 @@ async def test_fewer_stations_than_a_session_holds_is_refused_naming_the_station
     held = sorted(u["unit"] for u in slot["units"])
     async with browser_for(settings) as web:
         await sign_in(web, pool, lab.manager, lang="kk")
-        reply = await _post(web, "kk", lab, f"equipment/{lab.equipment['slug']}", {"units": "2", "seats_per_unit": "2"})
+        reply = await _post(
+            web, "kk", lab, f"equipment/{lab.equipment['slug']}", {"units": "2", "seats_per_unit": "2"}
+        )
     assert reply.status_code == 200
     listed = reply.text.split('class="conflicts"')[1].split("</ul>")[0]
     for number in held:
         if number > 2:
-            assert f"{number}-бекет:" in listed
+            assert f"{number}-станция:" in listed
     assert f'href="/kk/manage/slots/{slot["id"]}"' in listed
-    assert "Бұл бекеттерді алдағы сабақтар алып қойған" in reply.text
+    assert "Бұл станцияларды алдағы сабақтар алып қойған" in reply.text
     assert await pool.fetchval("select units from equipment where id = $1", lab.equipment["id"]) == 6
 
 
 async def test_minimum_notice_and_maximum_advance(settings: Settings, pool: asyncpg.Pool, lab: Lab) -> None:
     async with browser_for(settings) as web:
         await sign_in(web, pool, lab.manager, lang="ru")
-        saved = await _post(web, "ru", lab, "booking-rules", {"min_notice_hours": "48", "max_advance_days": "90"})
+        saved = await _post(
+            web, "ru", lab, "booking-rules", {"min_notice_hours": "48", "max_advance_days": "90"}
+        )
         bad = await _post(web, "ru", lab, "booking-rules", {"min_notice_hours": "-1", "max_advance_days": ""})
     assert saved.status_code == 303
-    row = await pool.fetchrow("select min_notice_hours, max_advance_days from labs where id = $1", lab.row["id"])
+    row = await pool.fetchrow(
+        "select min_notice_hours, max_advance_days from labs where id = $1", lab.row["id"]
+    )
     assert (row["min_notice_hours"], row["max_advance_days"]) == (48, 90)
     assert bad.status_code == 200
     assert "Укажите срок в часах: целое число от 0 до 8760." in bad.text
@@ -331,7 +349,9 @@ async def test_a_manager_gets_403_for_another_labs_settings(
     settings: Settings, make: Factory, pool: asyncpg.Pool, lab: Lab
 ) -> None:
     other = await make.lab()
-    other_manager = await make.person("lab_manager", organization_id=other["organization_id"], lab_ids=(other["id"],))
+    other_manager = await make.person(
+        "lab_manager", organization_id=other["organization_id"], lab_ids=(other["id"],)
+    )
     async with browser_for(settings) as web:
         await sign_in(web, pool, other_manager, lang="en")
         own = await web.get(f"/en/manage/labs/{other['slug']}/settings/")
@@ -349,7 +369,9 @@ async def test_a_manager_gets_403_for_another_labs_settings(
 async def test_directors_and_instructors_get_403_on_the_settings(
     settings: Settings, make: Factory, pool: asyncpg.Pool, lab: Lab, role: str
 ) -> None:
-    someone = await make.person(role, organization_id=lab.row["organization_id"] if role == "instructor" else None)
+    someone = await make.person(
+        role, organization_id=lab.row["organization_id"] if role == "instructor" else None
+    )
     async with browser_for(settings) as web:
         await sign_in(web, pool, someone, lang="kk")
         page = await web.get(f"/kk{lab.settings_page}")

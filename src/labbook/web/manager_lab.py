@@ -263,18 +263,16 @@ class LabSettingsPages(Controller):
         lang = page_lang(request)
         posted = await forms.values(request)
         fields = {name: posted.get(name) for name in ("min_notice_hours", "max_advance_days")}
+        # Both are required here, although the API's PATCH leaves alone what is not sent.
+        missing = {name: Gettext(lang).plain(MESSAGES[name]) for name, value in fields.items() if not value}
         try:
             data = forms.decode(fields, LabUpdate, lang)
-            missing = {
-                name: Gettext(lang).plain(MESSAGES[name]) for name, value in fields.items() if not value
-            }
             if missing:
-                raise forms.FormInvalid(missing)
+                raise forms.FormInvalid({})
             await catalog.update_lab(pool, me, lab, data)
         except forms.FormInvalid as exc:
-            return await self._page(
-                request, pool, me, found, rules=Section(posted, _messages(exc.errors, lang))
-            )
+            errors = {**_messages(exc.errors, lang), **missing}
+            return await self._page(request, pool, me, found, rules=Section(posted, errors))
         except LabbookError as exc:
             problem, errors = explain(exc, lang)
             return await self._page(request, pool, me, found, rules=Section(posted, errors, problem))
