@@ -60,6 +60,10 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "account": ("/account", 200, "director"),
     "lab-desk": ("/manage/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
+    "lab-week": (f"/manage/labs/{LAB}/calendar?week={{week}}", 200, "manager"),
+    "lab-month": (f"/manage/labs/{LAB}/calendar/month", 200, "manager"),
+    "stations-week": (f"/manage/labs/{LAB}/stations?week={{week}}", 200, "manager"),
+    "lab-settings": (f"/manage/labs/{LAB}/settings/", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
