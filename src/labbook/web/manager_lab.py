@@ -202,15 +202,20 @@ def _schedule_errors(exc: LabbookError, keys: list[str], lang: str) -> dict[str,
 async def _described(
     pool: asyncpg.Pool, me: Principal, conflicts: list[Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
-    """The sessions a refusal names, with their titles, so the page can say which and when."""
-    shown = []
+    """The sessions a refusal names, once each with the stations it holds, so the page can say which
+    and when. A long series in the way is named in full: the manager has to move every one of them."""
+    by_slot: dict[str, dict[str, Any]] = {}
     for conflict in conflicts:
-        try:
-            slot = await slots.get_slot_for(pool, me, UUID(str(conflict["slot_id"])))
-        except (NotFound, ValueError):
-            continue
-        shown.append({**conflict, "slot": slot})
-    return shown
+        slot_id = str(conflict["slot_id"])
+        if slot_id not in by_slot:
+            try:
+                slot = await slots.get_slot_for(pool, me, UUID(slot_id))
+            except (NotFound, ValueError):
+                continue
+            by_slot[slot_id] = {"slot": slot, "units": []}
+        if conflict.get("unit"):
+            by_slot[slot_id]["units"].append(conflict["unit"])
+    return list(by_slot.values())
 
 
 class LabSettingsPages(Controller):
