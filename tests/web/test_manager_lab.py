@@ -301,6 +301,7 @@ async def test_fewer_stations_than_a_session_holds_is_refused_naming_the_station
     assert f"{kept_out} станциялар:" in listed
     assert f'href="/kk/manage/slots/{slot["id"]}"' in listed
     assert "Бұл станцияларды алдағы сабақтар алып қойған" in reply.text
+    assert f"Станция саны кемінде {max(held)} болуы керек." in reply.text
     assert await pool.fetchval("select units from equipment where id = $1", lab.equipment["id"]) == 6
 
 

@@ -62,6 +62,7 @@ HOURS_BOTH = N_("Give both the opening and the closing time, or neither.")
 HOURS_TIME = N_("Enter a time such as 09:00.")
 HOURS_ORDER = N_("It must close after it opens.")
 HOURS_OVERLAP = N_("This overlaps another window on the same day.")
+AT_LEAST_STATIONS = N_("There must be at least %(num)s stations.")
 CAPACITY_PEAK = N_(
     "On %(when)s the sessions already published hold %(peak)s people, so the capacity cannot be lower. "
     "Lower their capacity or cancel them first."
@@ -333,7 +334,8 @@ class LabSettingsPages(Controller):
             conflicts = await _described(pool, me, exc.members.get("conflicts") or [])
             if conflicts:
                 problem = Gettext(lang).plain(UNITS_HELD)
-                errors = {"units": Gettext(lang).plain(MESSAGES["units"])}
+                least = max((unit for c in conflicts for unit in c["units"]), default=1)
+                errors = {"units": Gettext(lang).plain(AT_LEAST_STATIONS, num=least)}
             section = Section(posted, errors, problem, conflicts)
             return await self._page(request, pool, me, found, equipment={equipment: section})
         return see_other(f"/{lang}/manage/labs/{lab}/settings/?saved=equipment#eq-{equipment}")
