@@ -196,6 +196,11 @@ async def test_the_station_grid_shows_which_session_holds_which_station(
     first = min(held[morning["id"]])
     assert re.search(r'colspan="2">\s*<a href="/en/manage/slots/' + morning["id"], day_rows[first])
     assert "09:00–11:00" in day_rows[first]
+    # a phone reads the same as a list, session by session
+    listed = by_day.text.split('class="held-list"')[1].split("</ul>")[0]
+    for slot_id, stations in held.items():
+        assert f"{slot_id}" in listed
+        assert "stations " + ", ".join(map(str, sorted(stations))) in listed
 
 
 async def test_a_cancelled_session_frees_its_stations_on_the_grid_and_shows_as_cancelled(

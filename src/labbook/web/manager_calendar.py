@@ -247,6 +247,8 @@ class Station:
 class Grid:
     equipment: EquipmentRow
     stations: list[Station]
+    # The same holdings as a list, session by session, for a screen too narrow for the grid.
+    held: list[tuple[Mapping[str, Any], list[int]]]
 
 
 def station_grid(
@@ -264,6 +266,11 @@ def station_grid(
                 if unit["equipment"] == piece.slug:
                     holders.setdefault(unit["unit"], []).append(slot)
         numbers = range(1, max([piece.units, *holders]) + 1)
+        held_here = [
+            (slot, sorted(u["unit"] for u in slot["units"] if u["equipment"] == piece.slug))
+            for slot in held
+            if any(u["equipment"] == piece.slug for u in slot["units"])
+        ]
         grids.append(
             Grid(
                 equipment=piece,
@@ -285,6 +292,7 @@ def station_grid(
                     )
                     for number in numbers
                 ],
+                held=held_here,
             )
         )
     return grids
