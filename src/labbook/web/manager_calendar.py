@@ -207,6 +207,7 @@ def calendar_days(
 
 
 async def _organization_names(pool: asyncpg.Pool, sessions: Iterable[Session]) -> dict[str, dict[str, str]]:
+    """The names of the organizations booked into these sessions: a handful in a week or a month."""
     names: dict[str, dict[str, str]] = {}
     for slug in sorted({g["organization_slug"] for s in sessions for g in s.groups}):
         names[slug] = (await catalog.get_organization(pool, slug)).name
@@ -393,9 +394,8 @@ class CalendarPages(Controller):
             previous_month=month_name(previous_month(first)),
             next_month=month_name(next_month(first)),
             this_month=month_name(today.replace(day=1)) if first != today.replace(day=1) else None,
-            week=week_name(
-                monday_of(first if first.month != today.month or first.year != today.year else today)
-            ),
+            # The week tab opens on this week in this month, on the month's first week otherwise.
+            week=week_name(monday_of(today if first == today.replace(day=1) else first)),
             truncated=truncated,
         )
 
