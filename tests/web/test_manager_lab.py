@@ -191,6 +191,7 @@ async def test_the_opening_hours_grid_replaces_the_week(
     assert "Жұмыс уақыты сақталды." in page.text
     assert 'name="opens_at.1.1" value="14:00"' in page.text
     assert 'name="opens_at.2.0" value=""' in page.text
+    assert 'name="opens_at.1.2" value=""' in page.text  # Monday has two windows: room for a third
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -128,11 +128,13 @@ class HoursDay:
     windows: list[tuple[str, str]]
 
 
-def hours_grid(values: Mapping[str, Any]) -> list[HoursDay]:
-    """The week grid's rows: each weekday with its windows, and empty ones to add a window in."""
-    width = WINDOWS_PER_DAY
-    while any(f"opens_at.{weekday}.{width}" in values for weekday in range(1, 8)):
-        width += 1
+def hours_grid(values: Mapping[str, Any], *, spare: bool = False) -> list[HoursDay]:
+    """The week grid's rows: each weekday with its windows, padded with empty ones to add a window in
+    (with ``spare``, one more than the busiest day uses, so a page without scripts can always add one)."""
+    used = 0
+    while any(f"opens_at.{weekday}.{used}" in values for weekday in range(1, 8)):
+        used += 1
+    width = max(WINDOWS_PER_DAY, used + 1 if spare else used)
     return [
         HoursDay(
             weekday,
@@ -395,7 +397,7 @@ class LabSettingsPages(Controller):
             details=details or Section(_details(lab)),
             rules=rules or Section(rules_values),
             hours=hours or Section(current_hours),
-            hours_grid=hours_grid(hours.values if hours else current_hours),
+            hours_grid=hours_grid(hours.values) if hours else hours_grid(current_hours, spare=True),
             equipment=pieces,
             equipment_forms=equipment or {},
             feed=feed or Section(),
