@@ -74,7 +74,8 @@ def parse_month(value: str | None, today: dt.date) -> dt.date:
     return dt.date(int(found.group(1)), int(found.group(2)), 1)
 
 
-def parse_day(value: str, today: dt.date) -> dt.date:
+def parse_day(value: str) -> dt.date:
+    """A day such as ``2027-02-10``; a bad one is a 404."""
     if not _DAY.fullmatch(value.strip()):
         raise NotFound(f"no day {value!r}")
     try:
@@ -416,7 +417,7 @@ class CalendarPages(Controller):
         today = now.astimezone(tz).date()
         lab_hours = weekly_hours(await catalog.get_opening_hours(pool, lab))
         if day:
-            chosen = parse_day(day, today)
+            chosen = parse_day(day)
             start, end = midnight(chosen, tz), midnight(chosen + dt.timedelta(days=1), tz)
         else:
             chosen = None
