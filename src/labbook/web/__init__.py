@@ -17,6 +17,8 @@ from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
 from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
+from labbook.web.manager_calendar import route_handlers as calendar_pages
+from labbook.web.manager_lab import route_handlers as lab_pages
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language, no_such_page
 
@@ -45,6 +47,8 @@ pages = Router(
         *admin_pages,
         *admin_people_pages,
         *admin_lab_pages,
+        *calendar_pages,
+        *lab_pages,
         no_such_page,
     ],
     opt={"web": True},

@@ -224,6 +224,7 @@ class ManagerPages(Controller):
             errors=errors or {},
             values=posted or {},
             ticked=set((posted or {}).get("booking") or []),
+            my_labs=await catalog.labs_run_by(pool, me),
         )
 
 

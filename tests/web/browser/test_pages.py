@@ -74,6 +74,11 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "admin-lab-new": ("/admin/labs/new", 200, "admin"),
     "admin-lab": (f"/admin/labs/{LAB}", 200, "admin"),
     "admin-audit": ("/admin/audit", 200, "admin"),
+    "lab-week": (f"/manage/labs/{LAB}/calendar?week={{week}}", 200, "manager"),
+    "lab-month": (f"/manage/labs/{LAB}/calendar/month", 200, "manager"),
+    "stations-week": (f"/manage/labs/{LAB}/stations?week={{week}}", 200, "manager"),
+    "stations-day": (f"/manage/labs/{LAB}/stations?day={{day}}", 200, "manager"),
+    "lab-settings": (f"/manage/labs/{LAB}/settings/", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -108,6 +113,7 @@ async def test_page_is_accessible_and_fits_a_phone(
     path, status, who = PAGES[name]
     url = f"/{lang}" + path.format(
         week=world.week,
+        day=world.slot["starts_at"][:10],
         slot=world.slot["id"],
         series=world.slot["series_id"],
         booking=world.booking["id"],
