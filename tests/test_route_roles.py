@@ -406,6 +406,7 @@ CASES: list[Case] = [
         lambda w: {},
     ),
     case("POST", f"{V1}/series", MANAGERS, lambda w: f"{V1}/series", series_body),
+    case("POST", f"{V1}/series/preview", MANAGERS, lambda w: f"{V1}/series/preview", series_body),
     case("GET", f"{V1}/series/{{series_id:uuid}}", EVERYONE, lambda w: f"{V1}/series/{w.series_id}"),
     case(
         "PATCH",

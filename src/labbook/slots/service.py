@@ -36,6 +36,7 @@ from labbook.slots.series import (
     cancel_series,
     create_series,
     get_series_for,
+    preview_series,
     update_series,
 )
 
@@ -58,6 +59,7 @@ __all__ = [
     "get_slot_for",
     "lab_availability",
     "list_slots",
+    "preview_series",
     "publish_slot",
     "update_series",
     "update_slot",
