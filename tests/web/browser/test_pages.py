@@ -60,6 +60,9 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "account": ("/account", 200, "director"),
     "lab-desk": ("/manage/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
+    "publish-series": ("/manage/series/new", 200, "manager"),
+    "manage-series": ("/manage/series/{series}", 200, "manager"),
+    "manage-slot": ("/manage/slots/{slot}", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
