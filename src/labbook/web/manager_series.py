@@ -140,6 +140,26 @@ def _problem_errors(exc: LabbookError, lang: str) -> tuple[str, dict[str, str]]:
     return problem, _nested(errors, lang)
 
 
+def _in_the_way(conflicts: list[dict[str, object]]) -> list[dict[str, Any]]:
+    """What an occurrence collides with, one entry per slot in the way, with the stations it holds."""
+    found: dict[str, dict[str, Any]] = {}
+    for c in conflicts:
+        if "starts_at" not in c or "ends_at" not in c:
+            continue
+        entry = found.setdefault(
+            str(c.get("slot_id")),
+            {
+                "kind": c.get("kind"),
+                "units": [],
+                "starts_at": datetime.fromisoformat(str(c["starts_at"])),
+                "ends_at": datetime.fromisoformat(str(c["ends_at"])),
+            },
+        )
+        if c.get("unit") is not None:
+            entry["units"].append(c["unit"])
+    return list(found.values())
+
+
 class SeriesPages(Controller):
     """A series: the form, the preview of every session, publishing, and the series afterwards."""
 
@@ -264,20 +284,7 @@ class SeriesPages(Controller):
             for item in (value if isinstance(value, list) else [value])
         ]
         occurrences = [
-            {
-                **msgspec.structs.asdict(o),
-                "conflicts": [
-                    {
-                        "kind": c.get("kind"),
-                        "unit": c.get("unit"),
-                        "starts_at": datetime.fromisoformat(str(c["starts_at"])),
-                        "ends_at": datetime.fromisoformat(str(c["ends_at"])),
-                    }
-                    for c in o.conflicts
-                    if "starts_at" in c and "ends_at" in c
-                ],
-            }
-            for o in preview.occurrences
+            {**msgspec.structs.asdict(o), "conflicts": _in_the_way(o.conflicts)} for o in preview.occurrences
         ]
         return render(
             request,
