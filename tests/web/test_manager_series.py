@@ -361,3 +361,63 @@ async def test_another_labs_manager_is_refused(
         await sign_in(web, pool, other)
         assert (await web.get(f"/en/manage/slots/{created[0]['id']}")).status_code == 403
         assert (await web.get(f"/en/manage/series/{created[0]['series_id']}")).status_code == 403
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_changing_one_session_keeps_the_series_and_refuses_a_bad_time(
+    settings: Settings, pool: asyncpg.Pool, client: Client, lab: Lab, lang: str
+) -> None:
+    created, booking_id = await _booked_series(client, lab)
+    second = created[1]["id"]
+    day = datetime.fromisoformat(created[1]["starts_at"]).date() + timedelta(days=1)
+    form = {
+        "scope": "one",
+        "date": day.isoformat(),
+        "starts_at": "15:00",
+        "ends_at": "17:00",
+        "capacity": "12",
+    }
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, lab.manager, lang=lang)
+        page = f"/{lang}/manage/slots/{second}"
+        wrong = await submit(
+            web, page, f"{page}/edit", {**form, "ends_at": "14:00", "title.ru": "Вечерняя TIG"}
+        )
+        assert wrong.status_code == 200
+        assert "f-when-error" in wrong.text
+        assert 'value="Вечерняя TIG"' in wrong.text
+        ask = await submit(web, page, f"{page}/edit", {**form, "title.en": "Weekly TIG"})
+        assert ask.status_code == 200
+        assert lab.college["name"][lang] in ask.text
+        done = await web.post(
+            f"{page}/edit",
+            data={**form, "title.en": "Weekly TIG", "confirm": "1", "_csrf": csrf_in(ask.text)},
+        )
+        assert done.status_code == 303, done.text
+    rows = await pool.fetch(
+        "select id, starts_at, status from slots where series_id = $1 order by occurrence_start",
+        created[0]["series_id"],
+    )
+    moved = next(r for r in rows if str(r["id"]) == second)
+    assert moved["starts_at"].astimezone(ALMATY).date() == day
+    assert moved["starts_at"].astimezone(ALMATY).hour == 15
+    assert [r["starts_at"].astimezone(ALMATY).hour for r in rows if str(r["id"]) != second] == [10, 10, 10]
+    assert await pool.fetchval("select status from bookings where id = $1", booking_id) == "confirmed"
+
+
+async def test_cancelling_the_whole_series_after_confirming(
+    settings: Settings, pool: asyncpg.Pool, client: Client, lab: Lab
+) -> None:
+    created, booking_id = await _booked_series(client, lab)
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, lab.manager, lang="kk")
+        page = f"/kk/manage/slots/{created[0]['id']}"
+        ask = await submit(web, page, f"{page}/cancel", {"scope": "all"})
+        assert "4 сабаққа" in ask.text
+        done = await web.post(
+            f"{page}/cancel", data={"scope": "all", "confirm": "1", "_csrf": csrf_in(ask.text)}
+        )
+        assert done.status_code == 303
+    statuses = await pool.fetch("select status from slots where series_id = $1", created[0]["series_id"])
+    assert {r["status"] for r in statuses} == {"cancelled"}
+    assert await pool.fetchval("select status from bookings where id = $1", booking_id) == "cancelled"
