@@ -1,6 +1,6 @@
 """The demo lab manager publishes, in Kazakh, with JavaScript on and off: a one-off training on two
 TIG stations after checking which are free; an eight-week series on all six stations whose preview
-shows the collision with the demo's maintenance of stations 5-6, published with that session
+shows the collision with the demo's maintenance of two TIG stations, published with that session
 skipped; then cancels one session after seeing the bookings it reaches.
 
 Pages are driven through form field names and actions, never through translated text; what
