@@ -421,3 +421,26 @@ async def test_cancelling_the_whole_series_after_confirming(
     statuses = await pool.fetch("select status from slots where series_id = $1", created[0]["series_id"])
     assert {r["status"] for r in statuses} == {"cancelled"}
     assert await pool.fetchval("select status from bookings where id = $1", booking_id) == "cancelled"
+
+
+async def test_series_ends_on_its_last_date_and_repeats_on_the_ticked_days(
+    settings: Settings, pool: asyncpg.Pool, lab: Lab
+) -> None:
+    first = monday_after(1)
+    form = _series_form(
+        lab,
+        first,
+        **{
+            "recurrence.count": "",
+            "recurrence.until": (first + timedelta(weeks=2)).isoformat(),
+            "recurrence.weekdays": ["1", "3"],
+            f"units.{lab.tig}": "2",
+        },
+    )
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, lab.manager, lang="en")
+        preview = await submit(web, "/en/manage/series/new", "/en/manage/series/preview", form)
+    shown = re.findall(r'<time datetime="(\d{4}-\d{2}-\d{2})T10:00', preview.text)
+    days = [first + timedelta(days=offset) for offset in (0, 2, 7, 9, 14)]
+    assert shown == [day.isoformat() for day in days]
+    assert 'class="collides"' not in preview.text

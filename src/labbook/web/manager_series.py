@@ -68,8 +68,11 @@ def _collision_words(gettext: Gettext) -> dict[str, str]:
     return {f"/problems/{slug}": gettext.plain(SENTENCES[slug]) for slug in COLLISION_SLUGS}
 
 
+ISO_WEEKDAYS = {str(day): day for day in range(1, 8)}
+
+
 def _weekdays(posted: Mapping[str, Any]) -> list[int]:
-    return sorted({int(day) for day in posted.get(WEEKDAYS) or [] if str(day) in "1234567" and day})
+    return sorted({ISO_WEEKDAYS[str(day)] for day in posted.get(WEEKDAYS) or [] if str(day) in ISO_WEEKDAYS})
 
 
 def series_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -117,17 +120,18 @@ def _decoded_series(posted: Mapping[str, Any], lab: LabRow, lang: str) -> Series
             checkboxes=SERIES_CHECKBOXES,
         )
     except forms.FormInvalid as exc:
-        raise forms.FormInvalid({**_nested(exc.errors, lang), **errors}) from None
+        raise forms.FormInvalid({**_nested(exc.errors), **errors}) from None
     if errors:
         raise forms.FormInvalid(errors)
     return data
 
 
-def _nested(errors: dict[str, str], lang: str) -> dict[str, str]:
+def _nested(errors: dict[str, str]) -> dict[str, str]:
     """A refusal of the ``recurrence`` object shown next to the number of sessions."""
-    if "recurrence" in errors:
-        errors = {**errors, "recurrence.count": errors.pop("recurrence")}
-    return errors
+    shown = dict(errors)
+    if "recurrence" in shown:
+        shown["recurrence.count"] = shown.pop("recurrence")
+    return shown
 
 
 def _problem_errors(exc: LabbookError, lang: str) -> tuple[str, dict[str, str]]:
@@ -137,7 +141,7 @@ def _problem_errors(exc: LabbookError, lang: str) -> tuple[str, dict[str, str]]:
             name = str(item.get("field", ""))
             if name.startswith("recurrence."):
                 errors[name] = Gettext(lang).plain(forms.GENERIC)
-    return problem, _nested(errors, lang)
+    return problem, _nested(errors)
 
 
 def _in_the_way(conflicts: list[dict[str, object]]) -> list[dict[str, Any]]:
@@ -208,27 +212,17 @@ class SeriesPages(Controller):
             return await self._form(request, pool, me, posted, {}, Gettext(lang).plain(NO_LAB))
         try:
             data = _decoded_series(posted, lab, lang)
-            result = await slots.create_series(pool, me, data, now=now_of(request))
         except forms.FormInvalid as exc:
             return await self._form(request, pool, me, posted, exc.errors, None)
+        try:
+            result = await slots.create_series(pool, me, data, now=now_of(request))
+        except slots.SeriesConflict:
+            # The preview again, as the lab's calendar stands now, with the sessions in the way.
+            sentence = NOTHING_FITS if data.skip_conflicts else CONFLICTS_LEFT
+            return await self._preview(request, pool, me, posted, lab, data, Gettext(lang).plain(sentence))
         except LabbookError as exc:
             if exc.status in (403, 404):
                 raise
-            if exc.slug == "series-conflict":
-                gettext = Gettext(lang)
-                sentence = NOTHING_FITS if posted.get("skip_conflicts") else CONFLICTS_LEFT
-                try:
-                    return await self._preview(
-                        request,
-                        pool,
-                        me,
-                        posted,
-                        lab,
-                        _decoded_series(posted, lab, lang),
-                        gettext.plain(sentence),
-                    )
-                except LabbookError:
-                    pass
             problem, errors = _problem_errors(exc, lang)
             return await self._form(request, pool, me, posted, errors, problem)
         series_id = result.series.row["id"]
