@@ -418,6 +418,7 @@ CASES: list[Case] = [
         lambda w: {},
     ),
     case("POST", f"{V1}/series", MANAGERS, lambda w: f"{V1}/series", series_body),
+    case("POST", f"{V1}/series/preview", MANAGERS, lambda w: f"{V1}/series/preview", series_body),
     case("GET", f"{V1}/series/{{series_id:uuid}}", EVERYONE, lambda w: f"{V1}/series/{w.series_id}"),
     case(
         "PATCH",
@@ -664,6 +665,50 @@ CASES: list[Case] = [
         MANAGERS | {"other_manager"},
         lambda w: "/en/manage/slots/",
         lambda w: {"lab": w.lab, "kind": "tour", "title.en": "x", "date": "2000-01-01"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/series/new",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/series/new",
+    ),
+    # another lab's manager is told to choose one of their own labs (a 200), and nothing is written
+    case(
+        "POST",
+        "/{lang:str}/manage/series/preview",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/series/preview",
+        lambda w: {"lab": w.lab, "kind": "tour", "title.en": "x", "date": "2000-01-01"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/series",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/series/",
+        lambda w: {"lab": w.lab, "kind": "tour", "title.en": "x", "date": "2000-01-01"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/series/{series_id:uuid}",
+        MANAGERS,
+        lambda w: f"/en/manage/series/{w.series_id}",
+    ),
+    case(
+        "GET", "/{lang:str}/manage/slots/{slot_id:uuid}", MANAGERS, lambda w: f"/en/manage/slots/{w.slot_id}"
+    ),
+    # without "confirm" both only show the bookings the change would reach
+    case(
+        "POST",
+        "/{lang:str}/manage/slots/{slot_id:uuid}/edit",
+        MANAGERS,
+        lambda w: f"/en/manage/slots/{w.slot_id}/edit",
+        lambda w: {"date": "2031-01-06", "starts_at": "10:00", "ends_at": "11:00", "title.en": "Tour"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/slots/{slot_id:uuid}/cancel",
+        MANAGERS,
+        lambda w: f"/en/manage/slots/{w.slot_id}/cancel",
     ),
     case(
         "POST",

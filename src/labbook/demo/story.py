@@ -645,15 +645,17 @@ def build_story(now: datetime) -> Story:
         )
     )
 
+    # Two TIG stations out for a morning in the week after next: a weekly series on all six stations
+    # that weekday (Monday, unless a holiday moves it) collides with it once.
     one_off(
         "tig-maintenance",
         "welding-institute",
         "maintenance",
         window(1, (1, 3), "09:00", "13:00"),
         title=_t(
-            "5–6 бекеттерге техникалық қызмет",
-            "Техобслуживание постов 5–6",
-            "Maintenance of stations 5–6",
+            "Екі TIG бекетіне техникалық қызмет",
+            "Техобслуживание двух постов TIG",
+            "Maintenance of two TIG stations",
         ),
         description=_t("Горелкаларды ауыстыру.", "Замена горелок.", "Torch replacement."),
         capacity=0,

@@ -154,3 +154,29 @@ async def lab_availability(
         day += timedelta(days=1)
     row = lab.row
     return Availability(lab=row["slug"], timezone=row["timezone"], capacity=row["capacity"], days=days)
+
+
+async def free_stations(
+    pool: asyncpg.Pool, slug: str, starts_at: datetime, ends_at: datetime
+) -> dict[str, list[int]]:
+    """Per equipment of the lab (by slug), the numbers of its units free through all of
+    ``[starts_at, ends_at)``: those a slot published then could hold. Out-of-service equipment has none.
+    """
+    check_dates(starts_at=starts_at, ends_at=ends_at)
+    if ends_at <= starts_at:
+        raise ValidationFailed.field("ends_at", "must be after starts_at")
+    async with pool.acquire() as conn:
+        lab = await catalog_repository.get_lab_by_slug(conn, slug)
+        if lab is None or lab["is_archived"]:
+            raise NotFound(f"no lab {slug!r}")
+        units = await repository.list_lab_units(conn, lab["id"])
+        holdings = await repository.list_unit_holdings(
+            conn, [u["unit_id"] for u in units], starts_at, ends_at
+        )
+    held = {row["unit_id"] for row in holdings}
+    free: dict[str, list[int]] = {}
+    for unit in units:
+        numbers = free.setdefault(unit["slug"], [])
+        if not unit["is_out_of_service"] and unit["unit_id"] not in held:
+            numbers.append(unit["number"])
+    return free

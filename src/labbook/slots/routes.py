@@ -28,6 +28,7 @@ from labbook.slots.schemas import (
     SeriesChanged,
     SeriesCreate,
     SeriesCreated,
+    SeriesPreview,
     SeriesUpdate,
     Slot,
     SlotCreate,
@@ -245,6 +246,28 @@ class SeriesController(Controller):
             created=[slot_out(r) for r in result.created],
             skipped=result.skipped,
         )
+
+    @post(
+        "/preview",
+        opt={"access": LAB_STAFF},
+        status_code=HTTP_200_OK,
+        summary="Preview a series: every occurrence and what it collides with, nothing written",
+        description=(
+            "Takes the body `POST /series` takes and answers with every occurrence it would create, "
+            "each with `fits` and, when it collides, the problem type, its detail and the slots in the "
+            "way (closures, maintenance, stations held, opening hours, lab capacity). Publishing "
+            "decides the same way: with `skip_conflicts` the occurrences that do not fit stay "
+            "cancelled, without it a collision refuses the whole series (`/problems/series-conflict`)."
+        ),
+    )
+    async def preview_series(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        me: NamedDependency[Principal],
+        clock: NamedDependency[Clock],
+        data: JSONBody[SeriesCreate],
+    ) -> SeriesPreview:
+        return await service.preview_series(pool, me, data, now=clock())
 
     @get("/{series_id:uuid}", opt={"access": PUBLIC}, summary="A series with its occurrences")
     async def get_series(

@@ -170,6 +170,27 @@ class SkippedOccurrence(Out):
     conflicts: list[dict[str, object]]
 
 
+class PlannedOccurrence(Out):
+    """One occurrence of a series not yet written: where it falls, and what it would collide with."""
+
+    starts_at: datetime
+    ends_at: datetime
+    fits: bool
+    # the problem type (``/problems/lab-closed`` ...) and its detail when it collides
+    problem: str | None
+    detail: str | None
+    conflicts: list[dict[str, object]]
+
+
+class SeriesPreview(Out):
+    """What publishing the series would do; nothing is written."""
+
+    lab: str
+    timezone: str
+    occurrences: list[PlannedOccurrence]
+    collisions: int
+
+
 class Series(Out):
     id: UUID
     lab: str

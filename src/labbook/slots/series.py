@@ -35,7 +35,14 @@ from labbook.slots.rules import (
     locked_lab,
     resolve_audience,
 )
-from labbook.slots.schemas import SeriesCancel, SeriesCreate, SeriesUpdate, SkippedOccurrence
+from labbook.slots.schemas import (
+    PlannedOccurrence,
+    SeriesCancel,
+    SeriesCreate,
+    SeriesPreview,
+    SeriesUpdate,
+    SkippedOccurrence,
+)
 from labbook.slots.series_plan import SeriesPlan, collision, plan_series, raise_collisions
 from labbook.slots.units import UNIT_PICK_ATTEMPTS, resolve_units
 from labbook.timezones import check_dates, zone
@@ -243,10 +250,21 @@ async def create_series(
         return await create_series_in(conn, actor, data, now=now)
 
 
-async def create_series_in(
-    conn: asyncpg.Connection, actor: Principal, data: SeriesCreate, *, now: datetime
-) -> SeriesCreateResult:
-    """``create_series`` inside the caller's transaction."""
+@dataclass(frozen=True, slots=True)
+class _NewSeries:
+    """A new series checked as a whole, before any of its occurrences is placed."""
+
+    lab: LabContext
+    rule: Rule
+    occurrences: list[Occurrence]
+    organization_id: int | None
+    units: list[tuple[asyncpg.Record, int]]
+
+
+async def _checked_series(
+    conn: asyncpg.Connection, actor: Principal, data: SeriesCreate, now: datetime
+) -> _NewSeries:
+    """Lock the lab and check what holds for every occurrence alike (shape, audience, instructor, units)."""
     found = await lab_by_slug(conn, data.lab)
     lab = await locked_lab(conn, actor, found["id"])
     check_dates(**{"recurrence.until": data.recurrence.until})
@@ -257,6 +275,47 @@ async def create_series_in(
     organization_id = await resolve_audience(conn, data.visibility, data.organization)
     await check_instructor(conn, lab.id, data.instructor_id)
     units = await resolve_units(conn, lab, data.kind, data.equipment)
+    return _NewSeries(lab, rule, occurrences, organization_id, units)
+
+
+async def preview_series(
+    pool: asyncpg.Pool, actor: Principal, data: SeriesCreate, *, now: datetime
+) -> SeriesPreview:
+    """Every occurrence ``create_series`` would write, each with what it collides with; writes nothing.
+
+    The plan is the one publishing makes (``plan_series``), read under the same lab lock, so the
+    preview and the publishing decide alike; a writer that comes in between can still change the
+    answer, and publishing then says so.
+    """
+    async with db.transaction(pool) as conn:
+        new = await _checked_series(conn, actor, data, now)
+        placement = Placement(data.kind, data.starts_at, data.ends_at, data.capacity, data.outside_hours)
+        plan = await plan_series(conn, new.lab, placement, new.occurrences, new.units)
+    collided = {occurrence.index: c for occurrence, c in plan.collisions}
+    tz = new.lab.tz
+    shown = [
+        PlannedOccurrence(
+            starts_at=o.starts_at.astimezone(tz),
+            ends_at=o.ends_at.astimezone(tz),
+            fits=o.index not in collided,
+            problem=collided[o.index].problem if o.index in collided else None,
+            detail=collided[o.index].detail if o.index in collided else None,
+            conflicts=collided[o.index].conflicts if o.index in collided else [],
+        )
+        for o in new.occurrences
+    ]
+    return SeriesPreview(
+        lab=new.lab.row["slug"], timezone=new.lab.row["timezone"], occurrences=shown, collisions=len(collided)
+    )
+
+
+async def create_series_in(
+    conn: asyncpg.Connection, actor: Principal, data: SeriesCreate, *, now: datetime
+) -> SeriesCreateResult:
+    """``create_series`` inside the caller's transaction."""
+    new = await _checked_series(conn, actor, data, now)
+    lab, rule, occurrences = new.lab, new.rule, new.occurrences
+    organization_id, units = new.organization_id, new.units
     series = await _insert_series(conn, actor, lab, data, rule, organization_id)
     common = {
         "lab_id": lab.id,

@@ -11,7 +11,7 @@ Each lives in the room named for what it holds:
 
 from __future__ import annotations
 
-from labbook.slots.availability import MAX_AVAILABILITY_DAYS, lab_availability
+from labbook.slots.availability import MAX_AVAILABILITY_DAYS, free_stations, lab_availability
 from labbook.slots.publishing import (
     cancel_slot,
     create_slot_in,
@@ -36,6 +36,7 @@ from labbook.slots.series import (
     cancel_series,
     create_series,
     get_series_for,
+    preview_series,
     update_series,
 )
 
@@ -54,10 +55,12 @@ __all__ = [
     "cancel_slot",
     "create_series",
     "create_slot_in",
+    "free_stations",
     "get_series_for",
     "get_slot_for",
     "lab_availability",
     "list_slots",
+    "preview_series",
     "publish_slot",
     "update_series",
     "update_slot",

@@ -52,8 +52,15 @@ WHEN_ORDER = N_("The end must be after the start.")
 NO_TITLE = N_("Give the session a title in at least one language.")
 NO_LAB = N_("Choose one of your labs.")
 UNITS = N_("Enter how many stations: a whole number from 0.")
+DEADLINE = N_("Give the deadline as a date and a time.")
+CHECK_FIRST = N_("Give the date, the start and the end, then check again.")
 PUBLISHED_KINDS = ("training", "tour", "event", "maintenance", "closure")
 TEACHING_ROLES = ("instructor", "lab_manager")
+ACTIVE_BOOKINGS = ("pending", "confirmed", "waitlisted")
+# A session holds at most a few dozen groups; a change reaching more is shown in part.
+BOOKINGS_PER_SLOT = 200
+# Sessions one closure or maintenance can meet: a few a day, over days at most.
+AFFECTED_LIMIT = 200
 # The teaching staff of one university: tens, hundreds at most.
 STAFF = 500
 
@@ -82,7 +89,7 @@ def _sessions(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return sorted(by_slot.values(), key=lambda s: s["starts_at"])
 
 
-async def _organization_names(pool: asyncpg.Pool) -> dict[str, Any]:
+async def organization_names(pool: asyncpg.Pool) -> dict[str, Any]:
     """Every organization's name by slug, read once for the page."""
     rows, _ = await catalog.list_organizations(
         pool, kind=None, q=None, include_archived=True, limit=ORGANIZATIONS, offset=0
@@ -216,7 +223,7 @@ class ManagerPages(Controller):
             lab_names=await catalog.lab_names(
                 pool, {*(row["lab_slug"] for row in shown), *(row.lab_slug for row in rows)}
             ),
-            organization_names=await _organization_names(pool),
+            organization_names=await organization_names(pool),
             confirmed=confirmed,
             declined=declined,
             request_declined=request_declined,
@@ -228,11 +235,11 @@ class ManagerPages(Controller):
         )
 
 
-async def _my_labs(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
+async def my_labs(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
     return await catalog.labs_run_by(pool, me)
 
 
-async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
+async def teaching_staff(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
     """Staff of the lab's host who may teach: the only people a session may name as instructor."""
     found: dict[Any, Any] = {}
     for role in TEACHING_ROLES:
@@ -243,7 +250,7 @@ async def _teachers(pool: asyncpg.Pool, me: Principal, host: str) -> list[Any]:
     return sorted(found.values(), key=lambda row: row.full_name or "")
 
 
-def _slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
+def slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The API's slot body from the form: local date and times, titles by language, stations."""
     gettext = Gettext(lang)
     errors: dict[str, str] = {}
@@ -269,6 +276,16 @@ def _slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dic
         if ends_at <= starts_at:
             errors["when"] = gettext.plain(WHEN_ORDER)
         body["starts_at"], body["ends_at"] = starts_at.isoformat(), ends_at.isoformat()
+    body["visibility"] = posted.get("visibility") or "public"
+    if posted.get("organization"):
+        body["organization"] = posted["organization"]
+    if posted.get("booking_deadline"):
+        try:
+            local = datetime.fromisoformat(str(posted["booking_deadline"]))
+        except ValueError:
+            errors["booking_deadline"] = gettext.plain(DEADLINE)
+        else:
+            body["booking_deadline"] = recurrence.to_instant(local.replace(tzinfo=None), tz).isoformat()
     body["equipment"] = []
     for key, value in posted.items():
         if not key.startswith("units.") or value in ("", "0"):
@@ -278,6 +295,39 @@ def _slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dic
         else:
             body["equipment"].append({"equipment": key.removeprefix("units."), "units": int(value)})
     return body, errors
+
+
+async def affected_bookings(pool: asyncpg.Pool, me: Principal, slot_ids: Sequence[UUID]) -> list[Any]:
+    """The active bookings (pending, confirmed, waiting) of the slots a change reaches, by session."""
+    found: list[Any] = []
+    for slot_id in slot_ids:
+        rows, _ = await bookings.list_bookings(pool, me, BookingFilter(slot=slot_id, limit=BOOKINGS_PER_SLOT))
+        found += [row for row in rows if row["status"] in ACTIVE_BOOKINGS]
+    return found
+
+
+async def blocked_slots(
+    pool: asyncpg.Pool, me: Principal, body: Mapping[str, Any], now: datetime
+) -> list[Any]:
+    """The active slots a closure or maintenance would meet: for a closure every one in the lab
+    at that time, for maintenance those holding stations of the equipment it takes."""
+    rows, _ = await slots.list_slots(
+        pool,
+        me,
+        lab=body["lab"],
+        starts_at=datetime.fromisoformat(body["starts_at"]),
+        ends_at=datetime.fromisoformat(body["ends_at"]),
+        kind=None,
+        has_seats=False,
+        include_cancelled=False,
+        limit=AFFECTED_LIMIT,
+        offset=0,
+        now=now,
+    )
+    if body.get("kind") == "maintenance":
+        taken = {item["equipment"] for item in body.get("equipment") or []}
+        rows = [row for row in rows if taken & {unit["equipment"] for unit in row["units"]}]
+    return [row for row in rows if row["kind"] != body.get("kind") or row["kind"] == "closure"]
 
 
 class PublishPages(Controller):
@@ -300,11 +350,19 @@ class PublishPages(Controller):
     async def publish(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Template | Redirect:
         lang = page_lang(request)
         posted = await forms.values(request)
-        labs = {row.slug: row for row in await _my_labs(pool, me)}
+        labs = {row.slug: row for row in await my_labs(pool, me)}
         lab = labs.get(str(posted.get("lab") or ""))
         if lab is None:
             return await self._page(request, pool, me, posted, {}, Gettext(lang).plain(NO_LAB))
-        body, errors = _slot_body(posted, lab.timezone, lang)
+        body, errors = slot_body(posted, lab.timezone, lang)
+        checking = bool(posted.get("check"))
+        blocking = body.get("kind") in slots.BLOCKING_KINDS and not posted.get("confirm")
+        if (checking or blocking) and not errors.get("when"):
+            return await self._page(
+                request, pool, me, posted, errors, None, check=await self._check(request, pool, me, body)
+            )
+        if checking:
+            return await self._page(request, pool, me, posted, errors, Gettext(lang).plain(CHECK_FIRST))
         try:
             data = forms.decode(
                 {k: v for k, v in body.items() if k not in errors},
@@ -322,6 +380,28 @@ class PublishPages(Controller):
             return await self._page(request, pool, me, posted, field_errors, problem)
         return see_other(f"/{lang}/slots/{slot['id']}")
 
+    async def _check(
+        self, request: Request[Any, Any, Any], pool: Pool, me: Me, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """What the chosen time holds: free stations per equipment and, for a closure or maintenance,
+        the sessions and bookings it would meet."""
+        starts_at, ends_at = (
+            datetime.fromisoformat(body["starts_at"]),
+            datetime.fromisoformat(body["ends_at"]),
+        )
+        met = (
+            await blocked_slots(pool, me, body, now_of(request))
+            if body.get("kind") in slots.BLOCKING_KINDS
+            else []
+        )
+        return {
+            "free": await slots.free_stations(pool, body["lab"], starts_at, ends_at),
+            "blocking": body.get("kind") in slots.BLOCKING_KINDS,
+            "slots": met,
+            "bookings": await affected_bookings(pool, me, [row["id"] for row in met]),
+            "names": await organization_names(pool),
+        }
+
     async def _page(
         self,
         request: Request[Any, Any, Any],
@@ -330,11 +410,13 @@ class PublishPages(Controller):
         values: Mapping[str, Any],
         errors: dict[str, str],
         problem: str | None,
+        *,
+        check: dict[str, Any] | None = None,
     ) -> Template:
-        labs = await _my_labs(pool, me)
+        labs = await my_labs(pool, me)
         chosen = next((row for row in labs if row.slug == values.get("lab")), labs[0] if labs else None)
         equipment = await catalog.list_equipment(pool, chosen.slug, include_archived=False) if chosen else []
-        teachers = await _teachers(pool, me, chosen.host) if chosen else []
+        teachers = await teaching_staff(pool, me, chosen.host) if chosen else []
         return render(
             request,
             "manager/publish.html",
@@ -343,9 +425,11 @@ class PublishPages(Controller):
             equipment=equipment,
             teachers=teachers,
             kinds=PUBLISHED_KINDS,
-            values={"lab": chosen.slug if chosen else "", **values},
+            organizations=sorted((await organization_names(pool)).items(), key=lambda item: item[0]),
+            values={"lab": chosen.slug if chosen else "", "visibility": "public", **values},
             errors=errors,
             problem=problem,
+            check=check,
         )
 
 

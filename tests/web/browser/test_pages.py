@@ -79,6 +79,9 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "stations-week": (f"/manage/labs/{LAB}/stations?week={{week}}", 200, "manager"),
     "stations-day": (f"/manage/labs/{LAB}/stations?day={{day}}", 200, "manager"),
     "lab-settings": (f"/manage/labs/{LAB}/settings/", 200, "manager"),
+    "publish-series": ("/manage/series/new", 200, "manager"),
+    "manage-series": ("/manage/series/{series}", 200, "manager"),
+    "manage-slot": ("/manage/slots/{slot}", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
