@@ -478,13 +478,35 @@ CASES: list[Case] = [
         f"{V1}/visit-requests/{{request_id:uuid}}/accept",
         MANAGERS,
         lambda w: f"{V1}/visit-requests/{w.visit_id}/accept",
-        lambda w: {"window": 0},
+        lambda w: {"window_number": 1},
     ),
     case(
         "POST",
         f"{V1}/visit-requests/{{request_id:uuid}}/decline",
         MANAGERS,
         lambda w: f"{V1}/visit-requests/{w.visit_id}/decline",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/propose",
+        MANAGERS,
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/propose",
+        lambda w: dict(zip(("starts_at", "ends_at"), w.later(), strict=True)),
+    ),
+    # answering a proposal: the request's own organization (a 409 while none is open), or an admin
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/proposal/accept",
+        {"admin", "director"},
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/proposal/accept",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/proposal/decline",
+        {"admin", "director"},
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/proposal/decline",
         lambda w: {},
     ),
     case(
