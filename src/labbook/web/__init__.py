@@ -14,6 +14,7 @@ from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
 from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
+from labbook.web.manager_visits import route_handlers as manager_visit_pages
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language, no_such_page
 
@@ -33,7 +34,15 @@ SECURITY_HEADERS = [
 
 pages = Router(
     path="/",
-    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages, *manager_pages, no_such_page],
+    route_handlers=[
+        choose_language,
+        PublicPages,
+        AuthPages,
+        *director_pages,
+        *manager_pages,
+        *manager_visit_pages,
+        no_such_page,
+    ],
     opt={"web": True},
     guards=[check_page],
     exception_handlers={LabbookError: error_page, HTTPException: error_page},
