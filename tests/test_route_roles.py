@@ -633,6 +633,14 @@ CASES: list[Case] = [
         {"admin", "director"},
         lambda w: f"/en/visit-requests/{w.visit_id}/cancel",
     ),
+    # answering the lab's proposal: the request's organization (the page says none waits), or an admin
+    case(
+        "POST",
+        "/{lang:str}/visit-requests/{request_id:uuid}/proposal",
+        {"admin", "director"},
+        lambda w: f"/en/visit-requests/{w.visit_id}/proposal",
+        lambda w: {"answer": "accept"},
+    ),
     case("GET", "/{lang:str}/account", SIGNED_IN, lambda w: "/en/account"),
     case(
         "POST",
@@ -680,6 +688,35 @@ CASES: list[Case] = [
         "/{lang:str}/manage/visit-requests/{request_id:uuid}/decline",
         MANAGERS,
         lambda w: f"/en/manage/visit-requests/{w.visit_id}/decline",
+    ),
+    # the visit-request pages: every manager has a list (of their own labs); one request is its lab's
+    case("GET", "/{lang:str}/manage/visits", MANAGERS | {"other_manager"}, lambda w: "/en/manage/visits/"),
+    case(
+        "GET",
+        "/{lang:str}/manage/visits/{request_id:uuid}",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/accept",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/accept",
+        lambda w: {"window_number": "1"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/decline",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/decline",
+        lambda w: {"message": "not this term"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/propose",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/propose",
+        lambda w: {"date": w.later()[0][:10], "starts_at": "10:00", "ends_at": "11:00"},
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

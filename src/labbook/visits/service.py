@@ -161,6 +161,7 @@ async def _place_visit(
     data: SlotCreate,
     *,
     agreed_by_lab: bool = False,
+    now: datetime | None = None,
 ) -> tuple[asyncpg.Record, dict[str, Any]]:
     """Publish the visit's slot (holding its stations) and book it whole, confirmed, in ``conn``."""
     lab = await catalog.find_lab(conn, row.lab_slug)
@@ -171,7 +172,7 @@ async def _place_visit(
         data.equipment,
         await catalog.list_equipment(conn, row.lab_slug, include_archived=False),
     )
-    slot = await slots.create_slot_in(conn, me, lab, data, agreed_by_lab=agreed_by_lab)
+    slot = await slots.create_slot_in(conn, me, lab, data, agreed_by_lab=agreed_by_lab, now=now)
     booking = await bookings.book_new_slot(
         conn,
         me,
@@ -252,47 +253,59 @@ async def propose_visit_time(
     """Offer the organization another time. It is checked now as accepting it would be (stations,
     closures, hours, lab capacity), so the lab offers only what it can give; the slot itself is made
     when the organization accepts, and the rules are checked again then."""
+    async with db.transaction(pool) as conn:
+        return await propose_visit_time_in(conn, me, request_id, data)
+
+
+async def propose_visit_time_in(
+    conn: asyncpg.Connection,
+    me: Principal,
+    request_id: UUID,
+    data: VisitProposalCreate,
+    *,
+    now: datetime | None = None,
+) -> VisitRequestRow:
+    """``propose_visit_time`` inside the caller's transaction, as of ``now`` (the clock's time)."""
     check_dates(starts_at=data.starts_at, ends_at=data.ends_at)
     if data.ends_at <= data.starts_at:
         raise ValidationFailed.field("ends_at", "must be after starts_at")
-    async with db.transaction(pool) as conn:
-        row = await _locked(conn, me, request_id)
-        me.require_lab(row.lab_id)
-        if row.status != "pending":
-            raise _illegal(row, "answered with another time")
-        slot = _slot_for(
-            row,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            title=data.title,
-            equipment=data.equipment,
-            instructor_id=data.instructor_id,
-            outside_hours=data.outside_hours,
-        )
-        try:
-            async with conn.transaction():
-                await _place_visit(conn, me, row, slot)
-                raise _DryRun
-        except _DryRun:
-            pass
-        await repository.insert_proposal(
-            conn,
-            request_id,
-            proposed_by=me.person_id,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            title=data.title,
-            equipment=[msgspec.to_builtins(e) for e in data.equipment],
-            instructor_id=data.instructor_id,
-            is_outside_hours=data.outside_hours,
-            message=data.message,
-        )
-        proposed = await repository.decide(conn, request_id, status="proposed", message=data.message)
-        assert proposed is not None
-        await audit.record(
-            conn, me, "visit_request.propose", "visit_request", request_id, before=row, after=proposed
-        )
-        return proposed
+    row = await _locked(conn, me, request_id)
+    me.require_lab(row.lab_id)
+    if row.status != "pending":
+        raise _illegal(row, "answered with another time")
+    slot = _slot_for(
+        row,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        title=data.title,
+        equipment=data.equipment,
+        instructor_id=data.instructor_id,
+        outside_hours=data.outside_hours,
+    )
+    try:
+        async with conn.transaction():
+            await _place_visit(conn, me, row, slot, now=now)
+            raise _DryRun
+    except _DryRun:
+        pass
+    await repository.insert_proposal(
+        conn,
+        request_id,
+        proposed_by=me.person_id,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        title=data.title,
+        equipment=[msgspec.to_builtins(e) for e in data.equipment],
+        instructor_id=data.instructor_id,
+        is_outside_hours=data.outside_hours,
+        message=data.message,
+    )
+    proposed = await repository.decide(conn, request_id, status="proposed", message=data.message)
+    assert proposed is not None
+    await audit.record(
+        conn, me, "visit_request.propose", "visit_request", request_id, before=row, after=proposed
+    )
+    return proposed
 
 
 async def accept_visit_proposal(
