@@ -248,7 +248,7 @@ async def test_proposing_another_time_and_the_director_accepting_it(
     async with browser_for(settings) as web:
         await sign_in(web, pool, desk.director, lang="kk")
         page = await web.get("/kk/visit-requests")
-        assert "Зертхана басқа уақыт ұсынды" in page.text
+        assert "Басқа уақыт ұсынылды" in page.text
         answered = await submit(
             web, "/kk/visit-requests", f"/kk/visit-requests/{asked['id']}/proposal", {"answer": "accept"}
         )
