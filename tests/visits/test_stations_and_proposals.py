@@ -127,6 +127,13 @@ async def test_a_training_group_larger_than_its_stations_is_refused_with_the_num
     )
     assert await pool.fetchval("select count(*) from slots where lab_id = $1", cast.lab["id"]) == 0
     assert await pool.fetchval("select status from visit_requests where id = $1", asked["id"]) == "pending"
+    unknown = await client.post(
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 1, "equipment": [{"equipment": "no-such-station", "units": 4}]},
+        headers=cast.manager.headers,
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert [e["field"] for e in unknown.json()["errors"]] == ["equipment"]
     fits = await client.post(
         f"/api/v1/visit-requests/{asked['id']}/accept",
         json={"window_number": 2, "equipment": [{"equipment": tig["slug"], "units": 5}]},

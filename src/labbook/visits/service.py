@@ -112,6 +112,8 @@ def _stations_check(
     if kind != "training" or not equipment:
         return
     per_unit = {row.slug: row.seats_per_unit for row in catalog_rows}
+    if any(r.equipment not in per_unit for r in equipment):
+        return  # equipment the lab lacks: the slot's own rules name it (422)
     parts = [(r.equipment, r.units, per_unit.get(r.equipment, 0)) for r in equipment]
     places = sum(units * seats for _, units, seats in parts)
     if headcount <= places:
