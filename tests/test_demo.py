@@ -140,6 +140,26 @@ async def test_demo_holds_every_booking_status_and_a_full_slot_with_a_waitlist(
     assert pending_requests >= 1
 
 
+async def test_demo_has_a_training_request_for_4_tig_stations_and_a_proposal_for_the_director(
+    demo: asyncpg.Connection,
+) -> None:
+    training = await demo.fetchrow(
+        """select v.headcount, (select e.seats_per_unit from equipment e
+                                where e.lab_id = l.id and e.slug = 'argon-tig') as per_station
+           from visit_requests v join labs l on l.id = v.lab_id
+           where l.slug = 'welding-institute' and v.status = 'pending' and v.kind = 'training'"""
+    )
+    assert training is not None
+    assert training["headcount"] == 4 * training["per_station"]
+    waiting = await demo.fetch(
+        """select p.status, v.status as request_status from visit_proposals p
+           join visit_requests v on v.id = p.visit_request_id
+           join people d on d.id = v.requested_by
+           where d.email = 'director@labbook.demo'"""
+    )
+    assert [(r["status"], r["request_status"]) for r in waiting] == [("open", "proposed")]
+
+
 async def test_seats_taken_is_the_pending_and_confirmed_headcount(demo: asyncpg.Connection) -> None:
     held = await demo.fetch(
         """select s.id, s.seats_taken,

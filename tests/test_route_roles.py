@@ -491,13 +491,35 @@ CASES: list[Case] = [
         f"{V1}/visit-requests/{{request_id:uuid}}/accept",
         MANAGERS,
         lambda w: f"{V1}/visit-requests/{w.visit_id}/accept",
-        lambda w: {"window": 0},
+        lambda w: {"window_number": 1},
     ),
     case(
         "POST",
         f"{V1}/visit-requests/{{request_id:uuid}}/decline",
         MANAGERS,
         lambda w: f"{V1}/visit-requests/{w.visit_id}/decline",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/propose",
+        MANAGERS,
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/propose",
+        lambda w: dict(zip(("starts_at", "ends_at"), w.later(), strict=True)),
+    ),
+    # answering a proposal: the request's own organization (a 409 while none is open), or an admin
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/proposal/accept",
+        {"admin", "director"},
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/proposal/accept",
+        lambda w: {},
+    ),
+    case(
+        "POST",
+        f"{V1}/visit-requests/{{request_id:uuid}}/proposal/decline",
+        {"admin", "director"},
+        lambda w: f"{V1}/visit-requests/{w.visit_id}/proposal/decline",
         lambda w: {},
     ),
     case(
@@ -623,6 +645,14 @@ CASES: list[Case] = [
         "/{lang:str}/visit-requests/{request_id:uuid}/cancel",
         {"admin", "director"},
         lambda w: f"/en/visit-requests/{w.visit_id}/cancel",
+    ),
+    # answering the lab's proposal: the request's organization (the page says none waits), or an admin
+    case(
+        "POST",
+        "/{lang:str}/visit-requests/{request_id:uuid}/proposal",
+        {"admin", "director"},
+        lambda w: f"/en/visit-requests/{w.visit_id}/proposal",
+        lambda w: {"answer": "accept"},
     ),
     case("GET", "/{lang:str}/account", SIGNED_IN, lambda w: "/en/account"),
     case(
@@ -888,6 +918,35 @@ CASES: list[Case] = [
         MANAGERS,
         lambda w: f"/en/manage/labs/{w.lab}/settings/feed",
         lambda w: {"name": "office"},
+    ),
+    # the visit-request pages: every manager has a list (of their own labs); one request is its lab's
+    case("GET", "/{lang:str}/manage/visits", MANAGERS | {"other_manager"}, lambda w: "/en/manage/visits/"),
+    case(
+        "GET",
+        "/{lang:str}/manage/visits/{request_id:uuid}",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/accept",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/accept",
+        lambda w: {"window_number": "1"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/decline",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/decline",
+        lambda w: {"message": "not this term"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/visits/{request_id:uuid}/propose",
+        MANAGERS,
+        lambda w: f"/en/manage/visits/{w.visit_id}/propose",
+        lambda w: {"date": w.later()[0][:10], "starts_at": "10:00", "ends_at": "11:00"},
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

@@ -104,6 +104,13 @@ class LabCapacityExceeded(Conflict):
     title = "More people than the lab holds"
 
 
+class TooFewStations(Conflict):
+    """A training group larger than its stations hold (units × trainees per unit)."""
+
+    slug = "too-few-stations"
+    title = "More trainees than the stations hold"
+
+
 class LabClosed(Conflict):
     """The time overlaps a closure of the lab."""
 

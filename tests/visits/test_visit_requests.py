@@ -70,13 +70,17 @@ async def test_accepting_a_window_makes_a_private_slot_and_a_confirmed_booking(
 
     accepted = await client.post(
         f"/api/v1/visit-requests/{asked['id']}/accept",
-        json={"window": 1, "title": {"kk": "Дәнекерлеу", "en": "Welding practice"}, "message": "Welcome"},
+        json={
+            "window_number": 2,
+            "title": {"kk": "Дәнекерлеу", "en": "Welding practice"},
+            "message": "Welcome",
+        },
         headers=cast.manager.headers,
     )
     assert accepted.status_code == 200, accepted.text
     body = accepted.json()
     assert body["status"] == "accepted"
-    assert body["accepted_window"] == 1
+    assert body["accepted_window_number"] == 2
     assert body["response_message"] == "Welcome"
     slot = await pool.fetchrow("select * from slots where id = $1", body["slot_id"])
     assert slot["visibility"] == "private"
@@ -101,7 +105,9 @@ async def test_accepting_a_window_makes_a_private_slot_and_a_confirmed_booking(
     assert {"visit_request.create", "visit_request.accept", "booking.create", "slot.publish"} <= actions
 
     again = await client.post(
-        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 0}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 1},
+        headers=cast.manager.headers,
     )
     assert again.status_code == 409
     assert again.json()["current_status"] == "accepted"
@@ -125,13 +131,17 @@ async def test_collision_says_what_collides_and_changes_nothing(
     slots_before = await pool.fetchval("select count(*) from slots where lab_id = $1", cast.lab["id"])
 
     closed = await client.post(
-        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 0}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 1},
+        headers=cast.manager.headers,
     )
     assert closed.status_code == 409, closed.text
     assert closed.json()["type"] == "/problems/lab-closed"
     assert [c["slot_id"] for c in closed.json()["conflicts"]] == [str(closure["id"])]
     crowded = await client.post(
-        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 1}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 2},
+        headers=cast.manager.headers,
     )
     assert crowded.status_code == 409, crowded.text
     assert crowded.json()["type"] == "/problems/lab-capacity"
@@ -146,7 +156,9 @@ async def test_collision_says_what_collides_and_changes_nothing(
         == 0
     )
     ok = await client.post(
-        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 2}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 3},
+        headers=cast.manager.headers,
     )
     assert ok.status_code == 200, ok.text
 
@@ -163,7 +175,9 @@ async def test_decline_and_cancel(client, pool: asyncpg.Pool, make: Factory, cas
     assert seen.json()["status"] == "declined"
     assert seen.json()["response_message"] == "Станоктар жөнделуде / станки на ремонте"
     late = await client.post(
-        f"/api/v1/visit-requests/{declined['id']}/accept", json={"window": 0}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{declined['id']}/accept",
+        json={"window_number": 1},
+        headers=cast.manager.headers,
     )
     assert late.status_code == 409
     assert late.json()["current_status"] == "declined"
@@ -175,7 +189,7 @@ async def test_decline_and_cancel(client, pool: asyncpg.Pool, make: Factory, cas
     assert (await client.get(url, headers=other_manager.headers)).status_code == 404
     assert (await client.post(f"{url}/cancel", headers=cast.other_director.headers)).status_code == 404
     assert (
-        await client.post(f"{url}/accept", json={"window": 0}, headers=other_manager.headers)
+        await client.post(f"{url}/accept", json={"window_number": 1}, headers=other_manager.headers)
     ).status_code == 404
     assert (await client.get(url)).status_code == 401
     cancelled = await client.post(
@@ -224,10 +238,12 @@ async def test_bad_requests_are_refused_and_write_nothing(client, pool: asyncpg.
 
     one_window = await _ask(client, cast, windows=[_window(20)])
     response = await client.post(
-        f"/api/v1/visit-requests/{one_window['id']}/accept", json={"window": 2}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{one_window['id']}/accept",
+        json={"window_number": 2},
+        headers=cast.manager.headers,
     )
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "window"
+    assert response.json()["errors"][0]["field"] == "window_number"
 
 
 @pytest.mark.parametrize(
@@ -288,8 +304,14 @@ async def test_windows_read_in_the_lab_time_zone_whatever_offset_they_were_asked
     lab_zone = ZoneInfo(cast.lab["timezone"])
     asked_in = [_window(20), _window(21)]
     expected = [
-        {key: datetime.fromisoformat(value).astimezone(lab_zone).isoformat() for key, value in w.items()}
-        for w in asked_in
+        {
+            "number": number,
+            **{
+                key: datetime.fromisoformat(value).astimezone(lab_zone).isoformat()
+                for key, value in w.items()
+            },
+        }
+        for number, w in enumerate(asked_in, start=1)
     ]
     assert all(w["starts_at"].endswith("+00:00") for w in asked_in)
 
@@ -311,7 +333,7 @@ async def test_accepting_with_an_outside_instructor_is_refused_and_changes_nothi
     accept = f"/api/v1/visit-requests/{asked['id']}/accept"
 
     refused = await client.post(
-        accept, json={"window": 0, "instructor_id": str(foreign.id)}, headers=cast.manager.headers
+        accept, json={"window_number": 1, "instructor_id": str(foreign.id)}, headers=cast.manager.headers
     )
 
     assert refused.status_code == 422, refused.text
@@ -321,7 +343,7 @@ async def test_accepting_with_an_outside_instructor_is_refused_and_changes_nothi
     assert await pool.fetchval("select count(*) from slots where lab_id = $1", cast.lab["id"]) == 0
     teacher = await make.person("instructor", organization_id=cast.lab["organization_id"])
     accepted = await client.post(
-        accept, json={"window": 0, "instructor_id": str(teacher.id)}, headers=cast.manager.headers
+        accept, json={"window_number": 1, "instructor_id": str(teacher.id)}, headers=cast.manager.headers
     )
     assert accepted.status_code == 200, accepted.text
     slot = await client.get(f"/api/v1/slots/{accepted.json()['slot_id']}", headers=cast.manager.headers)
@@ -336,7 +358,9 @@ async def test_an_accepted_visit_is_reached_through_the_requesting_director_by_d
     asked = await _ask(client, cast, contact_email=None)
 
     accepted = await client.post(
-        f"/api/v1/visit-requests/{asked['id']}/accept", json={"window": 0}, headers=cast.manager.headers
+        f"/api/v1/visit-requests/{asked['id']}/accept",
+        json={"window_number": 1},
+        headers=cast.manager.headers,
     )
 
     assert accepted.status_code == 200, accepted.text

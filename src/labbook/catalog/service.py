@@ -350,7 +350,9 @@ async def archive_lab(pool: asyncpg.Pool, me: Principal, slug: str) -> LabRow:
 # --- equipment ---------------------------------------------------------------------------------
 
 
-async def list_equipment(pool: asyncpg.Pool, lab_slug: str, *, include_archived: bool) -> list[EquipmentRow]:
+async def list_equipment(
+    pool: asyncpg.Pool | asyncpg.Connection, lab_slug: str, *, include_archived: bool
+) -> list[EquipmentRow]:
     lab = await get_lab(pool, lab_slug)
     return await repository.list_equipment(pool, lab.id, include_archived=include_archived)
 

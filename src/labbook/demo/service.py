@@ -26,6 +26,8 @@ from labbook.slots import publishing, recurrence
 from labbook.slots import series as series_service
 from labbook.slots.schemas import Recurrence, SeriesCreate, SlotCreate, SlotUpdate, UnitRequest
 from labbook.timezones import zone
+from labbook.visits import service as visits
+from labbook.visits.schemas import VisitProposalCreate
 
 # Every demo person signs in with this password (demo only, never in production).
 DEMO_PASSWORD = "labbook-demo"
@@ -324,6 +326,15 @@ async def _insert_visit_requests(conn: asyncpg.Connection, loaded: _Loaded) -> N
                 requester.phone if requester else None,
             ),
         )
+        if request.proposal is not None:
+            starts_at, ends_at, message = request.proposal
+            await visits.propose_visit_time_in(
+                conn,
+                loaded.actor("manager"),
+                request.id,
+                VisitProposalCreate(starts_at=starts_at, ends_at=ends_at, message=message),
+                now=loaded.now,
+            )
 
 
 def _summary(story: Story, headline: str, *, dates: bool) -> str:
@@ -340,7 +351,7 @@ def _summary(story: Story, headline: str, *, dates: bool) -> str:
         f"  visiting organizations: {visitors}",
         f"  {len(story.slots)} slots (incl. a weekly argon TIG series of {story.series[0].count}), "
         f"{len(story.bookings)} bookings ({', '.join(statuses)}), "
-        f"{len(story.visit_requests)} visit request",
+        f"{len(story.visit_requests)} visit requests (one answered by the lab with another time)",
     ]
     if dates:
         lines.append(f"  closed on {story.holiday_date:%Y-%m-%d}: {story.holiday['en']}")

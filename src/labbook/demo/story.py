@@ -172,6 +172,8 @@ class VisitRequest:
     language: str
     purpose: str
     contact: str
+    # Another time the lab's manager offered, waiting for the organization's answer: (start, end, message).
+    proposal: tuple[datetime, datetime, str] | None = None
 
     @property
     def id(self) -> UUID:
@@ -929,6 +931,24 @@ def build_story(now: datetime) -> Story:
         "Физика үйірмесінің оқушылары дәнекерлеуді көріп, өздері байқап көргісі келеді.",
         "Гүлнар Омарова",
     )
+    # The college asked for two mornings; the lab has a group then and offers an afternoon instead.
+    counter = VisitRequest(
+        "alatau-tour",
+        "welding-institute",
+        "alatau-technical-college",
+        "director",
+        "tour",
+        (window(5, (2,), "10:00", "11:30"), window(5, (5,), "10:00", "11:30")),
+        15,
+        "16–17",
+        "ru",
+        "Студенты первого курса хотят увидеть сварочные посты перед практикой.",
+        "Марина Ковалёва",
+        proposal=(
+            *window(5, (2,), "15:00", "16:30"),
+            "Утром в эти дни у нас занятия. Можем принять вас во вторник после обеда.",
+        ),
+    )
 
     return Story(
         organizations=ORGANIZATIONS,
@@ -938,7 +958,7 @@ def build_story(now: datetime) -> Story:
         series=(series,),
         slots=tuple(slots),
         bookings=tuple(bookings),
-        visit_requests=(visit,),
+        visit_requests=(visit, counter),
         holiday=holiday,
         holiday_date=holiday_date,
     )

@@ -166,7 +166,7 @@ async def free_stations(
     if ends_at <= starts_at:
         raise ValidationFailed.field("ends_at", "must be after starts_at")
     async with pool.acquire() as conn:
-        lab = await catalog_repository.get_lab_by_slug(conn, slug)
+        lab = await catalog.find_lab(conn, slug)
         if lab is None or lab["is_archived"]:
             raise NotFound(f"no lab {slug!r}")
         units = await repository.list_lab_units(conn, lab["id"])

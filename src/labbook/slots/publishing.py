@@ -106,14 +106,17 @@ async def create_slot_in(
     data: SlotCreate,
     *,
     now: datetime | None = None,
+    agreed_by_lab: bool = False,
 ) -> asyncpg.Record:
     """Check every rule and insert one slot inside the caller's open transaction.
 
     Takes the lab lock itself; ``data.lab`` is ignored in favour of ``lab``. Returns the ``slots`` row.
+    ``agreed_by_lab``: the lab's manager already decided on this slot (a counter-proposal the visiting
+    organization now accepts), so the actor need not run the lab.
     Raises ``LabClosed``, ``LabCapacityExceeded``, ``OutsideOpeningHours``, ``UnitTaken``,
     ``EquipmentOutOfService``, ``ValidationFailed`` or ``Forbidden``.
     """
-    context = await locked_lab(conn, actor, lab["id"])
+    context = await locked_lab(conn, None if agreed_by_lab else actor, lab["id"])
     check_shape(data.kind, data.starts_at, data.ends_at, data.capacity, data.booking_deadline)
     check_not_past(data.starts_at, system_clock() if now is None else now)
     organization_id = await resolve_audience(conn, data.visibility, data.organization)

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -16,13 +18,16 @@ from litestar.status_codes import HTTP_200_OK
 from labbook.core.access import AUTHENTICATED, BOOKERS, MANAGERS
 from labbook.core.paging import MAX_OFFSET, Page
 from labbook.core.principal import Principal
+from labbook.slots.schemas import UnitRequest
 from labbook.timezones import zone
 from labbook.visits import service
-from labbook.visits.rows import VisitRequestRow
+from labbook.visits.rows import ProposalRow, VisitRequestRow
 from labbook.visits.schemas import (
+    Proposal,
     VisitAcceptance,
     VisitCancellation,
     VisitDecision,
+    VisitProposalCreate,
     VisitRequest,
     VisitRequestCreate,
     VisitStatus,
@@ -43,10 +48,11 @@ def visit_reply(row: VisitRequestRow) -> VisitRequest:
         kind=row.kind,
         windows=[
             WindowOut(
+                number=number,
                 starts_at=datetime.fromisoformat(w["starts_at"]).astimezone(tz),
                 ends_at=datetime.fromisoformat(w["ends_at"]).astimezone(tz),
             )
-            for w in row.windows
+            for number, w in enumerate(row.windows, start=1)
         ],
         headcount=row.headcount,
         age_group=row.age_group,
@@ -57,11 +63,31 @@ def visit_reply(row: VisitRequestRow) -> VisitRequest:
         contact_phone=row.contact_phone,
         status=row.status,
         response_message=row.response_message,
-        accepted_window=row.accepted_window,
+        accepted_window_number=None if row.accepted_window is None else row.accepted_window + 1,
+        proposal=_proposal_reply(row.proposal, tz),
         slot_id=row.slot_id,
         booking_id=row.booking_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def _proposal_reply(row: ProposalRow | None, tz: ZoneInfo) -> Proposal | None:
+    if row is None:
+        return None
+    return Proposal(
+        id=row.id,
+        starts_at=row.starts_at.astimezone(tz),
+        ends_at=row.ends_at.astimezone(tz),
+        title=row.title,
+        equipment=[msgspec.convert(e, UnitRequest) for e in row.equipment],
+        instructor_id=row.instructor_id,
+        outside_hours=row.is_outside_hours,
+        message=row.message,
+        status=row.status,
+        answer_message=row.answer_message,
+        created_at=row.created_at,
+        answered_at=row.answered_at,
     )
 
 
@@ -103,11 +129,57 @@ class VisitRequestController(Controller):
         opt={"access": MANAGERS},
         status_code=HTTP_200_OK,
         summary="Accept one window: a private slot and a confirmed booking, or what collides",
+        description=(
+            "`window_number` counts from 1, as `windows[].number` does. The slot holds the `equipment` "
+            "units given, exactly as a published slot would; a training group larger than its stations "
+            "hold (units × trainees per unit) is a 409 `too-few-stations`."
+        ),
     )
     async def accept_visit_request(
         self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitAcceptance]
     ) -> VisitRequest:
         return visit_reply(await service.accept_visit_request(pool, me, request_id, data))
+
+    @post(
+        "/{request_id:uuid}/propose",
+        opt={"access": MANAGERS},
+        status_code=HTTP_200_OK,
+        summary="Offer another time instead of the windows asked for; the organization answers it",
+        description=(
+            "The time is checked now as accepting it would be (stations, closures, opening hours, lab "
+            "capacity; a training group must fit on its stations). The request becomes `proposed`; "
+            "the slot and booking are made only when the organization accepts."
+        ),
+    )
+    async def propose_visit_time(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitProposalCreate]
+    ) -> VisitRequest:
+        return visit_reply(await service.propose_visit_time(pool, me, request_id, data))
+
+    @post(
+        "/{request_id:uuid}/proposal/accept",
+        opt={"access": BOOKERS},
+        status_code=HTTP_200_OK,
+        summary="Accept the time the lab proposed: a private slot and a confirmed booking",
+        description="Of two answers given at once one lands; the other is a 409 `illegal-transition`.",
+    )
+    async def accept_visit_proposal(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitDecision | None] = None
+    ) -> VisitRequest:
+        message = data.message if data else None
+        return visit_reply(await service.accept_visit_proposal(pool, me, request_id, message))
+
+    @post(
+        "/{request_id:uuid}/proposal/decline",
+        opt={"access": BOOKERS},
+        status_code=HTTP_200_OK,
+        summary="Decline the time the lab proposed: no slot is made, the request waits for the lab again",
+    )
+    async def decline_visit_proposal(
+        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitDecision | None] = None
+    ) -> VisitRequest:
+        message = data.message if data else None
+        return visit_reply(await service.decline_visit_proposal(pool, me, request_id, message))
 
     @post(
         "/{request_id:uuid}/decline",

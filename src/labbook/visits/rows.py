@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from labbook.core.rows import Row
 from labbook.schemas import Language
-from labbook.visits.schemas import VisitKind, VisitStatus
+from labbook.visits.schemas import ProposalStatus, VisitKind, VisitStatus
+
+
+class ProposalRow(Row):
+    """The lab's latest counter-proposal for a visit request."""
+
+    id: UUID
+    visit_request_id: UUID
+    proposed_by: UUID
+    starts_at: datetime
+    ends_at: datetime
+    title: dict[Language, str] | None
+    equipment: list[dict[str, Any]]
+    instructor_id: UUID | None
+    is_outside_hours: bool
+    message: str | None
+    status: ProposalStatus
+    answer_message: str | None
+    answered_by: UUID | None
+    created_at: datetime
+    answered_at: datetime | None
 
 
 class VisitRequestRow(Row):
@@ -37,3 +58,4 @@ class VisitRequestRow(Row):
     lab_slug: str
     lab_timezone: str
     organization_slug: str
+    proposal: ProposalRow | None

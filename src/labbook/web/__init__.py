@@ -20,6 +20,7 @@ from labbook.web.manager import route_handlers as manager_pages
 from labbook.web.manager_calendar import route_handlers as calendar_pages
 from labbook.web.manager_lab import route_handlers as lab_pages
 from labbook.web.manager_series import route_handlers as series_pages
+from labbook.web.manager_visits import route_handlers as manager_visit_pages
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language, no_such_page
 
@@ -51,6 +52,7 @@ pages = Router(
         *calendar_pages,
         *lab_pages,
         *series_pages,
+        *manager_visit_pages,
         no_such_page,
     ],
     opt={"web": True},

@@ -36,7 +36,7 @@ from labbook.settings import Settings
 from labbook.slots import service as slots
 from labbook.timezones import DEFAULT_TIMEZONE, zone
 from labbook.visits import service as visits
-from labbook.visits.schemas import VisitCancellation, VisitRequestCreate
+from labbook.visits.schemas import VisitCancellation, VisitDecision, VisitRequestCreate
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import LANGUAGE_NAMES, Gettext
@@ -80,6 +80,7 @@ WINDOW_ORDER = N_("The end must be after the start.")
 WINDOW_PAST = N_("Choose a time that is still ahead.")
 NO_SUCH_LAB = N_("Choose a lab from the list.")
 NO_ORGANIZATION = N_("Choose the organization this is for.")
+MESSAGE_TOO_LONG = N_("The message is too long.")
 
 
 def _seats_left(lang: str, seats_left: int) -> str:
@@ -612,6 +613,21 @@ class VisitRequestPages(Controller):
         me: Me,
         created: Flag = None,
         cancelled: Flag = None,
+        proposal_accepted: Flag = None,
+        proposal_declined: Flag = None,
+    ) -> Template:
+        return await self._requests(
+            request,
+            pool,
+            me,
+            created=bool(created),
+            cancelled=bool(cancelled),
+            proposal_accepted=bool(proposal_accepted),
+            proposal_declined=bool(proposal_declined),
+        )
+
+    async def _requests(
+        self, request: Request[Any, Any, Any], pool: Pool, me: Me, problem: str | None = None, **flags: bool
     ) -> Template:
         rows, total = await visits.list_visit_requests(
             pool, me, status=None, lab=None, limit=LIST_LIMIT, offset=0
@@ -627,9 +643,35 @@ class VisitRequestPages(Controller):
             requests=requests,
             total=total,
             lab_names=await _lab_names(pool, (row.lab_slug for row in rows)),
-            created=bool(created),
-            cancelled=bool(cancelled),
+            problem=problem,
+            **{
+                "created": False,
+                "cancelled": False,
+                "proposal_accepted": False,
+                "proposal_declined": False,
+                **flags,
+            },
         )
+
+    @post("/visit-requests/{request_id:uuid}/proposal")
+    async def answer_proposal(
+        self, request: Request[Any, Any, Any], pool: Pool, me: Me, request_id: FromPath[UUID]
+    ) -> Template | Redirect:
+        """Accept or decline the other time the lab proposed (the button says which)."""
+        lang = page_lang(request)
+        posted = await forms.values(request)
+        accept = posted.get("answer") == "accept"
+        try:
+            data = forms.decode({"message": posted.get("message")}, VisitDecision, lang)
+            answer = visits.accept_visit_proposal if accept else visits.decline_visit_proposal
+            await answer(pool, me, request_id, data.message)
+        except forms.FormInvalid:
+            return await self._requests(request, pool, me, problem=Gettext(lang).plain(MESSAGE_TOO_LONG))
+        except LabbookError as exc:
+            if exc.status in (403, 404):
+                raise
+            return await self._requests(request, pool, me, problem=explain(exc, lang)[0])
+        return see_other(f"/{lang}/visit-requests?proposal_{'accepted' if accept else 'declined'}=1")
 
     @post("/visit-requests/{request_id:uuid}/cancel")
     async def cancel_request(

@@ -24,6 +24,10 @@ SENTENCES = {
     "outside-opening-hours": N_("That time is outside the lab's opening hours."),
     "lab-capacity": N_("The lab cannot hold that many people at that time."),
     "unit-taken": N_("The equipment is already taken at that time."),
+    "too-few-stations": N_(
+        "The group does not fit on the stations chosen: %(headcount)s trainees, %(places)s places "
+        "on %(stations)s stations. Give the group more stations."
+    ),
     "illegal-transition": N_("This cannot be done any more: the status has already changed."),
     "not-found": N_("It no longer exists, or you may not see it."),
     "forbidden": N_("You may not do this."),

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page
 
+from labbook.demo.story import demo_id
 from tests.web.browser.conftest import (
     DESKTOP,
     LAB,
@@ -82,6 +83,8 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "publish-series": ("/manage/series/new", 200, "manager"),
     "manage-series": ("/manage/series/{series}", 200, "manager"),
     "manage-slot": ("/manage/slots/{slot}", 200, "manager"),
+    "manage-visits": ("/manage/visits/", 200, "manager"),
+    "manage-visit": ("/manage/visits/{visit}", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -121,6 +124,7 @@ async def test_page_is_accessible_and_fits_a_phone(
         series=world.slot["series_id"],
         booking=world.booking["id"],
         person=world.person_id,
+        visit=demo_id("visit-request/alatau-tour"),
     )
     page = tabs[who]
     await page.set_viewport_size(DESKTOP)
