@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
 from tests.factories import Factory
 
 
@@ -259,7 +259,7 @@ async def test_declining_a_counter_proposal_leaves_no_slot_and_the_request_waits
 
 
 async def test_who_may_propose_and_answer_and_what_is_refused(
-    client, pool: asyncpg.Pool, make: Factory, cast: Cast, slots_factory: SlotFactory, tig: asyncpg.Record
+    client, pool: asyncpg.Pool, make: Factory, cast: Cast, tig: asyncpg.Record
 ) -> None:
     asked = await _ask(client, cast)
     url = f"/api/v1/visit-requests/{asked['id']}"
@@ -277,9 +277,7 @@ async def test_who_may_propose_and_answer_and_what_is_refused(
     ).status_code == 422
     # A time the lab could not give is refused now, saying why, and nothing is offered.
     closure_start = datetime.fromisoformat(body["starts_at"]) - timedelta(hours=1)
-    await slots_factory.slot(
-        lab_id=cast.lab["id"], kind="closure", capacity=0, starts_in=closure_start - datetime.now(UTC)
-    )
+    await make.slot(cast.lab, closure_start, kind="closure", capacity=0)
     closed = await client.post(f"{url}/propose", json=body, headers=cast.manager.headers)
     assert closed.status_code == 409, closed.text
     assert closed.json()["type"] == "/problems/lab-closed"
@@ -321,10 +319,6 @@ async def test_who_may_propose_and_answer_and_what_is_refused(
 
 
 @pytest.fixture
-def slots_factory(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
-
-
 async def test_answers_given_at_once_to_one_proposal_give_exactly_one_result(
     live, pool: asyncpg.Pool, cast: Cast, tig: asyncpg.Record
 ) -> None:

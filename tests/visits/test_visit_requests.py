@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import pytest
 
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
 from tests.factories import Factory
 
 
@@ -18,11 +18,6 @@ async def cast(make: Factory) -> Cast:
     cast = await new_cast(make)
     await make.opening_hours(lab_id=cast.lab["id"], opens="08:00", closes="20:00")
     return cast
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 def _window(days: int, hour_utc: int = 5, hours: int = 2) -> dict[str, str]:
@@ -114,20 +109,13 @@ async def test_accepting_a_window_makes_a_private_slot_and_a_confirmed_booking(
 
 
 async def test_collision_says_what_collides_and_changes_nothing(
-    client, pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, make: Factory, cast: Cast
 ) -> None:
     asked = await _ask(client, cast)
     first = datetime.fromisoformat(asked["windows"][0]["starts_at"])
-    closure = await slots.slot(
-        lab_id=cast.lab["id"],
-        kind="closure",
-        capacity=0,
-        starts_in=first - datetime.now(UTC) - timedelta(hours=1),
-    )
+    closure = await make.slot(cast.lab, first - timedelta(hours=1), kind="closure", capacity=0)
     second = datetime.fromisoformat(asked["windows"][1]["starts_at"])
-    busy = await slots.slot(
-        lab_id=cast.lab["id"], capacity=cast.lab["capacity"], starts_in=second - datetime.now(UTC)
-    )
+    busy = await make.slot(cast.lab, second, capacity=cast.lab["capacity"])
     slots_before = await pool.fetchval("select count(*) from slots where lab_id = $1", cast.lab["id"])
 
     closed = await client.post(

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
+from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED, BOOKERS, MANAGERS
 from labbook.core.paging import MAX_OFFSET, Page
 from labbook.core.principal import Principal
@@ -97,9 +98,9 @@ class VisitRequestController(Controller):
 
     @post("/", opt={"access": BOOKERS}, summary="Ask a lab for a visit or training course")
     async def create_visit_request(
-        self, pool: Pool, me: Me, data: JSONBody[VisitRequestCreate]
+        self, pool: Pool, me: Me, clock: NamedDependency[Clock], data: JSONBody[VisitRequestCreate]
     ) -> VisitRequest:
-        return visit_reply(await service.request_visit(pool, me, data))
+        return visit_reply(await service.request_visit(pool, me, data, now=clock()))
 
     @get(
         "/",
@@ -136,9 +137,14 @@ class VisitRequestController(Controller):
         ),
     )
     async def accept_visit_request(
-        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitAcceptance]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        request_id: FromPath[UUID],
+        data: JSONBody[VisitAcceptance],
     ) -> VisitRequest:
-        return visit_reply(await service.accept_visit_request(pool, me, request_id, data))
+        return visit_reply(await service.accept_visit_request(pool, me, request_id, data, now=clock()))
 
     @post(
         "/{request_id:uuid}/propose",
@@ -152,9 +158,14 @@ class VisitRequestController(Controller):
         ),
     )
     async def propose_visit_time(
-        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitProposalCreate]
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        request_id: FromPath[UUID],
+        data: JSONBody[VisitProposalCreate],
     ) -> VisitRequest:
-        return visit_reply(await service.propose_visit_time(pool, me, request_id, data))
+        return visit_reply(await service.propose_visit_time(pool, me, request_id, data, now=clock()))
 
     @post(
         "/{request_id:uuid}/proposal/accept",
@@ -164,10 +175,15 @@ class VisitRequestController(Controller):
         description="Of two answers given at once one lands; the other is a 409 `illegal-transition`.",
     )
     async def accept_visit_proposal(
-        self, pool: Pool, me: Me, request_id: FromPath[UUID], data: JSONBody[VisitDecision | None] = None
+        self,
+        pool: Pool,
+        me: Me,
+        clock: NamedDependency[Clock],
+        request_id: FromPath[UUID],
+        data: JSONBody[VisitDecision | None] = None,
     ) -> VisitRequest:
         message = data.message if data else None
-        return visit_reply(await service.accept_visit_proposal(pool, me, request_id, message))
+        return visit_reply(await service.accept_visit_proposal(pool, me, request_id, message, now=clock()))
 
     @post(
         "/{request_id:uuid}/proposal/decline",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,8 +34,9 @@ def _illegal(row: VisitRequestRow | None, verb: str) -> IllegalTransition:
     return IllegalTransition(f"a {status} visit request cannot be {verb}", current_status=status)
 
 
-async def request_visit(pool: asyncpg.Pool, me: Principal, data: VisitRequestCreate) -> VisitRequestRow:
-    now = datetime.now(UTC)
+async def request_visit(
+    pool: asyncpg.Pool, me: Principal, data: VisitRequestCreate, *, now: datetime
+) -> VisitRequestRow:
     for index, window in enumerate(data.windows):
         check_dates(
             **{f"windows[{index}].starts_at": window.starts_at, f"windows[{index}].ends_at": window.ends_at}
@@ -196,7 +197,7 @@ async def _place_visit(
 
 
 async def accept_visit_request(
-    pool: asyncpg.Pool, me: Principal, request_id: UUID, data: VisitAcceptance
+    pool: asyncpg.Pool, me: Principal, request_id: UUID, data: VisitAcceptance, *, now: datetime
 ) -> VisitRequestRow:
     """Make a private slot for the requesting organization, holding the stations the manager chose,
     and book it whole, in one transaction.
@@ -228,6 +229,7 @@ async def accept_visit_request(
                 instructor_id=data.instructor_id,
                 outside_hours=data.outside_hours,
             ),
+            now=now,
         )
         accepted = await repository.decide(
             conn,
@@ -250,13 +252,13 @@ class _DryRun(Exception):
 
 
 async def propose_visit_time(
-    pool: asyncpg.Pool, me: Principal, request_id: UUID, data: VisitProposalCreate
+    pool: asyncpg.Pool, me: Principal, request_id: UUID, data: VisitProposalCreate, *, now: datetime
 ) -> VisitRequestRow:
     """Offer the organization another time. It is checked now as accepting it would be (stations,
     closures, hours, lab capacity), so the lab offers only what it can give; the slot itself is made
     when the organization accepts, and the rules are checked again then."""
     async with db.transaction(pool) as conn:
-        return await propose_visit_time_in(conn, me, request_id, data)
+        return await propose_visit_time_in(conn, me, request_id, data, now=now)
 
 
 async def propose_visit_time_in(
@@ -311,7 +313,7 @@ async def propose_visit_time_in(
 
 
 async def accept_visit_proposal(
-    pool: asyncpg.Pool, me: Principal, request_id: UUID, message: str | None
+    pool: asyncpg.Pool, me: Principal, request_id: UUID, message: str | None, *, now: datetime
 ) -> VisitRequestRow:
     """The organization takes the lab's other time: the slot and the confirmed booking are made now.
 
@@ -342,6 +344,7 @@ async def accept_visit_proposal(
                 outside_hours=proposal.is_outside_hours,
             ),
             agreed_by_lab=True,
+            now=now,
         )
         accepted = await repository.decide(
             conn,

@@ -564,7 +564,7 @@ class VisitRequestPages(Controller):
             )
             if errors:
                 raise forms.FormInvalid({})
-            await visits.request_visit(pool, me, data)
+            await visits.request_visit(pool, me, data, now=now_of(request))
         except forms.FormInvalid as exc:
             errors = {**exc.errors, **errors}
             if "headcount" in exc.errors and _as_int(fields.get("headcount")):
@@ -663,8 +663,10 @@ class VisitRequestPages(Controller):
         accept = posted.get("answer") == "accept"
         try:
             data = forms.decode({"message": posted.get("message")}, VisitDecision, lang)
-            answer = visits.accept_visit_proposal if accept else visits.decline_visit_proposal
-            await answer(pool, me, request_id, data.message)
+            if accept:
+                await visits.accept_visit_proposal(pool, me, request_id, data.message, now=now_of(request))
+            else:
+                await visits.decline_visit_proposal(pool, me, request_id, data.message)
         except forms.FormInvalid:
             return await self._requests(request, pool, me, problem=Gettext(lang).plain(MESSAGE_TOO_LONG))
         except LabbookError as exc:

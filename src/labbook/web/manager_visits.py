@@ -238,7 +238,7 @@ class ManagerVisitPages(Controller):
             )
             if errors:
                 raise forms.FormInvalid(errors)
-            await visits.accept_visit_request(pool, me, request_id, data)
+            await visits.accept_visit_request(pool, me, request_id, data, now=now_of(request))
         except forms.FormInvalid as exc:
             return await self._page(
                 request, pool, me, request_id, form="accept", posted=posted, errors={**exc.errors, **errors}
@@ -282,7 +282,7 @@ class ManagerVisitPages(Controller):
             )
             if errors:
                 raise forms.FormInvalid(errors)
-            await visits.propose_visit_time(pool, me, request_id, data)
+            await visits.propose_visit_time(pool, me, request_id, data, now=now_of(request))
         except forms.FormInvalid as exc:
             found = {**exc.errors, **errors}
             if "starts_at" in found or "ends_at" in found:
