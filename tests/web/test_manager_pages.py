@@ -325,3 +325,30 @@ async def test_a_manager_declines_a_visit_request_with_a_message(
         assert "Заявка на визит отклонена." in (await web.get(reply.headers["location"])).text
     row = await pool.fetchrow("select status, response_message from visit_requests where id = $1", request_id)
     assert (row["status"], row["response_message"]) == ("declined", "В эти дни лаборатория на ремонте")
+
+
+async def test_the_desk_shows_maintenance_and_closures_of_the_week(
+    settings: Settings, make: Factory, pool: asyncpg.Pool, desk: Desk
+) -> None:
+    """Downtime in the manager's labs over the next 7 days is on the desk; later or elsewhere is not."""
+    soon = datetime.now(UTC).replace(microsecond=0)
+    service = await make.slot(
+        desk.lab, soon + timedelta(days=3), kind="maintenance", capacity=0, title={"en": "Gas lines checked"}
+    )
+    closed = await make.slot(desk.lab, soon + timedelta(days=5), kind="closure", capacity=0, title={})
+    later = await make.slot(
+        desk.lab, soon + timedelta(days=9), kind="maintenance", capacity=0, title={"en": "Later service"}
+    )
+    elsewhere = await make.slot(
+        await make.lab(), soon + timedelta(days=2), kind="closure", capacity=0, title={"en": "Other lab"}
+    )
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang="en")
+        page = (await web.get("/en/manage/")).text
+    section = page.split('id="downtime"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/en/manage/slots/{service["id"]}"' in section
+    assert "Gas lines checked" in section
+    assert f'href="/en/manage/slots/{closed["id"]}"' in section
+    assert section.index(str(service["id"])) < section.index(str(closed["id"]))
+    assert str(later["id"]) not in section
+    assert str(elsewhere["id"]) not in section

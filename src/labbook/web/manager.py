@@ -33,6 +33,7 @@ from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
 from labbook.web.pages import now_of, page_lang, render, see_other, visit_request_shown
 from labbook.web.problems import explain
+from labbook.web.public import KIND_NAMES
 
 Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
@@ -55,6 +56,7 @@ UNITS = N_("Enter how many stations: a whole number from 0.")
 DEADLINE = N_("Give the deadline as a date and a time.")
 CHECK_FIRST = N_("Give the date, the start and the end, then check again.")
 PUBLISHED_KINDS = ("training", "tour", "event", "maintenance", "closure")
+DOWNTIME_KINDS = ("maintenance", "closure")
 TEACHING_ROLES = ("instructor", "lab_manager")
 ACTIVE_BOOKINGS = ("pending", "confirmed", "waitlisted")
 # A session holds at most a few dozen groups; a change reaching more is shown in part.
@@ -212,6 +214,8 @@ class ManagerPages(Controller):
         )
         requests = [visit_request_shown(row) for row in rows]
         shown = [*pending, *week]
+        labs = await catalog.labs_run_by(pool, me)
+        downtime = await _downtime(pool, me, labs, now)
         return render(
             request,
             "manager/dashboard.html",
@@ -231,8 +235,34 @@ class ManagerPages(Controller):
             errors=errors or {},
             values=posted or {},
             ticked=set((posted or {}).get("booking") or []),
-            my_labs=await catalog.labs_run_by(pool, me),
+            my_labs=labs,
+            downtime=downtime,
+            kind_names=KIND_NAMES,
         )
+
+
+async def _downtime(
+    pool: asyncpg.Pool, me: Principal, labs: list[LabRow], now: datetime
+) -> list[dict[str, Any]]:
+    """Maintenance and closures in the manager's labs over the next 7 days, soonest first."""
+    found: list[dict[str, Any]] = []
+    for lab in labs:
+        for kind in DOWNTIME_KINDS:
+            rows, _ = await slots.list_slots(
+                pool,
+                me,
+                lab=lab.slug,
+                starts_at=now,
+                ends_at=now + timedelta(days=7),
+                kind=kind,
+                has_seats=False,
+                include_cancelled=False,
+                limit=WEEK_LIMIT,
+                offset=0,
+                now=now,
+            )
+            found.extend({**dict(row), "lab_name": lab.name} for row in rows)
+    return sorted(found, key=lambda row: row["starts_at"])
 
 
 async def my_labs(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
