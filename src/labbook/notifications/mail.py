@@ -1,0 +1,50 @@
+"""One e-mail message as RFC 5322 bytes: plain text, HTML and an optional iTIP invitation, no I/O.
+
+The parts are alternatives of one ``multipart/alternative``: mail programs show the richest they
+understand, and Gmail, Outlook and Apple Mail read the ``text/calendar; method=...`` part as an
+invitation to add or update (or remove) the event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from uuid import UUID
+
+
+def message_id(uid: UUID, sender: str) -> str:
+    """A Message-ID unique to this message, kept by every delivery attempt of it."""
+    return f"<{uid}@{sender.rpartition('@')[2]}>"
+
+
+def compose(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    language: str,
+    message_id: str,
+    date: datetime,
+    unsubscribe: str,
+    calendar: bytes | None = None,
+    method: str | None = None,
+) -> bytes:
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    if calendar is not None and method is not None:
+        message.add_alternative(calendar.decode(), subtype="calendar", params={"method": method})
+    # after the parts: making the message multipart moves every Content-* header into its first part
+    message["Content-Language"] = language
+    return message.as_bytes()

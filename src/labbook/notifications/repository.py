@@ -1,0 +1,196 @@
+"""SQL of notifications: what a booking notice needs to know, and the e-mail messages labbook keeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from labbook.core.rows import Row, many, maybe
+
+BOOKING_NOTICE = """
+select b.id, b.status, b.status_message, b.headcount, b.language, b.contact_name, b.contact_email,
+       b.contact_phone, b.notes, b.organization_id, b.sequence,
+       s.title, s.starts_at, s.ends_at, s.kind,
+       l.id as lab_id, l.slug as lab_slug, l.name as lab_name, l.timezone as lab_timezone,
+       l.building, l.room, l.address,
+       o.name as organization_name,
+       (select p.language from people p
+        where lower(p.email) = lower(b.contact_email) and p.is_active
+        limit 1) as contact_language
+from bookings b
+join slots s on s.id = b.slot_id
+join labs l on l.id = s.lab_id
+join organizations o on o.id = b.organization_id
+where b.id = $1
+"""
+LAB_MANAGERS = """
+select p.email, p.full_name, p.language
+from lab_managers m join people p on p.id = m.person_id
+where m.lab_id = $1 and p.is_active
+order by lower(p.email)
+"""
+# Who cancelled decides who is told: the organization that booked, or the lab.
+CANCELLED_BY_ORGANIZATION = """
+select p.organization_id
+from audit_events a join people p on p.id = a.actor_id
+where a.object_type = 'booking' and a.object_id = $1::text and a.action = 'booking.cancel'
+order by a.id desc
+limit 1
+"""
+_MESSAGE_COLUMNS = """
+id, message_id, kind, recipient, language, subject, booking_id, status, attempts, last_error,
+created_at, sent_at
+"""
+INSERT_MESSAGE = f"""
+insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id)
+values ($1, $2, $3, $4, $5, $6, $7, $8)
+on conflict (dedupe_key) do nothing
+returning {_MESSAGE_COLUMNS}
+"""
+# A message being delivered stays locked until its outcome is written: a second worker holding the
+# same job skips it rather than send it again.
+CLAIM_MESSAGE = f"""
+select {_MESSAGE_COLUMNS}, raw from mail_messages where id = $1 for update skip locked
+"""
+MARK_SENT = "update mail_messages set status = 'sent', sent_at = now(), attempts = attempts + 1 where id = $1"
+KEEP_IN_OUTBOX = "update mail_messages set status = 'outbox' where id = $1 and status = 'queued'"
+MARK_FAILED = f"""
+update mail_messages
+set attempts = attempts + 1, last_error = $2,
+    status = case when attempts + 1 >= $3 then 'dead' else status end
+where id = $1
+returning {_MESSAGE_COLUMNS}
+"""
+# A job for pgqueuer's workers, written like the trigger in migrations/0101 writes one: inside the
+# caller's transaction. (pgqueuer's own ``enqueue`` sends its JSON as text, which this pool's JSON
+# codec would encode a second time.)
+ENQUEUE_JOB = "insert into pgqueuer (priority, entrypoint, status, payload) values (0, $1, 'queued', $2)"
+LIST_MESSAGES = f"""
+select {_MESSAGE_COLUMNS} from mail_messages
+where ($1::text is null or status = $1)
+order by created_at desc, id
+limit $2 offset $3
+"""
+COUNT_MESSAGES = "select count(*) from mail_messages where ($1::text is null or status = $1)"
+GET_MESSAGE = f"select {_MESSAGE_COLUMNS}, raw from mail_messages where id = $1"
+
+
+class BookingNotice(Row):
+    id: UUID
+    status: str
+    status_message: str | None
+    headcount: int
+    language: str
+    contact_name: str
+    contact_email: str | None
+    contact_phone: str | None
+    notes: str | None
+    organization_id: int
+    sequence: int
+    title: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    kind: str
+    lab_id: int
+    lab_slug: str
+    lab_name: dict[str, str]
+    lab_timezone: str
+    building: str | None
+    room: str | None
+    address: str | None
+    organization_name: dict[str, str]
+    contact_language: str | None
+
+
+class Recipient(Row):
+    email: str
+    full_name: str
+    language: str
+
+
+class Message(Row):
+    id: UUID
+    message_id: str
+    kind: str
+    recipient: str
+    language: str
+    subject: str
+    booking_id: UUID | None
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class MessageText(Message):
+    raw: bytes
+
+
+async def get_booking_notice(conn: asyncpg.Connection, booking_id: UUID) -> BookingNotice | None:
+    return maybe(BookingNotice, await conn.fetchrow(BOOKING_NOTICE, booking_id))
+
+
+async def list_lab_managers(conn: asyncpg.Connection, lab_id: int) -> list[Recipient]:
+    return many(Recipient, await conn.fetch(LAB_MANAGERS, lab_id))
+
+
+async def get_canceller_organization(conn: asyncpg.Connection, booking_id: UUID) -> int | None:
+    organization_id: int | None = await conn.fetchval(CANCELLED_BY_ORGANIZATION, str(booking_id))
+    return organization_id
+
+
+async def insert_message(
+    conn: asyncpg.Connection,
+    *,
+    dedupe_key: str,
+    message_id: str,
+    kind: str,
+    recipient: str,
+    language: str,
+    subject: str,
+    raw: bytes,
+    booking_id: UUID | None,
+) -> Message | None:
+    """The new message, or ``None`` when one with ``dedupe_key`` was written before."""
+    record = await conn.fetchrow(
+        INSERT_MESSAGE, dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id
+    )
+    return maybe(Message, record)
+
+
+async def claim_message(conn: asyncpg.Connection, message_id: UUID) -> MessageText | None:
+    """Lock one message for delivery; ``None`` when it is gone or another worker holds it."""
+    return maybe(MessageText, await conn.fetchrow(CLAIM_MESSAGE, message_id))
+
+
+async def mark_sent(conn: asyncpg.Connection, message_id: UUID) -> None:
+    await conn.execute(MARK_SENT, message_id)
+
+
+async def keep_in_outbox(conn: asyncpg.Connection, message_id: UUID) -> None:
+    await conn.execute(KEEP_IN_OUTBOX, message_id)
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, message_id: UUID, error: str, *, max_attempts: int
+) -> Message | None:
+    return maybe(Message, await conn.fetchrow(MARK_FAILED, message_id, error, max_attempts))
+
+
+async def enqueue_job(conn: asyncpg.Connection, entrypoint: str, payload: bytes) -> None:
+    await conn.execute(ENQUEUE_JOB, entrypoint, payload)
+
+
+async def list_messages(
+    conn: asyncpg.Connection, *, status: str | None, limit: int, offset: int
+) -> tuple[list[Message], int]:
+    rows = many(Message, await conn.fetch(LIST_MESSAGES, status, limit, offset))
+    total: int = await conn.fetchval(COUNT_MESSAGES, status)
+    return rows, total
+
+
+async def get_message(conn: asyncpg.Connection, message_id: UUID) -> MessageText | None:
+    return maybe(MessageText, await conn.fetchrow(GET_MESSAGE, message_id))

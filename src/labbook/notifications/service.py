@@ -1,0 +1,284 @@
+"""Who is told what about a booking, writing the messages, and delivering them.
+
+A booking change arrives as a ``booking_changed`` job that the change's own transaction enqueued
+(migrations/0101). Handling it writes one message per recipient into ``mail_messages`` and enqueues
+a ``send_mail`` job for each, in one transaction: a job handled twice writes nothing twice
+(``dedupe_key``). Delivering holds the message row locked until its outcome is written, so a second
+worker skips it, and a message the server accepted is marked sent before anything else happens.
+A delivery the server could not take is retried with growing delays; after ``Retry.attempts`` it is
+dead, and stays visible in the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import aiosmtplib
+import asyncpg
+import msgspec
+from pgqueuer.errors import RetryRequested
+
+from labbook import db
+from labbook.errors import NotFound
+from labbook.feeds import service as feeds
+from labbook.feeds.events import lab_location, reading_order
+from labbook.notifications import itip, mail, messages, repository, smtp
+from labbook.notifications.repository import BookingNotice, Message, MessageText, Recipient
+from labbook.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BOOKING_CHANGED = "booking_changed"
+SEND_MAIL = "send_mail"
+DIRECTOR = "director"
+MANAGER = "manager"
+# Messages to the visiting organization carry the event from its feed: added or updated, or removed.
+_INVITES = {
+    "booking_received": itip.REQUEST,
+    "booking_confirmed": itip.REQUEST,
+    "booking_promoted": itip.REQUEST,
+    "booking_declined": itip.CANCEL,
+    "booking_cancelled": itip.CANCEL,
+}
+
+
+class BookingChange(msgspec.Struct, kw_only=True):
+    """A ``booking_changed`` job's payload: the booking and the status the change left it in."""
+
+    booking_id: UUID
+    status: str
+    previous_status: str | None
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """How delivery is retried: ``first`` after the first failure, doubling up to ``longest``."""
+
+    first: timedelta = timedelta(seconds=15)
+    longest: timedelta = timedelta(minutes=15)
+    attempts: int = 12
+
+    def delay(self, attempts: int) -> timedelta:
+        return min(self.first * 2 ** max(attempts - 1, 0), self.longest)
+
+
+_decode_change = msgspec.json.Decoder(BookingChange).decode
+
+
+def decode_change(payload: bytes | None) -> BookingChange:
+    return _decode_change(payload or b"")
+
+
+def sender(settings: Settings) -> str:
+    if settings.mail_from:
+        return settings.mail_from
+    host = settings.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return f"labbook@{host}"
+
+
+def kinds_for(change: BookingChange, *, cancelled_by_visitor: bool) -> list[tuple[str, str]]:
+    """(kind, audience) of every notice a change calls for."""
+    previous, status = change.previous_status, change.status
+    if status == "pending" and previous is None:
+        return [("booking_received", DIRECTOR), ("booking_requested", MANAGER)]
+    if status == "confirmed" and previous is None:
+        return [("booking_confirmed", DIRECTOR)]
+    if previous == "waitlisted" and status in ("pending", "confirmed"):
+        promoted = [("booking_promoted", DIRECTOR)]
+        return [*promoted, ("booking_requested", MANAGER)] if status == "pending" else promoted
+    if status == "confirmed":
+        return [("booking_confirmed", DIRECTOR)]
+    if status == "declined":
+        return [("booking_declined", DIRECTOR)]
+    if status == "cancelled" and previous in ("pending", "confirmed"):
+        return [("booking_withdrawn", MANAGER)] if cancelled_by_visitor else [("booking_cancelled", DIRECTOR)]
+    return []
+
+
+def _director(booking: BookingNotice) -> list[Recipient]:
+    if not booking.contact_email:
+        return []
+    language = booking.contact_language or booking.language
+    return [Recipient(email=booking.contact_email, full_name=booking.contact_name, language=language)]
+
+
+async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: BookingChange) -> int:
+    """Write and enqueue the messages one booking change calls for; returns how many were new.
+
+    A change that a later one already overtook (a booking confirmed before its "received" notice
+    was written) is left to the later change's notice, which tells what is true now.
+    """
+    async with db.transaction(pool) as conn:
+        booking = await repository.get_booking_notice(conn, change.booking_id)
+        if booking is None or booking.sequence != change.sequence:
+            return 0
+        canceller = None
+        if change.status == "cancelled":
+            canceller = await repository.get_canceller_organization(conn, booking.id)
+        written = 0
+        for kind, audience in kinds_for(change, cancelled_by_visitor=canceller == booking.organization_id):
+            if audience == DIRECTOR:
+                recipients = _director(booking)
+            else:
+                recipients = await repository.list_lab_managers(conn, booking.lab_id)
+            for recipient in recipients:
+                written += await _write(conn, settings, booking, kind, audience, recipient)
+        return written
+
+
+async def _write(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    booking: BookingNotice,
+    kind: str,
+    audience: str,
+    recipient: Recipient,
+) -> int:
+    lang = recipient.language
+    base = settings.base_url
+    link = f"{base}/{lang}/bookings/{booking.id}" if audience == DIRECTOR else f"{base}/{lang}/manage/"
+    contact = " · ".join(p for p in (booking.contact_name, booking.contact_email, booking.contact_phone) if p)
+    rendered = messages.render(
+        kind,
+        lang,
+        {
+            "audience": audience,
+            "title": messages.pick(booking.title, lang),
+            "lab": messages.pick(booking.lab_name, lang),
+            "date": messages.day(booking.starts_at, booking.lab_timezone, lang),
+            "when": messages.when(booking.starts_at, booking.ends_at, booking.lab_timezone, lang),
+            "location": lab_location(
+                {
+                    "name": booking.lab_name,
+                    "building": booking.building,
+                    "room": booking.room,
+                    "address": booking.address,
+                },
+                reading_order(lang),
+            ),
+            "organization": messages.pick(booking.organization_name, lang),
+            "headcount": booking.headcount,
+            "status": booking.status,
+            "status_message": booking.status_message if kind == "booking_declined" else None,
+            "contact": contact,
+            "notes": booking.notes,
+            "link": link,
+            "account_link": f"{base}/{lang}/account",
+        },
+    )
+    from_address = sender(settings)
+    method = _INVITES.get(kind)
+    calendar = None
+    if method is not None:
+        event = await feeds.booking_event(conn, booking.id, settings, lang)
+        if event is not None:
+            calendar = itip.invitation(
+                event, method=method, attendee_email=recipient.email, attendee_name=recipient.full_name
+            )
+    uid = uuid4()
+    header_id = mail.message_id(uid, from_address)
+    raw = mail.compose(
+        sender=from_address,
+        recipient=recipient.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        language=lang,
+        message_id=header_id,
+        date=datetime.now(UTC),
+        unsubscribe=f"{base}/{lang}/account",
+        calendar=calendar,
+        method=method,
+    )
+    row = await repository.insert_message(
+        conn,
+        dedupe_key=f"{kind}:{booking.id}:{booking.sequence}:{recipient.email.lower()}",
+        message_id=header_id,
+        kind=kind,
+        recipient=recipient.email,
+        language=lang,
+        subject=rendered.subject,
+        raw=raw,
+        booking_id=booking.id,
+    )
+    if row is None:
+        return 0
+    await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
+    return 1
+
+
+async def deliver(pool: asyncpg.Pool, settings: Settings, message_id: UUID, *, retry: Retry) -> str:
+    """Hand one message to the SMTP server, or keep it in the outbox when there is none.
+
+    Returns the message's status afterwards (``busy`` when another worker is delivering it);
+    raises ``RetryRequested`` when the server could not take it and attempts remain.
+    """
+    failed: Message | None = None
+    async with db.transaction(pool) as conn:
+        message = await repository.claim_message(conn, message_id)
+        if message is None:
+            return "busy"
+        if message.status != "queued":
+            return message.status
+        if settings.smtp_url is None:
+            await repository.keep_in_outbox(conn, message.id)
+            return "outbox"
+        try:
+            await smtp.send(
+                smtp.parse_url(settings.smtp_url),
+                sender=sender(settings),
+                recipient=message.recipient,
+                raw=message.raw,
+            )
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            # a refusal that a retry cannot change is dead at once
+            limit = message.attempts + 1 if smtp.is_permanent(exc) else retry.attempts
+            error = f"{type(exc).__name__}: {exc}"
+            failed = await repository.mark_failed(conn, message.id, error, max_attempts=limit)
+            log.warning("mail %s to %s not delivered: %s", message.message_id, message.recipient, exc)
+        else:
+            await repository.mark_sent(conn, message.id)
+            return "sent"
+    assert failed is not None
+    if failed.status == "dead":
+        log.error(
+            "mail %s to %s is dead after %d attempts", failed.message_id, failed.recipient, failed.attempts
+        )
+        return "dead"
+    raise RetryRequested(delay=retry.delay(failed.attempts), reason=failed.last_error)
+
+
+# ---- reading the outbox -------------------------------------------------------------------------
+
+STATUSES: Sequence[str] = ("queued", "outbox", "sent", "dead")
+
+
+async def list_messages(
+    pool: asyncpg.Pool, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Message], int]:
+    """The newest messages first, with how many there are in all."""
+    async with pool.acquire() as conn:
+        return await list_messages_in(conn, status=status, limit=limit, offset=offset)
+
+
+async def list_messages_in(
+    conn: asyncpg.Connection, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Message], int]:
+    return await repository.list_messages(conn, status=status, limit=limit, offset=offset)
+
+
+async def get_message(pool: asyncpg.Pool, message_id: UUID) -> MessageText:
+    async with pool.acquire() as conn:
+        return await get_message_in(conn, message_id)
+
+
+async def get_message_in(conn: asyncpg.Connection, message_id: UUID) -> MessageText:
+    message = await repository.get_message(conn, message_id)
+    if message is None:
+        raise NotFound("no such message")
+    return message
