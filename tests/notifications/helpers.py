@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email import message_from_bytes, policy
@@ -53,8 +53,10 @@ class Inbox:
 
 
 @contextlib.contextmanager
-def smtp_server(port: int | None = None, **options: Any):
-    inbox = Inbox()
+def smtp_server(
+    port: int | None = None, *, handler: Inbox | None = None, **options: Any
+) -> Iterator[tuple[Inbox, Controller]]:
+    inbox = handler or Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port or free_port(), **options)
     controller.start()
     try:
