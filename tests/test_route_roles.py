@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from labbook.notifications import service as notifications
+from labbook.settings import Settings
 from tests.factories import Factory, Person
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -50,6 +53,7 @@ class World:
     invitation_path: str
     start: datetime
     counter: list[int] = field(default_factory=lambda: [0])
+    mail_message_id: str = ""
 
     def later(self, hours: int = 0) -> tuple[str, str]:
         """A fresh one-hour window each call, far from every other object in the world."""
@@ -137,6 +141,14 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
     invitation = await created(f"/api/v1/people/{people['instructor'].id}/invitations", {}, admin)
     feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
+    # the booking's e-mail, written as the job worker writes it
+    change = notifications.BookingChange(
+        booking_id=UUID(booking["id"]), status="confirmed", previous_status=None, sequence=0
+    )
+    await notifications.write_booking_notices(make.pool, Settings(), change)
+    mail_message_id = await make.pool.fetchval(
+        "select id::text from mail_messages where booking_id = $1", booking["id"]
+    )
     return World(
         people=people,
         host=host["slug"],
@@ -152,6 +164,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         director_feed_token=feed_token["token"],
         invitation_path=invitation["url"].split("://", 1)[1].split("/", 1)[1],
         start=start,
+        mail_message_id=mail_message_id,
     )
 
 
@@ -658,6 +671,13 @@ CASES: list[Case] = [
         "/{lang:str}/manage/visit-requests/{request_id:uuid}/decline",
         MANAGERS,
         lambda w: f"/en/manage/visit-requests/{w.visit_id}/decline",
+    ),
+    case("GET", "/{lang:str}/admin/outbox", {"admin"}, lambda w: "/en/admin/outbox/"),
+    case(
+        "GET",
+        "/{lang:str}/admin/outbox/{message_id:uuid}",
+        {"admin"},
+        lambda w: f"/en/admin/outbox/{w.mail_message_id}",
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

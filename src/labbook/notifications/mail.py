@@ -7,9 +7,11 @@ invitation to add or update (or remove) the event.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, default
 from email.utils import format_datetime
 from uuid import UUID
 
@@ -48,3 +50,35 @@ def compose(
     # after the parts: making the message multipart moves every Content-* header into its first part
     message["Content-Language"] = language
     return message.as_bytes()
+
+
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """What a person reading the outbox sees of one message."""
+
+    sender: str
+    recipient: str
+    subject: str
+    date: str
+    message_id: str
+    text: str
+    calendar_method: str | None
+    calendar: str | None
+
+
+def read(raw: bytes) -> Readable:
+    """The headers, the plain text and the invitation of a message that ``compose`` wrote."""
+    message = message_from_bytes(raw, policy=default)
+    assert isinstance(message, EmailMessage)
+    text = message.get_body(("plain",))
+    calendar = message.get_body(("calendar",))
+    return Readable(
+        sender=str(message["From"]),
+        recipient=str(message["To"]),
+        subject=str(message["Subject"]),
+        date=str(message["Date"]),
+        message_id=str(message["Message-ID"]),
+        text=text.get_content() if text is not None else "",
+        calendar_method=str(calendar.get_param("method")) if calendar is not None else None,
+        calendar=calendar.get_content() if calendar is not None else None,
+    )

@@ -101,11 +101,14 @@ class Rendered:
 
 
 def when(starts_at: datetime, ends_at: datetime, tz: str, lang: str) -> str:
-    """ "8 December 2026, 10:00–12:00 (Almaty time)" in the reader's language, in the lab's zone."""
+    """ "8 December 2026, 10:00–12:00 (Kazakhstan Time, GMT+05:00)" in the reader's language, in the
+    lab's zone (the name of the zone as it is on that day, so never a summer time Almaty no longer has)."""
     local = zone(tz)
     day = format_datetime(starts_at, "d MMMM y, HH:mm", tzinfo=local, locale=lang)
     end = format_time(ends_at, "HH:mm", tzinfo=local, locale=lang)
-    return f"{day}–{end} ({get_timezone_name(local, 'long', locale=lang)})"
+    name = get_timezone_name(starts_at.astimezone(local), "long", locale=lang)
+    offset = format_datetime(starts_at, "ZZZZ", tzinfo=local, locale=lang)
+    return f"{day}–{end} ({name}, {offset})"
 
 
 def day(starts_at: datetime, tz: str, lang: str) -> str:

@@ -282,3 +282,9 @@ async def get_message_in(conn: asyncpg.Connection, message_id: UUID) -> MessageT
     if message is None:
         raise NotFound("no such message")
     return message
+
+
+async def read_message(pool: asyncpg.Pool, message_id: UUID) -> tuple[MessageText, mail.Readable]:
+    """One message with what its reader would see."""
+    message = await get_message(pool, message_id)
+    return message, mail.read(message.raw)

@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException
 from litestar.static_files import create_static_files_router
 
 from labbook.errors import LabbookError
+from labbook.web.admin_outbox import route_handlers as outbox_pages
 from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
 from labbook.web.forms import check_page
@@ -33,7 +34,15 @@ SECURITY_HEADERS = [
 
 pages = Router(
     path="/",
-    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages, *manager_pages, no_such_page],
+    route_handlers=[
+        choose_language,
+        PublicPages,
+        AuthPages,
+        *director_pages,
+        *manager_pages,
+        *outbox_pages,
+        no_such_page,
+    ],
     opt={"web": True},
     guards=[check_page],
     exception_handlers={LabbookError: error_page, HTTPException: error_page},

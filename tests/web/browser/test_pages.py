@@ -16,6 +16,7 @@ from tests.web.browser.conftest import (
     LAB,
     LANGS,
     Site,
+    _signed_in_state,
     assert_accessible,
     assert_fits_phone,
     visit,
@@ -43,6 +44,8 @@ async def world(site: Site, training: list[dict[str, Any]]) -> World:
     return World(slot=training[-1], booking=upcoming[0])
 
 
+ADMIN = "admin@labbook.demo"
+
 # name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director or manager)
 PAGES: dict[str, tuple[str, int, str]] = {
     "home": ("/", 200, "nobody"),
@@ -60,6 +63,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "account": ("/account", 200, "director"),
     "lab-desk": ("/manage/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
+    "outbox": ("/admin/outbox/", 200, "admin"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -69,8 +73,9 @@ PAGES: dict[str, tuple[str, int, str]] = {
 async def tabs(
     browser: Browser, site: Site, director_state: dict[str, Any], manager_state: dict[str, Any]
 ) -> AsyncIterator[dict[str, Page]]:
-    """One page signed out, one as the demo director and one as the manager, shared by the checks below."""
-    states = {"nobody": None, "director": director_state, "manager": manager_state}
+    """One page signed out, one each as the demo director, manager and admin, for the checks below."""
+    admin_state = await _signed_in_state(browser, site, ADMIN)
+    states = {"nobody": None, "director": director_state, "manager": manager_state, "admin": admin_state}
     contexts = {
         who: await browser.new_context(base_url=site.base, viewport=DESKTOP, storage_state=state)
         for who, state in states.items()
