@@ -65,16 +65,18 @@ def smtp_server(
         controller.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[T | None]], what: str) -> T:
+async def eventually(
+    check: Callable[[], Awaitable[T | None]], what: str, *, deadline: float = DEADLINE_SECONDS
+) -> T:
     """Poll ``check`` until it returns something, or fail naming ``what`` at the deadline."""
     loop = asyncio.get_running_loop()
-    ends = loop.time() + DEADLINE_SECONDS
+    ends = loop.time() + deadline
     while True:
         found = await check()
         if found:
             return found
         if loop.time() > ends:
-            raise AssertionError(f"still waiting for {what} after {DEADLINE_SECONDS:.0f} s")
+            raise AssertionError(f"still waiting for {what} after {deadline:.0f} s")
         await asyncio.sleep(0.05)
 
 

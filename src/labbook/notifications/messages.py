@@ -45,6 +45,8 @@ SUBJECTS: Mapping[str, str] = {
     "booking_promoted": N_("A place became free: %(title)s, %(date)s"),
     "booking_requested": N_("New booking to approve: %(organization)s, %(date)s"),
     "booking_withdrawn": N_("Booking cancelled by the visitor: %(organization)s, %(date)s"),
+    "booking_reminder": N_("Reminder: %(title)s, %(date)s"),
+    "lab_digest": N_("Tomorrow's visits to %(lab)s, %(date)s"),
 }
 STATUSES: Mapping[str, str] = {
     "pending": N_("waiting for the lab's answer"),
@@ -132,4 +134,21 @@ def render(kind: str, lang: str, context: Mapping[str, Any]) -> Rendered:
         subject=subject,
         text=env.get_template("booking.txt").render(values, subject=subject),
         html=env.get_template("booking.html").render(values, subject=subject),
+    )
+
+
+def render_digest(lang: str, context: Mapping[str, Any]) -> Rendered:
+    """A lab manager's list of tomorrow's visits; ``context["visits"]`` holds one mapping per group."""
+    env = _environment(lang)
+    gettext = translations(lang).gettext
+    values = {
+        **context,
+        "lang": lang,
+        "statuses": {code: gettext(text) for code, text in STATUSES.items()},
+    }
+    subject = gettext(SUBJECTS["lab_digest"]) % {"lab": context["lab"], "date": context["date"]}
+    return Rendered(
+        subject=subject,
+        text=env.get_template("digest.txt").render(values, subject=subject),
+        html=env.get_template("digest.html").render(values, subject=subject),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from uuid import UUID
 
 import asyncpg
@@ -38,6 +38,51 @@ from audit_events a join people p on p.id = a.actor_id
 where a.object_type = 'booking' and a.object_id = $1::text and a.action = 'booking.cancel'
 order by a.id desc
 limit 1
+"""
+# Confirmed bookings whose lab's reminder time has come, not reminded yet for this start time, and
+# booked before that time (a booking made inside the window was just confirmed: no reminder needed).
+DUE_REMINDERS = """
+select b.id, b.sequence
+from bookings b
+join slots s on s.id = b.slot_id
+join labs l on l.id = s.lab_id
+where b.status = 'confirmed' and s.status = 'active' and l.reminder_hours > 0
+  and s.starts_at > now()
+  and s.starts_at <= now() + make_interval(hours => l.reminder_hours)
+  and b.created_at < s.starts_at - make_interval(hours => l.reminder_hours)
+  and not exists (
+      select 1 from mail_messages m
+      where m.booking_id = b.id and m.kind = 'booking_reminder'
+        and m.dedupe_key
+            like 'booking_reminder:' || b.id || ':' || extract(epoch from s.starts_at)::bigint || ':%'
+  )
+order by s.starts_at
+limit $1
+"""
+# Labs whose local day has reached the digest time: their local date, and tomorrow's span.
+DUE_DIGESTS = """
+select l.id, l.name, l.timezone, (now() at time zone l.timezone)::date as today,
+       ((now() at time zone l.timezone)::date + 1)::timestamp at time zone l.timezone as starts,
+       ((now() at time zone l.timezone)::date + 2)::timestamp at time zone l.timezone as ends
+from labs l
+where not l.is_archived
+  and (now() at time zone l.timezone)::time >= $1::time
+  and exists (select 1 from lab_managers m where m.lab_id = l.id)
+  and not exists (
+      select 1 from mail_messages m
+      where m.kind = 'lab_digest'
+        and m.dedupe_key like 'lab_digest:' || l.id || ':' || (now() at time zone l.timezone)::date || ':%'
+  )
+"""
+TOMORROWS_VISITS = """
+select s.starts_at, s.ends_at, s.title, o.name as organization_name, b.headcount, b.status,
+       b.contact_name, b.contact_email, b.contact_phone
+from bookings b
+join slots s on s.id = b.slot_id
+join organizations o on o.id = b.organization_id
+where s.lab_id = $1 and s.status = 'active' and b.status in ('pending', 'confirmed')
+  and s.starts_at >= $2 and s.starts_at < $3
+order by s.starts_at, b.created_at, b.id
 """
 _MESSAGE_COLUMNS = """
 id, message_id, kind, recipient, language, subject, booking_id, status, attempts, last_error,
@@ -104,6 +149,32 @@ class BookingNotice(Row):
     contact_language: str | None
 
 
+class DueReminder(Row):
+    id: UUID
+    sequence: int
+
+
+class DueDigest(Row):
+    id: int
+    name: dict[str, str]
+    timezone: str
+    today: date
+    starts: datetime
+    ends: datetime
+
+
+class Visit(Row):
+    starts_at: datetime
+    ends_at: datetime
+    title: dict[str, str]
+    organization_name: dict[str, str]
+    headcount: int
+    status: str
+    contact_name: str
+    contact_email: str | None
+    contact_phone: str | None
+
+
 class Recipient(Row):
     email: str
     full_name: str
@@ -131,6 +202,18 @@ class MessageText(Message):
 
 async def get_booking_notice(conn: asyncpg.Connection, booking_id: UUID) -> BookingNotice | None:
     return maybe(BookingNotice, await conn.fetchrow(BOOKING_NOTICE, booking_id))
+
+
+async def list_due_reminders(conn: asyncpg.Connection, *, limit: int) -> list[DueReminder]:
+    return many(DueReminder, await conn.fetch(DUE_REMINDERS, limit))
+
+
+async def list_due_digests(conn: asyncpg.Connection, *, at: time) -> list[DueDigest]:
+    return many(DueDigest, await conn.fetch(DUE_DIGESTS, at))
+
+
+async def list_visits(conn: asyncpg.Connection, lab_id: int, starts: datetime, ends: datetime) -> list[Visit]:
+    return many(Visit, await conn.fetch(TOMORROWS_VISITS, lab_id, starts, ends))
 
 
 async def list_lab_managers(conn: asyncpg.Connection, lab_id: int) -> list[Recipient]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 import aiosmtplib
@@ -27,8 +27,16 @@ from labbook.errors import NotFound
 from labbook.feeds import service as feeds
 from labbook.feeds.events import lab_location, reading_order
 from labbook.notifications import itip, mail, messages, repository, smtp
-from labbook.notifications.repository import BookingNotice, Message, MessageText, Recipient
+from labbook.notifications.repository import (
+    BookingNotice,
+    DueDigest,
+    Message,
+    MessageText,
+    Recipient,
+    Visit,
+)
 from labbook.settings import Settings
+from labbook.timezones import zone
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +146,11 @@ async def _write(
     kind: str,
     audience: str,
     recipient: Recipient,
+    *,
+    occasion: str | None = None,
 ) -> int:
+    """Write one notice about ``booking``; ``occasion`` tells this notice from others of its kind
+    (by default the booking's sequence: one notice per change)."""
     lang = recipient.language
     base = settings.base_url
     link = f"{base}/{lang}/bookings/{booking.id}" if audience == DIRECTOR else f"{base}/{lang}/manage/"
@@ -195,9 +207,9 @@ async def _write(
         calendar=calendar,
         method=method,
     )
-    row = await repository.insert_message(
+    return await _keep(
         conn,
-        dedupe_key=f"{kind}:{booking.id}:{booking.sequence}:{recipient.email.lower()}",
+        dedupe_key=f"{kind}:{booking.id}:{occasion or booking.sequence}:{recipient.email.lower()}",
         message_id=header_id,
         kind=kind,
         recipient=recipient.email,
@@ -206,10 +218,131 @@ async def _write(
         raw=raw,
         booking_id=booking.id,
     )
+
+
+async def _keep(
+    conn: asyncpg.Connection,
+    *,
+    dedupe_key: str,
+    message_id: str,
+    kind: str,
+    recipient: str,
+    language: str,
+    subject: str,
+    raw: bytes,
+    booking_id: UUID | None,
+) -> int:
+    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new."""
+    row = await repository.insert_message(
+        conn,
+        dedupe_key=dedupe_key,
+        message_id=message_id,
+        kind=kind,
+        recipient=recipient,
+        language=language,
+        subject=subject,
+        raw=raw,
+        booking_id=booking_id,
+    )
     if row is None:
         return 0
     await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
     return 1
+
+
+# ---- scheduled: reminders and the daily digest --------------------------------------------------
+
+REMINDER_BATCH = 200
+# When lab managers get the list of tomorrow's visits, in each lab's own time zone.
+DIGEST_TIME = time(17, 0)
+
+
+async def send_due_reminders(pool: asyncpg.Pool, settings: Settings) -> int:
+    """Remind visitors whose lab's reminder time (``labs.reminder_hours`` before the start) has come.
+
+    Runs every minute on every worker's schedule; the dedupe key (booking, start time, recipient)
+    makes each reminder once-only, and a slot that moves gets a reminder for its new time.
+    """
+    async with pool.acquire() as conn:
+        due = await repository.list_due_reminders(conn, limit=REMINDER_BATCH)
+    written = 0
+    for item in due:
+        async with db.transaction(pool) as conn:
+            booking = await repository.get_booking_notice(conn, item.id)
+            if booking is None or booking.status != "confirmed":
+                continue
+            occasion = str(int(booking.starts_at.timestamp()))
+            for recipient in _director(booking):
+                written += await _write(
+                    conn, settings, booking, "booking_reminder", DIRECTOR, recipient, occasion=occasion
+                )
+    return written
+
+
+async def send_due_digests(pool: asyncpg.Pool, settings: Settings, *, at: time = DIGEST_TIME) -> int:
+    """Tell each lab's managers about tomorrow's visits, once a day after ``at`` in the lab's zone."""
+    async with pool.acquire() as conn:
+        labs = await repository.list_due_digests(conn, at=at)
+    written = 0
+    for lab in labs:
+        async with db.transaction(pool) as conn:
+            visits = await repository.list_visits(conn, lab.id, lab.starts, lab.ends)
+            if not visits:
+                continue
+            for manager in await repository.list_lab_managers(conn, lab.id):
+                written += await _write_digest(conn, settings, lab, visits, manager)
+    return written
+
+
+async def _write_digest(
+    conn: asyncpg.Connection, settings: Settings, lab: DueDigest, visits: list[Visit], manager: Recipient
+) -> int:
+    lang = manager.language
+    local = zone(lab.timezone)
+    rendered = messages.render_digest(
+        lang,
+        {
+            "lab": messages.pick(lab.name, lang),
+            "date": messages.day(lab.starts, lab.timezone, lang),
+            "people": sum(v.headcount for v in visits),
+            "visits": [
+                {
+                    "time": f"{v.starts_at.astimezone(local):%H:%M}–{v.ends_at.astimezone(local):%H:%M}",
+                    "title": messages.pick(v.title, lang),
+                    "organization": messages.pick(v.organization_name, lang),
+                    "headcount": v.headcount,
+                    "status": v.status,
+                    "contact": " · ".join(p for p in (v.contact_name, v.contact_email, v.contact_phone) if p),
+                }
+                for v in visits
+            ],
+            "link": f"{settings.base_url}/{lang}/manage/",
+        },
+    )
+    from_address = sender(settings)
+    header_id = mail.message_id(uuid4(), from_address)
+    raw = mail.compose(
+        sender=from_address,
+        recipient=manager.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        language=lang,
+        message_id=header_id,
+        date=datetime.now(UTC),
+        unsubscribe=f"{settings.base_url}/{lang}/account",
+    )
+    return await _keep(
+        conn,
+        dedupe_key=f"lab_digest:{lab.id}:{lab.today.isoformat()}:{manager.email.lower()}",
+        message_id=header_id,
+        kind="lab_digest",
+        recipient=manager.email,
+        language=lang,
+        subject=rendered.subject,
+        raw=raw,
+        booking_id=None,
+    )
 
 
 async def deliver(pool: asyncpg.Pool, settings: Settings, message_id: UUID, *, retry: Retry) -> str:

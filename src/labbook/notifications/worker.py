@@ -16,6 +16,7 @@ from uuid import UUID
 import asyncpg
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
+from pgqueuer.models import Schedule
 from pgqueuer.types import QueueExecutionMode
 
 from labbook import db
@@ -50,6 +51,16 @@ def build(
     @pgq.entrypoint(service.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
     async def send_mail(job: Job) -> None:
         await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)
+
+    # Every minute on every worker: pgqueuer runs each schedule once per tick across all workers, and
+    # the messages' dedupe keys keep a reminder or a digest once-only even if a tick were run twice.
+    @pgq.schedule("send_reminders", "* * * * *")
+    async def send_reminders(schedule: Schedule) -> None:
+        await service.send_due_reminders(pool, settings)
+
+    @pgq.schedule("send_digests", "* * * * *")
+    async def send_digests(schedule: Schedule) -> None:
+        await service.send_due_digests(pool, settings)
 
     return pgq
 
