@@ -54,6 +54,8 @@ class World:
     start: datetime
     counter: list[int] = field(default_factory=lambda: [0])
     mail_message_id: str = ""
+    webhook_id: str = ""
+    webhook_delivery_id: str = ""
 
     def later(self, hours: int = 0) -> tuple[str, str]:
         """A fresh one-hour window each call, far from every other object in the world."""
@@ -141,13 +143,19 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
     invitation = await created(f"/api/v1/people/{people['instructor'].id}/invitations", {}, admin)
     feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
-    # the booking's e-mail, written as the job worker writes it
+    webhook = await created(
+        "/api/v1/webhooks", {"url": "https://example.kz/hook", "events": ["booking.created"]}, admin
+    )
+    # the booking's e-mail and webhook delivery, written as the job worker writes them
     change = notifications.BookingChange(
         booking_id=UUID(booking["id"]), status="confirmed", previous_status=None, sequence=0
     )
     await notifications.write_booking_notices(make.pool, Settings(), change)
     mail_message_id = await make.pool.fetchval(
         "select id::text from mail_messages where booking_id = $1", booking["id"]
+    )
+    webhook_delivery_id = await make.pool.fetchval(
+        "select id::text from webhook_deliveries where endpoint_id = $1", UUID(webhook["id"])
     )
     return World(
         people=people,
@@ -165,6 +173,8 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         invitation_path=invitation["url"].split("://", 1)[1].split("/", 1)[1],
         start=start,
         mail_message_id=mail_message_id,
+        webhook_id=webhook["id"],
+        webhook_delivery_id=webhook_delivery_id,
     )
 
 
@@ -671,6 +681,26 @@ CASES: list[Case] = [
         "/{lang:str}/manage/visit-requests/{request_id:uuid}/decline",
         MANAGERS,
         lambda w: f"/en/manage/visit-requests/{w.visit_id}/decline",
+    ),
+    case(
+        "POST",
+        f"{V1}/webhooks",
+        {"admin"},
+        lambda w: f"{V1}/webhooks",
+        lambda w: {"url": "https://example.kz/other", "events": ["booking.confirmed"]},
+    ),
+    case("GET", f"{V1}/webhooks", {"admin"}, lambda w: f"{V1}/webhooks"),
+    case(
+        "GET",
+        f"{V1}/webhooks/{{endpoint_id:uuid}}/deliveries",
+        {"admin"},
+        lambda w: f"{V1}/webhooks/{w.webhook_id}/deliveries",
+    ),
+    case(
+        "POST",
+        f"{V1}/webhooks/deliveries/{{delivery_id:uuid}}/replay",
+        {"admin"},
+        lambda w: f"{V1}/webhooks/deliveries/{w.webhook_delivery_id}/replay",
     ),
     case("GET", "/{lang:str}/admin/outbox", {"admin"}, lambda w: "/en/admin/outbox/"),
     case(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 
-from labbook.core.rows import Row, many, maybe
+from labbook.core.rows import Row, many, maybe, one
 
 BOOKING_NOTICE = """
 select b.id, b.status, b.status_message, b.headcount, b.language, b.contact_name, b.contact_email,
@@ -120,6 +120,83 @@ limit $2 offset $3
 """
 COUNT_MESSAGES = "select count(*) from mail_messages where ($1::text is null or status = $1)"
 GET_MESSAGE = f"select {_MESSAGE_COLUMNS}, raw from mail_messages where id = $1"
+
+
+_ENDPOINT_COLUMNS = "id, url, events, description, is_active, created_at"
+INSERT_ENDPOINT = f"""
+insert into webhook_endpoints (url, secret, events, description, created_by)
+values ($1, $2, $3, $4, $5)
+returning {_ENDPOINT_COLUMNS}
+"""
+LIST_ENDPOINTS = f"select {_ENDPOINT_COLUMNS} from webhook_endpoints order by created_at, id"
+GET_ENDPOINT = f"select {_ENDPOINT_COLUMNS} from webhook_endpoints where id = $1"
+SUBSCRIBED_ENDPOINTS = "select id from webhook_endpoints where is_active and $1 = any(events) order by id"
+_DELIVERY_COLUMNS = """
+id, endpoint_id, event_type, webhook_id, status, attempts, last_status_code, last_error, created_at,
+delivered_at
+"""
+INSERT_DELIVERY = f"""
+insert into webhook_deliveries (endpoint_id, event_type, webhook_id, dedupe_key, payload)
+values ($1, $2, $3, $4, $5)
+on conflict (dedupe_key) do nothing
+returning {_DELIVERY_COLUMNS}
+"""
+CLAIM_DELIVERY = """
+select d.id, d.endpoint_id, d.event_type, d.webhook_id, d.status, d.attempts, d.last_status_code,
+       d.last_error, d.created_at, d.delivered_at, d.payload::text as body, e.url, e.secret
+from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+where d.id = $1
+for update of d skip locked
+"""
+MARK_DELIVERED = """
+update webhook_deliveries
+set status = 'delivered', delivered_at = now(), attempts = attempts + 1, last_status_code = $2,
+    last_error = null
+where id = $1
+"""
+MARK_DELIVERY_FAILED = f"""
+update webhook_deliveries
+set attempts = attempts + 1, last_status_code = $2, last_error = $3,
+    status = case when attempts + 1 >= $4 then 'dead' else status end
+where id = $1
+returning {_DELIVERY_COLUMNS}
+"""
+REPLAY_DELIVERY = f"""
+update webhook_deliveries set status = 'pending', delivered_at = null where id = $1
+returning {_DELIVERY_COLUMNS}
+"""
+LIST_DELIVERIES = f"""
+select {_DELIVERY_COLUMNS} from webhook_deliveries where endpoint_id = $1
+order by created_at desc, id limit $2 offset $3
+"""
+
+
+class Endpoint(Row):
+    id: UUID
+    url: str
+    events: list[str]
+    description: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class Delivery(Row):
+    id: UUID
+    endpoint_id: UUID
+    event_type: str
+    webhook_id: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+class DeliveryToSend(Delivery):
+    body: str
+    url: str
+    secret: str
 
 
 class BookingNotice(Row):
@@ -277,3 +354,66 @@ async def list_messages(
 
 async def get_message(conn: asyncpg.Connection, message_id: UUID) -> MessageText | None:
     return maybe(MessageText, await conn.fetchrow(GET_MESSAGE, message_id))
+
+
+async def insert_endpoint(
+    conn: asyncpg.Connection,
+    *,
+    url: str,
+    secret: str,
+    events: list[str],
+    description: str | None,
+    created_by: UUID | None,
+) -> Endpoint:
+    return one(Endpoint, await conn.fetchrow(INSERT_ENDPOINT, url, secret, events, description, created_by))
+
+
+async def list_endpoints(conn: asyncpg.Connection) -> list[Endpoint]:
+    return many(Endpoint, await conn.fetch(LIST_ENDPOINTS))
+
+
+async def get_endpoint(conn: asyncpg.Connection, endpoint_id: UUID) -> Endpoint | None:
+    return maybe(Endpoint, await conn.fetchrow(GET_ENDPOINT, endpoint_id))
+
+
+async def list_subscribed_endpoints(conn: asyncpg.Connection, event_type: str) -> list[UUID]:
+    return [r["id"] for r in await conn.fetch(SUBSCRIBED_ENDPOINTS, event_type)]
+
+
+async def insert_delivery(
+    conn: asyncpg.Connection,
+    *,
+    endpoint_id: UUID,
+    event_type: str,
+    webhook_id: str,
+    dedupe_key: str,
+    payload: dict[str, object],
+) -> Delivery | None:
+    record = await conn.fetchrow(INSERT_DELIVERY, endpoint_id, event_type, webhook_id, dedupe_key, payload)
+    return maybe(Delivery, record)
+
+
+async def claim_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> DeliveryToSend | None:
+    return maybe(DeliveryToSend, await conn.fetchrow(CLAIM_DELIVERY, delivery_id))
+
+
+async def mark_delivered(conn: asyncpg.Connection, delivery_id: UUID, status_code: int) -> None:
+    await conn.execute(MARK_DELIVERED, delivery_id, status_code)
+
+
+async def mark_delivery_failed(
+    conn: asyncpg.Connection, delivery_id: UUID, status_code: int | None, error: str, *, max_attempts: int
+) -> Delivery:
+    return one(
+        Delivery, await conn.fetchrow(MARK_DELIVERY_FAILED, delivery_id, status_code, error, max_attempts)
+    )
+
+
+async def replay_delivery(conn: asyncpg.Connection, delivery_id: UUID) -> Delivery | None:
+    return maybe(Delivery, await conn.fetchrow(REPLAY_DELIVERY, delivery_id))
+
+
+async def list_deliveries(
+    conn: asyncpg.Connection, endpoint_id: UUID, *, limit: int, offset: int
+) -> list[Delivery]:
+    return many(Delivery, await conn.fetch(LIST_DELIVERIES, endpoint_id, limit, offset))

@@ -19,17 +19,22 @@ from uuid import UUID, uuid4
 
 import aiosmtplib
 import asyncpg
+import httpx
 import msgspec
 from pgqueuer.errors import RetryRequested
 
 from labbook import db
-from labbook.errors import NotFound
+from labbook.audit import service as audit
+from labbook.core.principal import Principal
+from labbook.errors import NotFound, ValidationFailed
 from labbook.feeds import service as feeds
 from labbook.feeds.events import lab_location, reading_order
-from labbook.notifications import itip, mail, messages, repository, smtp
+from labbook.notifications import itip, mail, messages, repository, smtp, webhooks
 from labbook.notifications.repository import (
     BookingNotice,
+    Delivery,
     DueDigest,
+    Endpoint,
     Message,
     MessageText,
     Recipient,
@@ -123,7 +128,11 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
     """
     async with db.transaction(pool) as conn:
         booking = await repository.get_booking_notice(conn, change.booking_id)
-        if booking is None or booking.sequence != change.sequence:
+        if booking is None:
+            return 0
+        # Webhooks hear of every change, overtaken or not: programs keep their own state.
+        await _write_webhooks(conn, booking, change)
+        if booking.sequence != change.sequence:
             return 0
         canceller = None
         if change.status == "cancelled":
@@ -248,6 +257,125 @@ async def _keep(
         return 0
     await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
     return 1
+
+
+# ---- webhooks -------------------------------------------------------------------------------------
+
+DELIVER_WEBHOOK = "deliver_webhook"
+WEBHOOK_TIMEOUT_SECONDS = 10
+
+
+async def _write_webhooks(conn: asyncpg.Connection, booking: BookingNotice, change: BookingChange) -> None:
+    event_type = webhooks.event_for(change.status, change.previous_status)
+    if event_type is None:
+        return
+    payload: dict[str, object] = {
+        "type": event_type,
+        "timestamp": datetime.now(UTC),
+        "data": {
+            "booking_id": booking.id,
+            "status": change.status,
+            "previous_status": change.previous_status,
+            "sequence": change.sequence,
+            "lab": booking.lab_slug,
+            "title": booking.title,
+            "starts_at": booking.starts_at,
+            "ends_at": booking.ends_at,
+            "headcount": booking.headcount,
+            "organization_id": booking.organization_id,
+        },
+    }
+    for endpoint_id in await repository.list_subscribed_endpoints(conn, event_type):
+        delivery = await repository.insert_delivery(
+            conn,
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            webhook_id=f"msg_{uuid4().hex}",
+            dedupe_key=f"{endpoint_id}:{booking.id}:{change.sequence}:{event_type}",
+            payload=payload,
+        )
+        if delivery is not None:
+            await repository.enqueue_job(conn, DELIVER_WEBHOOK, str(delivery.id).encode())
+
+
+async def register_endpoint(
+    pool: asyncpg.Pool, me: Principal, *, url: str, events: list[str], description: str | None
+) -> tuple[Endpoint, str]:
+    """A new endpoint and its signing secret (shown this once)."""
+    if not webhooks.acceptable_url(url):
+        raise ValidationFailed.field("url", "an https:// address (http:// only to this machine)")
+    unknown = sorted(set(events) - set(webhooks.EVENTS))
+    if unknown or not events:
+        raise ValidationFailed.field("events", f"choose from {', '.join(webhooks.EVENTS)}")
+    secret = webhooks.new_secret()
+    async with db.transaction(pool) as conn:
+        endpoint = await repository.insert_endpoint(
+            conn,
+            url=url,
+            secret=secret,
+            events=sorted(set(events)),
+            description=description,
+            created_by=me.person_id,
+        )
+        await audit.record(conn, me, "webhook.create", "webhook_endpoint", endpoint.id, after=endpoint)
+    return endpoint, secret
+
+
+async def list_endpoints(pool: asyncpg.Pool) -> list[Endpoint]:
+    async with pool.acquire() as conn:
+        return await repository.list_endpoints(conn)
+
+
+async def list_deliveries(
+    pool: asyncpg.Pool, endpoint_id: UUID, *, limit: int = 50, offset: int = 0
+) -> list[Delivery]:
+    """The delivery log of one endpoint, newest first; failures stay in it with their last error."""
+    async with pool.acquire() as conn:
+        if await repository.get_endpoint(conn, endpoint_id) is None:
+            raise NotFound("no such webhook endpoint")
+        return await repository.list_deliveries(conn, endpoint_id, limit=limit, offset=offset)
+
+
+async def replay_delivery(pool: asyncpg.Pool, me: Principal, delivery_id: UUID) -> Delivery:
+    """Send a delivery again, with its own webhook-id (receivers that saw it drop the repeat)."""
+    async with db.transaction(pool) as conn:
+        delivery = await repository.replay_delivery(conn, delivery_id)
+        if delivery is None:
+            raise NotFound("no such webhook delivery")
+        await repository.enqueue_job(conn, DELIVER_WEBHOOK, str(delivery.id).encode())
+        await audit.record(conn, me, "webhook.replay", "webhook_delivery", delivery.id, after=delivery)
+    return delivery
+
+
+async def deliver_webhook(pool: asyncpg.Pool, delivery_id: UUID, *, retry: Retry) -> str:
+    """POST one delivery to its endpoint; 2xx is delivered, anything else is retried, then dead."""
+    failed: Delivery | None = None
+    async with db.transaction(pool) as conn:
+        delivery = await repository.claim_delivery(conn, delivery_id)
+        if delivery is None:
+            return "busy"
+        if delivery.status != "pending":
+            return delivery.status
+        body = delivery.body.encode()
+        headers = webhooks.headers(delivery.secret, delivery.webhook_id, datetime.now(UTC), body)
+        status_code: int | None = None
+        try:
+            async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as http:
+                response = await http.post(delivery.url, content=body, headers=headers)
+            status_code = response.status_code
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            failed = await repository.mark_delivery_failed(
+                conn, delivery.id, status_code, error[:1000], max_attempts=retry.attempts
+            )
+        else:
+            await repository.mark_delivered(conn, delivery.id, status_code)
+            return "delivered"
+    assert failed is not None
+    if failed.status == "dead":
+        return "dead"
+    raise RetryRequested(delay=retry.delay(failed.attempts), reason=failed.last_error)
 
 
 # ---- scheduled: reminders and the daily digest --------------------------------------------------

@@ -52,6 +52,10 @@ def build(
     async def send_mail(job: Job) -> None:
         await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)
 
+    @pgq.entrypoint(service.DELIVER_WEBHOOK, on_failure="hold", executor_factory=_retrying)
+    async def deliver_webhook(job: Job) -> None:
+        await service.deliver_webhook(pool, UUID((job.payload or b"").decode()), retry=retry)
+
     # Every minute on every worker: pgqueuer runs each schedule once per tick across all workers, and
     # the messages' dedupe keys keep a reminder or a digest once-only even if a tick were run twice.
     @pgq.schedule("send_reminders", "* * * * *")
