@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -127,3 +128,46 @@ async def test_confirmed_then_cancelled_booking_arrives_as_request_then_cancel(
     assert again.vevent.uid.value == uid
     assert int(again.vevent.sequence.value) == int(cancel["SEQUENCE"])
     assert second["Message-ID"] != first["Message-ID"]
+
+
+async def test_a_moved_slot_sends_an_invitation_that_moves_the_event(
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+) -> None:
+    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    with smtp_server() as (inbox, controller):
+        async with running_worker(settings.with_changes(smtp_url=f"smtp://127.0.0.1:{controller.port}")):
+            created = await client.post(
+                f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
+            )
+            assert created.status_code == 201, created.text
+
+            async def confirmed() -> list[EmailMessage]:
+                return inbox.to(cast.director.email)
+
+            [first] = await eventually(confirmed, "the confirmation")
+            later = slot["starts_at"] + timedelta(days=1, hours=1)
+            moved = await client.patch(
+                f"/api/v1/slots/{slot['id']}",
+                json={
+                    "starts_at": later.isoformat(),
+                    "ends_at": (later + timedelta(hours=2)).isoformat(),
+                    "outside_hours": True,
+                },
+                headers=cast.manager.headers,
+            )
+            assert moved.status_code == 200, moved.text
+
+            async def both() -> list[EmailMessage] | None:
+                received = inbox.to(cast.director.email)
+                return received if len(received) == 2 else None
+
+            _, second = await eventually(both, "the new time")
+
+    assert second["Subject"].startswith("Сапардың жаңа уақыты")  # the director reads Kazakh
+    _, before = _event(_calendar_part(first)[1])
+    method, ics = _calendar_part(second)
+    assert method == "REQUEST"
+    _, after = _event(ics)
+    assert str(after["UID"]) == str(before["UID"])
+    assert int(after["SEQUENCE"]) > int(before["SEQUENCE"])
+    assert after.decoded("DTSTART") == later

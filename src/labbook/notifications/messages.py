@@ -46,6 +46,7 @@ SUBJECTS: Mapping[str, str] = {
     "booking_requested": N_("New booking to approve: %(organization)s, %(date)s"),
     "booking_withdrawn": N_("Booking cancelled by the visitor: %(organization)s, %(date)s"),
     "booking_reminder": N_("Reminder: %(title)s, %(date)s"),
+    "booking_moved": N_("New time for your visit: %(title)s, %(date)s"),
     "lab_digest": N_("Tomorrow's visits to %(lab)s, %(date)s"),
 }
 STATUSES: Mapping[str, str] = {

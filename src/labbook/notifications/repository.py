@@ -31,6 +31,13 @@ from lab_managers m join people p on p.id = m.person_id
 where m.lab_id = $1 and p.is_active
 order by lower(p.email)
 """
+# The bookings of a slot whose visitors expect to come.
+SLOT_BOOKINGS = """
+select b.id from bookings b
+where b.slot_id = $1 and b.status in ('pending', 'confirmed')
+order by b.created_at, b.id
+"""
+SLOT_SEQUENCE = "select sequence from slots where id = $1"
 # Who cancelled decides who is told: the organization that booked, or the lab.
 CANCELLED_BY_ORGANIZATION = """
 select p.organization_id
@@ -291,6 +298,15 @@ async def list_due_digests(conn: asyncpg.Connection, *, at: time) -> list[DueDig
 
 async def list_visits(conn: asyncpg.Connection, lab_id: int, starts: datetime, ends: datetime) -> list[Visit]:
     return many(Visit, await conn.fetch(TOMORROWS_VISITS, lab_id, starts, ends))
+
+
+async def list_slot_bookings(conn: asyncpg.Connection, slot_id: UUID) -> list[UUID]:
+    return [r["id"] for r in await conn.fetch(SLOT_BOOKINGS, slot_id)]
+
+
+async def get_slot_sequence(conn: asyncpg.Connection, slot_id: UUID) -> int | None:
+    sequence: int | None = await conn.fetchval(SLOT_SEQUENCE, slot_id)
+    return sequence
 
 
 async def list_lab_managers(conn: asyncpg.Connection, lab_id: int) -> list[Recipient]:

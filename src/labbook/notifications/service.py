@@ -46,6 +46,7 @@ from labbook.timezones import zone
 log = logging.getLogger(__name__)
 
 BOOKING_CHANGED = "booking_changed"
+SLOT_CHANGED = "slot_changed"
 SEND_MAIL = "send_mail"
 DIRECTOR = "director"
 MANAGER = "manager"
@@ -54,6 +55,7 @@ _INVITES = {
     "booking_received": itip.REQUEST,
     "booking_confirmed": itip.REQUEST,
     "booking_promoted": itip.REQUEST,
+    "booking_moved": itip.REQUEST,
     "booking_declined": itip.CANCEL,
     "booking_cancelled": itip.CANCEL,
 }
@@ -80,7 +82,19 @@ class Retry:
         return min(self.first * 2 ** max(attempts - 1, 0), self.longest)
 
 
+class SlotChange(msgspec.Struct, kw_only=True):
+    """A ``slot_changed`` job's payload: the slot whose times changed, and its sequence then."""
+
+    slot_id: UUID
+    sequence: int
+
+
 _decode_change = msgspec.json.Decoder(BookingChange).decode
+_decode_slot_change = msgspec.json.Decoder(SlotChange).decode
+
+
+def decode_slot_change(payload: bytes | None) -> SlotChange:
+    return _decode_slot_change(payload or b"")
 
 
 def decode_change(payload: bytes | None) -> BookingChange:
@@ -146,6 +160,27 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
             for recipient in recipients:
                 written += await _write(conn, settings, booking, kind, audience, recipient)
         return written
+
+
+async def write_slot_notices(pool: asyncpg.Pool, settings: Settings, change: SlotChange) -> int:
+    """Tell the visitors of a slot whose times changed, with an invitation that moves the event.
+
+    A change that a later one overtook is left to the later one's notice.
+    """
+    written = 0
+    async with db.transaction(pool) as conn:
+        if await repository.get_slot_sequence(conn, change.slot_id) != change.sequence:
+            return 0
+        occasion = f"slot{change.sequence}"
+        for booking_id in await repository.list_slot_bookings(conn, change.slot_id):
+            booking = await repository.get_booking_notice(conn, booking_id)
+            if booking is None:
+                continue
+            for recipient in _director(booking):
+                written += await _write(
+                    conn, settings, booking, "booking_moved", DIRECTOR, recipient, occasion=occasion
+                )
+    return written
 
 
 async def _write(

@@ -48,6 +48,10 @@ def build(
     async def booking_changed(job: Job) -> None:
         await service.write_booking_notices(pool, settings, service.decode_change(job.payload))
 
+    @pgq.entrypoint(service.SLOT_CHANGED, on_failure="hold", executor_factory=_retrying)
+    async def slot_changed(job: Job) -> None:
+        await service.write_slot_notices(pool, settings, service.decode_slot_change(job.payload))
+
     @pgq.entrypoint(service.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
     async def send_mail(job: Job) -> None:
         await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)
