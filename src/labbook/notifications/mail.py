@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes
+from email.header import Header
 from email.message import EmailMessage
 from email.policy import SMTP, default
 from email.utils import format_datetime
 from uuid import UUID
+
+_SUBJECT_PLACEHOLDER = "labbook-subject-placeholder"
 
 
 def message_id(uid: UUID, sender: str) -> str:
@@ -38,7 +41,7 @@ def compose(
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = recipient
-    message["Subject"] = subject
+    message["Subject"] = _SUBJECT_PLACEHOLDER
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
@@ -49,7 +52,13 @@ def compose(
         message.add_alternative(calendar.decode(), subtype="calendar", params={"method": method})
     # after the parts: making the message multipart moves every Content-* header into its first part
     message["Content-Language"] = language
-    return message.as_bytes()
+    # The modern folder moves the space between two words out of the encoded-words when it folds a
+    # long non-ASCII subject, and RFC 2047 readers then drop it ("Институтсварки"); the classic
+    # ``Header`` keeps every space inside an encoded-word.
+    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
+    return message.as_bytes().replace(
+        f"Subject: {_SUBJECT_PLACEHOLDER}\r\n".encode(), f"Subject: {encoded}\r\n".encode(), 1
+    )
 
 
 @dataclass(frozen=True, slots=True)
