@@ -5,6 +5,8 @@
 Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one), serves labbook
 with granian in a subprocess on a loopback port, and books seats through
 ``POST /api/v1/slots/{id}/bookings`` as a director: authenticated, validated, seats taken, audited.
+With notifications on (the default: each booking enqueues its e-mail job in its own transaction, and
+a job worker runs beside the server) and off (the trigger disabled, no worker), in one run.
 The raw baseline writes equivalent rows with asyncpg at the same concurrency, on its own slots in the
 same database: one transaction with the conditional seat-counter UPDATE, the booking INSERT and the
 audit_events INSERT (the booking row as ``after``), one statement each, as a plain asyncpg program
@@ -43,7 +45,7 @@ from labbook import db, embedded, migrate  # noqa: E402
 from labbook.accounts.security import ACCESS_TOKEN_PREFIX, hash_secret, new_secret  # noqa: E402
 from labbook.bookings import repository as bookings  # noqa: E402
 
-DEADLINE_SECONDS = 110
+DEADLINE_SECONDS = 240
 SLOTS = 20
 
 RAW_TAKE = """
@@ -75,7 +77,7 @@ def _free_port() -> int:
 
 
 async def _seed(url: str) -> tuple[str, int, object, list[list[object]]]:
-    """A lab, a director with a token, and four sets of roomy slots, one for each measurement."""
+    """A lab, a director with a token, and five sets of roomy slots, one for each measurement."""
     conn = await db.connect(url)
     try:
         new_org = "insert into organizations (slug, name, kind) values ($1, $2, $3) returning id"
@@ -118,7 +120,7 @@ async def _seed(url: str) -> tuple[str, int, object, list[list[object]]]:
                 )
             ]
 
-        return token, college, person, [await slots() for _ in range(4)]
+        return token, college, person, [await slots() for _ in range(5)]
     finally:
         await conn.close()
 
@@ -358,6 +360,14 @@ async def _raw_statement(
         await pool.close()
 
 
+async def admin_of(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 async def main(args: argparse.Namespace) -> None:
     server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook").url()
     name = f"labbook_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -371,7 +381,12 @@ async def main(args: argparse.Namespace) -> None:
             await migrate.apply(conn)
         finally:
             await conn.close()
-        token, college, person, (http_slots, raw_slots, bare_slots, statement_slots) = await _seed(url)
+        (
+            token,
+            college,
+            person,
+            (http_slots, raw_slots, bare_slots, statement_slots, quiet_slots),
+        ) = await _seed(url)
         port = _free_port()
         env = {
             **os.environ,
@@ -393,8 +408,29 @@ async def main(args: argparse.Namespace) -> None:
             await _wait_ready(probe, process)
         server_process = psutil.Process(process.pid)
         server = [server_process, *server_process.children(recursive=True)]
+        # Notifications on, as `labbook serve` runs them: each booking enqueues its job in its own
+        # transaction, and a job worker beside the server writes the e-mail (to the outbox) meanwhile.
+        jobs = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "labbook",
+            "worker",
+            "--no-migrate",
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+        )
         async with asyncio.timeout(DEADLINE_SECONDS):
-            http = await _http(port, token, http_slots, args.bookings, args.concurrency, server, name)
+            try:
+                http = await _http(port, token, http_slots, args.bookings, args.concurrency, server, name)
+            finally:
+                jobs.terminate()
+                await jobs.wait()
+            # Notifications off: no job enqueued, no worker.
+            await admin_of(url, "alter table bookings disable trigger tg_bookings_enqueue_notice")
+            try:
+                quiet = await _http(port, token, quiet_slots, args.bookings, args.concurrency, server, name)
+            finally:
+                await admin_of(url, "alter table bookings enable trigger tg_bookings_enqueue_notice")
             raw = await _raw(
                 url, college, person, raw_slots, args.bookings, args.concurrency, audited=True, database=name
             )
@@ -421,12 +457,14 @@ async def main(args: argparse.Namespace) -> None:
                 "where e.action = 'booking.create' and b.slot_id = any($1::uuid[])",
                 http_slots,
             )
+            written = await check.fetchval("select count(*) from mail_messages")
         finally:
             await check.close()
         assert booked == audited == args.bookings + 2 * args.concurrency, (booked, audited)
         print(f"bookings: {args.bookings}, concurrency: {args.concurrency}, server workers: {args.workers}")
         rows = [
             ("HTTP endpoint (auth + validation + seats + audit)", http),
+            ("HTTP endpoint, notifications off (no job, no worker)", quiet),
             ("raw asyncpg (counter update + insert + audit row)", raw),
             ("raw asyncpg without the audit row (reference)", bare),
             ("raw asyncpg, the endpoint's one booking statement", statement),
@@ -437,6 +475,8 @@ async def main(args: argparse.Namespace) -> None:
         print(f"ratio endpoint / raw (equivalent rows, with audit): {http.rate / raw.rate:8.2f}")
         print(f"ratio endpoint / raw without the audit row:         {http.rate / bare.rate:8.2f}")
         print(f"ratio endpoint / its own statement from raw asyncpg: {http.rate / statement.rate:7.2f}")
+        print(f"ratio notifications on / off:                       {http.rate / quiet.rate:8.2f}")
+        print(f"e-mail messages the job worker wrote during the run: {written}")
     finally:
         if process is not None and process.returncode is None:
             process.terminate()

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from labbook.notifications import service as notifications
+from labbook.settings import Settings
 from tests.factories import Factory, Person
 
 ALMATY = ZoneInfo("Asia/Almaty")
@@ -50,6 +53,9 @@ class World:
     invitation_path: str
     start: datetime
     counter: list[int] = field(default_factory=lambda: [0])
+    mail_message_id: str = ""
+    webhook_id: str = ""
+    webhook_delivery_id: str = ""
 
     def later(self, hours: int = 0) -> tuple[str, str]:
         """A fresh one-hour window each call, far from every other object in the world."""
@@ -137,6 +143,20 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
     invitation = await created(f"/api/v1/people/{people['instructor'].id}/invitations", {}, admin)
     feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
+    webhook = await created(
+        "/api/v1/webhooks", {"url": "https://example.kz/hook", "events": ["booking.created"]}, admin
+    )
+    # the booking's e-mail and webhook delivery, written as the job worker writes them
+    change = notifications.BookingChange(
+        booking_id=UUID(booking["id"]), status="confirmed", previous_status=None, sequence=0
+    )
+    await notifications.write_booking_notices(make.pool, Settings(), change)
+    mail_message_id = await make.pool.fetchval(
+        "select id::text from mail_messages where booking_id = $1", booking["id"]
+    )
+    webhook_delivery_id = await make.pool.fetchval(
+        "select id::text from webhook_deliveries where endpoint_id = $1", UUID(webhook["id"])
+    )
     return World(
         people=people,
         host=host["slug"],
@@ -152,6 +172,9 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         director_feed_token=feed_token["token"],
         invitation_path=invitation["url"].split("://", 1)[1].split("/", 1)[1],
         start=start,
+        mail_message_id=mail_message_id,
+        webhook_id=webhook["id"],
+        webhook_delivery_id=webhook_delivery_id,
     )
 
 
@@ -947,6 +970,33 @@ CASES: list[Case] = [
         MANAGERS,
         lambda w: f"/en/manage/visits/{w.visit_id}/propose",
         lambda w: {"date": w.later()[0][:10], "starts_at": "10:00", "ends_at": "11:00"},
+    ),
+    case(
+        "POST",
+        f"{V1}/webhooks",
+        {"admin"},
+        lambda w: f"{V1}/webhooks",
+        lambda w: {"url": "https://example.kz/other", "events": ["booking.confirmed"]},
+    ),
+    case("GET", f"{V1}/webhooks", {"admin"}, lambda w: f"{V1}/webhooks"),
+    case(
+        "GET",
+        f"{V1}/webhooks/{{endpoint_id:uuid}}/deliveries",
+        {"admin"},
+        lambda w: f"{V1}/webhooks/{w.webhook_id}/deliveries",
+    ),
+    case(
+        "POST",
+        f"{V1}/webhooks/deliveries/{{delivery_id:uuid}}/replay",
+        {"admin"},
+        lambda w: f"{V1}/webhooks/deliveries/{w.webhook_delivery_id}/replay",
+    ),
+    case("GET", "/{lang:str}/admin/outbox", {"admin"}, lambda w: "/en/admin/outbox/"),
+    case(
+        "GET",
+        "/{lang:str}/admin/outbox/{message_id:uuid}",
+        {"admin"},
+        lambda w: f"/en/admin/outbox/{w.mail_message_id}",
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

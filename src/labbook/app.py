@@ -38,6 +38,7 @@ from labbook.errors import DatabaseUnavailable, LabbookError
 from labbook.feeds.routes import feed_caches
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
+from labbook.notifications.routes import route_handlers as notifications_routes
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
 from labbook.ops import metrics
 from labbook.ops.headers import set_reply_headers
@@ -216,6 +217,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             *bookings_routes,
             *visits_routes,
             *feeds_routes,
+            *notifications_routes,
             *web_routes,
             create_static_files_router(
                 path=EXPLORER_ASSETS,

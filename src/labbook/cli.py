@@ -6,11 +6,13 @@ import argparse
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from labbook import db, migrate
 from labbook.errors import ConfigurationError, LabbookError
@@ -85,9 +87,74 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         database.result()
     print(f"labbook serving on http://{args.host}:{args.port}  (API explorer: /schema)", flush=True)
     print(f"links name {os.environ['LABBOOK_BASE_URL']}  (set LABBOOK_BASE_URL to change)", flush=True)
-    server.run(
-        settings, host=args.host, port=args.port, workers=args.workers, target="labbook.cli:app_factory"
-    )
+    # The background jobs (e-mail) run beside the HTTP workers, so that one command runs everything.
+    jobs = None if args.no_jobs else _start_job_worker()
+    try:
+        server.run(
+            settings, host=args.host, port=args.port, workers=args.workers, target="labbook.cli:app_factory"
+        )
+    finally:
+        if jobs is not None:
+            _stop_job_worker(jobs, settings.http_shutdown_timeout)
+
+
+def _start_job_worker() -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "labbook", "worker", "--stop-with-parent", "--no-migrate"]
+    return subprocess.Popen(command)  # noqa: S603 - our own interpreter and command
+
+
+def _stop_job_worker(process: subprocess.Popen[bytes], timeout: int) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    from labbook.notifications import worker
+
+    if args.stop_with_parent:
+        from labbook import server
+
+        server.stop_when_orphaned(settings.http_shutdown_timeout)
+    if not args.no_migrate:
+        cmd_migrate(settings, args)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        print("labbook worker running jobs (e-mail); stop with Ctrl+C", flush=True)
+        await worker.run(settings, stop=stop)
+
+    asyncio.run(work())
+
+
+def cmd_mail_list(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.notifications import service
+
+        rows, total = await service.list_messages_in(conn, status=args.status, limit=args.limit)
+        for row in rows:
+            sent = f"{row.created_at:%Y-%m-%d %H:%M}"
+            print(f"{row.id}  {sent}  {row.status:<6}  {row.language}  {row.recipient}  {row.subject}")
+        print(f"{len(rows)} of {total} messages", file=sys.stderr)
+
+    _run(settings, work)
+
+
+def cmd_mail_show(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.notifications import service
+
+        message = await service.get_message_in(conn, args.message_id)
+        sys.stdout.buffer.write(message.raw)
+        sys.stdout.flush()
+
+    _run(settings, work)
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
@@ -188,9 +255,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load the demo data before serving")
+    serve.add_argument(
+        "--no-jobs", action="store_true", help="run no background jobs here (run `labbook worker` instead)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     verbs.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    jobs = verbs.add_parser("worker", help="run the background jobs (e-mail) without serving HTTP")
+    jobs.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
+    jobs.add_argument("--stop-with-parent", action="store_true", help=argparse.SUPPRESS)
+    jobs.set_defaults(func=cmd_worker)
+
+    mail = verbs.add_parser("mail", help="read the e-mail labbook wrote").add_subparsers(
+        dest="mail_verb", required=True
+    )
+    mail_list = mail.add_parser("list", help="the newest messages first")
+    mail_list.add_argument("--status", choices=["queued", "outbox", "sent", "dead"])
+    mail_list.add_argument("--limit", type=int, default=50)
+    mail_list.set_defaults(func=cmd_mail_list)
+    mail_show = mail.add_parser("show", help="one message as it was (or would be) sent")
+    mail_show.add_argument("message_id", type=UUID)
+    mail_show.set_defaults(func=cmd_mail_show)
     verbs.add_parser("demo", help="load the demo data (idempotent)").set_defaults(func=cmd_demo)
 
     user = verbs.add_parser("user", help="manage people").add_subparsers(dest="user_verb", required=True)

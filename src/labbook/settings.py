@@ -11,6 +11,8 @@ from urllib.parse import urlsplit
 from labbook.errors import ConfigurationError
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+# plain (a relay on this machine), STARTTLS required, TLS from the first byte
+SMTP_SCHEMES = ("smtp://", "smtp+starttls://", "smtps://")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class Settings:
         login_failure_limit: failed sign-ins per account, and 4x that per client address, in 15 minutes
             before sign-in is refused for the rest of that window.
         demo: load the demo data at start.
+        smtp_url: where e-mail goes (``smtp://``, ``smtp+starttls://`` or ``smtps://``, with
+            ``user:password@`` for authentication); unset, messages stay in the local outbox.
+        mail_from: the sender of labbook's e-mail; unset, ``labbook@`` the host of ``base_url``.
     """
 
     database_url: str | None = None
@@ -67,6 +72,8 @@ class Settings:
     session_max_days: int = 14
     login_failure_limit: int = 5
     demo: bool = False
+    smtp_url: str | None = None
+    mail_from: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -111,6 +118,8 @@ class Settings:
             login_failure_limit=_int(
                 env, "LABBOOK_LOGIN_FAILURE_LIMIT", defaults.login_failure_limit, minimum=1
             ),
+            smtp_url=env.get("LABBOOK_SMTP_URL") or None,
+            mail_from=env.get("LABBOOK_MAIL_FROM") or None,
         )
         settings.validate()
         return settings
@@ -129,6 +138,10 @@ class Settings:
             raise ConfigurationError("LABBOOK_METRICS_TOKEN must be at least 16 characters")
         if self.pool_max_size < max(self.pool_min_size, 1):
             raise ConfigurationError("LABBOOK_POOL_MAX_SIZE must be at least LABBOOK_POOL_MIN_SIZE")
+        if self.smtp_url is not None and not self.smtp_url.startswith(SMTP_SCHEMES):
+            raise ConfigurationError(f"LABBOOK_SMTP_URL must start with {', '.join(SMTP_SCHEMES)}")
+        if self.mail_from is not None and "@" not in self.mail_from:
+            raise ConfigurationError("LABBOOK_MAIL_FROM must be an e-mail address")
 
     @property
     def secure_cookies(self) -> bool:

@@ -42,8 +42,8 @@ insert into equipment_units (equipment_id, number)
 select $1, generate_series(1, $2)
 """
 INSERT_PERSON = """
-insert into people (id, organization_id, email, full_name, phone, roles)
-values ($1, $2, $3, $4, $5, $6)
+insert into people (id, organization_id, email, full_name, phone, roles, language)
+values ($1, $2, $3, $4, $5, $6, $7)
 """
 # Only people who have no password yet: a demo person who changed theirs keeps it.
 SET_MISSING_PASSWORDS = """
@@ -145,8 +145,9 @@ async def insert_person(
     full_name: str,
     phone: str | None,
     roles: list[str],
+    language: str,
 ) -> None:
-    await conn.execute(INSERT_PERSON, person_id, organization_id, email, full_name, phone, roles)
+    await conn.execute(INSERT_PERSON, person_id, organization_id, email, full_name, phone, roles, language)
 
 
 async def set_missing_passwords(conn: asyncpg.Connection, person_ids: list[UUID], password_hash: str) -> None:

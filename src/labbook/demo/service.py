@@ -172,6 +172,7 @@ async def _insert_people(conn: asyncpg.Connection, loaded: _Loaded) -> None:
             full_name=person.full_name,
             phone=person.phone,
             roles=list(person.roles),
+            language=person.language,
         )
         for lab_slug in person.labs:
             await repository.insert_lab_manager(conn, loaded.labs[lab_slug], person.id)

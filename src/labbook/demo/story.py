@@ -80,6 +80,8 @@ class Person:
     roles: tuple[str, ...]
     phone: str | None = None
     labs: tuple[str, ...] = ()
+    # the language labbook writes to them in (pages, e-mail)
+    language: str = "kk"
 
     @property
     def id(self) -> UUID:
@@ -460,6 +462,7 @@ PEOPLE = (
         "Марина Ковалёва",
         ("director",),
         "+7 701 000 00 03",
+        language="ru",
     ),
     Person(
         "director2",
@@ -473,7 +476,12 @@ PEOPLE = (
         "mining-director", "saryarka-mining-college", "mining@labbook.demo", "Нұрлан Әбенов", ("director",)
     ),
     Person(
-        "partner", "danube-institute-of-technology", "partner@labbook.demo", "Lena Hartmann", ("director",)
+        "partner",
+        "danube-institute-of-technology",
+        "partner@labbook.demo",
+        "Lena Hartmann",
+        ("director",),
+        language="en",
     ),
     Person("alumni", "welding-alumni-club", "alumni@labbook.demo", "Тимур Ахметов", ("director",)),
 )

@@ -266,6 +266,14 @@ select b.id, b.status, b.headcount, b.language, b.contact_name, b.sequence, b.up
 from bookings b join members m on m.id = b.id join slots s on s.id = b.slot_id
 order by s.starts_at, b.id
 """
+# One booking as the organization feed shows it (the columns of ORGANIZATION_BOOKINGS), for invitations.
+ORGANIZATION_BOOKING = """
+select b.id, b.status, b.headcount, b.language, b.contact_name, b.sequence, b.updated_at,
+       s.id as slot_id, s.lab_id, s.kind, s.title, s.description, s.starts_at, s.ends_at,
+       s.status as slot_status, s.sequence as slot_sequence, s.updated_at as slot_updated_at
+from bookings b join slots s on s.id = b.slot_id
+where b.id = $1
+"""
 ORGANIZATION_VERSION = f"""
 with {_ORG_MEMBERS},
 mb as (
@@ -482,6 +490,10 @@ async def list_organization_bookings(
     conn: asyncpg.Connection, organization_id: int, *, since: datetime, until: datetime
 ) -> list[asyncpg.Record]:
     return await conn.fetch(ORGANIZATION_BOOKINGS, organization_id, since, until)
+
+
+async def get_organization_booking(conn: asyncpg.Connection, booking_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(ORGANIZATION_BOOKING, booking_id)
 
 
 async def list_series(conn: asyncpg.Connection, series_ids: list[UUID]) -> list[asyncpg.Record]:

@@ -751,3 +751,19 @@ async def lab_feed_links(pool: asyncpg.Pool, lab_slug: str, settings: Settings) 
         if lab is None:
             raise NotFound("no such lab")
         return f"/feeds/labs/{lab['slug']}.ics", await repository.list_equipment_slugs(conn, lab["id"])
+
+
+async def booking_event(
+    conn: asyncpg.Connection, booking_id: UUID, settings: Settings, language: str
+) -> EventSpec | None:
+    """The event the organization feed shows for one booking, its text in ``language``.
+
+    E-mail invitations carry it, so that a calendar app files the invitation and the feed's event
+    under one UID, and takes whichever has the higher SEQUENCE.
+    """
+    booking = await repository.get_organization_booking(conn, booking_id)
+    if booking is None:
+        return None
+    labs = {lab["id"]: lab for lab in await repository.list_labs(conn, [booking["lab_id"]])}
+    ctx = ViewContext("organization", _organizer_address(settings), language=language)
+    return booking_events(ctx, [booking], labs)[0]

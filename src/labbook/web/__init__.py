@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 from labbook.errors import LabbookError
 from labbook.web.admin import route_handlers as admin_pages
 from labbook.web.admin_labs import route_handlers as admin_lab_pages
+from labbook.web.admin_outbox import route_handlers as outbox_pages
 from labbook.web.admin_people import route_handlers as admin_people_pages
 from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
@@ -53,6 +54,7 @@ pages = Router(
         *lab_pages,
         *series_pages,
         *manager_visit_pages,
+        *outbox_pages,
         no_such_page,
     ],
     opt={"web": True},

@@ -85,6 +85,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "manage-slot": ("/manage/slots/{slot}", 200, "manager"),
     "manage-visits": ("/manage/visits/", 200, "manager"),
     "manage-visit": ("/manage/visits/{visit}", 200, "manager"),
+    "outbox": ("/admin/outbox/", 200, "admin"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }

@@ -1,0 +1,1 @@
+"""Notifications: e-mail (with calendar invitations) about what happened, sent by background jobs."""

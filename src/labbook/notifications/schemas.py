@@ -1,0 +1,45 @@
+"""What the webhook API takes and gives."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from msgspec import Meta
+
+from labbook.schemas import Base, Out
+
+Event = Literal["booking.created", "booking.confirmed", "booking.declined", "booking.cancelled"]
+
+
+class EndpointCreate(Base):
+    url: Annotated[str, Meta(min_length=8, max_length=2000, examples=["https://example.kz/labbook-hook"])]
+    events: Annotated[list[Event], Meta(min_length=1, max_length=4)]
+    description: Annotated[str, Meta(max_length=300)] | None = None
+
+
+class EndpointOut(Out):
+    id: UUID
+    url: str
+    events: list[str]
+    description: str | None
+    is_active: bool
+    created_at: datetime
+
+
+class EndpointCreated(EndpointOut):
+    secret: Annotated[str, Meta(description="the signing secret (whsec_...), shown this once")]
+
+
+class DeliveryOut(Out):
+    id: UUID
+    endpoint_id: UUID
+    event_type: str
+    webhook_id: str
+    status: Literal["pending", "delivered", "dead"]
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,109 @@
+"""The job worker: pgqueuer takes jobs from PostgreSQL and runs labbook's handlers.
+
+``labbook worker`` runs it alone; ``labbook serve`` runs one beside the HTTP server. Any number may
+run at once: pgqueuer hands each job to one worker (``FOR UPDATE SKIP LOCKED``), re-queues a job whose
+worker stopped sending heartbeats (a killed process), and keeps a job that failed past its retries
+(status ``failed``) instead of deleting it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
+from pgqueuer.executors import EntrypointExecutorParameters
+from pgqueuer.models import Schedule
+from pgqueuer.types import QueueExecutionMode
+
+from labbook import db
+from labbook.notifications import service
+from labbook.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# A job whose worker sent no heartbeat for this long is taken by another worker.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
+
+def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
+    return DatabaseRetryEntrypointExecutor(
+        parameters=parameters,
+        max_attempts=8,
+        initial_delay=timedelta(seconds=5),
+        max_delay=timedelta(minutes=10),
+    )
+
+
+def build(
+    connection: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, *, retry: service.Retry
+) -> PgQueuer:
+    """A pgqueuer over ``connection`` (its own: it LISTENs) whose handlers use ``pool``."""
+    pgq = PgQueuer.from_asyncpg_connection(connection)
+
+    @pgq.entrypoint(service.BOOKING_CHANGED, on_failure="hold", executor_factory=_retrying)
+    async def booking_changed(job: Job) -> None:
+        await service.write_booking_notices(pool, settings, service.decode_change(job.payload))
+
+    @pgq.entrypoint(service.SLOT_CHANGED, on_failure="hold", executor_factory=_retrying)
+    async def slot_changed(job: Job) -> None:
+        await service.write_slot_notices(pool, settings, service.decode_slot_change(job.payload))
+
+    @pgq.entrypoint(service.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
+    async def send_mail(job: Job) -> None:
+        await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)
+
+    @pgq.entrypoint(service.DELIVER_WEBHOOK, on_failure="hold", executor_factory=_retrying)
+    async def deliver_webhook(job: Job) -> None:
+        await service.deliver_webhook(pool, UUID((job.payload or b"").decode()), retry=retry)
+
+    # Every minute on every worker: pgqueuer runs each schedule once per tick across all workers, and
+    # the messages' dedupe keys keep a reminder or a digest once-only even if a tick were run twice.
+    @pgq.schedule("send_reminders", "* * * * *")
+    async def send_reminders(schedule: Schedule) -> None:
+        await service.send_due_reminders(pool, settings)
+
+    @pgq.schedule("send_digests", "* * * * *")
+    async def send_digests(schedule: Schedule) -> None:
+        await service.send_due_digests(pool, settings)
+
+    return pgq
+
+
+async def run(
+    settings: Settings,
+    *,
+    retry: service.Retry | None = None,
+    stop: asyncio.Event | None = None,
+    drain: bool = False,
+    heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT,
+) -> None:
+    """Take and run jobs until ``stop`` is set (or, with ``drain``, until none is left to run now)."""
+    url = db.resolve_database_url(settings)
+    pool = await db.create_pool(url, min_size=1, max_size=4, connect_timeout=settings.db_connect_timeout)
+    connection = await asyncpg.connect(url, timeout=settings.db_connect_timeout)
+    try:
+        pgq = build(connection, pool, settings, retry=retry or service.Retry())
+        watcher = None
+        if stop is not None:
+            watcher = asyncio.create_task(_stop_when(stop, pgq))
+        try:
+            await pgq.run(
+                mode=QueueExecutionMode.drain if drain else QueueExecutionMode.continuous,
+                heartbeat_timeout=heartbeat_timeout,
+                dequeue_timeout=timedelta(seconds=5),
+            )
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+    finally:
+        await connection.close()
+        await pool.close()
+
+
+async def _stop_when(stop: asyncio.Event, pgq: PgQueuer) -> None:
+    await stop.wait()
+    pgq.shutdown.set()
