@@ -12,14 +12,10 @@ import pytest
 import vobject
 
 from labbook.settings import Settings
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
+from tests.dates import soon
 from tests.factories import Factory
 from tests.notifications.helpers import eventually, running_worker, smtp_server
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 @pytest.fixture
@@ -55,10 +51,10 @@ async def _org_feed_uids(client, cast: Cast) -> dict[str, int]:
 
 
 async def test_confirmed_then_cancelled_booking_arrives_as_request_then_cancel(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     await pool.execute("update people set language = 'ru' where id = $1", cast.director.id)
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     with smtp_server() as (inbox, controller):
         smtp_settings = settings.with_changes(
             smtp_url=f"smtp://127.0.0.1:{controller.port}", mail_from="bookings@labbook.test"
@@ -131,9 +127,9 @@ async def test_confirmed_then_cancelled_booking_arrives_as_request_then_cancel(
 
 
 async def test_a_moved_slot_sends_an_invitation_that_moves_the_event(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     with smtp_server() as (inbox, controller):
         async with running_worker(settings.with_changes(smtp_url=f"smtp://127.0.0.1:{controller.port}")):
             created = await client.post(

@@ -16,8 +16,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.bookings.helpers import SlotFactory
 from tests.databases import ROOT
+from tests.dates import soon
 from tests.factories import Factory
 from tests.notifications.helpers import DEADLINE_SECONDS, eventually, free_port, smtp_server
 
@@ -60,7 +60,7 @@ async def test_kill_9_just_after_a_booking_commits_still_delivers_it_once(
 ) -> None:
     lab = await make.lab()
     director = await make.person("director")
-    slot = await SlotFactory(pool).slot(lab_id=lab["id"], capacity=10)
+    slot = await make.slot(lab, soon(), capacity=10)
     port = free_port()
     with smtp_server() as (inbox, controller):
         smtp_url = f"smtp://127.0.0.1:{controller.port}"

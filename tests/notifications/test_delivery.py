@@ -21,14 +21,10 @@ from cryptography.x509.oid import NameOID
 from labbook import db
 from labbook.notifications import service
 from labbook.settings import Settings
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
+from tests.dates import soon
 from tests.factories import Factory
 from tests.notifications.helpers import FAST, Inbox, eventually, free_port, running_worker, smtp_server
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 @pytest.fixture
@@ -36,8 +32,8 @@ async def cast(make: Factory) -> Cast:
     return await new_cast(make)
 
 
-async def _book(client, cast: Cast, slots: SlotFactory) -> str:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+async def _book(client, cast: Cast, make: Factory) -> str:
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     created = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
     )
@@ -98,7 +94,7 @@ def _only(login: bytes, password: bytes):
 
 
 async def test_starttls_with_authentication(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory, tmp_path: Path
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory, tmp_path: Path
 ) -> None:
     context, ca = _certificate(tmp_path)
     with smtp_server(
@@ -109,7 +105,7 @@ async def test_starttls_with_authentication(
     ) as (inbox, controller):
         url = f"smtp+starttls://labbook:p%40ss%20word@127.0.0.1:{controller.port}?cafile={ca}"
         async with running_worker(settings.with_changes(smtp_url=url)):
-            booking_id = await _book(client, cast, slots)
+            booking_id = await _book(client, cast, make)
 
             async def sent() -> asyncpg.Record | None:
                 row = await _message(pool, booking_id)
@@ -122,7 +118,7 @@ async def test_starttls_with_authentication(
 
 
 async def test_a_wrong_password_is_retried_not_lost(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory, tmp_path: Path
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory, tmp_path: Path
 ) -> None:
     context, ca = _certificate(tmp_path)
     with smtp_server(
@@ -130,7 +126,7 @@ async def test_a_wrong_password_is_retried_not_lost(
     ) as (inbox, controller):
         url = f"smtp+starttls://labbook:wrong@127.0.0.1:{controller.port}?cafile={ca}"
         async with running_worker(settings.with_changes(smtp_url=url)):
-            booking_id = await _book(client, cast, slots)
+            booking_id = await _book(client, cast, make)
 
             async def failed_twice() -> asyncpg.Record | None:
                 row = await _message(pool, booking_id)
@@ -143,12 +139,12 @@ async def test_a_wrong_password_is_retried_not_lost(
 
 
 async def test_while_the_server_is_down_mail_waits_and_then_arrives_once(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     port = free_port()
     smtp_settings = settings.with_changes(smtp_url=f"smtp://127.0.0.1:{port}")
     async with running_worker(smtp_settings):
-        booking_ids = [await _book(client, cast, slots) for _ in range(3)]
+        booking_ids = [await _book(client, cast, make) for _ in range(3)]
 
         async def all_failed() -> list[asyncpg.Record] | None:
             rows = [await _message(pool, b) for b in booking_ids]
@@ -177,11 +173,11 @@ class Refusing(Inbox):
 
 
 async def test_a_permanent_refusal_is_a_dead_letter_at_once(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     with smtp_server(handler=Refusing()) as (inbox, controller):
         async with running_worker(settings.with_changes(smtp_url=f"smtp://127.0.0.1:{controller.port}")):
-            booking_id = await _book(client, cast, slots)
+            booking_id = await _book(client, cast, make)
 
             async def dead() -> asyncpg.Record | None:
                 row = await _message(pool, booking_id)
@@ -194,12 +190,12 @@ async def test_a_permanent_refusal_is_a_dead_letter_at_once(
 
 
 async def test_retries_end_in_a_dead_letter(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     few = service.Retry(first=FAST.first, longest=FAST.longest, attempts=3)
     nowhere = settings.with_changes(smtp_url=f"smtp://127.0.0.1:{free_port()}")
     async with running_worker(nowhere, retry=few):
-        booking_id = await _book(client, cast, slots)
+        booking_id = await _book(client, cast, make)
 
         async def dead() -> asyncpg.Record | None:
             row = await _message(pool, booking_id)
@@ -224,12 +220,12 @@ class Held(Inbox):
 
 
 async def test_two_deliveries_of_one_message_at_once_send_it_once(
-    client, pool: asyncpg.Pool, settings: Settings, database_url: str, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, database_url: str, cast: Cast, make: Factory
 ) -> None:
     held = Held()
     with smtp_server(handler=held) as (inbox, controller):
         smtp_settings = settings.with_changes(smtp_url=f"smtp://127.0.0.1:{controller.port}")
-        booking_id = await _book(client, cast, slots)
+        booking_id = await _book(client, cast, make)
         change = service.BookingChange(
             booking_id=UUID(booking_id), status="confirmed", previous_status=None, sequence=0
         )
@@ -253,12 +249,12 @@ async def test_two_deliveries_of_one_message_at_once_send_it_once(
 
 
 async def test_two_workers_deliver_every_message_exactly_once(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     with smtp_server() as (inbox, controller):
         smtp_settings = settings.with_changes(smtp_url=f"smtp://127.0.0.1:{controller.port}")
         async with running_worker(smtp_settings), running_worker(smtp_settings):
-            booking_ids = [await _book(client, cast, slots) for _ in range(12)]
+            booking_ids = [await _book(client, cast, make) for _ in range(12)]
 
             async def all_sent() -> list[asyncpg.Record] | None:
                 rows = [await _message(pool, b) for b in booking_ids]

@@ -14,15 +14,11 @@ from labbook.core.principal import Principal
 from labbook.core.roles import Role
 from labbook.notifications import service
 from labbook.settings import Settings
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
 from tests.databases import run_labbook
+from tests.dates import soon
 from tests.factories import Factory
 from tests.notifications.helpers import eventually, running_worker
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 @pytest.fixture
@@ -48,9 +44,9 @@ async def _messages(pool: asyncpg.Pool, booking_id: UUID | str) -> list[asyncpg.
 
 
 async def test_a_rolled_back_booking_enqueues_nothing_and_a_committed_one_enqueues_once(
-    pool: asyncpg.Pool, cast: Cast, slots: SlotFactory
+    pool: asyncpg.Pool, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+    slot = await make.slot(cast.lab, soon(), capacity=10)
     me = Principal(
         person_id=cast.director.id,
         organization_id=cast.director.organization_id,
@@ -81,11 +77,11 @@ async def test_a_rolled_back_booking_enqueues_nothing_and_a_committed_one_enqueu
 
 
 async def test_without_smtp_every_message_stays_in_the_outbox_in_each_readers_language(
-    client, pool: asyncpg.Pool, settings: Settings, database_url: str, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, database_url: str, cast: Cast, make: Factory
 ) -> None:
     await pool.execute("update people set language = 'en' where id = $1", cast.director.id)
     await pool.execute("update people set language = 'kk' where id = $1", cast.manager.id)
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, requires_approval=True)
+    slot = await make.slot(cast.lab, soon(), capacity=10, requires_approval=True)
     async with running_worker(settings):
         created = await client.post(
             f"/api/v1/slots/{slot['id']}/bookings",
@@ -145,12 +141,12 @@ async def test_without_smtp_every_message_stays_in_the_outbox_in_each_readers_la
 
 
 async def test_a_cancellation_by_the_visitor_tells_the_lab_and_one_by_the_lab_tells_the_visitor(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     mine, theirs = [
         (
             await client.post(
-                f"/api/v1/slots/{(await slots.slot(lab_id=cast.lab['id'], capacity=10))['id']}/bookings",
+                f"/api/v1/slots/{(await make.slot(cast.lab, soon(), capacity=10))['id']}/bookings",
                 json=cast.body(),
                 headers=cast.director.headers,
             )
@@ -182,9 +178,9 @@ async def test_a_cancellation_by_the_visitor_tells_the_lab_and_one_by_the_lab_te
 
 
 async def test_a_booking_change_handled_twice_writes_its_messages_once(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
-    slot = await slots.slot(lab_id=cast.lab["id"], capacity=10, requires_approval=True)
+    slot = await make.slot(cast.lab, soon(), capacity=10, requires_approval=True)
     booking = (
         await client.post(
             f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers

@@ -15,17 +15,13 @@ import pytest
 from labbook import db
 from labbook.notifications import service
 from labbook.settings import Settings
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
+from tests.dates import soon as from_now
 from tests.factories import Factory
 from tests.notifications.helpers import eventually, running_worker
 
 # The schedules tick once a minute: a wait covers two ticks.
 TICKS = 150.0
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 @pytest.fixture
@@ -61,10 +57,10 @@ async def _mail(pool: asyncpg.Pool, kind: str, recipient: str) -> list[asyncpg.R
 
 
 async def test_a_reminder_comes_once_when_the_labs_reminder_time_has_come(
-    client, pool: asyncpg.Pool, other_pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, other_pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
-    soon = await slots.slot(lab_id=cast.lab["id"], starts_in=timedelta(hours=23))
-    later = await slots.slot(lab_id=cast.lab["id"], starts_in=timedelta(hours=30))
+    soon = await make.slot(cast.lab, from_now(timedelta(hours=23)))
+    later = await make.slot(cast.lab, from_now(timedelta(hours=30)))
     soon_booking = await _booked_days_ago(client, pool, cast, soon)
     later_booking = await _booked_days_ago(client, pool, cast, later)
 
@@ -101,13 +97,13 @@ def _zone_where(now: datetime, earliest: time, latest: time) -> str:
 
 
 async def _lab_with_a_visit_tomorrow(
-    client, make: Factory, slots: SlotFactory, zone: str, now: datetime
+    client, make: Factory, zone: str, now: datetime
 ) -> tuple[Cast, asyncpg.Record]:
     cast = await new_cast(make)
     await make.pool.execute("update labs set timezone = $2 where id = $1", cast.lab["id"], zone)
     tomorrow = (now.astimezone(ZoneInfo(zone)) + timedelta(days=1)).date()
     starts = datetime.combine(tomorrow, time(10, 0), ZoneInfo(zone))
-    slot = await slots.slot(lab_id=cast.lab["id"], starts_in=starts - now.replace(microsecond=0))
+    slot = await make.slot(cast.lab, from_now(starts - now.replace(microsecond=0)))
     created = await client.post(
         f"/api/v1/slots/{slot['id']}/bookings",
         json=cast.body(headcount=7, contact_phone="+7 701 555 01 02"),
@@ -123,14 +119,13 @@ async def test_the_daily_digest_comes_once_after_five_in_the_labs_own_evening(
     other_pool: asyncpg.Pool,
     settings: Settings,
     make: Factory,
-    slots: SlotFactory,
 ) -> None:
     now = datetime.now(UTC)
     evening, _ = await _lab_with_a_visit_tomorrow(
-        client, make, slots, _zone_where(now, time(17, 30), time(23, 0)), now
+        client, make, _zone_where(now, time(17, 30), time(23, 0)), now
     )
     morning, _ = await _lab_with_a_visit_tomorrow(
-        client, make, slots, _zone_where(now, time(8, 0), time(16, 30)), now
+        client, make, _zone_where(now, time(8, 0), time(16, 30)), now
     )
     await pool.execute("update people set language = 'ru' where id = $1", evening.manager.id)
 
@@ -150,9 +145,9 @@ async def test_the_daily_digest_comes_once_after_five_in_the_labs_own_evening(
 
 
 async def test_two_running_workers_send_the_reminder_once_on_their_schedule(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
-    soon = await slots.slot(lab_id=cast.lab["id"], starts_in=timedelta(hours=20))
+    soon = await make.slot(cast.lab, from_now(timedelta(hours=20)))
     booking = await _booked_days_ago(client, pool, cast, soon)
     async with running_worker(settings), running_worker(settings):
 

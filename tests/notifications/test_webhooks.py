@@ -19,14 +19,10 @@ from standardwebhooks.webhooks import Webhook
 
 from labbook.notifications import service
 from labbook.settings import Settings
-from tests.bookings.helpers import Cast, SlotFactory, new_cast
+from tests.bookings.helpers import Cast, new_cast
+from tests.dates import soon
 from tests.factories import Factory
 from tests.notifications.helpers import FAST, eventually, running_worker
-
-
-@pytest.fixture
-def slots(pool: asyncpg.Pool) -> SlotFactory:
-    return SlotFactory(pool)
 
 
 @pytest.fixture
@@ -87,7 +83,7 @@ def _signed_by(secret: str, headers: dict[str, str], body: bytes) -> bool:
 
 
 async def test_signed_booking_events_reach_the_receiver_and_a_failing_one_gets_them_later(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     admin = cast.admin.headers
     with receiver() as (good, good_url), receiver(failures=3) as (flaky, flaky_url):
@@ -107,7 +103,7 @@ async def test_signed_booking_events_reach_the_receiver_and_a_failing_one_gets_t
         assert all("secret" not in e for e in listed.json())
 
         async with running_worker(settings):
-            slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+            slot = await make.slot(cast.lab, soon(), capacity=10)
             booked = await client.post(
                 f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
             )
@@ -151,7 +147,7 @@ async def test_signed_booking_events_reach_the_receiver_and_a_failing_one_gets_t
 
 
 async def test_a_dead_delivery_stays_in_the_log_and_an_admin_replays_it(
-    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, slots: SlotFactory
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
 ) -> None:
     admin = cast.admin.headers
     with receiver(failures=10**6) as (down, url):
@@ -162,7 +158,7 @@ async def test_a_dead_delivery_stays_in_the_log_and_an_admin_replays_it(
 
         few = service.Retry(first=FAST.first, longest=FAST.longest, attempts=2)
         async with running_worker(settings, retry=few):
-            slot = await slots.slot(lab_id=cast.lab["id"], capacity=10)
+            slot = await make.slot(cast.lab, soon(), capacity=10)
             await client.post(
                 f"/api/v1/slots/{slot['id']}/bookings", json=cast.body(), headers=cast.director.headers
             )
