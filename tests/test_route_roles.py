@@ -49,6 +49,7 @@ class World:
     director_feed_token: str
     invitation_path: str
     start: datetime
+    induction_id: str
     counter: list[int] = field(default_factory=lambda: [0])
 
     def later(self, hours: int = 0) -> tuple[str, str]:
@@ -137,6 +138,16 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     director_token = await created("/api/v1/me/tokens", {"name": "spare"}, director)
     invitation = await created(f"/api/v1/people/{people['instructor'].id}/invitations", {}, admin)
     feed_token = await created("/api/v1/me/feed-tokens", {"kind": "organization"}, director)
+    trainee = await make.pool.fetchval(
+        "insert into trainees (organization_id, full_name) values ($1, 'Roles Trainee') returning id",
+        college["id"],
+    )
+    induction = await make.pool.fetchval(
+        """insert into inductions (trainee_id, equipment_id, granted_at, expires_at, reason)
+           values ($1, $2, now(), now() + interval '1 year', 'by hand') returning id""",
+        trainee,
+        equipment["id"],
+    )
     return World(
         people=people,
         host=host["slug"],
@@ -152,6 +163,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         director_feed_token=feed_token["token"],
         invitation_path=invitation["url"].split("://", 1)[1].split("/", 1)[1],
         start=start,
+        induction_id=str(induction),
     )
 
 
@@ -494,6 +506,53 @@ CASES: list[Case] = [
         lambda w: f"{V1}/visit-requests/{w.visit_id}/cancel",
         lambda w: {},
     ),
+    # rosters, attendance and inductions (the world's booking is a tour: 409 once let in)
+    case(
+        "GET",
+        f"{V1}/bookings/{{booking_id:uuid}}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}/roster",
+    ),
+    case(
+        "PUT",
+        f"{V1}/bookings/{{booking_id:uuid}}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}/roster",
+        lambda w: {"trainees": [{"full_name": "Aidana"}]},
+    ),
+    case(
+        "PUT",
+        f"{V1}/bookings/{{booking_id:uuid}}/attendance",
+        MANAGERS,
+        lambda w: f"{V1}/bookings/{w.booking_id}/attendance",
+        lambda w: {"outcome": "no_show"},
+    ),
+    case(
+        "GET",
+        f"{V1}/inductions",
+        {"admin", "manager", "other_manager", "director", "other_director"},
+        lambda w: f"{V1}/inductions",
+    ),
+    case(
+        "POST",
+        f"{V1}/inductions",
+        MANAGERS,
+        lambda w: f"{V1}/inductions",
+        lambda w: {
+            "trainee_id": "00000000-0000-0000-0000-000000000001",
+            "lab": w.lab,
+            "equipment": w.equipment,
+            "reason": "inducted elsewhere",
+        },
+    ),
+    case(
+        "POST",
+        f"{V1}/inductions/{{induction_id:uuid}}/revoke",
+        MANAGERS,
+        lambda w: f"{V1}/inductions/{w.induction_id}/revoke",
+        lambda w: {"reason": "unsafe"},
+    ),
+    case("GET", f"{V1}/no-show-rates", MANAGERS | {"other_manager"}, lambda w: f"{V1}/no-show-rates"),
     # feeds: public ones need nothing; a private feed's token is its only credential
     case("GET", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
     case("HEAD", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),

@@ -29,6 +29,7 @@ from swagger_ui_bundle import swagger_ui_path
 from labbook import db, migrate
 from labbook.accounts.routes import route_handlers as accounts_routes
 from labbook.accounts.security import authorize, provide_principal, provide_required_principal
+from labbook.attendance.routes import route_handlers as attendance_routes
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
@@ -215,6 +216,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             *slots_routes,
             *bookings_routes,
             *visits_routes,
+            *attendance_routes,
             *feeds_routes,
             *web_routes,
             create_static_files_router(
