@@ -8,7 +8,7 @@ from datetime import timedelta
 import asyncpg
 import httpx
 
-from tests.attendance.conftest import Lab
+from tests.attendance.world import Lab
 from tests.factories import Factory
 
 HOURS_AGO = timedelta(hours=-3)

@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.attendance.conftest import Lab
+from tests.attendance.world import Lab
 
 HOURS_AGO = timedelta(hours=-3)
 NEXT_WEEK = timedelta(days=7)
@@ -220,3 +220,29 @@ async def test_a_revocation_racing_a_roster_never_lets_the_roster_pass_it(
                 [str(booking["id"]), granted.json()["id"]],
             )
             assert order is True
+
+
+async def test_a_manager_makes_a_training_an_induction_session_and_attending_it_inducts(
+    tig: Lab, pool: asyncpg.Pool
+) -> None:
+    session = await tig.session(HOURS_AGO)
+    path = f"/api/v1/slots/{session['id']}/induction"
+    by_director = await tig.client.put(path, json={"is_induction": True}, headers=tig.director.headers)
+    assert by_director.status_code == 403
+    made = await tig.client.put(path, json={"is_induction": True}, headers=tig.manager.headers)
+    assert made.status_code == 200
+    assert made.json() == {"slot_id": str(session["id"]), "is_induction": True}
+    booking = await tig.booking(session, headcount=1)
+    assert (await tig.roster(booking["id"], ["Kairat"], who=tig.manager)).status_code == 200
+    marked = await tig.mark(booking["id"], {"outcome": "arrived", "headcount": 1})
+    assert marked.json()["inductions_granted"] == 1
+    audited = await pool.fetchval(
+        "select after->>'is_induction' from audit_events where action = 'slot.induction' and object_id = $1",
+        str(session["id"]),
+    )
+    assert audited == "true"
+    tour = await tig.session(NEXT_WEEK, kind="tour")
+    refused = await tig.client.put(
+        f"/api/v1/slots/{tour['id']}/induction", json={"is_induction": True}, headers=tig.manager.headers
+    )
+    assert refused.status_code == 409

@@ -17,6 +17,7 @@ from labbook.attendance.rows import (
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SlotRow,
     TraineeRow,
 )
 from labbook.core.rows import many, maybe, one
@@ -57,6 +58,12 @@ select {_ROSTER_COLUMNS}
 from roster_entries r join trainees t on t.id = r.trainee_id
 where r.booking_id = $1
 order by t.name_key, t.id
+"""
+LIST_ROSTERS = f"""
+select {_ROSTER_COLUMNS}
+from roster_entries r join trainees t on t.id = r.trainee_id
+where r.booking_id = any($1::uuid[])
+order by r.booking_id, t.name_key, t.id
 """
 # The organization's trainees of these names, made the first time each is written down; then each
 # name's trainee, in the order given (a second statement, so that it sees trainees a concurrent
@@ -189,6 +196,8 @@ with revoked as (
 select {_induction_columns("v")}
 from revoked v join trainees t on t.id = v.trainee_id join equipment e on e.id = v.equipment_id
 """
+LOCK_SLOT = "select id, lab_id, kind, is_induction from slots where id = $1 for update"
+SET_INDUCTION = "update slots set is_induction = $2 where id = $1 returning id, lab_id, kind, is_induction"
 GET_TRAINEE = "select id, organization_id, full_name, name_key from trainees where id = $1"
 GET_EQUIPMENT = """
 select e.id, e.lab_id, e.slug, e.requires_induction, e.induction_valid_months
@@ -253,6 +262,10 @@ async def list_session_bookings(
 
 async def get_roster(conn: asyncpg.Connection, booking_id: UUID) -> list[RosterEntryRow]:
     return many(RosterEntryRow, await conn.fetch(GET_ROSTER, booking_id))
+
+
+async def list_rosters(conn: asyncpg.Connection, booking_ids: list[UUID]) -> list[RosterEntryRow]:
+    return many(RosterEntryRow, await conn.fetch(LIST_ROSTERS, booking_ids))
 
 
 async def ensure_trainees(
@@ -351,6 +364,14 @@ async def revoke_induction(
     conn: asyncpg.Connection, induction_id: UUID, revoked_by: UUID, reason: str
 ) -> InductionRow | None:
     return maybe(InductionRow, await conn.fetchrow(REVOKE_INDUCTION, induction_id, revoked_by, reason))
+
+
+async def lock_slot(conn: asyncpg.Connection, slot_id: UUID) -> SlotRow | None:
+    return maybe(SlotRow, await conn.fetchrow(LOCK_SLOT, slot_id))
+
+
+async def set_induction(conn: asyncpg.Connection, slot_id: UUID, is_induction: bool) -> SlotRow:
+    return one(SlotRow, await conn.fetchrow(SET_INDUCTION, slot_id, is_induction))
 
 
 async def get_trainee(conn: asyncpg.Connection, trainee_id: UUID) -> TraineeRow | None:

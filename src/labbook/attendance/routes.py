@@ -20,9 +20,11 @@ from labbook.attendance.schemas import (
     Induction,
     InductionGrant,
     InductionRevocation,
+    InductionSession,
     NoShowRate,
     Roster,
     RosterUpdate,
+    SlotInduction,
     Trainee,
 )
 from labbook.clock import Clock
@@ -112,6 +114,22 @@ class RosterController(Controller):
         )
 
 
+class SlotInductionController(Controller):
+    path = "/api/v1/slots/{slot_id:uuid}/induction"
+    tags: Sequence[str] | None = ("attendance",)
+
+    @put(
+        "/",
+        opt={"access": LAB_STAFF},
+        summary="Make a training session a safety induction (attending it inducts), or not",
+    )
+    async def set_induction_session(
+        self, pool: Pool, me: Me, slot_id: FromPath[UUID], data: JSONBody[InductionSession]
+    ) -> SlotInduction:
+        row = await service.set_induction_session(pool, me, slot_id, data.is_induction)
+        return SlotInduction(slot_id=row.id, is_induction=row.is_induction)
+
+
 class InductionController(Controller):
     path = "/api/v1/inductions"
     tags: Sequence[str] | None = ("attendance",)
@@ -161,4 +179,4 @@ class NoShowController(Controller):
         ]
 
 
-route_handlers: list[Any] = [RosterController, InductionController, NoShowController]
+route_handlers: list[Any] = [RosterController, SlotInductionController, InductionController, NoShowController]

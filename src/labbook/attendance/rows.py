@@ -108,3 +108,10 @@ class NoShowRateRow(Row):
     organization_name: dict[str, str]
     marked: int
     no_shows: int
+
+
+class SlotRow(Row):
+    id: UUID
+    lab_id: int
+    kind: str
+    is_induction: bool

@@ -49,6 +49,12 @@ class InductionGrant(Base):
     expires_at: AwareDatetime | None = None
 
 
+class InductionSession(Base):
+    """Whether a training session is a safety induction: those marked as attending it are inducted."""
+
+    is_induction: bool
+
+
 class InductionRevocation(Base):
     reason: Reason
 
@@ -94,3 +100,8 @@ class NoShowRate(Out):
     marked: int
     no_shows: int
     rate: float
+
+
+class SlotInduction(Out):
+    slot_id: UUID
+    is_induction: bool

@@ -30,11 +30,11 @@ from labbook.attendance.repository import InductionRequired
 from labbook.attendance.rows import (
     AttendanceRow,
     InductionRow,
-    InductionSessionRow,
     MissingInductionRow,
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SlotRow,
 )
 from labbook.attendance.schemas import AttendanceMark, InductionGrant, RosterUpdate
 from labbook.audit import service as audit
@@ -147,6 +147,7 @@ async def refusal(
                 "trainee_id": str(row.trainee_id),
                 "full_name": row.full_name,
                 "equipment": row.equipment_slug,
+                "equipment_name": row.equipment_name,
                 "expired_at": row.expired_at.astimezone(local).isoformat() if row.expired_at else None,
             }
             for row in missing
@@ -163,23 +164,25 @@ async def save_roster(
     """The booking's roster becomes ``data.trainees``; refused whole when any trainee lacks an induction."""
     try:
         async with db.transaction(pool) as conn:
-            return await _save_roster(conn, me, booking_id, data, now)
+            return await save_roster_in(conn, me, booking_id, data, now=now)
     except InductionRequired as exc:
         if exc.members:
             raise
-    # The roster's trigger refused a trainee whose induction was revoked after our check: say who.
-    async with pool.acquire() as conn:
+    # The roster's trigger refused a trainee whose induction was revoked after our check: say who,
+    # in a transaction that the refusal rolls back, so that no trainee is left behind.
+    async with db.transaction(pool) as conn:
         booking = await _booking(conn, me, booking_id, lock=False)
         trainees = await repository.ensure_trainees(
             conn, booking.organization_id, [t.full_name for t in data.trainees]
         )
         why = await refusal(conn, booking, [t.id for t in trainees], now)
-    raise why or InductionRequired("a trainee's induction changed while the roster was saved; try again")
+        raise why or InductionRequired("a trainee's induction changed while the roster was saved; try again")
 
 
-async def _save_roster(
-    conn: asyncpg.Connection, me: Principal, booking_id: UUID, data: RosterUpdate, now: datetime
+async def save_roster_in(
+    conn: asyncpg.Connection, me: Principal, booking_id: UUID, data: RosterUpdate, *, now: datetime
 ) -> list[RosterEntryRow]:
+    """``save_roster`` inside the caller's transaction (the demo loader's)."""
     booking = await _booking(conn, me, booking_id, lock=True)
     if not (me.acts_for(booking.organization_id) or me.manages(booking.lab_id)):
         raise Forbidden("only the booking's organization or the lab's managers edit its roster")
@@ -328,6 +331,18 @@ async def list_sessions(
         )
 
 
+async def rosters_of(
+    pool: asyncpg.Pool, me: Principal, bookings: list[SessionBookingRow]
+) -> dict[UUID, list[RosterEntryRow]]:
+    """The rosters of bookings the caller may see, read in one query."""
+    shown = [b.id for b in bookings if may_see(me, b)]
+    found: dict[UUID, list[RosterEntryRow]] = {booking_id: [] for booking_id in shown}
+    async with pool.acquire() as conn:
+        for row in await repository.list_rosters(conn, shown):
+            found[row.booking_id].append(row)
+    return found
+
+
 async def no_show_rates(pool: asyncpg.Pool, me: Principal) -> list[NoShowRateRow]:
     """Each organization's marked bookings and no-shows in the caller's labs, worst first."""
     async with pool.acquire() as conn:
@@ -388,6 +403,28 @@ async def revoke_induction(
         return row
 
 
+async def set_induction_session(
+    pool: asyncpg.Pool, me: Principal, slot_id: UUID, is_induction: bool
+) -> SlotRow:
+    """Make a training session an induction session (those who attend it are inducted), or not."""
+    async with db.transaction(pool) as conn:
+        return await set_induction_session_in(conn, me, slot_id, is_induction)
+
+
+async def set_induction_session_in(
+    conn: asyncpg.Connection, me: Principal, slot_id: UUID, is_induction: bool
+) -> SlotRow:
+    """``set_induction_session`` inside the caller's transaction (the demo loader's)."""
+    slot = await repository.lock_slot(conn, slot_id)
+    if slot is None or not me.manages(slot.lab_id):
+        raise NotFound("no such slot")
+    if slot.kind != "training":
+        raise NotATraining(f"a {slot.kind} session inducts nobody", kind=slot.kind)
+    row = await repository.set_induction(conn, slot_id, is_induction)
+    await audit.record(conn, me, "slot.induction", "slot", slot_id, before=slot, after=row)
+    return row
+
+
 async def list_inductions(
     pool: asyncpg.Pool, me: Principal, *, trainee_id: UUID | None = None
 ) -> list[InductionRow]:
@@ -402,10 +439,3 @@ async def list_inductions(
             lab_ids=sorted(me.managed_lab_ids),
             limit=LIST_LIMIT,
         )
-
-
-async def induction_sessions_for(
-    pool: asyncpg.Pool, equipment_ids: list[int], now: datetime
-) -> list[InductionSessionRow]:
-    async with pool.acquire() as conn:
-        return await repository.next_induction_sessions(conn, equipment_ids, now, NEXT_SESSIONS)

@@ -12,8 +12,10 @@ from litestar.static_files import create_static_files_router
 from labbook.errors import LabbookError
 from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
+from labbook.web.director_roster import route_handlers as roster_pages
 from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
+from labbook.web.manager_attendance import route_handlers as attendance_pages
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language, no_such_page
 
@@ -33,7 +35,16 @@ SECURITY_HEADERS = [
 
 pages = Router(
     path="/",
-    route_handlers=[choose_language, PublicPages, AuthPages, *director_pages, *manager_pages, no_such_page],
+    route_handlers=[
+        choose_language,
+        PublicPages,
+        AuthPages,
+        *director_pages,
+        *roster_pages,
+        *manager_pages,
+        *attendance_pages,
+        no_such_page,
+    ],
     opt={"web": True},
     guards=[check_page],
     exception_handlers={LabbookError: error_page, HTTPException: error_page},
