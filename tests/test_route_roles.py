@@ -560,6 +560,12 @@ CASES: list[Case] = [
         lambda w: {"is_induction": True},
     ),
     case("GET", f"{V1}/no-show-rates", MANAGERS | {"other_manager"}, lambda w: f"{V1}/no-show-rates"),
+    case(
+        "GET",
+        f"{V1}/reports/outreach",
+        MANAGERS | {"other_manager"},
+        lambda w: f"{V1}/reports/outreach?from=2026-01-01&to=2026-12-31",
+    ),
     # feeds: public ones need nothing; a private feed's token is its only credential
     case("GET", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
     case("HEAD", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
@@ -758,6 +764,31 @@ CASES: list[Case] = [
         MANAGERS,
         lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
         lambda w: {"is_induction": "1"},
+    ),
+    # every manager reports on their own labs
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach/charts/{chart:str}",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach/charts/kinds.svg",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach.csv",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach.csv",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach.xlsx",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach.xlsx",
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

@@ -44,6 +44,7 @@ from labbook.ops import metrics
 from labbook.ops.headers import set_reply_headers
 from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
+from labbook.reports.routes import route_handlers as reports_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
@@ -217,6 +218,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             *bookings_routes,
             *visits_routes,
             *attendance_routes,
+            *reports_routes,
             *feeds_routes,
             *web_routes,
             create_static_files_router(

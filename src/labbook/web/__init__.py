@@ -16,6 +16,7 @@ from labbook.web.director_roster import route_handlers as roster_pages
 from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
 from labbook.web.manager_attendance import route_handlers as attendance_pages
+from labbook.web.manager_reports import route_handlers as report_pages
 from labbook.web.pages import STATIC, error_page, template_config
 from labbook.web.public import PublicPages, choose_language, no_such_page
 
@@ -43,6 +44,7 @@ pages = Router(
         *roster_pages,
         *manager_pages,
         *attendance_pages,
+        *report_pages,
         no_such_page,
     ],
     opt={"web": True},
