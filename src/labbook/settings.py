@@ -43,6 +43,8 @@ class Settings:
         session_max_days: a browser session ends this long after sign-in, used or not.
         login_failure_limit: failed sign-ins per account, and 4x that per client address, in 15 minutes
             before sign-in is refused for the rest of that window.
+        roster_retention_days: how long after its session a roster keeps trainees' names;
+            ``labbook purge`` then removes them and keeps the counts.
         demo: load the demo data at start.
     """
 
@@ -65,6 +67,7 @@ class Settings:
     session_idle_minutes: int = 12 * 60
     session_max_days: int = 14
     login_failure_limit: int = 5
+    roster_retention_days: int = 3 * 365
     demo: bool = False
 
     @classmethod
@@ -109,6 +112,9 @@ class Settings:
             session_max_days=_int(env, "LABBOOK_SESSION_MAX_DAYS", defaults.session_max_days, minimum=1),
             login_failure_limit=_int(
                 env, "LABBOOK_LOGIN_FAILURE_LIMIT", defaults.login_failure_limit, minimum=1
+            ),
+            roster_retention_days=_int(
+                env, "LABBOOK_ROSTER_RETENTION_DAYS", defaults.roster_retention_days, minimum=1
             ),
         )
         settings.validate()

@@ -392,3 +392,36 @@ async def list_no_show_rates(
     conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
 ) -> list[NoShowRateRow]:
     return many(NoShowRateRow, await conn.fetch(NO_SHOW_RATES, see_all, lab_ids, limit))
+
+
+# Rosters of sessions that ended before $1: their counts are kept, their entries deleted, and trainees
+# left on no roster lose their names (their inductions stay, as history without a person).
+KEEP_ROSTER_COUNTS = """
+insert into purged_rosters (booking_id, trainees, trained)
+select r.booking_id, count(*), count(*) filter (where r.attended is not false)
+from roster_entries r join bookings b on b.id = r.booking_id join slots s on s.id = b.slot_id
+where s.ends_at < $1
+group by r.booking_id
+on conflict (booking_id) do update
+set trainees = purged_rosters.trainees + excluded.trainees,
+    trained = purged_rosters.trained + excluded.trained
+"""
+DELETE_OLD_ROSTERS = """
+delete from roster_entries r using bookings b, slots s
+where b.id = r.booking_id and s.id = b.slot_id and s.ends_at < $1
+returning r.trainee_id
+"""
+FORGET_TRAINEES = """
+update trainees t set full_name = 'purged ' || t.id::text, updated_at = now()
+where t.id = any($1::uuid[]) and t.full_name <> 'purged ' || t.id::text
+  and not exists (select 1 from roster_entries r where r.trainee_id = t.id)
+"""
+
+
+async def purge_rosters(conn: asyncpg.Connection, ended_before: datetime) -> tuple[int, int]:
+    """Delete the rosters of sessions that ended before ``ended_before``, keeping their counts;
+    the number of roster entries removed and of trainees whose names are forgotten."""
+    await conn.execute(KEEP_ROSTER_COUNTS, ended_before)
+    removed = [row["trainee_id"] for row in await conn.fetch(DELETE_OLD_ROSTERS, ended_before)]
+    forgotten = await conn.execute(FORGET_TRAINEES, sorted(set(removed)))
+    return len(removed), int(forgotten.split()[-1])

@@ -439,3 +439,26 @@ async def list_inductions(
             lab_ids=sorted(me.managed_lab_ids),
             limit=LIST_LIMIT,
         )
+
+
+async def purge_rosters(pool: asyncpg.Pool, *, retention_days: int, now: datetime) -> tuple[int, int]:
+    """Remove trainees' names from rosters of sessions that ended ``retention_days`` ago or more,
+    leaving only how many were listed and trained (``purged_rosters``); audited without names."""
+    async with db.transaction(pool) as conn:
+        return await purge_rosters_in(conn, retention_days=retention_days, now=now)
+
+
+async def purge_rosters_in(
+    conn: asyncpg.Connection, *, retention_days: int, now: datetime
+) -> tuple[int, int]:
+    """``purge_rosters`` inside the caller's transaction (the command line's)."""
+    removed, forgotten = await repository.purge_rosters(conn, now - timedelta(days=retention_days))
+    await audit.record(
+        conn,
+        None,
+        "roster.purge",
+        "roster",
+        "retention",
+        after={"retention_days": retention_days, "entries": removed, "trainees_forgotten": forgotten},
+    )
+    return removed, forgotten

@@ -57,8 +57,10 @@ select
     (select count(distinct organization_id) from visits)::int as organizations,
     (select count(*) from (select 1 from visits group by organization_id having count(*) > 1) r)::int
         as repeat_organizations,
-    (select count(*) from roster_entries r join visits v on v.id = r.booking_id
-     where v.kind = 'training' and r.attended is not false)::int as trainees_trained,
+    ((select count(*) from roster_entries r join visits v on v.id = r.booking_id
+      where v.kind = 'training' and r.attended is not false)
+     + (select coalesce(sum(p.trained), 0) from purged_rosters p join visits v on v.id = p.booking_id
+        where v.kind = 'training'))::int as trainees_trained,
     (select count(*) from bookings b join slots s on s.id = b.slot_id join attendance a on a.booking_id = b.id
      where s.lab_id = any($3::int[]) and s.starts_at >= $1 and s.starts_at < $2
        and a.outcome = 'no_show')::int as no_shows,
