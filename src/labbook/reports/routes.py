@@ -59,8 +59,8 @@ class ReportController(Controller):
         self,
         pool: Pool,
         me: Me,
-        from_date: Annotated[date, QueryParameter(query="from", description="first day, included")],
-        to_date: Annotated[date, QueryParameter(query="to", description="last day, included")],
+        from_date: Annotated[date, QueryParameter(name="from", description="first day, included")],
+        to_date: Annotated[date, QueryParameter(name="to", description="last day, included")],
         lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
         host: Annotated[str | None, QueryParameter(description="host organization slug")] = None,
     ) -> Outreach:

@@ -17,7 +17,7 @@ import pygal
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
 from openpyxl import Workbook
 from pygal.style import Style
@@ -37,8 +37,8 @@ Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
 Text = Annotated[str | None, QueryParameter(max_length=80)]
 # The API's names: ``from`` and ``to`` (whole days, both included), ``lab`` (a slug).
-From = Annotated[str | None, QueryParameter(query="from", max_length=10)]
-To = Annotated[str | None, QueryParameter(query="to", max_length=10)]
+From = Annotated[str | None, QueryParameter(name="from", max_length=10)]
+To = Annotated[str | None, QueryParameter(name="to", max_length=10)]
 
 # A standalone chart has no scripts and needs its own inline styles; it may not be framed or run code.
 CHART_HEADERS = [
@@ -205,7 +205,7 @@ class ReportPages(Controller):
         request: Request[Any, Any, Any],
         pool: Pool,
         me: Me,
-        chart: str,
+        chart: FromPath[str],
         start: From = None,
         end: To = None,
         lab: Text = None,
