@@ -559,6 +559,13 @@ CASES: list[Case] = [
         lambda w: f"{V1}/slots/{w.slot_id}/induction",
         lambda w: {"is_induction": True},
     ),
+    case(
+        "POST",
+        f"{V1}/trainees/{{trainee_id:uuid}}/merge",
+        MANAGERS | {"other_manager"},
+        lambda w: f"{V1}/trainees/00000000-0000-0000-0000-000000000001/merge",
+        lambda w: {"into": "00000000-0000-0000-0000-000000000002"},
+    ),
     case("GET", f"{V1}/no-show-rates", MANAGERS | {"other_manager"}, lambda w: f"{V1}/no-show-rates"),
     case(
         "GET",

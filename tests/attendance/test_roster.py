@@ -91,3 +91,30 @@ async def test_two_rosters_naming_a_new_trainee_at_once_make_one_trainee(
         )
         == 1
     )
+
+
+async def test_a_manager_merges_a_misspelt_trainee_and_their_induction_counts(
+    tig: Lab, pool: asyncpg.Pool
+) -> None:
+    induction = await tig.booking(await tig.session(NEXT_WEEK, induction=True), headcount=2)
+    saved = await tig.roster(induction["id"], ["Aigerim Sadykova", "Aigerim Sadykva"])
+    ids = {t["full_name"]: t["id"] for t in saved.json()["trainees"]}
+    await pool.execute(
+        """insert into inductions (trainee_id, equipment_id, granted_at, expires_at, reason)
+           values ($1, $2, now(), now() + interval '1 year', 'by hand')""",
+        ids["Aigerim Sadykva"],
+        tig.tig["id"],
+    )
+    path = f"/api/v1/trainees/{ids['Aigerim Sadykva']}/merge"
+    by_director = await tig.client.post(
+        path, json={"into": ids["Aigerim Sadykova"]}, headers=tig.director.headers
+    )
+    assert by_director.status_code == 403
+    merged = await tig.client.post(path, json={"into": ids["Aigerim Sadykova"]}, headers=tig.manager.headers)
+    assert merged.status_code == 200, merged.text
+    roster = await tig.client.get(f"/api/v1/bookings/{induction['id']}/roster", headers=tig.director.headers)
+    assert [t["full_name"] for t in roster.json()["trainees"]] == ["Aigerim Sadykova"]
+    # the induction held under the misspelt name now admits her to a training
+    training = await tig.booking(await tig.session(NEXT_WEEK + timedelta(days=1)), headcount=1)
+    assert (await tig.roster(training["id"], ["aigerim sadykova"])).status_code == 200
+    assert await pool.fetchval("select count(*) from trainees where id = $1", ids["Aigerim Sadykva"]) == 0

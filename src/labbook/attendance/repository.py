@@ -425,3 +425,26 @@ async def purge_rosters(conn: asyncpg.Connection, ended_before: datetime) -> tup
     removed = [row["trainee_id"] for row in await conn.fetch(DELETE_OLD_ROSTERS, ended_before)]
     forgotten = await conn.execute(FORGET_TRAINEES, sorted(set(removed)))
     return len(removed), int(forgotten.split()[-1])
+
+
+# Merging trainee $1 into $2 (same organization): rosters and inductions move over, a booking listing
+# both keeps one entry, and the duplicate goes.
+MERGE_ROSTERS = """
+with moved as (
+    delete from roster_entries r where r.trainee_id = $1
+    returning r.booking_id, r.study_group, r.attended, r.created_at
+)
+insert into roster_entries (booking_id, trainee_id, study_group, attended, created_at)
+select booking_id, $2, study_group, attended, created_at from moved
+on conflict (booking_id, trainee_id) do nothing
+"""
+MERGE_INDUCTIONS = "update inductions set trainee_id = $2 where trainee_id = $1"
+DELETE_TRAINEE = "delete from trainees where id = $1"
+LOCK_TRAINEES = "select id from trainees where id = any($1::uuid[]) order by id for update"
+
+
+async def merge_trainees(conn: asyncpg.Connection, duplicate: UUID, kept: UUID) -> None:
+    await conn.execute(LOCK_TRAINEES, [duplicate, kept])
+    await conn.execute(MERGE_ROSTERS, duplicate, kept)
+    await conn.execute(MERGE_INDUCTIONS, duplicate, kept)
+    await conn.execute(DELETE_TRAINEE, duplicate)

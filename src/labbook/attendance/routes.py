@@ -21,11 +21,13 @@ from labbook.attendance.schemas import (
     InductionGrant,
     InductionRevocation,
     InductionSession,
+    MergedTrainee,
     NoShowRate,
     Roster,
     RosterUpdate,
     SlotInduction,
     Trainee,
+    TraineeMerge,
 )
 from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED, LAB_STAFF
@@ -162,6 +164,23 @@ class InductionController(Controller):
         return induction_reply(await service.revoke_induction(pool, me, induction_id, data.reason))
 
 
+class TraineeController(Controller):
+    path = "/api/v1/trainees"
+    tags: Sequence[str] | None = ("attendance",)
+
+    @post(
+        "/{trainee_id:uuid}/merge",
+        opt={"access": LAB_STAFF},
+        status_code=HTTP_200_OK,
+        summary="Merge a duplicate trainee (a misspelt name) into another of the same organization",
+    )
+    async def merge_trainee(
+        self, pool: Pool, me: Me, trainee_id: FromPath[UUID], data: JSONBody[TraineeMerge]
+    ) -> MergedTrainee:
+        kept = await service.merge_trainees(pool, me, trainee_id, data.into)
+        return MergedTrainee(id=kept.id, full_name=kept.full_name)
+
+
 class NoShowController(Controller):
     path = "/api/v1/no-show-rates"
     tags: Sequence[str] | None = ("attendance",)
@@ -179,4 +198,10 @@ class NoShowController(Controller):
         ]
 
 
-route_handlers: list[Any] = [RosterController, SlotInductionController, InductionController, NoShowController]
+route_handlers: list[Any] = [
+    RosterController,
+    SlotInductionController,
+    InductionController,
+    TraineeController,
+    NoShowController,
+]

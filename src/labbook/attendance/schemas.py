@@ -55,6 +55,12 @@ class InductionSession(Base):
     is_induction: bool
 
 
+class TraineeMerge(Base):
+    """Which trainee this one is a duplicate of."""
+
+    into: UUID
+
+
 class InductionRevocation(Base):
     reason: Reason
 
@@ -105,3 +111,8 @@ class NoShowRate(Out):
 class SlotInduction(Out):
     slot_id: UUID
     is_induction: bool
+
+
+class MergedTrainee(Out):
+    id: UUID
+    full_name: str

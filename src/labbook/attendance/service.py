@@ -35,6 +35,7 @@ from labbook.attendance.rows import (
     RosterEntryRow,
     SessionBookingRow,
     SlotRow,
+    TraineeRow,
 )
 from labbook.attendance.schemas import AttendanceMark, InductionGrant, RosterUpdate
 from labbook.audit import service as audit
@@ -462,3 +463,32 @@ async def purge_rosters_in(
         after={"retention_days": retention_days, "entries": removed, "trainees_forgotten": forgotten},
     )
     return removed, forgotten
+
+
+async def merge_trainees(pool: asyncpg.Pool, me: Principal, duplicate_id: UUID, kept_id: UUID) -> TraineeRow:
+    """Merge two records of one person (a misspelt name) into ``kept_id``: rosters and inductions
+    move over and the duplicate goes. Both must belong to the same organization."""
+    if not (me.is_admin or Role.LAB_MANAGER in me.roles):
+        raise Forbidden("only lab managers or admins merge trainees")
+    async with db.transaction(pool) as conn:
+        duplicate = await repository.get_trainee(conn, duplicate_id)
+        kept = await repository.get_trainee(conn, kept_id)
+        if duplicate is None or kept is None:
+            raise NotFound("no such trainee")
+        if duplicate.id == kept.id:
+            raise ValidationFailed.field("into", "a trainee cannot be merged into themselves")
+        if duplicate.organization_id != kept.organization_id:
+            raise ValidationFailed.field("into", "trainees of different organizations are different people")
+        # The roster trigger does not run on moved entries: a roster never gains a person, it only
+        # learns that two of its names were one.
+        await repository.merge_trainees(conn, duplicate.id, kept.id)
+        await audit.record(
+            conn,
+            me,
+            "trainee.merge",
+            "trainee",
+            kept.id,
+            before={"duplicate_id": str(duplicate.id)},
+            after={"trainee_id": str(kept.id)},
+        )
+        return kept
