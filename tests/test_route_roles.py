@@ -576,6 +576,12 @@ CASES: list[Case] = [
         MANAGERS | {"other_manager"},
         lambda w: f"{V1}/reports/outreach?from=2026-01-01&to=2026-12-31",
     ),
+    case(
+        "GET",
+        f"{V1}/reports/utilization",
+        MANAGERS | {"other_manager"},
+        lambda w: f"{V1}/reports/utilization?from=2026-01-01&to=2026-03-31&by=month",
+    ),
     # feeds: public ones need nothing; a private feed's token is its only credential
     case("GET", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
     case("HEAD", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),

@@ -12,7 +12,7 @@ from datetime import datetime
 import asyncpg
 
 from labbook.core.rows import many, one
-from labbook.reports.rows import GroupRow, TopOrganizationRow, TotalsRow
+from labbook.reports.rows import EquipmentUseRow, GroupRow, TopOrganizationRow, TotalsRow, UtilizationRow
 
 # $1, $2: the range of session starts; $3: the labs asked about.
 _VISITS = """
@@ -99,3 +99,74 @@ async def get_totals(
     conn: asyncpg.Connection, starts_from: datetime, starts_to: datetime, labs: list[int]
 ) -> TotalsRow:
     return one(TotalsRow, await conn.fetchrow(TOTALS, starts_from, starts_to, labs))
+
+
+# Utilization per lab and period ($4: 'week' or 'month', in the labs' zone $5): hours open (the weekly
+# opening hours over the period's days), hours published (sessions people attend) and hours booked
+# (those sessions with a confirmed booking).
+UTILIZATION = """
+with periods as (
+    select distinct date_trunc($4, d)::date as period
+    from generate_series(
+        $1::timestamptz at time zone $5,
+        ($2::timestamptz at time zone $5) - interval '1 day',
+        interval '1 day'
+    ) d
+), open as (
+    select h.lab_id, date_trunc($4, d)::date as period,
+           sum(extract(epoch from h.closes_at - h.opens_at)) / 3600 as hours
+    from generate_series(
+        $1::timestamptz at time zone $5,
+        ($2::timestamptz at time zone $5) - interval '1 day',
+        interval '1 day'
+    ) d
+    join opening_hours h on h.weekday = extract(isodow from d) and h.lab_id = any($3::int[])
+    group by 1, 2
+), used as (
+    select s.lab_id, date_trunc($4, s.starts_at at time zone $5)::date as period,
+           sum(extract(epoch from s.ends_at - s.starts_at)) / 3600 as published,
+           sum(extract(epoch from s.ends_at - s.starts_at)) filter (
+               where exists (select 1 from bookings b where b.slot_id = s.id and b.status = 'confirmed')
+           ) / 3600 as booked
+    from slots s
+    where s.lab_id = any($3::int[]) and s.starts_at >= $1 and s.starts_at < $2
+      and s.status = 'active' and s.kind in ('tour', 'training', 'event')
+    group by 1, 2
+)
+select l.slug as lab, p.period, round(coalesce(o.hours, 0)::numeric, 2)::float8 as hours_open,
+       round(coalesce(u.published, 0)::numeric, 2)::float8 as hours_published,
+       round(coalesce(u.booked, 0)::numeric, 2)::float8 as hours_booked
+from labs l cross join periods p
+left join open o on o.lab_id = l.id and o.period = p.period
+left join used u on u.lab_id = l.id and u.period = p.period
+where l.id = any($3::int[])
+order by l.slug, p.period
+"""
+# Hours each piece of equipment was held by active slots per period, and per station.
+EQUIPMENT_USE = """
+select l.slug as lab, e.slug as equipment, date_trunc($4, s.starts_at at time zone $5)::date as period,
+       e.units,
+       round((sum(extract(epoch from s.ends_at - s.starts_at)) / 3600)::numeric, 2)::float8 as unit_hours,
+       round((sum(extract(epoch from s.ends_at - s.starts_at)) / 3600 / e.units)::numeric, 2)::float8
+           as hours_per_station
+from slot_units su
+join slots s on s.id = su.slot_id
+join equipment_units u on u.id = su.unit_id
+join equipment e on e.id = u.equipment_id
+join labs l on l.id = e.lab_id
+where su.is_active and s.lab_id = any($3::int[]) and s.starts_at >= $1 and s.starts_at < $2
+group by l.slug, e.slug, e.units, 3
+order by l.slug, e.slug, 3
+"""
+
+
+async def list_utilization(
+    conn: asyncpg.Connection, starts_from: datetime, starts_to: datetime, labs: list[int], by: str, tz: str
+) -> list[UtilizationRow]:
+    return many(UtilizationRow, await conn.fetch(UTILIZATION, starts_from, starts_to, labs, by, tz))
+
+
+async def list_equipment_use(
+    conn: asyncpg.Connection, starts_from: datetime, starts_to: datetime, labs: list[int], by: str, tz: str
+) -> list[EquipmentUseRow]:
+    return many(EquipmentUseRow, await conn.fetch(EQUIPMENT_USE, starts_from, starts_to, labs, by, tz))

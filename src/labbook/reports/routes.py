@@ -7,6 +7,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
@@ -14,7 +15,7 @@ from litestar.params import QueryParameter
 from labbook.core.access import LAB_STAFF
 from labbook.core.principal import Principal
 from labbook.reports import service
-from labbook.reports.schemas import Group, Outreach, TopOrganization
+from labbook.reports.schemas import EquipmentUse, Group, LabUse, Outreach, TopOrganization, Utilization
 
 Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
@@ -68,4 +69,31 @@ class ReportController(Controller):
         return outreach_reply(report)
 
 
-route_handlers: list[Any] = [ReportController]
+class UtilizationController(Controller):
+    path = "/api/v1/reports/utilization"
+    tags: Sequence[str] | None = ("reports",)
+
+    @get("/", opt={"access": LAB_STAFF}, summary="Hours open, published and booked, and use per station")
+    async def get_utilization(
+        self,
+        pool: Pool,
+        me: Me,
+        from_date: Annotated[date, QueryParameter(name="from", description="first day, included")],
+        to_date: Annotated[date, QueryParameter(name="to", description="last day, included")],
+        by: Annotated[str, QueryParameter(description="week or month")] = "week",
+        lab: Annotated[str | None, QueryParameter(description="lab slug")] = None,
+        host: Annotated[str | None, QueryParameter(description="host organization slug")] = None,
+    ) -> Utilization:
+        report = await service.utilization(
+            pool, me, from_date=from_date, to_date=to_date, by=by, lab=lab, host=host
+        )
+        return Utilization(
+            from_date=report.from_date,
+            to_date=report.to_date,
+            by=report.by,
+            labs=[LabUse(**msgspec.structs.asdict(r)) for r in report.labs],
+            equipment=[EquipmentUse(**msgspec.structs.asdict(r)) for r in report.equipment],
+        )
+
+
+route_handlers: list[Any] = [ReportController, UtilizationController]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from labbook.core.rows import Row
 
 
@@ -27,3 +29,20 @@ class TotalsRow(Row):
     trainees_trained: int
     no_shows: int
     inductions_granted: int
+
+
+class UtilizationRow(Row):
+    lab: str
+    period: date
+    hours_open: float
+    hours_published: float
+    hours_booked: float
+
+
+class EquipmentUseRow(Row):
+    lab: str
+    equipment: str
+    period: date
+    units: int
+    unit_hours: float
+    hours_per_station: float

@@ -37,3 +37,30 @@ class Outreach(Out):
     by_age_group: list[Group]
     by_language: list[Group]
     top_organizations: list[TopOrganization]
+
+
+class LabUse(Out):
+    lab: str
+    period: date
+    hours_open: float
+    hours_published: float
+    hours_booked: float
+
+
+class EquipmentUse(Out):
+    lab: str
+    equipment: str
+    period: date
+    units: int
+    unit_hours: float
+    hours_per_station: float
+
+
+class Utilization(Out):
+    """Per lab and period (a week from Monday, or a month), and per equipment and period."""
+
+    from_date: date
+    to_date: date
+    by: str
+    labs: list[LabUse]
+    equipment: list[EquipmentUse]

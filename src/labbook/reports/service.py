@@ -16,7 +16,7 @@ from labbook.core.principal import Principal
 from labbook.core.roles import Role
 from labbook.errors import NotFound, ValidationFailed
 from labbook.reports import repository
-from labbook.reports.rows import GroupRow, TopOrganizationRow, TotalsRow
+from labbook.reports.rows import EquipmentUseRow, GroupRow, TopOrganizationRow, TotalsRow, UtilizationRow
 from labbook.timezones import DEFAULT_TIMEZONE, zone
 
 TOP = 10
@@ -82,5 +82,50 @@ async def outreach(
             by_language=await groups(repository.BY_LANGUAGE),
             top_organizations=await repository.list_top_organizations(
                 conn, starts_from, starts_to, labs, TOP
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UtilizationReport:
+    from_date: date
+    to_date: date
+    by: str
+    labs: list[UtilizationRow]
+    equipment: list[EquipmentUseRow]
+
+
+async def utilization(
+    pool: asyncpg.Pool,
+    me: Principal,
+    *,
+    from_date: date,
+    to_date: date,
+    by: str = "week",
+    lab: str | None = None,
+    host: str | None = None,
+) -> UtilizationReport:
+    """Hours open, published and booked per lab, and hours held per station of each equipment, by
+    week (starting Monday) or month. Closures are not taken off the hours open."""
+    if by not in ("week", "month"):
+        raise ValidationFailed.field("by", "give week or month")
+    starts_from, starts_to = _bounds(from_date, to_date)
+    async with pool.acquire() as conn:
+        labs = await repository.list_labs(
+            conn,
+            see_all=me.is_admin,
+            lab_ids=sorted(me.managed_lab_ids) if Role.LAB_MANAGER in me.roles else [],
+            lab=lab,
+            host=host,
+        )
+        if not labs and (lab or host):
+            raise NotFound("no such lab among yours")
+        return UtilizationReport(
+            from_date=from_date,
+            to_date=to_date,
+            by=by,
+            labs=await repository.list_utilization(conn, starts_from, starts_to, labs, by, DEFAULT_TIMEZONE),
+            equipment=await repository.list_equipment_use(
+                conn, starts_from, starts_to, labs, by, DEFAULT_TIMEZONE
             ),
         )
