@@ -92,3 +92,27 @@ async def test_a_director_gets_no_report(tig: Lab, pool: asyncpg.Pool, settings:
         await sign_in(web, pool, tig.director, lang="en")
         assert (await web.get("/en/manage/reports/outreach")).status_code == 403
         assert (await web.get("/en/manage/reports/outreach.csv")).status_code == 403
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_utilization_page_shows_hours_with_a_chart_and_exports(
+    lang: str, tig: Lab, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    hours = {"kk": "Брондалған сағаттар", "ru": "Забронировано часов", "en": "Hours booked"}
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, tig.manager, lang=lang)
+        page = await web.get(f"/{lang}/manage/reports/utilization/", params={"by": "month"})
+        assert page.status_code == 200
+        assert hours[lang] in page.text
+        assert "argon-tig" in page.text
+        chart = await web.get(f"/{lang}/manage/reports/utilization/chart.svg", params={"by": "month"})
+        assert chart.status_code == 200
+        assert hours[lang] in chart.text
+        assert "<script" not in chart.text
+        exported = await web.get(f"/{lang}/manage/reports/utilization/export.csv", params={"by": "month"})
+        assert exported.content.startswith(b"\xef\xbb\xbf")
+        assert hours[lang] in exported.content.decode("utf-8-sig")
+        workbook = await web.get(f"/{lang}/manage/reports/utilization/export.xlsx", params={"by": "month"})
+        sheet = load_workbook(io.BytesIO(workbook.content)).active
+        assert sheet is not None
+        assert any(row[0] and "argon-tig" in str(row[0]) for row in sheet.iter_rows(values_only=True))

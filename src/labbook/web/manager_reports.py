@@ -29,7 +29,7 @@ from labbook.errors import LabbookError, NotFound
 from labbook.reports import service as reports
 from labbook.timezones import DEFAULT_TIMEZONE, zone
 from labbook.web.forms import N_
-from labbook.web.i18n import Gettext, localized
+from labbook.web.i18n import Formats, Gettext, localized
 from labbook.web.pages import now_of, page_lang, render
 from labbook.web.problems import explain
 
@@ -295,4 +295,202 @@ class ReportPages(Controller):
         )
 
 
-route_handlers: list[Any] = [ReportPages]
+By = Annotated[str | None, QueryParameter(max_length=5)]
+PERIODS = (("week", N_("By week")), ("month", N_("By month")))
+HOURS_OPEN = N_("Hours open")
+HOURS_PUBLISHED = N_("Hours published")
+HOURS_BOOKED = N_("Hours booked")
+
+
+def _utilization_rows(report: reports.UtilizationReport, gettext: Gettext) -> list[list[Any]]:
+    rows: list[list[Any]] = [
+        [gettext.plain(N_("Utilization report")), report.from_date.isoformat(), report.to_date.isoformat()],
+        [],
+        [
+            gettext.plain(N_("Lab")),
+            gettext.plain(N_("Period")),
+            gettext.plain(HOURS_OPEN),
+            gettext.plain(HOURS_PUBLISHED),
+            gettext.plain(HOURS_BOOKED),
+        ],
+    ]
+    rows += [
+        [r.lab, r.period.isoformat(), r.hours_open, r.hours_published, r.hours_booked] for r in report.labs
+    ]
+    rows += [
+        [],
+        [
+            gettext.plain(N_("Equipment")),
+            gettext.plain(N_("Period")),
+            gettext.plain(N_("Stations")),
+            gettext.plain(N_("Station hours held")),
+            gettext.plain(N_("Hours per station")),
+        ],
+    ]
+    rows += [
+        [f"{r.lab} / {r.equipment}", r.period.isoformat(), r.units, r.unit_hours, r.hours_per_station]
+        for r in report.equipment
+    ]
+    return rows
+
+
+class UtilizationPages(Controller):
+    path = "/{lang:str}/manage/reports/utilization"
+    opt = {"access": LAB_STAFF}  # noqa: RUF012 - Litestar reads it as the layer option
+
+    @staticmethod
+    async def _report(
+        request: Request[Any, Any, Any],
+        pool: asyncpg.Pool,
+        me: Principal,
+        start: str | None,
+        end: str | None,
+        by: str | None,
+        lab: str | None,
+    ) -> reports.UtilizationReport:
+        today = now_of(request).astimezone(zone(DEFAULT_TIMEZONE)).date()
+        first, last = _range(start, end, today)
+        return await reports.utilization(
+            pool,
+            me,
+            from_date=first,
+            to_date=last,
+            by=by if by in ("week", "month") else "week",
+            lab=lab or None,
+        )
+
+    @get("/")
+    async def utilization(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        start: From = None,
+        end: To = None,
+        by: By = None,
+        lab: Text = None,
+    ) -> Template:
+        lang = page_lang(request)
+        values = {"from": start or "", "to": end or "", "lab": lab or "", "by": by or "week"}
+        labs = await catalog.labs_run_by(pool, me)
+        periods = [(code, Gettext(lang).plain(word)) for code, word in PERIODS]
+        try:
+            report = await self._report(request, pool, me, start, end, by, lab)
+        except LabbookError as exc:
+            if exc.status in (403, 404):
+                raise
+            problem, _ = explain(exc, lang)
+            return render(
+                request,
+                "manager/utilization.html",
+                report=None,
+                problem=problem,
+                values=values,
+                labs=labs,
+                periods=periods,
+            )
+        values.update(
+            {"from": report.from_date.isoformat(), "to": report.to_date.isoformat(), "by": report.by}
+        )
+        return render(
+            request,
+            "manager/utilization.html",
+            report=report,
+            problem=None,
+            values=values,
+            labs=labs,
+            periods=periods,
+            lab_names={row.slug: row.name for row in labs},
+        )
+
+    @get("/chart.svg", response_headers=CHART_HEADERS)
+    async def chart(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        start: From = None,
+        end: To = None,
+        by: By = None,
+        lab: Text = None,
+    ) -> Response[str]:
+        """Hours open, published and booked per period, over the labs asked about."""
+        lang = page_lang(request)
+        gettext = Gettext(lang)
+        report = await self._report(request, pool, me, start, end, by, lab)
+        periods = sorted({r.period for r in report.labs})
+        drawing = pygal.Bar(
+            style=CHART_STYLE,
+            disable_xml_declaration=True,
+            js=[],
+            width=720,
+            height=360,
+            legend_at_bottom=True,
+            x_label_rotation=30,
+        )
+        drawing.title = gettext.plain(N_("Lab hours by period"))
+        drawing.x_labels = [Formats(lang).date(p, "d MMM y") for p in periods]
+        for label, field in (
+            (HOURS_OPEN, "hours_open"),
+            (HOURS_PUBLISHED, "hours_published"),
+            (HOURS_BOOKED, "hours_booked"),
+        ):
+            drawing.add(
+                gettext.plain(label),
+                [round(sum(getattr(r, field) for r in report.labs if r.period == p), 1) for p in periods],
+            )
+        return Response(SCRIPT.sub("", drawing.render(is_unicode=True)), media_type="image/svg+xml")
+
+    @get("/export.csv")
+    async def utilization_csv(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        start: From = None,
+        end: To = None,
+        by: By = None,
+        lab: Text = None,
+    ) -> Response[bytes]:
+        lang = page_lang(request)
+        report = await self._report(request, pool, me, start, end, by, lab)
+        out = io.StringIO()
+        csv.writer(out).writerows(_utilization_rows(report, Gettext(lang)))
+        name = f"utilization-{report.from_date.isoformat()}-{report.to_date.isoformat()}.csv"
+        return Response(
+            ("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @get("/export.xlsx")
+    async def utilization_xlsx(
+        self,
+        request: Request[Any, Any, Any],
+        pool: Pool,
+        me: Me,
+        start: From = None,
+        end: To = None,
+        by: By = None,
+        lab: Text = None,
+    ) -> Response[bytes]:
+        lang = page_lang(request)
+        report = await self._report(request, pool, me, start, end, by, lab)
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        sheet.title = Gettext(lang).plain(N_("Utilization report"))[:31]
+        for row in _utilization_rows(report, Gettext(lang)):
+            sheet.append(row)
+        sheet.column_dimensions["A"].width = 40
+        out = io.BytesIO()
+        book.save(out)
+        name = f"utilization-{report.from_date.isoformat()}-{report.to_date.isoformat()}.xlsx"
+        return Response(
+            out.getvalue(),
+            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+route_handlers: list[Any] = [ReportPages, UtilizationPages]

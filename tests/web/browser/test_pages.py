@@ -62,6 +62,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "lab-desk": ("/manage/", 200, "manager"),
     "attendance": ("/manage/attendance/", 200, "manager"),
     "outreach-report": ("/manage/reports/outreach", 200, "manager"),
+    "utilization-report": ("/manage/reports/utilization/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
