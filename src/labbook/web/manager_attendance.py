@@ -158,6 +158,8 @@ class AttendancePages(Controller):
             posted=posted or {},
             problem=problem,
             now=now_of(request),
+            sees_all=me.is_admin,
+            managed_labs=me.managed_lab_ids if Role.LAB_MANAGER in me.roles else frozenset(),
         )
 
 
