@@ -52,6 +52,8 @@ class World:
     director_feed_token: str
     invitation_path: str
     start: datetime
+    induction_id: str
+    trainee_id: str
     counter: list[int] = field(default_factory=lambda: [0])
     mail_message_id: str = ""
     webhook_id: str = ""
@@ -157,6 +159,16 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     webhook_delivery_id = await make.pool.fetchval(
         "select id::text from webhook_deliveries where endpoint_id = $1", UUID(webhook["id"])
     )
+    trainee = await make.pool.fetchval(
+        "insert into trainees (organization_id, full_name) values ($1, 'Roles Trainee') returning id",
+        college["id"],
+    )
+    induction = await make.pool.fetchval(
+        """insert into inductions (trainee_id, equipment_id, granted_at, expires_at, reason)
+           values ($1, $2, now(), now() + interval '1 year', 'by hand') returning id""",
+        trainee,
+        equipment["id"],
+    )
     return World(
         people=people,
         host=host["slug"],
@@ -175,6 +187,8 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         mail_message_id=mail_message_id,
         webhook_id=webhook["id"],
         webhook_delivery_id=webhook_delivery_id,
+        induction_id=str(induction),
+        trainee_id=str(trainee),
     )
 
 
@@ -551,6 +565,80 @@ CASES: list[Case] = [
         {"admin", "director"},
         lambda w: f"{V1}/visit-requests/{w.visit_id}/cancel",
         lambda w: {},
+    ),
+    # rosters, attendance and inductions (the world's booking is a tour: 409 once let in)
+    case(
+        "GET",
+        f"{V1}/bookings/{{booking_id:uuid}}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}/roster",
+    ),
+    case(
+        "PUT",
+        f"{V1}/bookings/{{booking_id:uuid}}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"{V1}/bookings/{w.booking_id}/roster",
+        lambda w: {"trainees": [{"full_name": "Aidana"}]},
+    ),
+    case(
+        "PUT",
+        f"{V1}/bookings/{{booking_id:uuid}}/attendance",
+        MANAGERS,
+        lambda w: f"{V1}/bookings/{w.booking_id}/attendance",
+        lambda w: {"outcome": "no_show"},
+    ),
+    case(
+        "GET",
+        f"{V1}/inductions",
+        {"admin", "manager", "other_manager", "director", "other_director"},
+        lambda w: f"{V1}/inductions",
+    ),
+    case(
+        "POST",
+        f"{V1}/inductions",
+        MANAGERS,
+        lambda w: f"{V1}/inductions",
+        lambda w: {
+            "trainee_id": "00000000-0000-0000-0000-000000000001",
+            "lab": w.lab,
+            "equipment": w.equipment,
+            "reason": "inducted elsewhere",
+        },
+    ),
+    case(
+        "POST",
+        f"{V1}/inductions/{{induction_id:uuid}}/revoke",
+        MANAGERS,
+        lambda w: f"{V1}/inductions/{w.induction_id}/revoke",
+        lambda w: {"reason": "unsafe"},
+    ),
+    case(
+        "PUT",
+        f"{V1}/slots/{{slot_id:uuid}}/induction",
+        MANAGERS,
+        lambda w: f"{V1}/slots/{w.slot_id}/induction",
+        lambda w: {"is_induction": True},
+    ),
+    case(
+        "POST",
+        f"{V1}/trainees/{{trainee_id:uuid}}/merge",
+        MANAGERS | {"other_manager"},
+        # merged into itself: a 422 once let in, and the trainee stays for the next caller
+        lambda w: f"{V1}/trainees/{w.trainee_id}/merge",
+        lambda w: {"into": w.trainee_id},
+    ),
+    case("GET", f"{V1}/no-show-rates", MANAGERS | {"other_manager"}, lambda w: f"{V1}/no-show-rates"),
+    case(
+        "GET",
+        f"{V1}/reports/outreach",
+        MANAGERS | {"other_manager"},
+        lambda w: f"{V1}/reports/outreach?from=2026-01-01&to=2026-12-31",
+    ),
+    case(
+        "GET",
+        f"{V1}/reports/utilization",
+        MANAGERS | {"other_manager"},
+        lambda w: f"{V1}/reports/utilization?from=2026-01-01&to=2026-03-31&by=month",
     ),
     # feeds: public ones need nothing; a private feed's token is its only credential
     case("GET", "/feeds/labs/{lab_file:str}", EVERYONE, lambda w: f"/feeds/labs/{w.lab}.ics"),
@@ -997,6 +1085,89 @@ CASES: list[Case] = [
         "/{lang:str}/admin/outbox/{message_id:uuid}",
         {"admin"},
         lambda w: f"/en/admin/outbox/{w.mail_message_id}",
+    ),
+    # rosters and attendance (the world's booking is a tour: the page says it has no roster)
+    case(
+        "GET",
+        "/{lang:str}/bookings/{booking_id:uuid}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"/en/bookings/{w.booking_id}/roster",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/bookings/{booking_id:uuid}/roster",
+        BOOKING_PARTIES,
+        lambda w: f"/en/bookings/{w.booking_id}/roster",
+        lambda w: {"trainees.0.full_name": "Aidana"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/attendance",
+        MANAGERS | {"other_manager", "instructor"},
+        lambda w: "/en/manage/attendance/",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/attendance/{booking_id:uuid}",
+        MANAGERS,
+        lambda w: f"/en/manage/attendance/{w.booking_id}",
+        lambda w: {"outcome": "no_show"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/attendance/sessions/{slot_id:uuid}",
+        MANAGERS,
+        lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
+        lambda w: {"is_induction": "1"},
+    ),
+    # every manager reports on their own labs
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach/charts/{chart:str}",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach/charts/kinds.svg",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach.csv",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach.csv",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/outreach.xlsx",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/outreach.xlsx",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/utilization",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/utilization/",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/utilization/chart.svg",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/utilization/chart.svg",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/utilization/export.csv",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/utilization/export.csv",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/reports/utilization/export.xlsx",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/reports/utilization/export.xlsx",
     ),
     case("GET", "/{lang:str}/{rest:path}", EVERYONE, lambda w: "/kk/no/such/page", everyone_gets=404),
     case("GET", "/static/{file_path:path}", EVERYONE, lambda w: "/static/labbook.css"),

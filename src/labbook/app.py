@@ -29,6 +29,7 @@ from swagger_ui_bundle import swagger_ui_path
 from labbook import db, migrate
 from labbook.accounts.routes import route_handlers as accounts_routes
 from labbook.accounts.security import authorize, provide_principal, provide_required_principal
+from labbook.attendance.routes import route_handlers as attendance_routes
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
@@ -44,6 +45,7 @@ from labbook.ops import metrics
 from labbook.ops.headers import set_reply_headers
 from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
+from labbook.reports.routes import route_handlers as reports_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
@@ -216,6 +218,8 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             *slots_routes,
             *bookings_routes,
             *visits_routes,
+            *attendance_routes,
+            *reports_routes,
             *feeds_routes,
             *notifications_routes,
             *web_routes,

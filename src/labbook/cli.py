@@ -175,6 +175,22 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     _run(settings, work)
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(conn: Any) -> None:
+        from labbook.attendance.service import purge_rosters_in
+
+        async with conn.transaction():
+            removed, forgotten = await purge_rosters_in(
+                conn, retention_days=settings.roster_retention_days, now=datetime.now(UTC)
+            )
+        print(
+            f"removed {removed} roster entries of sessions over {settings.roster_retention_days} days old;"
+            f" {forgotten} trainees' names forgotten; the counts are kept"
+        )
+
+    _run(settings, work)
+
+
 def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: Any) -> None:
         from labbook.accounts import service
@@ -278,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     mail_show.add_argument("message_id", type=UUID)
     mail_show.set_defaults(func=cmd_mail_show)
     verbs.add_parser("demo", help="load the demo data (idempotent)").set_defaults(func=cmd_demo)
+    verbs.add_parser(
+        "purge", help="remove trainees' names from rosters older than LABBOOK_ROSTER_RETENTION_DAYS"
+    ).set_defaults(func=cmd_purge)
 
     user = verbs.add_parser("user", help="manage people").add_subparsers(dest="user_verb", required=True)
     add = user.add_parser("add", help="add a person")

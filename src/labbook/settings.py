@@ -46,6 +46,8 @@ class Settings:
         session_max_days: a browser session ends this long after sign-in, used or not.
         login_failure_limit: failed sign-ins per account, and 4x that per client address, in 15 minutes
             before sign-in is refused for the rest of that window.
+        roster_retention_days: how long after its session a roster keeps trainees' names;
+            ``labbook purge`` then removes them and keeps the counts.
         demo: load the demo data at start.
         smtp_url: where e-mail goes (``smtp://``, ``smtp+starttls://`` or ``smtps://``, with
             ``user:password@`` for authentication); unset, messages stay in the local outbox.
@@ -71,6 +73,7 @@ class Settings:
     session_idle_minutes: int = 12 * 60
     session_max_days: int = 14
     login_failure_limit: int = 5
+    roster_retention_days: int = 3 * 365
     demo: bool = False
     smtp_url: str | None = None
     mail_from: str | None = None
@@ -120,6 +123,9 @@ class Settings:
             ),
             smtp_url=env.get("LABBOOK_SMTP_URL") or None,
             mail_from=env.get("LABBOOK_MAIL_FROM") or None,
+            roster_retention_days=_int(
+                env, "LABBOOK_ROSTER_RETENTION_DAYS", defaults.roster_retention_days, minimum=1
+            ),
         )
         settings.validate()
         return settings

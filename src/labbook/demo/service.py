@@ -15,6 +15,8 @@ import msgspec
 
 from labbook.accounts.security import hash_secret
 from labbook.accounts.signin import hash_password
+from labbook.attendance import service as attendance
+from labbook.attendance.schemas import RosterUpdate, TraineeIn
 from labbook.audit import service as audit
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate
@@ -93,6 +95,11 @@ async def _insert(conn: asyncpg.Connection, story: Story, now: datetime) -> dict
     await _publish(conn, loaded, [s for s in story.slots if s.series is None and s.kind != "closure"])
     for series in story.series:
         await _publish_series(conn, loaded, series)
+    for slot in story.slots:
+        if slot.is_induction:
+            await attendance.set_induction_session_in(
+                conn, loaded.actor(slot.created_by), loaded.slots[slot.key], True
+            )
     await _book(conn, loaded)
     for slot in story.slots:
         if slot.status == "cancelled":
@@ -275,6 +282,9 @@ async def _book(conn: asyncpg.Connection, loaded: _Loaded) -> None:
             slot_id = loaded.slots[booking.slot]
             row = await bookings.book_seats_in(conn, me, slot_id, _request(booking), now=loaded.now)
             await _answer(conn, loaded, booking, row)
+            if booking.trainees:
+                roster = RosterUpdate(trainees=[TraineeIn(full_name=name) for name in booking.trainees])
+                await attendance.save_roster_in(conn, me, row["id"], roster, now=loaded.now)
             continue
         if booking.group in groups:
             continue

@@ -135,6 +135,8 @@ class Slot:
     occurrence_start: datetime | None = None
     # (equipment slug, unit number)
     units: tuple[tuple[str, int], ...] = ()
+    # a training that inducts those who attend it
+    is_induction: bool = False
 
     @property
     def id(self) -> UUID:
@@ -155,6 +157,8 @@ class Booking:
     age_group: str | None = None
     notes: str | None = None
     status_message: str | None = None
+    # the roster of a training booking
+    trainees: tuple[str, ...] = ()
 
     @property
     def id(self) -> UUID:
@@ -640,6 +644,7 @@ def build_story(now: datetime) -> Story:
         instructor="instructor",
         created_by="manager",
         units=tig[:3],
+        is_induction=True,
     )
     bookings.append(
         Booking(
@@ -652,6 +657,7 @@ def build_story(now: datetime) -> Story:
             "pending",
             booked_by="mining-director",
             age_group="17–19",
+            trainees=("Ерлан Сапаров", "Айдана Жұмабекова", "Дәурен Қасымов", "Мадина Ахметова"),
         )
     )
 

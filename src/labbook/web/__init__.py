@@ -16,10 +16,13 @@ from labbook.web.admin_outbox import route_handlers as outbox_pages
 from labbook.web.admin_people import route_handlers as admin_people_pages
 from labbook.web.auth import AuthPages
 from labbook.web.director import route_handlers as director_pages
+from labbook.web.director_roster import route_handlers as roster_pages
 from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
+from labbook.web.manager_attendance import route_handlers as attendance_pages
 from labbook.web.manager_calendar import route_handlers as calendar_pages
 from labbook.web.manager_lab import route_handlers as lab_pages
+from labbook.web.manager_reports import route_handlers as report_pages
 from labbook.web.manager_series import route_handlers as series_pages
 from labbook.web.manager_visits import route_handlers as manager_visit_pages
 from labbook.web.pages import STATIC, error_page, template_config
@@ -55,6 +58,10 @@ pages = Router(
         *series_pages,
         *manager_visit_pages,
         *outbox_pages,
+        *roster_pages,
+        *manager_pages,
+        *attendance_pages,
+        *report_pages,
         no_such_page,
     ],
     opt={"web": True},

@@ -19,6 +19,7 @@ from labbook.accounts import signin
 from labbook.accounts.rows import ProfileRow
 from labbook.accounts.schemas import PasswordChange, ProfileUpdate
 from labbook.accounts.security import SESSION_COOKIE
+from labbook.attendance import service as attendance
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingCreate, BookingFilter, Cancellation
 from labbook.catalog import service as catalog
@@ -390,9 +391,12 @@ class BookingPages(Controller):
         row = await bookings.get_booking(pool, me, booking_id)
         lab = await catalog.get_lab(pool, row["lab_slug"])
         organization = await catalog.get_organization(pool, row["organization_slug"])
+        session = await attendance.get_booking(pool, me, booking_id)
         return render(
             request,
             "director/booking.html",
+            roster=await attendance.get_roster(pool, me, booking_id) if session.kind == "training" else None,
+            roster_editable=attendance.may_edit_roster(me, session, now_of(request)),
             booking=row,
             lab=lab,
             organization=organization,

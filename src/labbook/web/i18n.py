@@ -18,7 +18,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from babel.support import Translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
@@ -166,6 +166,9 @@ class Formats:
 
     def number(self, value: int | float) -> str:
         return format_decimal(value, locale=self.locale)
+
+    def percent(self, value: float) -> str:
+        return format_percent(value, "#,##0.#%", locale=self.locale)
 
     def weekday(self, iso_weekday: int) -> str:
         names: Mapping[int, str] = self.locale.days["stand-alone"]["wide"]

@@ -1,0 +1,1 @@
+"""Trainee rosters, attendance and safety inductions."""

@@ -1,0 +1,1 @@
+"""Outreach reports: who came, from where, and what the labs achieved."""
