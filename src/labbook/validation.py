@@ -204,9 +204,12 @@ def _is_json(media_type: str) -> bool:
 
 async def check_request(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-wide guard for the JSON API: unknown query parameters, media type, and the body's shape."""
-    if not connection.url.path.startswith(API_PREFIX) or connection.scope.get("method") == "OPTIONS":
+    scope = connection.scope
+    if not scope["path"].startswith(API_PREFIX) or scope.get("method") == "OPTIONS":
         return
     shape = _shape(handler, set(connection.path_params))
+    if shape.body is None and not scope["query_string"]:
+        return
     errors: list[dict[str, str]] = []
     if not shape.any_query:
         for name in dict.fromkeys(connection.query_params.keys()):
