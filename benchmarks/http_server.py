@@ -6,7 +6,8 @@
 Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one) with one lab and
 a small feed, then for each server runs labbook (``labbook.cli:app_factory``, one worker) and a
 hello-world Litestar app side by side on loopback ports, and measures ``/health``, a catalog read
-(``GET /api/v1/labs/{slug}``), a feed revalidation (304), a feed (200) and the hello-world with
+(``GET /api/v1/labs/{slug}``), a feed revalidation (304), a feed (200), the hello-world, and the
+hello-world with one pooled asyncpg query for the lab's row (the floor under a catalog read) with
 ``wrk`` (``apt-get install wrk``; without it a small Python client, which takes CPU from the server
 and flattens the ratios). Endpoint and hello-world alternate in rounds, so that other load on the
 machine weighs on both alike. ``--metrics`` serves labbook with ``/metrics`` on (its middleware runs).
@@ -53,6 +54,38 @@ async def hello() -> dict[str, str]:
 
 
 app = Litestar([hello])
+"""
+# The floor under a catalog read: the same hello-world, plus one pooled asyncpg query for the lab's row.
+HELLO_QUERY = """
+import os
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar import Litestar, get
+from litestar.datastructures import State
+
+QUERY = (
+    "select l.slug, o.slug as host, l.name, l.capacity, l.timezone from labs l"
+    " join organizations o on o.id = l.organization_id where l.slug = $1"
+)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    app.state.pool = await asyncpg.create_pool(os.environ["LABBOOK_DATABASE_URL"], min_size=2, max_size=10)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+@get("/labs/{slug:str}")
+async def lab(slug: str, state: State) -> dict:
+    row = await state.pool.fetchrow(QUERY, slug)
+    return dict(row)
+
+
+app = Litestar([lab], lifespan=[lifespan])
 """
 SETUP = """
 insert into organizations (slug, name, kind)
@@ -154,7 +187,9 @@ async def _python_client(
 
 
 @contextlib.asynccontextmanager
-async def _served(command: list[str], env: dict[str, str], port: int) -> AsyncIterator[None]:
+async def _served(
+    command: list[str], env: dict[str, str], port: int, probe: str = "/"
+) -> AsyncIterator[None]:
     proc = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -163,7 +198,7 @@ async def _served(command: list[str], env: dict[str, str], port: int) -> AsyncIt
             if proc.returncode is not None:
                 raise RuntimeError(f"{command[2]} exited at start")
             with contextlib.suppress(OSError):
-                await _get(port, "/")
+                await _get(port, probe)
                 break
             await asyncio.sleep(0.1)
         else:
@@ -186,7 +221,7 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
         f"{args.connections} connections, {args.rounds} rounds of {args.seconds:.0f} s each, client: {client}"
     )
     for server in args.servers.split(","):
-        app_port, hello_port = _free_port(), _free_port()
+        app_port, hello_port, floor_port = _free_port(), _free_port(), _free_port()
         env = {**os.environ, "LABBOOK_DATABASE_URL": url, "LABBOOK_LOG_LEVEL": "WARNING",
                "LABBOOK_BASE_URL": f"http://127.0.0.1:{app_port}",
                "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), hello_dir])}  # fmt: skip
@@ -194,26 +229,32 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
             env["LABBOOK_METRICS_TOKEN"] = secrets.token_urlsafe(24)
         labbook = _command(server, "labbook.cli:app_factory", app_port, factory=True)
         hello = _command(server, "labbook_hello:app", hello_port, factory=False)
-        async with _served(labbook, env, app_port), _served(hello, env, hello_port):
+        floor = _command(server, "labbook_hello_query:app", floor_port, factory=False)
+        async with (
+            _served(labbook, env, app_port),
+            _served(hello, env, hello_port),
+            _served(floor, env, floor_port, probe=f"/labs/{LAB}"),
+        ):
             feed = f"/feeds/labs/{LAB}.ics"
             status, headers = await _get(app_port, feed)
             assert status == 200, status
             endpoints = [
-                ("/health", "/health", {}),
-                ("catalog read", f"/api/v1/labs/{LAB}", {}),
-                ("feed 304", feed, {"If-None-Match": headers["etag"]}),
-                ("feed 200", feed, {}),
+                ("/health", app_port, "/health", {}),
+                ("catalog read", app_port, f"/api/v1/labs/{LAB}", {}),
+                ("feed 304", app_port, feed, {"If-None-Match": headers["etag"]}),
+                ("feed 200", app_port, feed, {}),
+                ("hello + query", floor_port, f"/labs/{LAB}", {}),
             ]
-            for _, path, extra in endpoints:
-                status, _ = await _get(app_port, path, **extra)
+            for _, port, path, extra in endpoints:
+                status, _ = await _get(port, path, **extra)
                 assert status in (200, 304), (path, status)
             print(f"\n{server}:")
             hellos: list[float] = []
-            for name, path, extra in endpoints:
+            for name, port, path, extra in endpoints:
                 rates, baselines = [], []
                 for _ in range(args.rounds):
                     baselines.append(await rate(hello_port, "/", {}, args.seconds, args.connections))
-                    rates.append(await rate(app_port, path, extra, args.seconds, args.connections))
+                    rates.append(await rate(port, path, extra, args.seconds, args.connections))
                 endpoint, baseline = statistics.median(rates), statistics.median(baselines)
                 hellos.extend(baselines)
                 print(
@@ -222,6 +263,7 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
                 )
             print(f"  hello-world   {statistics.median(hellos):8.0f} requests/s (median of every round)")
     print("\naims: /health >= 0.8, catalog read >= 0.4, feed 304 >= 0.5")
+    print("hello + query: the hello-world with one pooled asyncpg query, the floor under a catalog read")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -234,6 +276,7 @@ async def main(args: argparse.Namespace) -> None:
     hello_dir = tempfile.mkdtemp(prefix="labbook-bench-")
     try:
         (Path(hello_dir) / "labbook_hello.py").write_text(HELLO)
+        (Path(hello_dir) / "labbook_hello_query.py").write_text(HELLO_QUERY)
         conn = await db.connect(url)
         try:
             await migrate.apply(conn)
