@@ -186,6 +186,8 @@ async def _profile(app: Any, args: argparse.Namespace, token: str, slot: object)
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("cumulative").print_stats(args.top)
+        if args.callees:
+            stats.print_callees(args.callees)
         print(out.getvalue())
 
 
@@ -223,6 +225,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--only", default="health,catalog,feed304,booking")
+    parser.add_argument("--callees", help="also print what functions matching this call")
     parser.add_argument("--metrics", action="store_true", help="with /metrics on (its middleware runs)")
     import uvloop
 
