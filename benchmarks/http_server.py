@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -186,10 +187,20 @@ async def _python_client(
     return sum(counts) / (time.perf_counter() - started)
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    """CPU time of a server and its worker processes so far."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 @contextlib.asynccontextmanager
 async def _served(
     command: list[str], env: dict[str, str], port: int, probe: str = "/"
-) -> AsyncIterator[None]:
+) -> AsyncIterator[psutil.Process]:
     proc = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -203,7 +214,7 @@ async def _served(
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError(f"{command[2]} did not start")
-        yield
+        yield psutil.Process(proc.pid)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -231,10 +242,23 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
         hello = _command(server, "labbook_hello:app", hello_port, factory=False)
         floor = _command(server, "labbook_hello_query:app", floor_port, factory=False)
         async with (
-            _served(labbook, env, app_port),
-            _served(hello, env, hello_port),
-            _served(floor, env, floor_port, probe=f"/labs/{LAB}"),
+            _served(labbook, env, app_port) as labbook_process,
+            _served(hello, env, hello_port) as hello_process,
+            _served(floor, env, floor_port, probe=f"/labs/{LAB}") as floor_process,
         ):
+            processes = {app_port: labbook_process, hello_port: hello_process, floor_port: floor_process}
+
+            async def measure(
+                port: int, path: str, extra: dict[str, str], processes: dict[int, psutil.Process] = processes
+            ) -> tuple[float, float]:
+                """Requests per second, and the server's CPU microseconds per request."""
+                cpu = _cpu_seconds(processes[port])
+                per_second = await rate(port, path, extra, args.seconds, args.connections)
+                used = _cpu_seconds(processes[port]) - cpu
+                # wrk runs for whole seconds
+                seconds = max(1, round(args.seconds)) if rate is _wrk else args.seconds
+                return per_second, used / (per_second * seconds) * 1e6
+
             feed = f"/feeds/labs/{LAB}.ics"
             status, headers = await _get(app_port, feed)
             assert status == 200, status
@@ -251,19 +275,29 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
             print(f"\n{server}:")
             hellos: list[float] = []
             for name, port, path, extra in endpoints:
-                rates, baselines = [], []
+                rates, baselines, costs, hello_costs = [], [], [], []
                 for _ in range(args.rounds):
-                    baselines.append(await rate(hello_port, "/", {}, args.seconds, args.connections))
-                    rates.append(await rate(port, path, extra, args.seconds, args.connections))
+                    per_second, cost = await measure(hello_port, "/", {})
+                    baselines.append(per_second)
+                    hello_costs.append(cost)
+                    per_second, cost = await measure(port, path, extra)
+                    rates.append(per_second)
+                    costs.append(cost)
                 endpoint, baseline = statistics.median(rates), statistics.median(baselines)
+                cost, hello_cost = statistics.median(costs), statistics.median(hello_costs)
                 hellos.extend(baselines)
                 print(
                     f"  {name:13s} {endpoint:8.0f} requests/s   hello-world {baseline:8.0f} requests/s"
-                    f"   ratio {endpoint / baseline:5.2f}"
+                    f"   ratio {endpoint / baseline:5.2f}   server CPU {cost:5.0f} µs/request"
+                    f" (hello-world {hello_cost:3.0f}, ratio {hello_cost / cost:4.2f})"
                 )
             print(f"  hello-world   {statistics.median(hellos):8.0f} requests/s (median of every round)")
     print("\naims: /health >= 0.8, catalog read >= 0.4, feed 304 >= 0.5")
     print("hello + query: the hello-world with one pooled asyncpg query, the floor under a catalog read")
+    print(
+        "server CPU: the serving process's own CPU per request (its database's not included), which"
+        " other load on the machine hardly changes; its ratio is hello-world's over the endpoint's"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
