@@ -6,7 +6,8 @@
 Creates its own database (on ``LABBOOK_DATABASE_URL``'s server, or the embedded one) with one lab and
 a small feed, then for each server runs labbook (``labbook.cli:app_factory``, one worker) and a
 hello-world Litestar app side by side on loopback ports, and measures ``/health``, a catalog read
-(``GET /api/v1/labs/{slug}``), a feed revalidation (304), a feed (200) and the hello-world with
+(``GET /api/v1/labs/{slug}``), a feed revalidation (304), a feed (200), the hello-world, and the
+hello-world with one pooled asyncpg query for the lab's row (the floor under a catalog read) with
 ``wrk`` (``apt-get install wrk``; without it a small Python client, which takes CPU from the server
 and flattens the ratios). Endpoint and hello-world alternate in rounds, so that other load on the
 machine weighs on both alike. ``--metrics`` serves labbook with ``/metrics`` on (its middleware runs).
@@ -35,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -53,6 +55,38 @@ async def hello() -> dict[str, str]:
 
 
 app = Litestar([hello])
+"""
+# The floor under a catalog read: the same hello-world, plus one pooled asyncpg query for the lab's row.
+HELLO_QUERY = """
+import os
+from contextlib import asynccontextmanager
+
+import asyncpg
+from litestar import Litestar, get
+from litestar.datastructures import State
+
+QUERY = (
+    "select l.slug, o.slug as host, l.name, l.capacity, l.timezone from labs l"
+    " join organizations o on o.id = l.organization_id where l.slug = $1"
+)
+
+
+@asynccontextmanager
+async def lifespan(app):
+    app.state.pool = await asyncpg.create_pool(os.environ["LABBOOK_DATABASE_URL"], min_size=2, max_size=10)
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+@get("/labs/{slug:str}")
+async def lab(slug: str, state: State) -> dict:
+    row = await state.pool.fetchrow(QUERY, slug)
+    return dict(row)
+
+
+app = Litestar([lab], lifespan=[lifespan])
 """
 SETUP = """
 insert into organizations (slug, name, kind)
@@ -153,8 +187,20 @@ async def _python_client(
     return sum(counts) / (time.perf_counter() - started)
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    """CPU time of a server and its worker processes so far."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = each.cpu_times()
+            total += times.user + times.system
+    return total
+
+
 @contextlib.asynccontextmanager
-async def _served(command: list[str], env: dict[str, str], port: int) -> AsyncIterator[None]:
+async def _served(
+    command: list[str], env: dict[str, str], port: int, probe: str = "/"
+) -> AsyncIterator[psutil.Process]:
     proc = await asyncio.create_subprocess_exec(
         *command, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
     )
@@ -163,12 +209,12 @@ async def _served(command: list[str], env: dict[str, str], port: int) -> AsyncIt
             if proc.returncode is not None:
                 raise RuntimeError(f"{command[2]} exited at start")
             with contextlib.suppress(OSError):
-                await _get(port, "/")
+                await _get(port, probe)
                 break
             await asyncio.sleep(0.1)
         else:
             raise RuntimeError(f"{command[2]} did not start")
-        yield
+        yield psutil.Process(proc.pid)
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -186,7 +232,7 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
         f"{args.connections} connections, {args.rounds} rounds of {args.seconds:.0f} s each, client: {client}"
     )
     for server in args.servers.split(","):
-        app_port, hello_port = _free_port(), _free_port()
+        app_port, hello_port, floor_port = _free_port(), _free_port(), _free_port()
         env = {**os.environ, "LABBOOK_DATABASE_URL": url, "LABBOOK_LOG_LEVEL": "WARNING",
                "LABBOOK_BASE_URL": f"http://127.0.0.1:{app_port}",
                "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), hello_dir])}  # fmt: skip
@@ -194,34 +240,64 @@ async def _measure(args: argparse.Namespace, url: str, hello_dir: str) -> None:
             env["LABBOOK_METRICS_TOKEN"] = secrets.token_urlsafe(24)
         labbook = _command(server, "labbook.cli:app_factory", app_port, factory=True)
         hello = _command(server, "labbook_hello:app", hello_port, factory=False)
-        async with _served(labbook, env, app_port), _served(hello, env, hello_port):
+        floor = _command(server, "labbook_hello_query:app", floor_port, factory=False)
+        async with (
+            _served(labbook, env, app_port) as labbook_process,
+            _served(hello, env, hello_port) as hello_process,
+            _served(floor, env, floor_port, probe=f"/labs/{LAB}") as floor_process,
+        ):
+            processes = {app_port: labbook_process, hello_port: hello_process, floor_port: floor_process}
+
+            async def measure(
+                port: int, path: str, extra: dict[str, str], processes: dict[int, psutil.Process] = processes
+            ) -> tuple[float, float]:
+                """Requests per second, and the server's CPU microseconds per request."""
+                cpu = _cpu_seconds(processes[port])
+                per_second = await rate(port, path, extra, args.seconds, args.connections)
+                used = _cpu_seconds(processes[port]) - cpu
+                # wrk runs for whole seconds
+                seconds = max(1, round(args.seconds)) if rate is _wrk else args.seconds
+                return per_second, used / (per_second * seconds) * 1e6
+
             feed = f"/feeds/labs/{LAB}.ics"
             status, headers = await _get(app_port, feed)
             assert status == 200, status
             endpoints = [
-                ("/health", "/health", {}),
-                ("catalog read", f"/api/v1/labs/{LAB}", {}),
-                ("feed 304", feed, {"If-None-Match": headers["etag"]}),
-                ("feed 200", feed, {}),
+                ("/health", app_port, "/health", {}),
+                ("catalog read", app_port, f"/api/v1/labs/{LAB}", {}),
+                ("feed 304", app_port, feed, {"If-None-Match": headers["etag"]}),
+                ("feed 200", app_port, feed, {}),
+                ("hello + query", floor_port, f"/labs/{LAB}", {}),
             ]
-            for _, path, extra in endpoints:
-                status, _ = await _get(app_port, path, **extra)
+            for _, port, path, extra in endpoints:
+                status, _ = await _get(port, path, **extra)
                 assert status in (200, 304), (path, status)
             print(f"\n{server}:")
             hellos: list[float] = []
-            for name, path, extra in endpoints:
-                rates, baselines = [], []
+            for name, port, path, extra in endpoints:
+                rates, baselines, costs, hello_costs = [], [], [], []
                 for _ in range(args.rounds):
-                    baselines.append(await rate(hello_port, "/", {}, args.seconds, args.connections))
-                    rates.append(await rate(app_port, path, extra, args.seconds, args.connections))
+                    per_second, cost = await measure(hello_port, "/", {})
+                    baselines.append(per_second)
+                    hello_costs.append(cost)
+                    per_second, cost = await measure(port, path, extra)
+                    rates.append(per_second)
+                    costs.append(cost)
                 endpoint, baseline = statistics.median(rates), statistics.median(baselines)
+                cost, hello_cost = statistics.median(costs), statistics.median(hello_costs)
                 hellos.extend(baselines)
                 print(
                     f"  {name:13s} {endpoint:8.0f} requests/s   hello-world {baseline:8.0f} requests/s"
-                    f"   ratio {endpoint / baseline:5.2f}"
+                    f"   ratio {endpoint / baseline:5.2f}   server CPU {cost:5.0f} µs/request"
+                    f" (hello-world {hello_cost:3.0f}, ratio {hello_cost / cost:4.2f})"
                 )
             print(f"  hello-world   {statistics.median(hellos):8.0f} requests/s (median of every round)")
     print("\naims: /health >= 0.8, catalog read >= 0.4, feed 304 >= 0.5")
+    print("hello + query: the hello-world with one pooled asyncpg query, the floor under a catalog read")
+    print(
+        "server CPU: the serving process's own CPU per request (its database's not included), which"
+        " other load on the machine hardly changes; its ratio is hello-world's over the endpoint's"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -234,6 +310,7 @@ async def main(args: argparse.Namespace) -> None:
     hello_dir = tempfile.mkdtemp(prefix="labbook-bench-")
     try:
         (Path(hello_dir) / "labbook_hello.py").write_text(HELLO)
+        (Path(hello_dir) / "labbook_hello_query.py").write_text(HELLO_QUERY)
         conn = await db.connect(url)
         try:
             await migrate.apply(conn)

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import msgspec.inspect as mi
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -46,6 +47,8 @@ class _Shape:
     query_types: dict[str, mi.Type]  # public name -> type, for the handler's own parameters
     any_query: bool  # the handler takes the whole query mapping
     body: mi.Type | None
+    # The body type's strict JSON decoder, when every value in it is typed (so its depth is bounded).
+    strict: msgspec.json.Decoder[Any] | None
 
 
 # Keyed by the handler's function: guards get a fresh copy of the handler on every request, so the
@@ -65,15 +68,65 @@ def _shape(handler: BaseRouteHandler, path_params: set[str]) -> _Shape:
             if field is not None:
                 types[alias] = _type_info(field.annotation)
         data = handler.parsed_fn_signature.parameters.get("data")
+        body = _type_info(data.annotation) if data is not None else None
         found = _Shape(
             query_names=frozenset(query),
             query_aliases={p.field_name: alias for alias, p in query.items()},
             query_types=types,
             any_query="query" in model.expected_reserved_kwargs,
-            body=_type_info(data.annotation) if data is not None else None,
+            body=body,
+            strict=_strict_decoder(data.annotation) if data is not None and _bounded(body) else None,
         )
         _shapes[key] = found
     return found
+
+
+def _strict_decoder(annotation: Any) -> msgspec.json.Decoder[Any] | None:
+    try:
+        return msgspec.json.Decoder(annotation)
+    except (TypeError, ValueError):
+        return None
+
+
+_LEAVES = (
+    mi.NoneType, mi.BoolType, mi.IntType, mi.FloatType, mi.StrType, mi.DateTimeType, mi.DateType,
+    mi.TimeType, mi.UUIDType, mi.DecimalType, mi.LiteralType, mi.EnumType,
+)  # fmt: skip
+
+
+def _bounded(t: mi.Type | None, seen: frozenset[type] = frozenset()) -> bool:
+    """Whether every value of ``t`` is typed, without ``Any`` or recursion, so its nesting is bounded."""
+    if t is None:
+        return False
+    t = _unwrap(t)
+    if isinstance(t, _LEAVES):
+        return True
+    if isinstance(t, mi.UnionType):
+        return all(_bounded(m, seen) for m in t.types)
+    if isinstance(t, mi.StructType):
+        return t.cls not in seen and all(_bounded(f.type, seen | {t.cls}) for f in t.fields)
+    if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        return _bounded(t.item_type, seen)
+    if isinstance(t, mi.DictType):
+        return _bounded(t.key_type, seen) and _bounded(t.value_type, seen)
+    return False
+
+
+def _decodes(decoder: msgspec.json.Decoder[Any] | None, body: bytes) -> bool:
+    """Whether ``body`` is already exactly what the handler takes: then there is nothing to report.
+
+    msgspec decodes strictly (no "3" for 3), refuses unknown fields of the Structs that forbid them,
+    and checks enumerations, so a body it accepts gives ``_walk`` nothing to say; it does so in one
+    pass in C, where the walk took a tenth of a booking request.
+    """
+    if decoder is None:
+        return False
+    try:
+        decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # the full check below words every one of these for the client
+        return False
+    return True
 
 
 def _type_info(annotation: Any) -> mi.Type:
@@ -202,11 +255,31 @@ def _is_json(media_type: str) -> bool:
     )
 
 
+async def _body_errors(request: Request[Any, Any, Any], body_type: mi.Type) -> list[dict[str, str]]:
+    """Every error of a JSON body at once: not UTF-8, not JSON or too deep is a 400 of its own."""
+    try:
+        value = await request.json()
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not valid UTF-8") from None
+    except RecursionError:
+        raise BadRequest(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
+    except SerializationException as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if _too_deep(value):
+        raise BadRequest(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    errors: list[dict[str, str]] = []
+    _walk(body_type, value, "", errors)
+    return errors
+
+
 async def check_request(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-wide guard for the JSON API: unknown query parameters, media type, and the body's shape."""
-    if not connection.url.path.startswith(API_PREFIX) or connection.scope.get("method") == "OPTIONS":
+    scope = connection.scope
+    if not scope["path"].startswith(API_PREFIX) or scope.get("method") == "OPTIONS":
         return
     shape = _shape(handler, set(connection.path_params))
+    if shape.body is None and not scope["query_string"]:
+        return
     errors: list[dict[str, str]] = []
     if not shape.any_query:
         for name in dict.fromkeys(connection.query_params.keys()):
@@ -234,17 +307,8 @@ async def check_request(connection: ASGIConnection[Any, Any, Any, Any], handler:
                 raise UnsupportedMediaType(
                     f"send the body as application/json, not {media_type or 'without a Content-Type'}"
                 )
-            try:
-                value = await connection.json()
-            except UnicodeDecodeError:
-                raise BadRequest("the body is not valid UTF-8") from None
-            except RecursionError:
-                raise BadRequest(f"the JSON is nested more than {MAX_DEPTH} levels deep") from None
-            except SerializationException as exc:
-                raise BadRequest(f"the body is not valid JSON: {exc}") from None
-            if _too_deep(value):
-                raise BadRequest(f"the JSON is nested more than {MAX_DEPTH} levels deep")
-            _walk(shape.body, value, "", errors)
+            if not _decodes(shape.strict, body):
+                errors.extend(await _body_errors(connection, shape.body))
     if errors:
         raise ValidationFailed("; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors)
 

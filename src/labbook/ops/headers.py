@@ -6,6 +6,7 @@ which never pass through route middleware.
 
 from __future__ import annotations
 
+import time
 from email.utils import formatdate
 
 from litestar.routes import HTTPRoute
@@ -45,31 +46,44 @@ def allowed_methods(scope: Scope) -> str | None:
     return None
 
 
+_date = (0, "")
+
+
+def http_date() -> str:
+    """``Date`` for now: formatted once a second, not once a reply."""
+    global _date
+    second = int(time.time())
+    if _date[0] != second:
+        _date = (second, formatdate(second, usegmt=True))
+    return _date[1]
+
+
 async def set_reply_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     path: str = scope["path"]
-    headers = [(name, value) for name, value in message.get("headers", [])]
-    present = {name.lower() for name, _ in headers}
-
-    def put(name: bytes, value: str) -> None:
-        nonlocal headers
-        headers = [(n, v) for n, v in headers if n.lower() != name]
-        headers.append((name, value.encode("latin-1")))
-
+    headers = list(message.get("headers", ()))
+    present = {bytes(name).lower() for name, _ in headers}
+    added: list[tuple[bytes, str]] = []
     if b"date" not in present:
         # RFC 9110 §6.6.1; the server's own Date header is switched off so that a feed's
         # Last-Modified and its Date come from one clock reading (see feeds.routes).
-        put(b"date", formatdate(usegmt=True))
+        added.append((b"date", http_date()))
     if b"x-content-type-options" not in present:
-        put(b"x-content-type-options", "nosniff")
+        added.append((b"x-content-type-options", "nosniff"))
     if scope.get("method") == "OPTIONS" and b"allow" in present and (methods := allowed_methods(scope)):
-        put(b"allow", methods)
+        added.append((b"allow", methods))
     if path.startswith(API):
         if is_personal(path):
-            put(b"cache-control", "no-store")
+            added.append((b"cache-control", "no-store"))
         if message["status"] == 401 and b"www-authenticate" not in present:
-            put(b"www-authenticate", "Bearer")
+            added.append((b"www-authenticate", "Bearer"))
     if path == EXPLORER or path.startswith(EXPLORER + "/"):
-        put(b"content-security-policy", EXPLORER_POLICY)
+        added.append((b"content-security-policy", EXPLORER_POLICY))
+    if not added:
+        return
+    replaced = {name for name, _ in added} & present
+    if replaced:
+        headers = [(n, v) for n, v in headers if bytes(n).lower() not in replaced]
+    headers.extend((name, value.encode("latin-1")) for name, value in added)
     message["headers"] = headers
