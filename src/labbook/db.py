@@ -84,16 +84,8 @@ class Pool(asyncpg.Pool):
 
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's own signature
         self.waiting += 1
-        limit = self.acquire_timeout if timeout is None else timeout
         try:
-            if limit is not None and self._queue.qsize():
-                # A connection is free, so there is nothing to wait for. asyncpg runs every acquire
-                # with a timeout in a task of its own, a real share of a one-query request; take
-                # the free one directly and keep the bound for its release, as asyncpg would.
-                proxy = await super()._acquire(None)
-                proxy._holder._timeout = limit
-                return proxy
-            return await super()._acquire(limit)
+            return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
         except Exception as exc:
             # a missing socket file or an unreachable host only ever means no database here
             if isinstance(exc, OSError) or is_unavailable(exc):
