@@ -202,8 +202,10 @@ def _resolve_in_turn(app: Litestar) -> None:
         if not isinstance(route, HTTPRoute):
             continue
         for _, model in route.route_handler_map.values():
-            batches = model.dependency_batches
-            if all(d.provide.has_sync_callable for batch in batches for d in batch):
+            # Litestar's own attribute (checked with litestar 2.x): if a release renames it, the
+            # dependencies simply resolve as Litestar does by default.
+            batches = getattr(model, "dependency_batches", None)
+            if batches and all(d.provide.has_sync_callable for batch in batches for d in batch):
                 model.dependency_batches = [{d} for batch in batches for d in batch]
 
 
