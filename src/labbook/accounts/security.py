@@ -53,11 +53,18 @@ async def principal_for_token(conn: asyncpg.Connection, secret: str) -> Principa
     return await repository.get_principal_by_token(conn, hash_secret(secret))
 
 
+# The name of the handler Litestar generates for a path's OPTIONS (litestar.routes.http).
+GENERATED_OPTIONS = "options_handler"
+
+
 async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """App-wide guard: authenticate the token (if any) and enforce the handler's ``access``."""
     access: Access | None = handler.opt.get("access")
-    if access is None and connection.scope.get("method") == "OPTIONS":
-        # Litestar's generated OPTIONS handlers only list allowed methods; they expose no data.
+    if connection.scope.get("method") == "OPTIONS" and (
+        access is None or handler.handler_name == GENERATED_OPTIONS
+    ):
+        # Litestar's generated OPTIONS handlers only list allowed methods; they expose no data. Under
+        # a controller that sets ``access`` for all its routes they inherit it: it does not apply.
         return
     if access is None:
         raise RuntimeError(f"route {handler.handler_name} declares no access rule")
