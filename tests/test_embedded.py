@@ -189,7 +189,7 @@ def test_workers_of_a_killed_supervisor_stop_and_free_the_port(labbook: Labbook)
     supervisor, port = labbook.serve("--workers", "2")
     labbook.wait_ready(supervisor, port)
     workers = _children(supervisor.pid)
-    assert len(workers) == 2
+    assert len(workers) == 3  # two HTTP workers and the job worker
 
     supervisor.kill()
     supervisor.wait(STOP_SECONDS)

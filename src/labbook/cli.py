@@ -99,7 +99,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _start_job_worker() -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "labbook", "worker", "--stop-with-parent", "--no-migrate"]
+    command = [
+        sys.executable,
+        "-m",
+        "labbook",
+        "worker",
+        "--stop-with-parent",
+        str(os.getpid()),
+        "--no-migrate",
+    ]
     return subprocess.Popen(command)  # noqa: S603 - our own interpreter and command
 
 
@@ -115,10 +123,10 @@ def _stop_job_worker(process: subprocess.Popen[bytes], timeout: int) -> None:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     from labbook.notifications import worker
 
-    if args.stop_with_parent:
+    if args.stop_with_parent is not None:
         from labbook import server
 
-        server.stop_when_orphaned(settings.http_shutdown_timeout)
+        server.stop_when_orphaned(settings.http_shutdown_timeout, parent=args.stop_with_parent)
     if not args.no_migrate:
         cmd_migrate(settings, args)
 
@@ -280,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = verbs.add_parser("worker", help="run the background jobs (e-mail) without serving HTTP")
     jobs.add_argument("--no-migrate", action="store_true", help="do not apply pending migrations first")
-    jobs.add_argument("--stop-with-parent", action="store_true", help=argparse.SUPPRESS)
+    jobs.add_argument("--stop-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)
     jobs.set_defaults(func=cmd_worker)
 
     mail = verbs.add_parser("mail", help="read the e-mail labbook wrote").add_subparsers(

@@ -99,14 +99,16 @@ def run(settings: Settings, *, host: str, port: int, workers: int, target: str) 
     server.serve()
 
 
-def stop_when_orphaned(shutdown_seconds: int) -> None:
+def stop_when_orphaned(shutdown_seconds: int, parent: int | None = None) -> None:
     """In a worker: stop gracefully when the supervisor that started this process is gone.
 
     A supervisor killed with SIGKILL cannot tell its workers; they would keep the port and the
     database. A daemon thread notices the new parent, asks this process to stop as a SIGTERM would,
-    and ends it outright if that takes longer than the graceful shutdown allows.
+    and ends it outright if that takes longer than the graceful shutdown allows. ``parent`` is the
+    supervisor's pid when it is known: a process started with ``exec`` may only get here after its
+    supervisor died, and would otherwise take its new parent for the supervisor.
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
 
     def watch() -> None:
         while os.getppid() == parent:
