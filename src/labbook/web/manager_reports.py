@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Annotated, Any
 
@@ -257,14 +258,7 @@ class ReportPages(Controller):
         """The report as CSV, UTF-8 with a byte order mark so that Excel reads Kazakh letters right."""
         lang = page_lang(request)
         report = await self._report(request, pool, me, start, end, lab)
-        out = io.StringIO()
-        csv.writer(out).writerows(_rows(report, Gettext(lang), lang))
-        name = f"outreach-{report.from_date.isoformat()}-{report.to_date.isoformat()}.csv"
-        return Response(
-            ("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _csv(_rows(report, Gettext(lang), lang), _file_name("outreach", report, "csv"))
 
     @get("/outreach.xlsx")
     async def outreach_xlsx(
@@ -278,20 +272,11 @@ class ReportPages(Controller):
     ) -> Response[bytes]:
         lang = page_lang(request)
         report = await self._report(request, pool, me, start, end, lab)
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = Gettext(lang).plain(N_("Outreach report"))[:31]
-        for row in _rows(report, Gettext(lang), lang):
-            sheet.append(row)
-        sheet.column_dimensions["A"].width = 48
-        out = io.BytesIO()
-        book.save(out)
-        name = f"outreach-{report.from_date.isoformat()}-{report.to_date.isoformat()}.xlsx"
-        return Response(
-            out.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return _xlsx(
+            _rows(report, Gettext(lang), lang),
+            Gettext(lang).plain(N_("Outreach report")),
+            _file_name("outreach", report, "xlsx"),
+            first_column=48,
         )
 
 
@@ -454,14 +439,7 @@ class UtilizationPages(Controller):
     ) -> Response[bytes]:
         lang = page_lang(request)
         report = await self._report(request, pool, me, start, end, by, lab)
-        out = io.StringIO()
-        csv.writer(out).writerows(_utilization_rows(report, Gettext(lang)))
-        name = f"utilization-{report.from_date.isoformat()}-{report.to_date.isoformat()}.csv"
-        return Response(
-            ("\ufeff" + out.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
-        )
+        return _csv(_utilization_rows(report, Gettext(lang)), _file_name("utilization", report, "csv"))
 
     @get("/export.xlsx")
     async def utilization_xlsx(
@@ -476,21 +454,46 @@ class UtilizationPages(Controller):
     ) -> Response[bytes]:
         lang = page_lang(request)
         report = await self._report(request, pool, me, start, end, by, lab)
-        book = Workbook()
-        sheet = book.active
-        assert sheet is not None
-        sheet.title = Gettext(lang).plain(N_("Utilization report"))[:31]
-        for row in _utilization_rows(report, Gettext(lang)):
-            sheet.append(row)
-        sheet.column_dimensions["A"].width = 40
-        out = io.BytesIO()
-        book.save(out)
-        name = f"utilization-{report.from_date.isoformat()}-{report.to_date.isoformat()}.xlsx"
-        return Response(
-            out.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        return _xlsx(
+            _utilization_rows(report, Gettext(lang)),
+            Gettext(lang).plain(N_("Utilization report")),
+            _file_name("utilization", report, "xlsx"),
+            first_column=40,
         )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _file_name(report_name: str, report: Any, extension: str) -> str:
+    return f"{report_name}-{report.from_date.isoformat()}-{report.to_date.isoformat()}.{extension}"
+
+
+def _download(body: bytes, media_type: str, name: str) -> Response[bytes]:
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+def _csv(rows: Iterable[Sequence[Any]], name: str) -> Response[bytes]:
+    """A report's rows as CSV, UTF-8 with a byte order mark so that Excel reads Kazakh letters right."""
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return _download(("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", name)
+
+
+def _xlsx(rows: Iterable[Sequence[Any]], title: str, name: str, *, first_column: int) -> Response[bytes]:
+    """A report's rows as one Excel sheet named ``title`` (Excel allows 31 characters)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    for row in rows:
+        sheet.append(list(row))
+    sheet.column_dimensions["A"].width = first_column
+    out = io.BytesIO()
+    book.save(out)
+    return _download(out.getvalue(), XLSX, name)
 
 
 route_handlers: list[Any] = [ReportPages, UtilizationPages]
