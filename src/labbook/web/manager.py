@@ -265,6 +265,28 @@ async def _downtime(
     return sorted(found, key=lambda row: row["starts_at"])
 
 
+def put_when(
+    body: dict[str, Any], errors: dict[str, str], posted: Mapping[str, Any], timezone: str, gettext: Gettext
+) -> None:
+    """The form's date, start and end, in the lab's local time, as the API's ``starts_at`` and
+    ``ends_at`` instants in ``body``; what is missing or out of order goes to ``errors["when"]``."""
+    tz = zone(timezone)
+    try:
+        day = date.fromisoformat(str(posted.get("date") or ""))
+        starts_at = recurrence.to_instant(
+            datetime.combine(day, time.fromisoformat(str(posted.get("starts_at")))), tz
+        )
+        ends_at = recurrence.to_instant(
+            datetime.combine(day, time.fromisoformat(str(posted.get("ends_at")))), tz
+        )
+    except ValueError:
+        errors["when"] = gettext.plain(WHEN_INCOMPLETE)
+        return
+    if ends_at <= starts_at:
+        errors["when"] = gettext.plain(WHEN_ORDER)
+    body["starts_at"], body["ends_at"] = starts_at.isoformat(), ends_at.isoformat()
+
+
 async def my_labs(pool: asyncpg.Pool, me: Principal) -> list[LabRow]:
     return await catalog.labs_run_by(pool, me)
 
@@ -291,21 +313,7 @@ def slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict
     body["title"] = {code: posted[f"title.{code}"] for code in LANGUAGES if posted.get(f"title.{code}")}
     if not body["title"]:
         errors["title"] = gettext.plain(NO_TITLE)
-    tz = zone(timezone)
-    try:
-        day = date.fromisoformat(str(posted.get("date") or ""))
-        starts_at = recurrence.to_instant(
-            datetime.combine(day, time.fromisoformat(str(posted.get("starts_at")))), tz
-        )
-        ends_at = recurrence.to_instant(
-            datetime.combine(day, time.fromisoformat(str(posted.get("ends_at")))), tz
-        )
-    except ValueError:
-        errors["when"] = gettext.plain(WHEN_INCOMPLETE)
-    else:
-        if ends_at <= starts_at:
-            errors["when"] = gettext.plain(WHEN_ORDER)
-        body["starts_at"], body["ends_at"] = starts_at.isoformat(), ends_at.isoformat()
+    put_when(body, errors, posted, timezone, gettext)
     body["visibility"] = posted.get("visibility") or "public"
     if posted.get("organization"):
         body["organization"] = posted["organization"]
@@ -315,7 +323,9 @@ def slot_body(posted: Mapping[str, Any], timezone: str, lang: str) -> tuple[dict
         except ValueError:
             errors["booking_deadline"] = gettext.plain(DEADLINE)
         else:
-            body["booking_deadline"] = recurrence.to_instant(local.replace(tzinfo=None), tz).isoformat()
+            body["booking_deadline"] = recurrence.to_instant(
+                local.replace(tzinfo=None), zone(timezone)
+            ).isoformat()
     body["equipment"] = []
     for key, value in posted.items():
         if not key.startswith("units.") or value in ("", "0"):

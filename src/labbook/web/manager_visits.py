@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from labbook.visits.schemas import VisitAcceptance, VisitDecision, VisitProposal
 from labbook.web import forms
 from labbook.web.forms import N_
 from labbook.web.i18n import Gettext
+from labbook.web.manager import WHEN_INCOMPLETE, put_when
 from labbook.web.pages import now_of, page_lang, render, see_other, visit_request_shown
 from labbook.web.problems import explain
 
@@ -46,8 +47,6 @@ DAY_LIMIT = 100
 STATUSES: tuple[VisitStatus, ...] = ("pending", "proposed", "accepted", "declined", "cancelled")
 PEOPLE_KINDS = ("tour", "training", "event")
 UNITS = N_("Enter how many stations: a whole number from 0.")
-WHEN_INCOMPLETE = N_("Give the date, the start and the end.")
-WHEN_ORDER = N_("The end must be after the start.")
 WINDOW_CHOSEN = N_("Choose one of the times they suggest.")
 
 
@@ -152,21 +151,7 @@ def _proposal_body(
     gettext = Gettext(lang)
     equipment, errors = _stations(posted, "units.", lang)
     body: dict[str, Any] = {"equipment": equipment, "message": posted.get("message")}
-    tz = zone(timezone)
-    try:
-        day = date.fromisoformat(str(posted.get("date") or ""))
-        starts_at = recurrence.to_instant(
-            datetime.combine(day, time.fromisoformat(str(posted.get("starts_at")))), tz
-        )
-        ends_at = recurrence.to_instant(
-            datetime.combine(day, time.fromisoformat(str(posted.get("ends_at")))), tz
-        )
-    except ValueError:
-        errors["when"] = gettext.plain(WHEN_INCOMPLETE)
-    else:
-        if ends_at <= starts_at:
-            errors["when"] = gettext.plain(WHEN_ORDER)
-        body["starts_at"], body["ends_at"] = starts_at.isoformat(), ends_at.isoformat()
+    put_when(body, errors, posted, timezone, gettext)
     return body, errors
 
 
