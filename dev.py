@@ -38,6 +38,17 @@ def ensure_installed() -> None:
     STAMP.write_text(wanted)
 
 
+def run(command: list[str]) -> int:
+    """Run ``command`` to its end. Ctrl-C reaches it too, and it stops in its own time (labbook
+    finishes the requests in flight and stops its database): wait for that rather than leave it."""
+    process = subprocess.Popen(command)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue
+
+
 def main() -> int:
     verb, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if verb not in ("serve", "test", "install"):
@@ -48,8 +59,8 @@ def main() -> int:
     if verb == "install":
         return 0
     if verb == "serve":
-        return subprocess.call([str(BIN / "labbook"), "serve", "--demo", *args])
-    code = subprocess.call([str(BIN / "python"), "-m", "pytest", *args])
+        return run([str(BIN / "labbook"), "serve", "--demo", *args])
+    code = run([str(BIN / "python"), "-m", "pytest", *args])
     if code == 5:
         print("pytest collected no tests: that is a failure, not a pass", file=sys.stderr)
         return 1
