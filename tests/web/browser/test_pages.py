@@ -7,11 +7,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 import pytest
 from playwright.async_api import Browser, Page
 
+from labbook import db
 from labbook.demo.story import demo_id
+from labbook.notifications import service as notifications
+from labbook.settings import Settings
 from tests.web.browser.conftest import (
     DESKTOP,
     LAB,
@@ -28,6 +32,7 @@ class World:
     slot: dict[str, Any]
     booking: dict[str, Any]
     person_id: str
+    message_id: str
 
     @property
     def week(self) -> str:
@@ -36,14 +41,29 @@ class World:
 
 
 @pytest.fixture(scope="module")
-async def world(site: Site, training: list[dict[str, Any]]) -> World:
+async def world(site: Site, training: list[dict[str, Any]], demo_url: str) -> World:
     # The journeys book the first slots; the last one stays as the demo left it.
     bookings = await site.api("/bookings", status="confirmed", limit=200)
     now = datetime.now(UTC)
     upcoming = [b for b in bookings["items"] if datetime.fromisoformat(b["slot"]["starts_at"]) > now]
     assert upcoming, "the demo director should have a confirmed booking to come"
     me = await site.api("/me")
-    return World(slot=training[-1], booking=upcoming[0], person_id=me["id"])
+    # No job worker runs beside the browser tests: the booking's e-mail is written as the worker would.
+    pool = await db.create_pool(demo_url, min_size=1, max_size=2)
+    try:
+        booking_id = UUID(upcoming[0]["id"])
+        sequence = await pool.fetchval("select sequence from bookings where id = $1", booking_id)
+        change = notifications.BookingChange(
+            booking_id=booking_id, status="confirmed", previous_status=None, sequence=sequence
+        )
+        await notifications.write_booking_notices(pool, Settings(), change)
+        message_id = await pool.fetchval(
+            "select id::text from mail_messages where booking_id = $1 order by created_at limit 1", booking_id
+        )
+    finally:
+        await pool.close()
+    assert message_id, "the confirmed booking should have its e-mail in the outbox"
+    return World(slot=training[-1], booking=upcoming[0], person_id=me["id"], message_id=message_id)
 
 
 # name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director,
@@ -90,6 +110,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "manage-visits": ("/manage/visits/", 200, "manager"),
     "manage-visit": ("/manage/visits/{visit}", 200, "manager"),
     "outbox": ("/admin/outbox/", 200, "admin"),
+    "outbox-message": ("/admin/outbox/{message}", 200, "admin"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -130,6 +151,7 @@ async def test_page_is_accessible_and_fits_a_phone(
         booking=world.booking["id"],
         person=world.person_id,
         visit=demo_id("visit-request/alatau-tour"),
+        message=world.message_id,
     )
     page = tabs[who]
     await page.set_viewport_size(DESKTOP)
