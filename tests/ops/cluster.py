@@ -6,6 +6,7 @@ on a Unix socket in a short temporary directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -63,14 +64,18 @@ class Cluster:
         postmaster = psutil.Process(self.process.pid)
         return [postmaster, *postmaster.children(recursive=True)]
 
+    def _signal(self, signum: signal.Signals) -> None:
+        for proc in self._processes():
+            # a backend may end between being listed and being signalled: it needs no signal then
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(signum)
+
     def freeze(self) -> None:
         """SIGSTOP the server and every backend: connections stay open and nothing answers."""
-        for proc in self._processes():
-            proc.send_signal(signal.SIGSTOP)
+        self._signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        for proc in self._processes():
-            proc.send_signal(signal.SIGCONT)
+        self._signal(signal.SIGCONT)
 
     def stop(self) -> None:
         """Immediate shutdown, as after a crash: every connection drops."""
