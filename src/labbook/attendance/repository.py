@@ -440,11 +440,32 @@ on conflict (booking_id, trainee_id) do nothing
 """
 MERGE_INDUCTIONS = "update inductions set trainee_id = $2 where trainee_id = $1"
 DELETE_TRAINEE = "delete from trainees where id = $1"
-LOCK_TRAINEES = "select id from trainees where id = any($1::uuid[]) order by id for update"
+# Both trainees of a merge, locked in one order so that two merges of the same pair take turns; a
+# trainee that a merge committed meanwhile deleted is not returned.
+LOCK_TRAINEES = """
+select id, organization_id, full_name, name_key from trainees
+where id = any($1::uuid[]) order by id for update
+"""
+# Whether the organization has ever booked a session in one of these labs: the organizations whose
+# trainees a lab's managers know.
+VISITS_LABS = """
+select exists (
+    select 1 from bookings b join slots s on s.id = b.slot_id
+    where b.organization_id = $1 and s.lab_id = any($2::int[])
+)
+"""
+
+
+async def lock_trainees(conn: asyncpg.Connection, trainee_ids: list[UUID]) -> list[TraineeRow]:
+    return many(TraineeRow, await conn.fetch(LOCK_TRAINEES, trainee_ids))
+
+
+async def visits_labs(conn: asyncpg.Connection, organization_id: int, lab_ids: list[int]) -> bool:
+    return bool(await conn.fetchval(VISITS_LABS, organization_id, lab_ids))
 
 
 async def merge_trainees(conn: asyncpg.Connection, duplicate: UUID, kept: UUID) -> None:
-    await conn.execute(LOCK_TRAINEES, [duplicate, kept])
+    """Move ``duplicate``'s rosters and inductions to ``kept`` and delete it; both rows locked first."""
     await conn.execute(MERGE_ROSTERS, duplicate, kept)
     await conn.execute(MERGE_INDUCTIONS, duplicate, kept)
     await conn.execute(DELETE_TRAINEE, duplicate)

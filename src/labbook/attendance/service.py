@@ -467,13 +467,20 @@ async def purge_rosters_in(
 
 async def merge_trainees(pool: asyncpg.Pool, me: Principal, duplicate_id: UUID, kept_id: UUID) -> TraineeRow:
     """Merge two records of one person (a misspelt name) into ``kept_id``: rosters and inductions
-    move over and the duplicate goes. Both must belong to the same organization."""
+    move over and the duplicate goes. Both must belong to the same organization, and a lab manager
+    merges only the trainees of organizations that have booked a session in their labs (an admin,
+    any): to another host's managers those trainees do not exist."""
     if not (me.is_admin or Role.LAB_MANAGER in me.roles):
         raise Forbidden("only lab managers or admins merge trainees")
     async with db.transaction(pool) as conn:
-        duplicate = await repository.get_trainee(conn, duplicate_id)
-        kept = await repository.get_trainee(conn, kept_id)
+        # Locked before they are read: a merge of the same pair that committed first has deleted one.
+        found = {t.id: t for t in await repository.lock_trainees(conn, [duplicate_id, kept_id])}
+        duplicate, kept = found.get(duplicate_id), found.get(kept_id)
         if duplicate is None or kept is None:
+            raise NotFound("no such trainee")
+        if not me.is_admin and not await repository.visits_labs(
+            conn, duplicate.organization_id, sorted(me.managed_lab_ids)
+        ):
             raise NotFound("no such trainee")
         if duplicate.id == kept.id:
             raise ValidationFailed.field("into", "a trainee cannot be merged into themselves")
