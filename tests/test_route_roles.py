@@ -1108,6 +1108,20 @@ CASES: list[Case] = [
         lambda w: "/en/manage/attendance/",
     ),
     case(
+        "GET",
+        "/{lang:str}/manage/attendance/week",
+        MANAGERS | {"other_manager", "instructor"},
+        lambda w: "/en/manage/attendance/week",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/attendance/sessions/{slot_id:uuid}",
+        # the world's session names no instructor: an instructor opening their own session is
+        # checked in tests/web/test_attendance_pages.py
+        MANAGERS,
+        lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
+    ),
+    case(
         "POST",
         "/{lang:str}/manage/attendance/{booking_id:uuid}",
         MANAGERS,

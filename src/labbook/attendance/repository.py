@@ -17,6 +17,7 @@ from labbook.attendance.rows import (
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SessionRow,
     SlotRow,
     TraineeRow,
 )
@@ -48,6 +49,16 @@ where s.starts_at >= $1 and s.starts_at < $2 and s.status = 'active' and b.statu
 order by s.starts_at, s.id, o.slug, b.id
 limit $6
 """
+)
+GET_SESSION = """
+select s.id as slot_id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, s.kind, s.title,
+       s.starts_at, s.ends_at, s.instructor_id, s.is_induction
+from slots s join labs l on l.id = s.lab_id
+where s.id = $1
+"""
+# The confirmed bookings of one session, as the attendance page lists them.
+LIST_SLOT_BOOKINGS = (
+    _SESSION_BOOKING + "where b.slot_id = $1 and b.status = 'confirmed' order by o.slug, b.id"
 )
 
 _ROSTER_COLUMNS = """
@@ -258,6 +269,14 @@ async def list_session_bookings(
         LIST_SESSION_BOOKINGS, starts_from, starts_to, see_all, lab_ids, instructor_id, limit
     )
     return many(SessionBookingRow, rows)
+
+
+async def get_session(conn: asyncpg.Connection, slot_id: UUID) -> SessionRow | None:
+    return maybe(SessionRow, await conn.fetchrow(GET_SESSION, slot_id))
+
+
+async def list_slot_bookings(conn: asyncpg.Connection, slot_id: UUID) -> list[SessionBookingRow]:
+    return many(SessionBookingRow, await conn.fetch(LIST_SLOT_BOOKINGS, slot_id))
 
 
 async def get_roster(conn: asyncpg.Connection, booking_id: UUID) -> list[RosterEntryRow]:

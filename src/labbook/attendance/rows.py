@@ -37,6 +37,21 @@ class SessionBookingRow(Row):
     trainees: int
 
 
+class SessionRow(Row):
+    """A session whose attendance is marked, as its page heads it."""
+
+    slot_id: UUID
+    lab_id: int
+    lab_slug: str
+    lab_timezone: str
+    kind: str
+    title: dict[str, Any]
+    starts_at: datetime
+    ends_at: datetime
+    instructor_id: UUID | None
+    is_induction: bool
+
+
 class TraineeRow(Row):
     id: UUID
     organization_id: int

@@ -34,6 +34,7 @@ from labbook.attendance.rows import (
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SessionRow,
     SlotRow,
     TraineeRow,
 )
@@ -75,8 +76,8 @@ def may_see(me: Principal, booking: SessionBookingRow) -> bool:
     return me.is_party_to(booking.organization_id, booking.lab_id) or teaches(me, booking)
 
 
-def teaches(me: Principal, booking: SessionBookingRow) -> bool:
-    return Role.INSTRUCTOR in me.roles and booking.instructor_id == me.person_id
+def teaches(me: Principal, session: SessionBookingRow | SessionRow) -> bool:
+    return Role.INSTRUCTOR in me.roles and session.instructor_id == me.person_id
 
 
 def may_mark(me: Principal, booking: SessionBookingRow) -> bool:
@@ -330,6 +331,17 @@ async def list_sessions(
             instructor_id=me.person_id,
             limit=LIST_LIMIT,
         )
+
+
+async def get_session(
+    pool: asyncpg.Pool, me: Principal, slot_id: UUID
+) -> tuple[SessionRow, list[SessionBookingRow]]:
+    """One session and its confirmed bookings, for its lab's managers and its instructor."""
+    async with pool.acquire() as conn:
+        session = await repository.get_session(conn, slot_id)
+        if session is None or not (me.manages(session.lab_id) or teaches(me, session)):
+            raise NotFound("no such session")
+        return session, await repository.list_slot_bookings(conn, slot_id)
 
 
 async def rosters_of(
