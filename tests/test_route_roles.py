@@ -1135,6 +1135,36 @@ CASES: list[Case] = [
         lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
         lambda w: {"is_induction": "1"},
     ),
+    # inductions: every manager sees their own equipment's; granting, revoking and merging reach only
+    # the lab the college booked
+    case(
+        "GET",
+        "/{lang:str}/manage/inductions",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/inductions/",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions",
+        MANAGERS,
+        lambda w: "/en/manage/inductions/",
+        lambda w: {"trainee_id": w.trainee_id, "equipment": f"{w.lab}/{w.equipment}", "reason": "by hand"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions/{induction_id:uuid}/revoke",
+        MANAGERS,
+        lambda w: f"/en/manage/inductions/{w.induction_id}/revoke",
+        lambda w: {"reason": "left the college"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions/merge",
+        MANAGERS,
+        # merged into itself: a refusal on the page once let in
+        lambda w: "/en/manage/inductions/merge",
+        lambda w: {"trainee_id": w.trainee_id, "into": w.trainee_id},
+    ),
     # every manager reports on their own labs
     case(
         "GET",

@@ -11,8 +11,10 @@ from labbook import db
 from labbook.attendance.rows import (
     AttendanceRow,
     EquipmentRow,
+    InductingEquipmentRow,
     InductionRow,
     InductionSessionRow,
+    KnownTraineeRow,
     MissingInductionRow,
     NoShowRateRow,
     RosterEntryRow,
@@ -241,6 +243,26 @@ order by count(*) filter (where a.outcome = 'no_show')::float / count(*) desc, o
 limit $3
 """
 
+# Trainees on rosters of sessions in these labs ($1: every lab, an admin): whom a manager knows.
+KNOWN_TRAINEES = """
+select distinct t.id, t.full_name, t.name_key, o.slug as organization_slug, o.name as organization_name
+from roster_entries r
+join bookings b on b.id = r.booking_id
+join slots s on s.id = b.slot_id
+join trainees t on t.id = r.trainee_id
+join organizations o on o.id = t.organization_id
+where ($1::boolean or s.lab_id = any($2::int[]))
+order by o.slug, t.name_key, t.id
+limit $3
+"""
+INDUCTING_EQUIPMENT = """
+select l.slug as lab, e.slug as equipment, e.name, e.induction_valid_months
+from equipment e join labs l on l.id = e.lab_id
+where e.requires_induction and not e.is_archived and ($1::boolean or e.lab_id = any($2::int[]))
+order by l.slug, e.slug
+limit $3
+"""
+
 
 class InductionRequired(Conflict):
     """A trainee on a roster lacks an induction the session's equipment needs; ``trainees`` names each."""
@@ -405,6 +427,18 @@ async def next_induction_sessions(
     conn: asyncpg.Connection, equipment_ids: list[int], after: datetime, limit: int
 ) -> list[InductionSessionRow]:
     return many(InductionSessionRow, await conn.fetch(NEXT_INDUCTION_SESSIONS, equipment_ids, after, limit))
+
+
+async def list_known_trainees(
+    conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
+) -> list[KnownTraineeRow]:
+    return many(KnownTraineeRow, await conn.fetch(KNOWN_TRAINEES, see_all, lab_ids, limit))
+
+
+async def list_inducting_equipment(
+    conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
+) -> list[InductingEquipmentRow]:
+    return many(InductingEquipmentRow, await conn.fetch(INDUCTING_EQUIPMENT, see_all, lab_ids, limit))
 
 
 async def list_no_show_rates(

@@ -130,3 +130,22 @@ class SlotRow(Row):
     lab_id: int
     kind: str
     is_induction: bool
+
+
+class KnownTraineeRow(Row):
+    """A trainee listed on a roster in the caller's labs, with their organization."""
+
+    id: UUID
+    full_name: str
+    name_key: str
+    organization_slug: str
+    organization_name: dict[str, str]
+
+
+class InductingEquipmentRow(Row):
+    """Equipment that asks for an induction, as a manager's grant form offers it."""
+
+    lab: str
+    equipment: str
+    name: dict[str, str]
+    induction_valid_months: int

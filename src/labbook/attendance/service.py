@@ -29,7 +29,9 @@ from labbook.attendance import repository
 from labbook.attendance.repository import InductionRequired
 from labbook.attendance.rows import (
     AttendanceRow,
+    InductingEquipmentRow,
     InductionRow,
+    KnownTraineeRow,
     MissingInductionRow,
     NoShowRateRow,
     RosterEntryRow,
@@ -360,6 +362,22 @@ async def no_show_rates(pool: asyncpg.Pool, me: Principal) -> list[NoShowRateRow
     """Each organization's marked bookings and no-shows in the caller's labs, worst first."""
     async with pool.acquire() as conn:
         return await repository.list_no_show_rates(
+            conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
+        )
+
+
+async def known_trainees(pool: asyncpg.Pool, me: Principal) -> list[KnownTraineeRow]:
+    """The trainees listed on rosters in the caller's labs: those they may induct or merge."""
+    async with pool.acquire() as conn:
+        return await repository.list_known_trainees(
+            conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
+        )
+
+
+async def inducting_equipment(pool: asyncpg.Pool, me: Principal) -> list[InductingEquipmentRow]:
+    """The equipment in the caller's labs that asks for an induction."""
+    async with pool.acquire() as conn:
+        return await repository.list_inducting_equipment(
             conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
         )
 

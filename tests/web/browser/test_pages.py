@@ -87,6 +87,7 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "attendance": ("/manage/attendance/", 200, "manager"),
     "attendance-week": ("/manage/attendance/week?week={week}", 200, "manager"),
     "attendance-session": ("/manage/attendance/sessions/{slot}", 200, "manager"),
+    "inductions": ("/manage/inductions/", 200, "manager"),
     "outreach-report": ("/manage/reports/outreach", 200, "manager"),
     "utilization-report": ("/manage/reports/utilization/", 200, "manager"),
     "publish": ("/manage/slots/new", 200, "manager"),
