@@ -9,34 +9,6 @@ from uuid import UUID
 from labbook.core.rows import Row
 
 
-class SessionBookingRow(Row):
-    """A booking with what attendance and rosters need of its session."""
-
-    id: UUID
-    slot_id: UUID
-    organization_id: int
-    organization_slug: str
-    organization_name: dict[str, str]
-    headcount: int
-    status: str
-    contact_name: str
-    contact_phone: str | None
-    age_group: str | None
-    lab_id: int
-    lab_slug: str
-    lab_timezone: str
-    kind: str
-    title: dict[str, Any]
-    starts_at: datetime
-    ends_at: datetime
-    instructor_id: UUID | None
-    is_induction: bool
-    outcome: str | None
-    arrived: int | None
-    marked_at: datetime | None
-    trainees: int
-
-
 class SessionRow(Row):
     """A session whose attendance is marked, as its page heads it."""
 
@@ -50,6 +22,24 @@ class SessionRow(Row):
     ends_at: datetime
     instructor_id: UUID | None
     is_induction: bool
+
+
+class SessionBookingRow(SessionRow):
+    """A booking with what attendance and rosters need of its session."""
+
+    id: UUID
+    organization_id: int
+    organization_slug: str
+    organization_name: dict[str, str]
+    headcount: int
+    status: str
+    contact_name: str
+    contact_phone: str | None
+    age_group: str | None
+    outcome: str | None
+    arrived: int | None
+    marked_at: datetime | None
+    trainees: int
 
 
 class TraineeRow(Row):

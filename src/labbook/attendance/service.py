@@ -78,7 +78,7 @@ def may_see(me: Principal, booking: SessionBookingRow) -> bool:
     return me.is_party_to(booking.organization_id, booking.lab_id) or teaches(me, booking)
 
 
-def teaches(me: Principal, session: SessionBookingRow | SessionRow) -> bool:
+def teaches(me: Principal, session: SessionRow) -> bool:
     return Role.INSTRUCTOR in me.roles and session.instructor_id == me.person_id
 
 

@@ -8,6 +8,7 @@ instructor opens on their phone in the lab.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -46,6 +47,30 @@ HEADCOUNT = N_("Enter how many people came: a whole number from 1.")
 SESSION_PAGE = "session"
 
 
+@dataclass(slots=True)
+class Marks:
+    """What a page says of the form last posted: saved, or refused with its values and messages."""
+
+    marked: bool = False
+    failed: UUID | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    posted: Mapping[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _marking(me: Principal, marks: Marks) -> dict[str, Any]:
+    """What both pages with attendance forms need: the last form's fate and what the caller manages."""
+    return {
+        "marked": marks.marked,
+        "failed": marks.failed,
+        "errors": marks.errors,
+        "posted": marks.posted,
+        "problem": marks.problem,
+        "sees_all": me.is_admin,
+        "managed_labs": me.managed_lab_ids if Role.LAB_MANAGER in me.roles else frozenset(),
+    }
+
+
 def _today(now: datetime) -> date:
     """Today in the labs' zone."""
     return now.astimezone(zone(DEFAULT_TIMEZONE)).date()
@@ -76,7 +101,7 @@ class AttendancePages(Controller):
     async def day(
         self, request: Request[Any, Any, Any], pool: Pool, me: Me, day: Day = None, marked: Flag = None
     ) -> Template:
-        return await self._page(request, pool, me, _day(day, now_of(request)), marked=bool(marked))
+        return await self._page(request, pool, me, _day(day, now_of(request)), Marks(marked=bool(marked)))
 
     @get("/week")
     async def week(self, request: Request[Any, Any, Any], pool: Pool, me: Me, week: Week = None) -> Template:
@@ -113,7 +138,7 @@ class AttendancePages(Controller):
         marked: Flag = None,
     ) -> Template:
         """One session's groups and their attendance forms: what an instructor opens in the lab."""
-        return await self._session_page(request, pool, me, slot_id, marked=bool(marked))
+        return await self._session_page(request, pool, me, slot_id, Marks(marked=bool(marked)))
 
     @post("/{booking_id:uuid}")
     async def mark(
@@ -136,13 +161,10 @@ class AttendancePages(Controller):
             data = forms.decode(body, AttendanceMark, lang)
             await attendance.mark_attendance(pool, me, booking_id, data, now=now_of(request))
         except forms.FormInvalid as exc:
+            marks = Marks(failed=booking_id, errors=exc.errors, posted=posted)
             if on_session:
-                return await self._session_page(
-                    request, pool, me, booking.slot_id, failed=booking_id, errors=exc.errors, posted=posted
-                )
-            return await self._page(
-                request, pool, me, local_day, failed=booking_id, errors=exc.errors, posted=posted
-            )
+                return await self._session_page(request, pool, me, booking.slot_id, marks)
+            return await self._page(request, pool, me, local_day, marks)
         except LabbookError as exc:
             if exc.status in (403, 404):
                 raise
@@ -151,15 +173,10 @@ class AttendancePages(Controller):
                 problem = Gettext(lang).plain(CLOSED)
             if "headcount" in errors:
                 errors["headcount"] = Gettext(lang).plain(HEADCOUNT)
-            failure: dict[str, Any] = {
-                "failed": booking_id,
-                "errors": errors,
-                "posted": posted,
-                "problem": problem,
-            }
+            marks = Marks(failed=booking_id, errors=errors, posted=posted, problem=problem)
             if on_session:
-                return await self._session_page(request, pool, me, booking.slot_id, **failure)
-            return await self._page(request, pool, me, local_day, **failure)
+                return await self._session_page(request, pool, me, booking.slot_id, marks)
+            return await self._page(request, pool, me, local_day, marks)
         if on_session:
             return see_other(f"/{lang}/manage/attendance/sessions/{booking.slot_id}?marked=1")
         return see_other(f"/{lang}/manage/attendance/?day={local_day.isoformat()}&marked=1")
@@ -185,8 +202,8 @@ class AttendancePages(Controller):
                 raise
             problem, _ = explain(exc, lang)
             if posted.get("back") == SESSION_PAGE:
-                return await self._session_page(request, pool, me, slot_id, problem=problem)
-            return await self._page(request, pool, me, day, problem=problem)
+                return await self._session_page(request, pool, me, slot_id, Marks(problem=problem))
+            return await self._page(request, pool, me, day, Marks(problem=problem))
         if posted.get("back") == SESSION_PAGE:
             return see_other(f"/{lang}/manage/attendance/sessions/{slot_id}")
         return see_other(f"/{lang}/manage/attendance/?day={day.isoformat()}")
@@ -197,12 +214,7 @@ class AttendancePages(Controller):
         pool: asyncpg.Pool,
         me: Principal,
         slot_id: UUID,
-        *,
-        marked: bool = False,
-        failed: UUID | None = None,
-        errors: dict[str, str] | None = None,
-        posted: Mapping[str, Any] | None = None,
-        problem: str | None = None,
+        marks: Marks,
     ) -> Template:
         session, bookings = await attendance.get_session(pool, me, slot_id)
         day = session.starts_at.astimezone(zone(session.lab_timezone)).date()
@@ -216,13 +228,7 @@ class AttendancePages(Controller):
             back=SESSION_PAGE,
             week=week_name(day - timedelta(days=day.weekday())),
             rosters=await attendance.rosters_of(pool, me, bookings),
-            marked=marked,
-            failed=failed,
-            errors=errors or {},
-            posted=posted or {},
-            problem=problem,
-            sees_all=me.is_admin,
-            managed_labs=me.managed_lab_ids if Role.LAB_MANAGER in me.roles else frozenset(),
+            **_marking(me, marks),
         )
 
     @staticmethod
@@ -231,12 +237,7 @@ class AttendancePages(Controller):
         pool: asyncpg.Pool,
         me: Principal,
         day: date,
-        *,
-        marked: bool = False,
-        failed: UUID | None = None,
-        errors: dict[str, str] | None = None,
-        posted: Mapping[str, Any] | None = None,
-        problem: str | None = None,
+        marks: Marks,
     ) -> Template:
         tz = zone(DEFAULT_TIMEZONE)
         starts_from = datetime.combine(day, time(), tzinfo=tz)
@@ -255,14 +256,8 @@ class AttendancePages(Controller):
             rates=await attendance.no_show_rates(pool, me)
             if me.is_admin or Role.LAB_MANAGER in me.roles
             else [],
-            marked=marked,
-            failed=failed,
-            errors=errors or {},
-            posted=posted or {},
-            problem=problem,
+            **_marking(me, marks),
             now=now_of(request),
-            sees_all=me.is_admin,
-            managed_labs=me.managed_lab_ids if Role.LAB_MANAGER in me.roles else frozenset(),
         )
 
 

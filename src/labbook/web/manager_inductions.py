@@ -70,12 +70,7 @@ class InductionPages(Controller):
         except forms.FormInvalid as exc:
             return await self._page(request, pool, me, form="grant", errors=exc.errors, posted=posted)
         except LabbookError as exc:
-            if exc.status in (403, 404):
-                raise
-            problem, errors = explain(exc, lang)
-            return await self._page(
-                request, pool, me, form="grant", errors=errors, posted=posted, problem=problem
-            )
+            return await self._refused(request, pool, me, exc, "grant", posted)
         return see_other(f"/{lang}/manage/inductions/?done=granted")
 
     @post("/{induction_id:uuid}/revoke")
@@ -92,12 +87,7 @@ class InductionPages(Controller):
                 request, pool, me, form="revoke", failed=induction_id, errors=exc.errors, posted=posted
             )
         except LabbookError as exc:
-            if exc.status in (403, 404):
-                raise
-            problem, errors = explain(exc, lang)
-            return await self._page(
-                request, pool, me, form="revoke", failed=induction_id, errors=errors, problem=problem
-            )
+            return await self._refused(request, pool, me, exc, "revoke", posted, failed=induction_id)
         return see_other(f"/{lang}/manage/inductions/?done=revoked")
 
     @post("/merge")
@@ -117,13 +107,28 @@ class InductionPages(Controller):
                 errors["trainee_id"] = Gettext(lang).plain(CHOOSE_TRAINEE)
             return await self._page(request, pool, me, form="merge", errors=errors, posted=posted)
         except LabbookError as exc:
-            if exc.status in (403, 404):
-                raise
-            problem, errors = explain(exc, lang)
-            return await self._page(
-                request, pool, me, form="merge", errors=errors, posted=posted, problem=problem
-            )
+            return await self._refused(request, pool, me, exc, "merge", posted)
         return see_other(f"/{lang}/manage/inductions/?done=merged")
+
+    @classmethod
+    async def _refused(
+        cls,
+        request: Request[Any, Any, Any],
+        pool: asyncpg.Pool,
+        me: Principal,
+        exc: LabbookError,
+        form: Form,
+        posted: Mapping[str, Any],
+        *,
+        failed: UUID | None = None,
+    ) -> Template:
+        """The page again with a service's refusal; what the caller may not see stays a 403/404."""
+        if exc.status in (403, 404):
+            raise exc
+        problem, errors = explain(exc, page_lang(request))
+        return await cls._page(
+            request, pool, me, form=form, failed=failed, errors=errors, posted=posted, problem=problem
+        )
 
     @staticmethod
     async def _page(
