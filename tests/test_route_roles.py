@@ -622,7 +622,8 @@ CASES: list[Case] = [
     case(
         "POST",
         f"{V1}/trainees/{{trainee_id:uuid}}/merge",
-        MANAGERS | {"other_manager"},
+        # only the managers of a lab the trainee's organization booked: the other lab's manager gets a 404
+        MANAGERS,
         # merged into itself: a 422 once let in, and the trainee stays for the next caller
         lambda w: f"{V1}/trainees/{w.trainee_id}/merge",
         lambda w: {"into": w.trainee_id},
@@ -1107,6 +1108,20 @@ CASES: list[Case] = [
         lambda w: "/en/manage/attendance/",
     ),
     case(
+        "GET",
+        "/{lang:str}/manage/attendance/week",
+        MANAGERS | {"other_manager", "instructor"},
+        lambda w: "/en/manage/attendance/week",
+    ),
+    case(
+        "GET",
+        "/{lang:str}/manage/attendance/sessions/{slot_id:uuid}",
+        # the world's session names no instructor: an instructor opening their own session is
+        # checked in tests/web/test_attendance_pages.py
+        MANAGERS,
+        lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
+    ),
+    case(
         "POST",
         "/{lang:str}/manage/attendance/{booking_id:uuid}",
         MANAGERS,
@@ -1119,6 +1134,36 @@ CASES: list[Case] = [
         MANAGERS,
         lambda w: f"/en/manage/attendance/sessions/{w.slot_id}",
         lambda w: {"is_induction": "1"},
+    ),
+    # inductions: every manager sees their own equipment's; granting, revoking and merging reach only
+    # the lab the college booked
+    case(
+        "GET",
+        "/{lang:str}/manage/inductions",
+        MANAGERS | {"other_manager"},
+        lambda w: "/en/manage/inductions/",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions",
+        MANAGERS,
+        lambda w: "/en/manage/inductions/",
+        lambda w: {"trainee_id": w.trainee_id, "equipment": f"{w.lab}/{w.equipment}", "reason": "by hand"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions/{induction_id:uuid}/revoke",
+        MANAGERS,
+        lambda w: f"/en/manage/inductions/{w.induction_id}/revoke",
+        lambda w: {"reason": "left the college"},
+    ),
+    case(
+        "POST",
+        "/{lang:str}/manage/inductions/merge",
+        MANAGERS,
+        # merged into itself: a refusal on the page once let in
+        lambda w: "/en/manage/inductions/merge",
+        lambda w: {"trainee_id": w.trainee_id, "into": w.trainee_id},
     ),
     # every manager reports on their own labs
     case(

@@ -57,6 +57,48 @@ async def test_attending_an_induction_session_grants_the_induction_and_admits_a_
     assert sorted(t["full_name"] for t in accepted.json()["trainees"]) == ["Dana Li", "Айдос Серіков"]
 
 
+async def test_the_induction_lasts_as_long_as_the_equipment_says(tig: Lab, pool: asyncpg.Pool) -> None:
+    url = f"/api/v1/labs/{tig.lab['slug']}/equipment/{tig.tig['slug']}"
+    for months in (0, 121, "6"):
+        refused = await tig.client.patch(
+            url, json={"induction_valid_months": months}, headers=tig.manager.headers
+        )
+        assert refused.status_code == 422, refused.text
+    changed = await tig.client.patch(url, json={"induction_valid_months": 6}, headers=tig.manager.headers)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["induction_valid_months"] == 6
+    read = await tig.client.get(url)
+    assert read.json()["induction_valid_months"] == 6
+
+    booking = await _inducted(tig, ["Dana Li"])
+
+    row = await pool.fetchrow(
+        """select i.expires_at, s.ends_at from inductions i
+           join bookings b on b.id = i.booking_id join slots s on s.id = b.slot_id
+           where i.booking_id = $1""",
+        booking["id"],
+    )
+    # six months from the session's end, not the default twelve
+    assert row["expires_at"] == await pool.fetchval(
+        "select $1::timestamptz + interval '6 months'", row["ends_at"]
+    )
+
+
+async def test_another_labs_manager_cannot_change_how_long_an_induction_lasts(
+    tig: Lab, pool: asyncpg.Pool
+) -> None:
+    other_lab = await tig.make.lab(organization_id=tig.lab["organization_id"])
+    other = await tig.make.person(
+        "lab_manager", organization_id=tig.lab["organization_id"], lab_ids=(other_lab["id"],)
+    )
+    url = f"/api/v1/labs/{tig.lab['slug']}/equipment/{tig.tig['slug']}"
+    refused = await tig.client.patch(url, json={"induction_valid_months": 24}, headers=other.headers)
+    assert refused.status_code in (403, 404), refused.text
+    assert (
+        await pool.fetchval("select induction_valid_months from equipment where id = $1", tig.tig["id"]) == 12
+    )
+
+
 async def test_a_trainee_without_the_induction_is_refused_by_name_with_the_next_induction_session(
     tig: Lab, pool: asyncpg.Pool
 ) -> None:

@@ -118,3 +118,61 @@ async def test_a_manager_merges_a_misspelt_trainee_and_their_induction_counts(
     training = await tig.booking(await tig.session(NEXT_WEEK + timedelta(days=1)), headcount=1)
     assert (await tig.roster(training["id"], ["aigerim sadykova"])).status_code == 200
     assert await pool.fetchval("select count(*) from trainees where id = $1", ids["Aigerim Sadykva"]) == 0
+
+
+async def _twins(tig: Lab, n: int = 0) -> tuple[str, str, str]:
+    """A booking in the TIG lab listing one trainee under two spellings; both trainee ids."""
+    session = await tig.session(NEXT_WEEK + timedelta(hours=3 * n), induction=True)
+    booking = await tig.booking(session, headcount=2)
+    saved = await tig.roster(booking["id"], [f"Nurlan Abenov {n}", f"Nurlan Abeno {n}"])
+    assert saved.status_code == 200, saved.text
+    ids = {t["full_name"]: t["id"] for t in saved.json()["trainees"]}
+    return str(booking["id"]), ids[f"Nurlan Abeno {n}"], ids[f"Nurlan Abenov {n}"]
+
+
+async def test_only_the_managers_of_a_lab_the_organization_booked_merge_its_trainees(
+    tig: Lab, pool: asyncpg.Pool
+) -> None:
+    booking_id, duplicate, kept = await _twins(tig)
+    # a manager of another host's lab, and of another lab of the same host, that the college never booked
+    elsewhere = await tig.make.lab()
+    strangers = [
+        await tig.make.person(
+            "lab_manager", organization_id=elsewhere["organization_id"], lab_ids=(elsewhere["id"],)
+        ),
+    ]
+    next_door = await tig.make.lab(organization_id=tig.lab["organization_id"])
+    strangers.append(
+        await tig.make.person(
+            "lab_manager", organization_id=tig.lab["organization_id"], lab_ids=(next_door["id"],)
+        )
+    )
+    path = f"/api/v1/trainees/{duplicate}/merge"
+    for stranger in strangers:
+        refused = await tig.client.post(path, json={"into": kept}, headers=stranger.headers)
+        assert refused.status_code == 404, refused.text
+    assert (
+        await pool.fetchval("select count(*) from trainees where id = any($1::uuid[])", [duplicate, kept])
+        == 2
+    )
+    merged = await tig.client.post(path, json={"into": kept}, headers=tig.manager.headers)
+    assert merged.status_code == 200, merged.text
+    roster = await tig.client.get(f"/api/v1/bookings/{booking_id}/roster", headers=tig.manager.headers)
+    assert [t["full_name"] for t in roster.json()["trainees"]] == ["Nurlan Abenov 0"]
+
+
+async def test_two_managers_merging_a_pair_each_way_at_once_leave_one_trainee(
+    tig: Lab, pool: asyncpg.Pool, live: httpx.AsyncClient
+) -> None:
+    admin = await tig.make.person("admin")
+    for n in range(5):
+        booking_id, one, other = await _twins(tig, n)
+        replies = await asyncio.gather(
+            live.post(f"/api/v1/trainees/{one}/merge", json={"into": other}, headers=tig.manager.headers),
+            live.post(f"/api/v1/trainees/{other}/merge", json={"into": one}, headers=admin.headers),
+        )
+        assert sorted(r.status_code for r in replies) == [200, 404], [r.text for r in replies]
+        left = await pool.fetch("select id from trainees where id = any($1::uuid[])", [one, other])
+        assert len(left) == 1
+        entries = await pool.fetch("select trainee_id from roster_entries where booking_id = $1", booking_id)
+        assert [e["trainee_id"] for e in entries] == [left[0]["id"]]

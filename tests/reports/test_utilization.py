@@ -78,3 +78,59 @@ async def test_hours_open_published_and_booked_and_use_per_station(
         headers=tig.manager.headers,
     )
     assert wrong.status_code == 422
+
+
+# Every minute of the week that the lab is open and neither closed nor under maintenance as a whole,
+# counted one by one: a second way to the hours open.
+OPEN_MINUTES = """
+select count(*) / 60.0
+from generate_series($2::timestamptz, $3::timestamptz - interval '1 minute', interval '1 minute') m
+cross join lateral (select m at time zone 'Asia/Almaty' as local) l
+where exists (
+    select 1 from opening_hours h
+    where h.lab_id = $1 and h.weekday = extract(isodow from l.local)
+      and l.local::time >= h.opens_at and l.local::time < h.closes_at
+)
+and not exists (
+    select 1 from slots s
+    where s.lab_id = $1 and s.status = 'active' and s.starts_at <= m and m < s.ends_at
+      and (s.kind = 'closure' or (s.kind = 'maintenance'
+           and not exists (select 1 from slot_units su where su.slot_id = s.id and su.is_active)))
+)
+"""
+
+
+async def test_hours_open_leave_out_closures_and_maintenance_of_the_whole_lab(
+    make: Factory, client: AsyncTestClient[Litestar], pool: asyncpg.Pool
+) -> None:
+    tig = await tig_lab(make, client)
+    await make.opening_hours(lab_id=tig.lab["id"], weekdays=range(1, 6), opens="09:00", closes="18:00")
+    today = datetime.now(ALMATY).date()
+    monday = today - timedelta(days=today.weekday()) + timedelta(weeks=3)
+
+    def at(day: int, hour: int) -> datetime:
+        return datetime.combine(monday + timedelta(days=day), time(hour), tzinfo=ALMATY)
+
+    # Tuesday closed from noon into the night: 6 of its open hours go
+    await make.slot(tig.lab, at(1, 12), 8, kind="closure", capacity=0)
+    # Wednesday: two overlapping maintenance windows of the whole lab, 08:00-11:00 and 10:00-12:00,
+    # take 09:00-12:00 once
+    await make.slot(tig.lab, at(2, 8), 3, kind="maintenance", capacity=0)
+    await make.slot(tig.lab, at(2, 10), 2, kind="maintenance", capacity=0)
+    # Thursday: two stations serviced all day, the lab stays open; a cancelled closure on Friday
+    units = await make.units(tig.tig["id"], 1, 2)
+    await make.slot(tig.lab, at(3, 9), 9, kind="maintenance", capacity=0, unit_ids=units)
+    await make.slot(tig.lab, at(4, 9), 9, kind="closure", capacity=0, status="cancelled")
+    # a closure on Saturday, when the lab is shut anyway
+    await make.slot(tig.lab, at(5, 9), 4, kind="closure", capacity=0)
+
+    sunday = monday + timedelta(days=6)
+    reply = await client.get(
+        "/api/v1/reports/utilization",
+        params={"from": monday.isoformat(), "to": sunday.isoformat(), "lab": tig.lab["slug"], "by": "week"},
+        headers=tig.manager.headers,
+    )
+    assert reply.status_code == 200, reply.text
+    counted = await pool.fetchval(OPEN_MINUTES, tig.lab["id"], at(0, 0), at(7, 0))
+    assert float(counted) == 45 - 6 - 3
+    assert [row["hours_open"] for row in reply.json()["labs"]] == [float(counted)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from html import unescape
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -16,6 +17,7 @@ from tests.attendance.world import Lab, tig_lab
 from tests.factories import Factory
 from tests.web.conftest import browser_for, sign_in, submit
 
+ALMATY = ZoneInfo("Asia/Almaty")
 LANGS = ("kk", "ru", "en")
 LIST_LINK = {
     "kk": "Білім алушылар тізімін толтыру",
@@ -187,3 +189,90 @@ async def test_the_manager_makes_a_session_an_induction_from_the_attendance_page
         after = await web.get(made.headers["location"])
     assert "Бұл нұсқама сабағы емес" in after.text
     assert await pool.fetchval("select is_induction from slots where id = $1", session["id"]) is True
+
+
+MY_SESSIONS = {"kk": "Менің сабақтарым", "ru": "Мои занятия", "en": "My sessions"}
+
+
+def _week_of(slot: asyncpg.Record) -> str:
+    year, week, _ = slot["starts_at"].astimezone(ALMATY).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_instructor_finds_their_session_in_the_week_and_marks_it_on_its_page(
+    lang: str, tig: Lab, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    session = await tig.session(timedelta(hours=-2), induction=True)
+    booking = await tig.booking(session, headcount=3)
+    ids = {
+        t["full_name"]: t["id"]
+        for t in (await tig.roster(booking["id"], ["Madina", "Nurlan"], who=tig.manager)).json()["trainees"]
+    }
+    # a session of the same lab that someone else teaches
+    others = await tig.make.slot(
+        tig.lab,
+        session["starts_at"] + timedelta(hours=3),
+        title={"en": "Not mine", "ru": "Not mine", "kk": "Not mine"},
+    )
+    await tig.booking(others, headcount=2)
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, tig.instructor, lang=lang)
+        home = await web.get(f"/{lang}/")
+        assert f'href="/{lang}/manage/attendance/week"' in home.text
+        assert MY_SESSIONS[lang] in home.text
+        week = await web.get(f"/{lang}/manage/attendance/week?week={_week_of(session)}")
+        assert week.status_code == 200
+        page = f"/{lang}/manage/attendance/sessions/{session['id']}"
+        assert f'href="{page}"' in week.text
+        assert "Not mine" not in week.text
+        opened = await web.get(page)
+        assert opened.status_code == 200
+        assert "Madina" in opened.text
+        assert "Nurlan" in opened.text
+        assert (await web.get(f"/{lang}/manage/attendance/sessions/{others['id']}")).status_code == 404
+        marked = await submit(
+            web,
+            page,
+            f"/{lang}/manage/attendance/{booking['id']}",
+            {"outcome": "arrived", "headcount": "2", "came": ids["Nurlan"], "back": "session"},
+        )
+        assert marked.status_code == 303, marked.text
+        assert marked.headers["location"] == f"{page}?marked=1"
+        after = await web.get(marked.headers["location"])
+        assert SAVED_MARK[lang] in after.text
+    row = await pool.fetchrow(
+        "select outcome, headcount, marked_by from attendance where booking_id = $1", booking["id"]
+    )
+    assert (row["outcome"], row["headcount"], row["marked_by"]) == ("arrived", 2, tig.instructor.id)
+    attended = await pool.fetch(
+        "select t.full_name, r.attended from roster_entries r join trainees t on t.id = r.trainee_id"
+        " where r.booking_id = $1 order by 1",
+        booking["id"],
+    )
+    assert [(r["full_name"], r["attended"]) for r in attended] == [("Madina", False), ("Nurlan", True)]
+    audited = await pool.fetchval(
+        "select actor_id from audit_events where action = 'attendance.mark' and object_id = $1",
+        str(booking["id"]),
+    )
+    assert audited == tig.instructor.id
+
+
+async def test_a_refused_mark_on_the_session_page_comes_back_to_that_page(
+    tig: Lab, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    session = await tig.session(timedelta(hours=-2))
+    booking = await tig.booking(session, headcount=2)
+    page = f"/en/manage/attendance/sessions/{session['id']}"
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, tig.instructor, lang="en")
+        refused = await submit(
+            web,
+            page,
+            f"/en/manage/attendance/{booking['id']}",
+            {"outcome": "arrived", "headcount": "", "back": "session"},
+        )
+    assert refused.status_code == 200
+    assert "Enter how many people came: a whole number from 1." in refused.text
+    assert "All sessions of this day" in refused.text
+    assert await pool.fetchval("select count(*) from attendance where booking_id = $1", booking["id"]) == 0

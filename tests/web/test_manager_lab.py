@@ -286,6 +286,33 @@ async def test_equipment_stations_trainees_induction_and_service_are_saved(
     assert f'id="f-{slug}-seats_per_unit" name="seats_per_unit" value="two"' in bad.text
 
 
+MONTHS_REFUSED = {
+    "kk": "Нұсқама неше ай жарамды екенін жазыңыз: 1-ден 120-ға дейінгі бүтін сан.",
+    "ru": "Укажите, сколько месяцев действует инструктаж: целое число от 1 до 120.",
+    "en": "Enter how many months an induction lasts: a whole number from 1 to 120.",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_how_long_an_induction_lasts_is_set_on_the_equipment_form(
+    settings: Settings, pool: asyncpg.Pool, lab: Lab, lang: str
+) -> None:
+    slug = lab.equipment["slug"]
+    form = {"units": "6", "seats_per_unit": "2", "requires_induction": "true"}
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, lab.manager, lang=lang)
+        page = await web.get(f"/{lang}{lab.settings_page}")
+        assert f'id="f-{slug}-induction_valid_months" name="induction_valid_months" value="12"' in page.text
+        saved = await _post(web, lang, lab, f"equipment/{slug}", {**form, "induction_valid_months": "18"})
+        assert saved.status_code == 303, saved.text
+        refused = await _post(web, lang, lab, f"equipment/{slug}", {**form, "induction_valid_months": "121"})
+    assert refused.status_code == 200
+    assert html.escape(MONTHS_REFUSED[lang], quote=True) in refused.text
+    assert 'name="induction_valid_months" value="121"' in refused.text
+    months = "select induction_valid_months from equipment where id = $1"
+    assert await pool.fetchval(months, lab.equipment["id"]) == 18
+
+
 async def test_fewer_stations_than_a_session_holds_is_refused_naming_the_stations_and_session(
     settings: Settings, client: Client, pool: asyncpg.Pool, lab: Lab
 ) -> None:

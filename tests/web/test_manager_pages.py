@@ -352,3 +352,36 @@ async def test_the_desk_shows_maintenance_and_closures_of_the_week(
     assert section.index(str(service["id"])) < section.index(str(closed["id"]))
     assert str(later["id"]) not in section
     assert str(elsewhere["id"]) not in section
+
+
+NO_SHOWS = {
+    "kk": "2 реттің 1 келмеді (50%)",
+    "ru": "Не пришли 1 раз из 2 (50%)",
+    "en": "Did not come 1 of 2 times (50%)",
+}
+
+
+@pytest.mark.parametrize("lang", LANGS)
+async def test_the_queue_shows_how_often_the_asking_organization_did_not_come(
+    lang: str, desk: Desk, make: Factory, pool: asyncpg.Pool, settings: Settings, client: Client
+) -> None:
+    # two earlier visits of the college to this lab: one came, one did not
+    for outcome, hours in (("arrived", -30), ("no_show", -54)):
+        past = await make.slot(desk.lab, datetime.now(UTC) + timedelta(hours=hours))
+        booking = await make.booking(past, desk.director.organization_id, headcount=3)
+        marked = await client.put(
+            f"/api/v1/bookings/{booking['id']}/attendance",
+            json={"outcome": outcome, **({"headcount": 3} if outcome == "arrived" else {})},
+            headers=desk.manager.headers,
+        )
+        assert marked.status_code == 200, marked.text
+    await _book(client, desk.slot_id, desk.director, 4)
+    # a college that always came shows nothing
+    other = await make.person("director", organization_id=(await make.organization(kind="school"))["id"])
+    await _book(client, desk.slot_id, other, 2)
+    async with browser_for(settings) as web:
+        await sign_in(web, pool, desk.manager, lang=lang)
+        page = await web.get(f"/{lang}/manage/")
+    assert page.status_code == 200
+    assert NO_SHOWS[lang] in page.text
+    assert page.text.count(NO_SHOWS[lang]) == 1

@@ -11,12 +11,15 @@ from labbook import db
 from labbook.attendance.rows import (
     AttendanceRow,
     EquipmentRow,
+    InductingEquipmentRow,
     InductionRow,
     InductionSessionRow,
+    KnownTraineeRow,
     MissingInductionRow,
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SessionRow,
     SlotRow,
     TraineeRow,
 )
@@ -48,6 +51,16 @@ where s.starts_at >= $1 and s.starts_at < $2 and s.status = 'active' and b.statu
 order by s.starts_at, s.id, o.slug, b.id
 limit $6
 """
+)
+GET_SESSION = """
+select s.id as slot_id, s.lab_id, l.slug as lab_slug, l.timezone as lab_timezone, s.kind, s.title,
+       s.starts_at, s.ends_at, s.instructor_id, s.is_induction
+from slots s join labs l on l.id = s.lab_id
+where s.id = $1
+"""
+# The confirmed bookings of one session, as the attendance page lists them.
+LIST_SLOT_BOOKINGS = (
+    _SESSION_BOOKING + "where b.slot_id = $1 and b.status = 'confirmed' order by o.slug, b.id"
 )
 
 _ROSTER_COLUMNS = """
@@ -230,6 +243,26 @@ order by count(*) filter (where a.outcome = 'no_show')::float / count(*) desc, o
 limit $3
 """
 
+# Trainees on rosters of sessions in these labs ($1: every lab, an admin): whom a manager knows.
+KNOWN_TRAINEES = """
+select distinct t.id, t.full_name, t.name_key, o.slug as organization_slug, o.name as organization_name
+from roster_entries r
+join bookings b on b.id = r.booking_id
+join slots s on s.id = b.slot_id
+join trainees t on t.id = r.trainee_id
+join organizations o on o.id = t.organization_id
+where ($1::boolean or s.lab_id = any($2::int[]))
+order by o.slug, t.name_key, t.id
+limit $3
+"""
+INDUCTING_EQUIPMENT = """
+select l.slug as lab, e.slug as equipment, e.name, e.induction_valid_months
+from equipment e join labs l on l.id = e.lab_id
+where e.requires_induction and not e.is_archived and ($1::boolean or e.lab_id = any($2::int[]))
+order by l.slug, e.slug
+limit $3
+"""
+
 
 class InductionRequired(Conflict):
     """A trainee on a roster lacks an induction the session's equipment needs; ``trainees`` names each."""
@@ -258,6 +291,14 @@ async def list_session_bookings(
         LIST_SESSION_BOOKINGS, starts_from, starts_to, see_all, lab_ids, instructor_id, limit
     )
     return many(SessionBookingRow, rows)
+
+
+async def get_session(conn: asyncpg.Connection, slot_id: UUID) -> SessionRow | None:
+    return maybe(SessionRow, await conn.fetchrow(GET_SESSION, slot_id))
+
+
+async def list_slot_bookings(conn: asyncpg.Connection, slot_id: UUID) -> list[SessionBookingRow]:
+    return many(SessionBookingRow, await conn.fetch(LIST_SLOT_BOOKINGS, slot_id))
 
 
 async def get_roster(conn: asyncpg.Connection, booking_id: UUID) -> list[RosterEntryRow]:
@@ -388,6 +429,18 @@ async def next_induction_sessions(
     return many(InductionSessionRow, await conn.fetch(NEXT_INDUCTION_SESSIONS, equipment_ids, after, limit))
 
 
+async def list_known_trainees(
+    conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
+) -> list[KnownTraineeRow]:
+    return many(KnownTraineeRow, await conn.fetch(KNOWN_TRAINEES, see_all, lab_ids, limit))
+
+
+async def list_inducting_equipment(
+    conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
+) -> list[InductingEquipmentRow]:
+    return many(InductingEquipmentRow, await conn.fetch(INDUCTING_EQUIPMENT, see_all, lab_ids, limit))
+
+
 async def list_no_show_rates(
     conn: asyncpg.Connection, *, see_all: bool, lab_ids: list[int], limit: int
 ) -> list[NoShowRateRow]:
@@ -440,11 +493,32 @@ on conflict (booking_id, trainee_id) do nothing
 """
 MERGE_INDUCTIONS = "update inductions set trainee_id = $2 where trainee_id = $1"
 DELETE_TRAINEE = "delete from trainees where id = $1"
-LOCK_TRAINEES = "select id from trainees where id = any($1::uuid[]) order by id for update"
+# Both trainees of a merge, locked in one order so that two merges of the same pair take turns; a
+# trainee that a merge committed meanwhile deleted is not returned.
+LOCK_TRAINEES = """
+select id, organization_id, full_name, name_key from trainees
+where id = any($1::uuid[]) order by id for update
+"""
+# Whether the organization has ever booked a session in one of these labs: the organizations whose
+# trainees a lab's managers know.
+VISITS_LABS = """
+select exists (
+    select 1 from bookings b join slots s on s.id = b.slot_id
+    where b.organization_id = $1 and s.lab_id = any($2::int[])
+)
+"""
+
+
+async def lock_trainees(conn: asyncpg.Connection, trainee_ids: list[UUID]) -> list[TraineeRow]:
+    return many(TraineeRow, await conn.fetch(LOCK_TRAINEES, trainee_ids))
+
+
+async def visits_labs(conn: asyncpg.Connection, organization_id: int, lab_ids: list[int]) -> bool:
+    return bool(await conn.fetchval(VISITS_LABS, organization_id, lab_ids))
 
 
 async def merge_trainees(conn: asyncpg.Connection, duplicate: UUID, kept: UUID) -> None:
-    await conn.execute(LOCK_TRAINEES, [duplicate, kept])
+    """Move ``duplicate``'s rosters and inductions to ``kept`` and delete it; both rows locked first."""
     await conn.execute(MERGE_ROSTERS, duplicate, kept)
     await conn.execute(MERGE_INDUCTIONS, duplicate, kept)
     await conn.execute(DELETE_TRAINEE, duplicate)

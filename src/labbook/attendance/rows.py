@@ -9,19 +9,10 @@ from uuid import UUID
 from labbook.core.rows import Row
 
 
-class SessionBookingRow(Row):
-    """A booking with what attendance and rosters need of its session."""
+class SessionRow(Row):
+    """A session whose attendance is marked, as its page heads it."""
 
-    id: UUID
     slot_id: UUID
-    organization_id: int
-    organization_slug: str
-    organization_name: dict[str, str]
-    headcount: int
-    status: str
-    contact_name: str
-    contact_phone: str | None
-    age_group: str | None
     lab_id: int
     lab_slug: str
     lab_timezone: str
@@ -31,6 +22,20 @@ class SessionBookingRow(Row):
     ends_at: datetime
     instructor_id: UUID | None
     is_induction: bool
+
+
+class SessionBookingRow(SessionRow):
+    """A booking with what attendance and rosters need of its session."""
+
+    id: UUID
+    organization_id: int
+    organization_slug: str
+    organization_name: dict[str, str]
+    headcount: int
+    status: str
+    contact_name: str
+    contact_phone: str | None
+    age_group: str | None
     outcome: str | None
     arrived: int | None
     marked_at: datetime | None
@@ -115,3 +120,22 @@ class SlotRow(Row):
     lab_id: int
     kind: str
     is_induction: bool
+
+
+class KnownTraineeRow(Row):
+    """A trainee listed on a roster in the caller's labs, with their organization."""
+
+    id: UUID
+    full_name: str
+    name_key: str
+    organization_slug: str
+    organization_name: dict[str, str]
+
+
+class InductingEquipmentRow(Row):
+    """Equipment that asks for an induction, as a manager's grant form offers it."""
+
+    lab: str
+    equipment: str
+    name: dict[str, str]
+    induction_valid_months: int

@@ -29,11 +29,14 @@ from labbook.attendance import repository
 from labbook.attendance.repository import InductionRequired
 from labbook.attendance.rows import (
     AttendanceRow,
+    InductingEquipmentRow,
     InductionRow,
+    KnownTraineeRow,
     MissingInductionRow,
     NoShowRateRow,
     RosterEntryRow,
     SessionBookingRow,
+    SessionRow,
     SlotRow,
     TraineeRow,
 )
@@ -75,8 +78,8 @@ def may_see(me: Principal, booking: SessionBookingRow) -> bool:
     return me.is_party_to(booking.organization_id, booking.lab_id) or teaches(me, booking)
 
 
-def teaches(me: Principal, booking: SessionBookingRow) -> bool:
-    return Role.INSTRUCTOR in me.roles and booking.instructor_id == me.person_id
+def teaches(me: Principal, session: SessionRow) -> bool:
+    return Role.INSTRUCTOR in me.roles and session.instructor_id == me.person_id
 
 
 def may_mark(me: Principal, booking: SessionBookingRow) -> bool:
@@ -332,6 +335,17 @@ async def list_sessions(
         )
 
 
+async def get_session(
+    pool: asyncpg.Pool, me: Principal, slot_id: UUID
+) -> tuple[SessionRow, list[SessionBookingRow]]:
+    """One session and its confirmed bookings, for its lab's managers and its instructor."""
+    async with pool.acquire() as conn:
+        session = await repository.get_session(conn, slot_id)
+        if session is None or not (me.manages(session.lab_id) or teaches(me, session)):
+            raise NotFound("no such session")
+        return session, await repository.list_slot_bookings(conn, slot_id)
+
+
 async def rosters_of(
     pool: asyncpg.Pool, me: Principal, bookings: list[SessionBookingRow]
 ) -> dict[UUID, list[RosterEntryRow]]:
@@ -348,6 +362,22 @@ async def no_show_rates(pool: asyncpg.Pool, me: Principal) -> list[NoShowRateRow
     """Each organization's marked bookings and no-shows in the caller's labs, worst first."""
     async with pool.acquire() as conn:
         return await repository.list_no_show_rates(
+            conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
+        )
+
+
+async def known_trainees(pool: asyncpg.Pool, me: Principal) -> list[KnownTraineeRow]:
+    """The trainees listed on rosters in the caller's labs: those they may induct or merge."""
+    async with pool.acquire() as conn:
+        return await repository.list_known_trainees(
+            conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
+        )
+
+
+async def inducting_equipment(pool: asyncpg.Pool, me: Principal) -> list[InductingEquipmentRow]:
+    """The equipment in the caller's labs that asks for an induction."""
+    async with pool.acquire() as conn:
+        return await repository.list_inducting_equipment(
             conn, see_all=me.is_admin, lab_ids=sorted(me.managed_lab_ids), limit=LIST_LIMIT
         )
 
@@ -467,13 +497,20 @@ async def purge_rosters_in(
 
 async def merge_trainees(pool: asyncpg.Pool, me: Principal, duplicate_id: UUID, kept_id: UUID) -> TraineeRow:
     """Merge two records of one person (a misspelt name) into ``kept_id``: rosters and inductions
-    move over and the duplicate goes. Both must belong to the same organization."""
+    move over and the duplicate goes. Both must belong to the same organization, and a lab manager
+    merges only the trainees of organizations that have booked a session in their labs (an admin,
+    any): to another host's managers those trainees do not exist."""
     if not (me.is_admin or Role.LAB_MANAGER in me.roles):
         raise Forbidden("only lab managers or admins merge trainees")
     async with db.transaction(pool) as conn:
-        duplicate = await repository.get_trainee(conn, duplicate_id)
-        kept = await repository.get_trainee(conn, kept_id)
+        # Locked before they are read: a merge of the same pair that committed first has deleted one.
+        found = {t.id: t for t in await repository.lock_trainees(conn, [duplicate_id, kept_id])}
+        duplicate, kept = found.get(duplicate_id), found.get(kept_id)
         if duplicate is None or kept is None:
+            raise NotFound("no such trainee")
+        if not me.is_admin and not await repository.visits_labs(
+            conn, duplicate.organization_id, sorted(me.managed_lab_ids)
+        ):
             raise NotFound("no such trainee")
         if duplicate.id == kept.id:
             raise ValidationFailed.field("into", "a trainee cannot be merged into themselves")

@@ -189,7 +189,8 @@ order by s.local_start, s.id
 
 EQUIPMENT_COLUMNS = """
 e.id, e.lab_id, l.slug as lab, e.slug, e.kind, e.name, e.description, e.units, e.seats_per_unit,
-e.requires_induction, e.is_out_of_service, e.is_archived, e.created_at, e.updated_at
+e.requires_induction, e.induction_valid_months, e.is_out_of_service, e.is_archived, e.created_at,
+e.updated_at
 """
 
 GET_EQUIPMENT_BY_SLUG = f"""
@@ -212,8 +213,8 @@ order by e.slug
 INSERT_EQUIPMENT = f"""
 with e as (
     insert into equipment (lab_id, slug, kind, name, description, units, seats_per_unit,
-                           requires_induction, is_out_of_service)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                           requires_induction, induction_valid_months, is_out_of_service)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     returning *
 )
 select {EQUIPMENT_COLUMNS} from e join labs l on l.id = e.lab_id
@@ -222,7 +223,7 @@ UPDATE_EQUIPMENT = f"""
 with e as (
     update equipment
     set kind = $2, name = $3, description = $4, units = $5, seats_per_unit = $6,
-        requires_induction = $7, is_out_of_service = $8, updated_at = now()
+        requires_induction = $7, induction_valid_months = $8, is_out_of_service = $9, updated_at = now()
     where id = $1
     returning *
 )
@@ -491,6 +492,7 @@ _EQUIPMENT_FIELDS = (
     "units",
     "seats_per_unit",
     "requires_induction",
+    "induction_valid_months",
     "is_out_of_service",
 )
 

@@ -95,6 +95,7 @@ def _equipment(row: EquipmentRow, settings: Settings) -> Equipment:
         units=row.units,
         seats_per_unit=row.seats_per_unit,
         requires_induction=row.requires_induction,
+        induction_valid_months=row.induction_valid_months,
         is_out_of_service=row.is_out_of_service,
         is_archived=row.is_archived,
         created_at=row.created_at,

@@ -76,6 +76,7 @@ class EquipmentRow(Row):
     units: int
     seats_per_unit: int
     requires_induction: bool
+    induction_valid_months: int
     is_out_of_service: bool
     is_archived: bool
     created_at: datetime

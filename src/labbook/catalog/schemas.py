@@ -26,6 +26,8 @@ Languages = Annotated[list[Language], Meta(min_length=1, max_length=3, examples=
 Capacity = Annotated[int, Meta(gt=0, le=10_000)]
 Units = Annotated[int, Meta(gt=0, le=1000)]
 SeatsPerUnit = Annotated[int, Meta(gt=0, le=1000)]
+# How long an induction granted by attending an induction session lasts (ck_equipment_induction_valid_months).
+InductionValidMonths = Annotated[int, Meta(ge=1, le=120)]
 VisitorAge = Annotated[int, Meta(ge=0, le=100)]
 NoticeHours = Annotated[int, Meta(ge=0, le=24 * 365)]
 AdvanceDays = Annotated[int, Meta(gt=0, le=3650)]
@@ -148,6 +150,7 @@ class Equipment(Out):
     units: int
     seats_per_unit: int
     requires_induction: bool
+    induction_valid_months: int
     is_out_of_service: bool
     is_archived: bool
     created_at: datetime
@@ -164,6 +167,7 @@ class EquipmentCreate(Base):
     description: LocalizedText = msgspec.field(default_factory=dict)
     seats_per_unit: SeatsPerUnit = 1
     requires_induction: bool = False
+    induction_valid_months: InductionValidMonths = 12
     is_out_of_service: bool = False
 
 
@@ -176,6 +180,7 @@ class EquipmentUpdate(Base):
     units: Units | UnsetType = UNSET
     seats_per_unit: SeatsPerUnit | UnsetType = UNSET
     requires_induction: bool | UnsetType = UNSET
+    induction_valid_months: InductionValidMonths | UnsetType = UNSET
     is_out_of_service: bool | UnsetType = UNSET
 
 

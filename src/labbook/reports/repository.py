@@ -102,25 +102,37 @@ async def get_totals(
 
 
 # Utilization per lab and period ($4: 'week' or 'month', in the labs' zone $5): hours open (the weekly
-# opening hours over the period's days), hours published (sessions people attend) and hours booked
+# opening hours over the period's days, less the lab's closures and the maintenance that holds the
+# whole lab rather than some stations), hours published (sessions people attend) and hours booked
 # (those sessions with a confirmed booking).
 UTILIZATION = """
-with periods as (
-    select distinct date_trunc($4, d)::date as period
+with days as (
+    select d
     from generate_series(
         $1::timestamptz at time zone $5,
         ($2::timestamptz at time zone $5) - interval '1 day',
         interval '1 day'
     ) d
-), open as (
+), periods as (
+    select distinct date_trunc($4, d)::date as period from days
+), windows as (
     select h.lab_id, date_trunc($4, d)::date as period,
-           sum(extract(epoch from h.closes_at - h.opens_at)) / 3600 as hours
-    from generate_series(
-        $1::timestamptz at time zone $5,
-        ($2::timestamptz at time zone $5) - interval '1 day',
-        interval '1 day'
-    ) d
+           tstzrange((d::date + h.opens_at) at time zone $5, (d::date + h.closes_at) at time zone $5) as span
+    from days
     join opening_hours h on h.weekday = extract(isodow from d) and h.lab_id = any($3::int[])
+), open as (
+    -- Lab-wide maintenance windows may overlap each other: their union (range_agg) is taken off
+    -- each window once.
+    select w.lab_id, w.period, sum(extract(epoch from upper(left_open) - lower(left_open))) / 3600 as hours
+    from windows w
+    cross join lateral unnest(tstzmultirange(w.span) - coalesce((
+        select range_agg(s.during)
+        from slots s
+        where int4range(s.lab_id, s.lab_id, '[]') = int4range(w.lab_id, w.lab_id, '[]')
+          and s.during && w.span and s.status = 'active'
+          and (s.kind = 'closure' or (s.kind = 'maintenance'
+               and not exists (select 1 from slot_units su where su.slot_id = s.id and su.is_active)))
+    ), '{}'::tstzmultirange)) as left_open
     group by 1, 2
 ), used as (
     select s.lab_id, date_trunc($4, s.starts_at at time zone $5)::date as period,

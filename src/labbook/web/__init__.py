@@ -21,6 +21,7 @@ from labbook.web.forms import check_page
 from labbook.web.manager import route_handlers as manager_pages
 from labbook.web.manager_attendance import route_handlers as attendance_pages
 from labbook.web.manager_calendar import route_handlers as calendar_pages
+from labbook.web.manager_inductions import route_handlers as induction_pages
 from labbook.web.manager_lab import route_handlers as lab_pages
 from labbook.web.manager_reports import route_handlers as report_pages
 from labbook.web.manager_series import route_handlers as series_pages
@@ -61,6 +62,7 @@ pages = Router(
         *roster_pages,
         *manager_pages,
         *attendance_pages,
+        *induction_pages,
         *report_pages,
         no_such_page,
     ],

@@ -14,6 +14,7 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import service as accounts
+from labbook.attendance import service as attendance
 from labbook.bookings import service as bookings
 from labbook.bookings.schemas import BookingFilter, StatusChange
 from labbook.catalog import service as catalog
@@ -238,6 +239,8 @@ class ManagerPages(Controller):
             my_labs=labs,
             downtime=downtime,
             kind_names=KIND_NAMES,
+            # how often each asking organization failed to come, next to its booking
+            no_shows={r.organization_slug: r for r in await attendance.no_show_rates(pool, me) if r.no_shows},
         )
 
 

@@ -57,6 +57,7 @@ MESSAGES = {
     "max_advance_days": N_("Enter the days: a whole number from 1 to 3650."),
     "units": N_("Enter how many stations: a whole number from 1 to 1000."),
     "seats_per_unit": N_("Enter how many trainees share a station: a whole number from 1 to 1000."),
+    "induction_valid_months": N_("Enter how many months an induction lasts: a whole number from 1 to 120."),
 }
 HOURS_BOTH = N_("Give both the opening and the closing time, or neither.")
 HOURS_TIME = N_("Enter a time such as 09:00.")
@@ -317,12 +318,14 @@ class LabSettingsPages(Controller):
         lab: FromPath[str],
         equipment: FromPath[str],
     ) -> Template | Redirect:
-        """Stations, trainees per station, whether an induction is needed, whether it is out of service."""
+        """Stations, trainees per station, whether an induction is needed and how long one lasts,
+        whether it is out of service."""
         found = await managed_lab(pool, me, lab)
         lang = page_lang(request)
         posted = await forms.values(request)
         # A box left unticked posts nothing; ``decode`` reads its absence as ``False``.
-        fields = {name: posted[name] for name in ("units", "seats_per_unit", *CHECKBOXES) if name in posted}
+        numbers = ("units", "seats_per_unit", "induction_valid_months")
+        fields = {name: posted[name] for name in (*numbers, *CHECKBOXES) if name in posted}
         try:
             data = forms.decode(fields, EquipmentUpdate, lang, checkboxes=CHECKBOXES)
             await catalog.update_equipment(pool, me, lab, equipment, data)
