@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -43,56 +44,62 @@ async def test_slot_and_visit_request_events_arrive_signed(
         secret = made.json()["secret"]
         assert sorted(made.json()["events"]) == sorted(EVENTS)
 
-        async with running_worker(settings):
-            asked = await client.post(
-                "/api/v1/visit-requests",
-                json={
-                    "lab": cast.lab["slug"],
-                    "kind": "tour",
-                    "windows": [_window(20)],
-                    "headcount": 12,
-                    "language": "ru",
-                    "purpose": "Экскурсия для выпускников",
-                    "contact_name": "Ержан Сейткали",
-                },
-                headers=cast.director.headers,
-            )
-            assert asked.status_code == 201, asked.text
-            request_id = asked.json()["id"]
-            offered = _window(24)
-            proposed = await client.post(
-                f"/api/v1/visit-requests/{request_id}/propose",
-                json={**offered, "message": "Вторник занят"},
-                headers=cast.manager.headers,
-            )
-            assert proposed.status_code == 200, proposed.text
-            declined = await client.post(
-                f"/api/v1/visit-requests/{request_id}/decline",
-                json={"message": "Лаборатория закрыта"},
-                headers=cast.manager.headers,
-            )
-            assert declined.status_code == 200, declined.text
+        try:
+            async with running_worker(settings):
+                asked = await client.post(
+                    "/api/v1/visit-requests",
+                    json={
+                        "lab": cast.lab["slug"],
+                        "kind": "tour",
+                        "windows": [_window(20)],
+                        "headcount": 12,
+                        "language": "ru",
+                        "purpose": "Экскурсия для выпускников",
+                        "contact_name": "Ержан Сейткали",
+                    },
+                    headers=cast.director.headers,
+                )
+                assert asked.status_code == 201, asked.text
+                request_id = asked.json()["id"]
+                offered = _window(24)
+                proposed = await client.post(
+                    f"/api/v1/visit-requests/{request_id}/propose",
+                    json={**offered, "message": "Вторник занят"},
+                    headers=cast.manager.headers,
+                )
+                assert proposed.status_code == 200, proposed.text
+                declined = await client.post(
+                    f"/api/v1/visit-requests/{request_id}/decline",
+                    json={"message": "Лаборатория закрыта"},
+                    headers=cast.manager.headers,
+                )
+                assert declined.status_code == 200, declined.text
 
-            slot = await make.slot(cast.lab, soon(), capacity=10)
-            renamed = await client.patch(
-                f"/api/v1/slots/{slot['id']}",
-                json={"title": {"ru": "Открытый урок"}, "outside_hours": True},
-                headers=cast.manager.headers,
+                slot = await make.slot(cast.lab, soon(), capacity=10)
+                renamed = await client.patch(
+                    f"/api/v1/slots/{slot['id']}",
+                    json={"title": {"ru": "Открытый урок"}, "outside_hours": True},
+                    headers=cast.manager.headers,
+                )
+                assert renamed.status_code == 200, renamed.text
+                cancelled = await client.post(
+                    f"/api/v1/slots/{slot['id']}/cancel", json={}, headers=cast.manager.headers
+                )
+                assert cancelled.status_code == 200, cancelled.text
+
+                def events(of: Receiver) -> list[dict[str, Any]]:
+                    return [json.loads(body) for _, body in of.accepted()]
+
+                async def all_five() -> list[dict[str, Any]] | None:
+                    found = events(got)
+                    return found if len(found) == 5 else None
+
+                received = await eventually(all_five, "five events at the receiver")
+        finally:
+            # The database outlives this test: later tests must not keep sending to a receiver that is gone.
+            await pool.execute(
+                "update webhook_endpoints set is_active = false where id = $1", UUID(made.json()["id"])
             )
-            assert renamed.status_code == 200, renamed.text
-            cancelled = await client.post(
-                f"/api/v1/slots/{slot['id']}/cancel", json={}, headers=cast.manager.headers
-            )
-            assert cancelled.status_code == 200, cancelled.text
-
-            def events(of: Receiver) -> list[dict[str, Any]]:
-                return [json.loads(body) for _, body in of.accepted()]
-
-            async def all_five() -> list[dict[str, Any]] | None:
-                found = events(got)
-                return found if len(found) == 5 else None
-
-            received = await eventually(all_five, "five events at the receiver")
 
     for headers, body in got.accepted():
         assert _signed_by(secret, headers, body)

@@ -217,3 +217,26 @@ def test_a_job_queued_before_slots_said_what_changed_still_reads_as_a_new_time()
 
     assert slot_notices.visitor_kind(change) == "booking_moved"
     assert slot_notices.instructor_notices(change) == []
+
+
+async def test_a_slot_change_handled_twice_writes_its_messages_once(
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
+) -> None:
+    teacher = await make.person("instructor", organization_id=cast.lab["organization_id"])
+    published = await client.post(
+        "/api/v1/slots", json=_slot_body(cast, instructor_id=str(teacher.id)), headers=cast.manager.headers
+    )
+    assert published.status_code == 201, published.text
+    [job] = await pool.fetch(
+        "select payload from pgqueuer where entrypoint = 'slot_changed'"
+        " and convert_from(payload, 'UTF8')::jsonb ->> 'slot_id' = $1",
+        published.json()["id"],
+    )
+    change = slot_notices.decode_change(job["payload"])
+    assert change.published
+    assert change.instructor_id == teacher.id
+
+    first = await slot_notices.write_slot_notices(pool, settings, change)
+    again = await slot_notices.write_slot_notices(pool, settings, change)
+
+    assert (first, again) == (1, 0)

@@ -38,7 +38,6 @@ select b.id from bookings b
 where b.slot_id = $1 and b.status in ('pending', 'confirmed')
 order by b.created_at, b.id
 """
-SLOT_SEQUENCE = "select sequence from slots where id = $1"
 # A visit request with what its notices show: the lab, the organization, who asked (and in which
 # language they read), and the lab's latest counter-proposal.
 VISIT_NOTICE = """
@@ -400,11 +399,6 @@ async def list_visits(conn: asyncpg.Connection, lab_id: int, starts: datetime, e
 
 async def list_slot_bookings(conn: asyncpg.Connection, slot_id: UUID) -> list[UUID]:
     return [r["id"] for r in await conn.fetch(SLOT_BOOKINGS, slot_id)]
-
-
-async def get_slot_sequence(conn: asyncpg.Connection, slot_id: UUID) -> int | None:
-    sequence: int | None = await conn.fetchval(SLOT_SEQUENCE, slot_id)
-    return sequence
 
 
 async def list_lab_managers(conn: asyncpg.Connection, lab_id: int) -> list[Recipient]:
