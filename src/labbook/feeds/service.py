@@ -767,3 +767,21 @@ async def booking_event(
     labs = {lab["id"]: lab for lab in await repository.list_labs(conn, [booking["lab_id"]])}
     ctx = ViewContext("organization", _organizer_address(settings), language=language)
     return booking_events(ctx, [booking], labs)[0]
+
+
+async def session_event(
+    conn: asyncpg.Connection, slot_id: UUID, settings: Settings, language: str
+) -> EventSpec | None:
+    """The event an instructor's personal feed shows for a one-off slot, its text in ``language``.
+
+    Invitations to the instructor carry it, under the feed's UID and SEQUENCE. A series' occurrence
+    is part of the series' one event there, so it has none of its own (``None``).
+    """
+    rows = await repository.list_slots(conn, [slot_id])
+    if not rows or rows[0]["series_id"] is not None:
+        return None
+    slot = {**dict(rows[0]), "in_scope": True, "units": []}
+    labs = {lab["id"]: lab for lab in await repository.list_labs(conn, [slot["lab_id"]])}
+    bookings = {slot_id: await repository.list_active_bookings(conn, [slot_id])}
+    ctx = ViewContext("person", _organizer_address(settings), language=language)
+    return slot_events(ctx, [slot], {}, labs, bookings)[0]

@@ -48,6 +48,16 @@ SUBJECTS: Mapping[str, str] = {
     "booking_reminder": N_("Reminder: %(title)s, %(date)s"),
     "booking_moved": N_("New time for your visit: %(title)s, %(date)s"),
     "lab_digest": N_("Tomorrow's visits to %(lab)s, %(date)s"),
+    "booking_updated": N_("Your visit has changed: %(title)s, %(date)s"),
+    "visit_requested": N_("New visit request: %(organization)s, %(lab)s"),
+    "visit_accepted": N_("Visit request accepted: %(lab)s, %(date)s"),
+    "visit_booked": N_("Your visit is booked: %(lab)s, %(date)s"),
+    "visit_declined": N_("Visit request declined: %(lab)s"),
+    "visit_proposed": N_("The lab proposes another time: %(lab)s, %(date)s"),
+    "session_assigned": N_("Your session: %(title)s, %(date)s"),
+    "session_changed": N_("Your session has changed: %(title)s, %(date)s"),
+    "session_cancelled": N_("Session cancelled: %(title)s, %(date)s"),
+    "session_unassigned": N_("You no longer run this session: %(title)s, %(date)s"),
 }
 STATUSES: Mapping[str, str] = {
     "pending": N_("waiting for the lab's answer"),
@@ -135,6 +145,20 @@ def render(kind: str, lang: str, context: Mapping[str, Any]) -> Rendered:
         subject=subject,
         text=env.get_template("booking.txt").render(values, subject=subject),
         html=env.get_template("booking.html").render(values, subject=subject),
+    )
+
+
+def render_notice(template: str, kind: str, lang: str, context: Mapping[str, Any]) -> Rendered:
+    """A notice written by ``template`` (.txt and .html); its subject takes its values from ``context``."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"no catalog for {lang!r}")
+    env = _environment(lang)
+    subject = translations(lang).gettext(SUBJECTS[kind]) % context
+    values = {**context, "kind": kind, "lang": lang}
+    return Rendered(
+        subject=subject,
+        text=env.get_template(f"{template}.txt").render(values, subject=subject),
+        html=env.get_template(f"{template}.html").render(values, subject=subject),
     )
 
 

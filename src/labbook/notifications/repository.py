@@ -18,7 +18,8 @@ select b.id, b.status, b.status_message, b.headcount, b.language, b.contact_name
        o.name as organization_name,
        (select p.language from people p
         where lower(p.email) = lower(b.contact_email) and p.is_active
-        limit 1) as contact_language
+        limit 1) as contact_language,
+       exists (select 1 from visit_requests v where v.booking_id = b.id) as from_visit_request
 from bookings b
 join slots s on s.id = b.slot_id
 join labs l on l.id = s.lab_id
@@ -37,7 +38,43 @@ select b.id from bookings b
 where b.slot_id = $1 and b.status in ('pending', 'confirmed')
 order by b.created_at, b.id
 """
-SLOT_SEQUENCE = "select sequence from slots where id = $1"
+# A visit request with what its notices show: the lab, the organization, who asked (and in which
+# language they read), and the lab's latest counter-proposal.
+VISIT_NOTICE = """
+select v.id, v.status, v.kind, v.windows, v.headcount, v.language, v.purpose, v.contact_name,
+       v.contact_email, v.contact_phone, v.response_message, v.accepted_window, v.booking_id,
+       v.organization_id, v.updated_at,
+       l.id as lab_id, l.slug as lab_slug, l.name as lab_name, l.timezone as lab_timezone,
+       l.building, l.room, l.address,
+       o.name as organization_name,
+       p.email as requester_email, p.full_name as requester_name, p.language as requester_language,
+       (select c.language from people c
+        where lower(c.email) = lower(v.contact_email) and c.is_active
+        limit 1) as contact_language,
+       pr.starts_at as proposal_starts_at, pr.ends_at as proposal_ends_at, pr.title as proposal_title,
+       pr.message as proposal_message, pr.id as proposal_id
+from visit_requests v
+join labs l on l.id = v.lab_id
+join organizations o on o.id = v.organization_id
+left join people p on p.id = v.requested_by and p.is_active
+left join lateral (
+    select x.id, x.starts_at, x.ends_at, x.title, x.message from visit_proposals x
+    where x.visit_request_id = v.id
+    order by x.created_at desc, x.id desc
+    limit 1
+) pr on true
+where v.id = $1
+"""
+# A slot as its instructor's notice shows it.
+SESSION_NOTICE = """
+select s.id, s.series_id, s.kind, s.title, s.starts_at, s.ends_at, s.status, s.sequence, s.capacity,
+       s.seats_taken, s.instructor_id,
+       l.id as lab_id, l.slug as lab_slug, l.name as lab_name, l.timezone as lab_timezone,
+       l.building, l.room, l.address
+from slots s join labs l on l.id = s.lab_id
+where s.id = $1
+"""
+ACTIVE_PERSON = "select email, full_name, language from people where id = $1 and is_active"
 # Who cancelled decides who is told: the organization that booked, or the lab.
 CANCELLED_BY_ORGANIZATION = """
 select p.organization_id
@@ -206,7 +243,19 @@ class DeliveryToSend(Delivery):
     secret: str
 
 
-class BookingNotice(Row):
+class AtLab(Row):
+    """What every notice shows of the lab: its name, time zone and where it is."""
+
+    lab_id: int
+    lab_slug: str
+    lab_name: dict[str, str]
+    lab_timezone: str
+    building: str | None
+    room: str | None
+    address: str | None
+
+
+class BookingNotice(AtLab):
     id: UUID
     status: str
     status_message: str | None
@@ -222,15 +271,51 @@ class BookingNotice(Row):
     starts_at: datetime
     ends_at: datetime
     kind: str
-    lab_id: int
-    lab_slug: str
-    lab_name: dict[str, str]
-    lab_timezone: str
-    building: str | None
-    room: str | None
-    address: str | None
     organization_name: dict[str, str]
     contact_language: str | None
+    from_visit_request: bool
+
+
+class VisitNotice(AtLab):
+    id: UUID
+    status: str
+    kind: str
+    windows: list[dict[str, str]]
+    headcount: int
+    language: str
+    purpose: str
+    contact_name: str
+    contact_email: str | None
+    contact_phone: str | None
+    response_message: str | None
+    accepted_window: int | None
+    booking_id: UUID | None
+    organization_id: int
+    updated_at: datetime
+    organization_name: dict[str, str]
+    requester_email: str | None
+    requester_name: str | None
+    requester_language: str | None
+    contact_language: str | None
+    proposal_starts_at: datetime | None
+    proposal_ends_at: datetime | None
+    proposal_title: dict[str, str] | None
+    proposal_message: str | None
+    proposal_id: UUID | None
+
+
+class SessionNotice(AtLab):
+    id: UUID
+    series_id: UUID | None
+    kind: str
+    title: dict[str, str]
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    sequence: int
+    capacity: int
+    seats_taken: int
+    instructor_id: UUID | None
 
 
 class DueReminder(Row):
@@ -288,6 +373,18 @@ async def get_booking_notice(conn: asyncpg.Connection, booking_id: UUID) -> Book
     return maybe(BookingNotice, await conn.fetchrow(BOOKING_NOTICE, booking_id))
 
 
+async def get_visit_notice(conn: asyncpg.Connection, request_id: UUID) -> VisitNotice | None:
+    return maybe(VisitNotice, await conn.fetchrow(VISIT_NOTICE, request_id))
+
+
+async def get_session_notice(conn: asyncpg.Connection, slot_id: UUID) -> SessionNotice | None:
+    return maybe(SessionNotice, await conn.fetchrow(SESSION_NOTICE, slot_id))
+
+
+async def get_active_person(conn: asyncpg.Connection, person_id: UUID) -> Recipient | None:
+    return maybe(Recipient, await conn.fetchrow(ACTIVE_PERSON, person_id))
+
+
 async def list_due_reminders(conn: asyncpg.Connection, *, limit: int) -> list[DueReminder]:
     return many(DueReminder, await conn.fetch(DUE_REMINDERS, limit))
 
@@ -302,11 +399,6 @@ async def list_visits(conn: asyncpg.Connection, lab_id: int, starts: datetime, e
 
 async def list_slot_bookings(conn: asyncpg.Connection, slot_id: UUID) -> list[UUID]:
     return [r["id"] for r in await conn.fetch(SLOT_BOOKINGS, slot_id)]
-
-
-async def get_slot_sequence(conn: asyncpg.Connection, slot_id: UUID) -> int | None:
-    sequence: int | None = await conn.fetchval(SLOT_SEQUENCE, slot_id)
-    return sequence
 
 
 async def list_lab_managers(conn: asyncpg.Connection, lab_id: int) -> list[Recipient]:

@@ -10,12 +10,21 @@ from msgspec import Meta
 
 from labbook.schemas import Base, Out
 
-Event = Literal["booking.created", "booking.confirmed", "booking.declined", "booking.cancelled"]
+Event = Literal[
+    "booking.created",
+    "booking.confirmed",
+    "booking.declined",
+    "booking.cancelled",
+    "slot.changed",
+    "slot.cancelled",
+    "visit_request.created",
+    "visit_request.answered",
+]
 
 
 class EndpointCreate(Base):
     url: Annotated[str, Meta(min_length=8, max_length=2000, examples=["https://example.kz/labbook-hook"])]
-    events: Annotated[list[Event], Meta(min_length=1, max_length=4)]
+    events: Annotated[list[Event], Meta(min_length=1, max_length=8)]
     description: Annotated[str, Meta(max_length=300)] | None = None
 
 

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import aiosmtplib
 import asyncpg
@@ -28,8 +28,8 @@ from labbook.audit import service as audit
 from labbook.core.principal import Principal
 from labbook.errors import NotFound, ValidationFailed
 from labbook.feeds import service as feeds
-from labbook.feeds.events import lab_location, reading_order
-from labbook.notifications import itip, mail, messages, repository, smtp, webhooks
+from labbook.notifications import itip, mail, messages, outbox, repository, smtp, webhooks
+from labbook.notifications.outbox import DELIVER_WEBHOOK, sender
 from labbook.notifications.repository import (
     BookingNotice,
     Delivery,
@@ -46,8 +46,6 @@ from labbook.timezones import zone
 log = logging.getLogger(__name__)
 
 BOOKING_CHANGED = "booking_changed"
-SLOT_CHANGED = "slot_changed"
-SEND_MAIL = "send_mail"
 DIRECTOR = "director"
 MANAGER = "manager"
 # Messages to the visiting organization carry the event from its feed: added or updated, or removed.
@@ -56,6 +54,7 @@ _INVITES = {
     "booking_confirmed": itip.REQUEST,
     "booking_promoted": itip.REQUEST,
     "booking_moved": itip.REQUEST,
+    "booking_updated": itip.REQUEST,
     "booking_declined": itip.CANCEL,
     "booking_cancelled": itip.CANCEL,
 }
@@ -82,30 +81,11 @@ class Retry:
         return min(self.first * 2 ** max(attempts - 1, 0), self.longest)
 
 
-class SlotChange(msgspec.Struct, kw_only=True):
-    """A ``slot_changed`` job's payload: the slot whose times changed, and its sequence then."""
-
-    slot_id: UUID
-    sequence: int
-
-
 _decode_change = msgspec.json.Decoder(BookingChange).decode
-_decode_slot_change = msgspec.json.Decoder(SlotChange).decode
-
-
-def decode_slot_change(payload: bytes | None) -> SlotChange:
-    return _decode_slot_change(payload or b"")
 
 
 def decode_change(payload: bytes | None) -> BookingChange:
     return _decode_change(payload or b"")
-
-
-def sender(settings: Settings) -> str:
-    if settings.mail_from:
-        return settings.mail_from
-    host = settings.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
-    return f"labbook@{host}"
 
 
 def kinds_for(change: BookingChange, *, cancelled_by_visitor: bool) -> list[tuple[str, str]]:
@@ -127,7 +107,7 @@ def kinds_for(change: BookingChange, *, cancelled_by_visitor: bool) -> list[tupl
     return []
 
 
-def _director(booking: BookingNotice) -> list[Recipient]:
+def contacts_of(booking: BookingNotice) -> list[Recipient]:
     if not booking.contact_email:
         return []
     language = booking.contact_language or booking.language
@@ -153,37 +133,18 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
             canceller = await repository.get_canceller_organization(conn, booking.id)
         written = 0
         for kind, audience in kinds_for(change, cancelled_by_visitor=canceller == booking.organization_id):
+            if kind == "booking_confirmed" and booking.from_visit_request and change.previous_status is None:
+                continue  # the visit request's own notice tells it, with the same invitation
             if audience == DIRECTOR:
-                recipients = _director(booking)
+                recipients = contacts_of(booking)
             else:
                 recipients = await repository.list_lab_managers(conn, booking.lab_id)
             for recipient in recipients:
-                written += await _write(conn, settings, booking, kind, audience, recipient)
+                written += await write_notice(conn, settings, booking, kind, audience, recipient)
         return written
 
 
-async def write_slot_notices(pool: asyncpg.Pool, settings: Settings, change: SlotChange) -> int:
-    """Tell the visitors of a slot whose times changed, with an invitation that moves the event.
-
-    A change that a later one overtook is left to the later one's notice.
-    """
-    written = 0
-    async with db.transaction(pool) as conn:
-        if await repository.get_slot_sequence(conn, change.slot_id) != change.sequence:
-            return 0
-        occasion = f"slot{change.sequence}"
-        for booking_id in await repository.list_slot_bookings(conn, change.slot_id):
-            booking = await repository.get_booking_notice(conn, booking_id)
-            if booking is None:
-                continue
-            for recipient in _director(booking):
-                written += await _write(
-                    conn, settings, booking, "booking_moved", DIRECTOR, recipient, occasion=occasion
-                )
-    return written
-
-
-async def _write(
+async def write_notice(
     conn: asyncpg.Connection,
     settings: Settings,
     booking: BookingNotice,
@@ -208,15 +169,7 @@ async def _write(
             "lab": messages.pick(booking.lab_name, lang),
             "date": messages.day(booking.starts_at, booking.lab_timezone, lang),
             "when": messages.when(booking.starts_at, booking.ends_at, booking.lab_timezone, lang),
-            "location": lab_location(
-                {
-                    "name": booking.lab_name,
-                    "building": booking.building,
-                    "room": booking.room,
-                    "address": booking.address,
-                },
-                reading_order(lang),
-            ),
+            "location": outbox.place(booking, lang),
             "organization": messages.pick(booking.organization_name, lang),
             "headcount": booking.headcount,
             "status": booking.status,
@@ -227,76 +180,23 @@ async def _write(
             "account_link": f"{base}/{lang}/account",
         },
     )
-    from_address = sender(settings)
     method = _INVITES.get(kind)
-    calendar = None
-    if method is not None:
-        event = await feeds.booking_event(conn, booking.id, settings, lang)
-        if event is not None:
-            calendar = itip.invitation(
-                event, method=method, attendee_email=recipient.email, attendee_name=recipient.full_name
-            )
-    uid = uuid4()
-    header_id = mail.message_id(uid, from_address)
-    raw = mail.compose(
-        sender=from_address,
-        recipient=recipient.email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=lang,
-        message_id=header_id,
-        date=datetime.now(UTC),
-        unsubscribe=f"{base}/{lang}/account",
-        calendar=calendar,
-        method=method,
-    )
-    return await _keep(
+    event = await feeds.booking_event(conn, booking.id, settings, lang) if method is not None else None
+    return await outbox.post(
         conn,
-        dedupe_key=f"{kind}:{booking.id}:{occasion or booking.sequence}:{recipient.email.lower()}",
-        message_id=header_id,
-        kind=kind,
-        recipient=recipient.email,
-        language=lang,
-        subject=rendered.subject,
-        raw=raw,
-        booking_id=booking.id,
-    )
-
-
-async def _keep(
-    conn: asyncpg.Connection,
-    *,
-    dedupe_key: str,
-    message_id: str,
-    kind: str,
-    recipient: str,
-    language: str,
-    subject: str,
-    raw: bytes,
-    booking_id: UUID | None,
-) -> int:
-    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new."""
-    row = await repository.insert_message(
-        conn,
-        dedupe_key=dedupe_key,
-        message_id=message_id,
+        settings,
         kind=kind,
         recipient=recipient,
-        language=language,
-        subject=subject,
-        raw=raw,
-        booking_id=booking_id,
+        rendered=rendered,
+        dedupe_key=f"{kind}:{booking.id}:{occasion or booking.sequence}:{recipient.email.lower()}",
+        booking_id=booking.id,
+        event=event,
+        method=method,
     )
-    if row is None:
-        return 0
-    await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
-    return 1
 
 
 # ---- webhooks -------------------------------------------------------------------------------------
 
-DELIVER_WEBHOOK = "deliver_webhook"
 WEBHOOK_TIMEOUT_SECONDS = 10
 
 
@@ -304,33 +204,19 @@ async def _write_webhooks(conn: asyncpg.Connection, booking: BookingNotice, chan
     event_type = webhooks.event_for(change.status, change.previous_status)
     if event_type is None:
         return
-    payload: dict[str, object] = {
-        "type": event_type,
-        "timestamp": datetime.now(UTC),
-        "data": {
-            "booking_id": booking.id,
-            "status": change.status,
-            "previous_status": change.previous_status,
-            "sequence": change.sequence,
-            "lab": booking.lab_slug,
-            "title": booking.title,
-            "starts_at": booking.starts_at,
-            "ends_at": booking.ends_at,
-            "headcount": booking.headcount,
-            "organization_id": booking.organization_id,
-        },
+    data: dict[str, object] = {
+        "booking_id": booking.id,
+        "status": change.status,
+        "previous_status": change.previous_status,
+        "sequence": change.sequence,
+        "lab": booking.lab_slug,
+        "title": booking.title,
+        "starts_at": booking.starts_at,
+        "ends_at": booking.ends_at,
+        "headcount": booking.headcount,
+        "organization_id": booking.organization_id,
     }
-    for endpoint_id in await repository.list_subscribed_endpoints(conn, event_type):
-        delivery = await repository.insert_delivery(
-            conn,
-            endpoint_id=endpoint_id,
-            event_type=event_type,
-            webhook_id=f"msg_{uuid4().hex}",
-            dedupe_key=f"{endpoint_id}:{booking.id}:{change.sequence}:{event_type}",
-            payload=payload,
-        )
-        if delivery is not None:
-            await repository.enqueue_job(conn, DELIVER_WEBHOOK, str(delivery.id).encode())
+    await outbox.announce(conn, event_type, data, dedupe_key=f"{booking.id}:{change.sequence}:{event_type}")
 
 
 async def register_endpoint(
@@ -435,8 +321,8 @@ async def send_due_reminders(pool: asyncpg.Pool, settings: Settings) -> int:
             if booking is None or booking.status != "confirmed":
                 continue
             occasion = str(int(booking.starts_at.timestamp()))
-            for recipient in _director(booking):
-                written += await _write(
+            for recipient in contacts_of(booking):
+                written += await write_notice(
                     conn, settings, booking, "booking_reminder", DIRECTOR, recipient, occasion=occasion
                 )
     return written
@@ -482,29 +368,13 @@ async def _write_digest(
             "link": f"{settings.base_url}/{lang}/manage/",
         },
     )
-    from_address = sender(settings)
-    header_id = mail.message_id(uuid4(), from_address)
-    raw = mail.compose(
-        sender=from_address,
-        recipient=manager.email,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        language=lang,
-        message_id=header_id,
-        date=datetime.now(UTC),
-        unsubscribe=f"{settings.base_url}/{lang}/account",
-    )
-    return await _keep(
+    return await outbox.post(
         conn,
-        dedupe_key=f"lab_digest:{lab.id}:{lab.today.isoformat()}:{manager.email.lower()}",
-        message_id=header_id,
+        settings,
         kind="lab_digest",
-        recipient=manager.email,
-        language=lang,
-        subject=rendered.subject,
-        raw=raw,
-        booking_id=None,
+        recipient=manager,
+        rendered=rendered,
+        dedupe_key=f"lab_digest:{lab.id}:{lab.today.isoformat()}:{manager.email.lower()}",
     )
 
 

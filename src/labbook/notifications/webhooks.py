@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import datetime
+from typing import get_args
 from urllib.parse import urlsplit
 
 from standardwebhooks.webhooks import Webhook
 
-EVENTS = ("booking.created", "booking.confirmed", "booking.declined", "booking.cancelled")
+from labbook.notifications.schemas import Event
+
+# What an endpoint may subscribe to: the API's ``Event`` values.
+EVENTS: tuple[str, ...] = get_args(Event)
 # Plain http only to this machine (a receiver under development); everything else must be https.
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

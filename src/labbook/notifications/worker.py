@@ -20,7 +20,7 @@ from pgqueuer.models import Schedule
 from pgqueuer.types import QueueExecutionMode
 
 from labbook import db
-from labbook.notifications import service
+from labbook.notifications import outbox, service, slot_notices, visit_notices
 from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,15 +48,19 @@ def build(
     async def booking_changed(job: Job) -> None:
         await service.write_booking_notices(pool, settings, service.decode_change(job.payload))
 
-    @pgq.entrypoint(service.SLOT_CHANGED, on_failure="hold", executor_factory=_retrying)
+    @pgq.entrypoint(slot_notices.SLOT_CHANGED, on_failure="hold", executor_factory=_retrying)
     async def slot_changed(job: Job) -> None:
-        await service.write_slot_notices(pool, settings, service.decode_slot_change(job.payload))
+        await slot_notices.write_slot_notices(pool, settings, slot_notices.decode_change(job.payload))
 
-    @pgq.entrypoint(service.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
+    @pgq.entrypoint(visit_notices.VISIT_REQUEST_CHANGED, on_failure="hold", executor_factory=_retrying)
+    async def visit_request_changed(job: Job) -> None:
+        await visit_notices.write_visit_notices(pool, settings, visit_notices.decode_change(job.payload))
+
+    @pgq.entrypoint(outbox.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
     async def send_mail(job: Job) -> None:
         await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)
 
-    @pgq.entrypoint(service.DELIVER_WEBHOOK, on_failure="hold", executor_factory=_retrying)
+    @pgq.entrypoint(outbox.DELIVER_WEBHOOK, on_failure="hold", executor_factory=_retrying)
     async def deliver_webhook(job: Job) -> None:
         await service.deliver_webhook(pool, UUID((job.payload or b"").decode()), retry=retry)
 

@@ -1,0 +1,135 @@
+"""Writing one notice into the outbox, and one event for webhook endpoints, inside the caller's
+transaction: the steps every kind of notice shares.
+
+A message is composed whole (``mail.compose``) and kept once per ``dedupe_key`` with a ``send_mail``
+job; a webhook event becomes one delivery per subscribed endpoint, once per endpoint and
+``dedupe_key``, with a ``deliver_webhook`` job.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import asyncpg
+
+from labbook.feeds.events import lab_location, reading_order
+from labbook.feeds.ics import EventSpec
+from labbook.notifications import itip, mail, repository
+from labbook.notifications.messages import Rendered
+from labbook.notifications.repository import AtLab, Recipient
+from labbook.settings import Settings
+
+SEND_MAIL = "send_mail"
+DELIVER_WEBHOOK = "deliver_webhook"
+
+
+def place(row: AtLab, lang: str) -> str:
+    """Where the lab is, its name in the reader's language first."""
+    lab = {"name": row.lab_name, "building": row.building, "room": row.room, "address": row.address}
+    return lab_location(lab, reading_order(lang))
+
+
+def sender(settings: Settings) -> str:
+    if settings.mail_from:
+        return settings.mail_from
+    host = settings.base_url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0]
+    return f"labbook@{host}"
+
+
+async def post(
+    conn: asyncpg.Connection,
+    settings: Settings,
+    *,
+    kind: str,
+    recipient: Recipient,
+    rendered: Rendered,
+    dedupe_key: str,
+    booking_id: UUID | None = None,
+    event: EventSpec | None = None,
+    method: str | None = None,
+) -> int:
+    """Compose one message to ``recipient`` in their language and keep it; 1 when it is new.
+
+    With an ``event`` and a ``method``, the message carries the iTIP invitation for ``recipient``.
+    """
+    lang = recipient.language
+    calendar = None
+    if event is not None and method is not None:
+        calendar = itip.invitation(
+            event, method=method, attendee_email=recipient.email, attendee_name=recipient.full_name
+        )
+    from_address = sender(settings)
+    header_id = mail.message_id(uuid4(), from_address)
+    raw = mail.compose(
+        sender=from_address,
+        recipient=recipient.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        language=lang,
+        message_id=header_id,
+        date=datetime.now(UTC),
+        unsubscribe=f"{settings.base_url}/{lang}/account",
+        calendar=calendar,
+        method=method if calendar is not None else None,
+    )
+    return await keep(
+        conn,
+        dedupe_key=dedupe_key,
+        message_id=header_id,
+        kind=kind,
+        recipient=recipient.email,
+        language=lang,
+        subject=rendered.subject,
+        raw=raw,
+        booking_id=booking_id,
+    )
+
+
+async def keep(
+    conn: asyncpg.Connection,
+    *,
+    dedupe_key: str,
+    message_id: str,
+    kind: str,
+    recipient: str,
+    language: str,
+    subject: str,
+    raw: bytes,
+    booking_id: UUID | None,
+) -> int:
+    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new."""
+    row = await repository.insert_message(
+        conn,
+        dedupe_key=dedupe_key,
+        message_id=message_id,
+        kind=kind,
+        recipient=recipient,
+        language=language,
+        subject=subject,
+        raw=raw,
+        booking_id=booking_id,
+    )
+    if row is None:
+        return 0
+    await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
+    return 1
+
+
+async def announce(
+    conn: asyncpg.Connection, event_type: str, data: dict[str, object], *, dedupe_key: str
+) -> None:
+    """Queue ``event_type`` for every endpoint subscribed to it, once per endpoint and ``dedupe_key``."""
+    payload: dict[str, object] = {"type": event_type, "timestamp": datetime.now(UTC), "data": data}
+    for endpoint_id in await repository.list_subscribed_endpoints(conn, event_type):
+        delivery = await repository.insert_delivery(
+            conn,
+            endpoint_id=endpoint_id,
+            event_type=event_type,
+            webhook_id=f"msg_{uuid4().hex}",
+            dedupe_key=f"{endpoint_id}:{dedupe_key}",
+            payload=payload,
+        )
+        if delivery is not None:
+            await repository.enqueue_job(conn, DELIVER_WEBHOOK, str(delivery.id).encode())
