@@ -212,6 +212,22 @@ async def test_a_manager_grants_and_revokes_by_hand_with_a_reason_and_both_are_a
     assert "full_name" not in events[0]["after"]
 
 
+async def test_a_manager_grants_only_to_trainees_of_organizations_that_booked_the_lab(
+    tig: Lab, pool: asyncpg.Pool
+) -> None:
+    """Another organization's trainee does not exist to this lab's manager: no grant, no name."""
+    stranger = await tig.make.organization()
+    trainee = await pool.fetchval(
+        "insert into trainees (organization_id, full_name) values ($1, 'Dana Private') returning id",
+        stranger["id"],
+    )
+    body = {"trainee_id": str(trainee), "lab": tig.lab["slug"], "equipment": "argon-tig", "reason": "x"}
+    refused = await tig.client.post("/api/v1/inductions", json=body, headers=tig.manager.headers)
+    assert refused.status_code == 422, refused.text
+    assert "Dana Private" not in refused.text
+    assert await pool.fetchval("select count(*) from inductions where trainee_id = $1", trainee) == 0
+
+
 async def test_a_revocation_racing_a_roster_never_lets_the_roster_pass_it(
     tig: Lab, pool: asyncpg.Pool, live: httpx.AsyncClient
 ) -> None:

@@ -392,7 +392,10 @@ async def grant_induction(
             raise NotFound("no such equipment")
         me.require_lab(equipment.lab_id)
         trainee = await repository.get_trainee(conn, data.trainee_id)
-        if trainee is None:
+        # A trainee of an organization that never booked this lab does not exist to its manager.
+        if trainee is None or not (
+            me.is_admin or await repository.visits_labs(conn, trainee.organization_id, [equipment.lab_id])
+        ):
             raise ValidationFailed.field("trainee_id", "no such trainee")
         if data.expires_at is not None and data.expires_at <= now:
             raise ValidationFailed.field("expires_at", "an induction must last past now")
