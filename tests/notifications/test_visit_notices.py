@@ -116,9 +116,12 @@ async def test_a_new_request_tells_the_managers_and_each_answer_tells_the_direct
         director_mail, contact_mail = proposals[cast.director.email], proposals[contact]
 
         turned_down = await client.post(
-            f"/api/v1/visit-requests/{asked['id']}/proposal/decline", json={}, headers=cast.director.headers
+            f"/api/v1/visit-requests/{asked['id']}/proposal/decline",
+            json={"message": "Сәрсенбі бізге ыңғайсыз"},
+            headers=cast.director.headers,
         )
         assert turned_down.status_code == 200, turned_down.text
+        [answer] = await _told(pool, "visit_proposal_declined", 1, people)
         declined = await client.post(
             f"/api/v1/visit-requests/{asked['id']}/decline",
             json={"message": "Зертхана ол аптада жабық"},
@@ -161,7 +164,13 @@ async def test_a_new_request_tells_the_managers_and_each_answer_tells_the_direct
     assert page.status_code == 200
     assert f'id="request-{asked["id"]}"' in page.text
 
-    # Turning the lab's time down tells nobody; the lab's decline tells the director, with its message.
+    # The manager hears that the lab's time was turned down, with what the organization said.
+    assert answer["To"] == cast.manager.email
+    assert answer["Subject"].startswith("Your proposed time is declined:")
+    assert "Message from the organization: Сәрсенбі бізге ыңғайсыз" in _text(answer)
+    assert link in _text(answer)
+
+    # The lab's decline tells the director, with its message.
     assert {m["To"] for m in declines} == {cast.director.email, contact}
     for message in declines:
         assert "Зертхана ол аптада жабық" in _text(message)
@@ -195,6 +204,16 @@ async def test_an_accepted_request_sends_one_message_carrying_the_bookings_invit
         )
         assert taken.status_code == 200, taken.text
         booked = await _told(pool, "visit_booked", 2, people)
+        [taken_up] = await _told(pool, "visit_proposal_accepted", 1, people)
+
+        withdrawn = await _ask(client, cast, contact)
+        cancelled = await client.post(
+            f"/api/v1/visit-requests/{withdrawn['id']}/cancel",
+            json={"reason": "Автобус табылмады"},
+            headers=cast.director.headers,
+        )
+        assert cancelled.status_code == 200, cancelled.text
+        [gone] = await _told(pool, "visit_withdrawn", 1, people)
 
     assert message["To"] == cast.director.email
     assert message["Subject"].startswith("Visit request accepted:")
@@ -213,7 +232,13 @@ async def test_an_accepted_request_sends_one_message_carrying_the_bookings_invit
     kinds = await pool.fetch("select kind from mail_messages where booking_id = $1", UUID(booking_id))
     assert [r["kind"] for r in kinds] == ["visit_accepted"]
 
-    # Accepting the lab's time books the visit; both the director and the contact get its invitation.
+    # Accepting the lab's time books the visit; both the director and the contact get its invitation,
+    # and the lab's manager hears of it (their own feed has the visit: no invitation for them).
+    assert taken_up["To"] == cast.manager.email
+    assert _calendar(taken_up) is None
+    assert f"/manage/visits/{other['id']}" in _text(taken_up)
+    assert gone["To"] == cast.manager.email
+    assert "Автобус табылмады" in _text(gone)
     assert {m["To"] for m in booked} == {cast.director.email, contact}
     for mail in booked:
         ics = _calendar(mail)

@@ -52,13 +52,13 @@ select v.id, v.status, v.kind, v.windows, v.headcount, v.language, v.purpose, v.
         where lower(c.email) = lower(v.contact_email) and c.is_active
         limit 1) as contact_language,
        pr.starts_at as proposal_starts_at, pr.ends_at as proposal_ends_at, pr.title as proposal_title,
-       pr.message as proposal_message, pr.id as proposal_id
+       pr.message as proposal_message, pr.answer_message as proposal_answer, pr.id as proposal_id
 from visit_requests v
 join labs l on l.id = v.lab_id
 join organizations o on o.id = v.organization_id
 left join people p on p.id = v.requested_by and p.is_active
 left join lateral (
-    select x.id, x.starts_at, x.ends_at, x.title, x.message from visit_proposals x
+    select x.id, x.starts_at, x.ends_at, x.title, x.message, x.answer_message from visit_proposals x
     where x.visit_request_id = v.id
     order by x.created_at desc, x.id desc
     limit 1
@@ -301,6 +301,7 @@ class VisitNotice(AtLab):
     proposal_ends_at: datetime | None
     proposal_title: dict[str, str] | None
     proposal_message: str | None
+    proposal_answer: str | None
     proposal_id: UUID | None
 
 

@@ -4,7 +4,8 @@ A request that is made or changes status arrives as a ``visit_request_changed`` 
 change's own transaction enqueued (migrations/0105). The lab's managers hear of a new request; the
 director who asked (and the request's contact, when that is someone else) hears that the lab
 accepted it, declined it (with the lab's message) or proposed another time, and that the visit is
-booked when they accept the lab's time. An accepted request carries the invitation of the booking
+booked when they accept the lab's time; the managers hear how the organization answered their time,
+and of a request it withdrew. An accepted request carries the invitation of the booking
 it made, which is why that booking's own "confirmed" notice is not sent as well.
 """
 
@@ -49,12 +50,18 @@ def kinds_for(change: VisitRequestChange) -> list[tuple[str, str]]:
     previous, status = change.previous_status, change.status
     if previous is None and status == "pending":
         return [("visit_requested", MANAGER)]
+    if status == "accepted" and previous == "proposed":
+        return [("visit_booked", DIRECTOR), ("visit_proposal_accepted", MANAGER)]
     if status == "accepted":
-        return [("visit_booked" if previous == "proposed" else "visit_accepted", DIRECTOR)]
+        return [("visit_accepted", DIRECTOR)]
     if status == "declined":
         return [("visit_declined", DIRECTOR)]
     if status == "proposed":
         return [("visit_proposed", DIRECTOR)]
+    if status == "pending" and previous == "proposed":
+        return [("visit_proposal_declined", MANAGER)]
+    if status == "cancelled":
+        return [("visit_withdrawn", MANAGER)]
     return []
 
 
@@ -154,7 +161,7 @@ async def _write(
     windows = [
         (datetime.fromisoformat(w["starts_at"]), datetime.fromisoformat(w["ends_at"])) for w in visit.windows
     ]
-    booked = booking if kind in ("visit_accepted", "visit_booked") else None
+    booked = booking if kind in ("visit_accepted", "visit_booked", "visit_proposal_accepted") else None
     proposed = kind == "visit_proposed" and visit.proposal_starts_at is not None
     if booked is not None:
         first = booked.starts_at
@@ -168,7 +175,11 @@ async def _write(
         link = f"{base}/{lang}/bookings/{booked.id}"
     else:
         link = f"{base}/{lang}/visit-requests#request-{visit.id}"
-    message = visit.proposal_message if proposed else visit.response_message
+    if audience == MANAGER:
+        # what the organization said: its answer to the lab's time, or why it withdrew the request
+        message = visit.response_message if kind == "visit_withdrawn" else visit.proposal_answer
+    else:
+        message = visit.proposal_message if proposed else visit.response_message
     contact = " · ".join(p for p in (visit.contact_name, visit.contact_email, visit.contact_phone) if p)
     rendered = messages.render_notice(
         "visit",
@@ -187,7 +198,7 @@ async def _write(
                 if proposed and visit.proposal_starts_at and visit.proposal_ends_at
                 else None
             ),
-            "message": message if audience == DIRECTOR else None,
+            "message": message,
             "location": outbox.place(visit, lang),
             "headcount": visit.headcount,
             "purpose": visit.purpose,
@@ -196,7 +207,9 @@ async def _write(
             "account_link": f"{base}/{lang}/account",
         },
     )
-    event = await feeds.booking_event(conn, booked.id, settings, lang) if booked is not None else None
+    event = None
+    if booked is not None and audience == DIRECTOR:
+        event = await feeds.booking_event(conn, booked.id, settings, lang)
     return await outbox.post(
         conn,
         settings,
