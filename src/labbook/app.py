@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +34,8 @@ from labbook.attendance.routes import route_handlers as attendance_routes
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
+from labbook.catalog.service import lab_cache
+from labbook.changes import ChangeListener
 from labbook.clock import Clock, system_clock
 from labbook.core.access import PUBLIC
 from labbook.errors import DatabaseUnavailable, LabbookError
@@ -161,9 +164,27 @@ def _guard(app: ASGIApp) -> ASGIApp:
             handler = scope["route_handler"]
             await authorize(request, handler)
             await check_request(request, handler)
+            if scope.get("method") not in _READS:
+                send = _dropping_caches(scope, send)
         await app(scope, receive, send)
 
     return guard
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _dropping_caches(scope: Scope, send: Send) -> Send:
+    """``send`` that drops this worker's read caches before a write's reply goes out: its caller's
+    next read must see the write, even before PostgreSQL's notice of it arrives."""
+    listener: ChangeListener = scope["app"].state.changes
+
+    async def dropping(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            listener.drop_all()
+        await send(message)
+
+    return dropping
 
 
 def _state_providers(state: State) -> dict[str, Provide]:
@@ -230,6 +251,14 @@ def _lifespan(settings: Settings) -> Any:
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout=settings.db_statement_timeout,
         )
+        app.state.lab_cache = lab_cache()
+        app.state.changes = ChangeListener(
+            url,
+            [app.state.lab_cache, app.state.feed_caches.index_versions],
+            connect_timeout=settings.db_connect_timeout,
+        )
+        # without the listener the caches never keep anything: every read asks the database
+        listening = asyncio.create_task(app.state.changes.run()) if settings.read_cache else None
         sampler = None
         if settings.metrics_token:
             sampler = asyncio.create_task(metrics.sample_pool_forever(app.state.pool))
@@ -238,6 +267,10 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             if sampler is not None:
                 sampler.cancel()
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
             await app.state.pool.close()
 
     return lifespan
@@ -270,7 +303,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             ),
         ],
         state=state,
-        lifespan=[_lifespan(settings), feed_caches],
+        lifespan=[feed_caches, _lifespan(settings)],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "me": Provide(provide_required_principal, sync_to_thread=False),
