@@ -81,11 +81,20 @@ def _strip_suffix(name: str) -> str:
     return name[: -len(SUFFIX)]
 
 
+_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
+
+
 def _conditions(request: Request[Any, Any, Any]) -> Conditions:
-    if_none_match = request.headers.get("if-none-match")
+    # From the raw headers (ASGI names are lower case): building the header mapping cost a tenth of
+    # a revalidation. The first of a repeated header counts, as in that mapping.
+    found: dict[bytes, str] = {}
+    for name, value in request.scope["headers"]:
+        if name in _CONDITIONAL and name not in found:
+            found[name] = value.decode("latin-1")
+    if_none_match = found.get(b"if-none-match")
     if if_none_match is not None:
         return Conditions(if_none_match=[tag.strip() for tag in if_none_match.split(",") if tag.strip()])
-    if_modified_since = request.headers.get("if-modified-since")
+    if_modified_since = found.get(b"if-modified-since")
     if if_modified_since:
         try:
             since = parsedate_to_datetime(if_modified_since)
