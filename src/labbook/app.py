@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from litestar import Litestar, Request, Response, Router
@@ -24,7 +24,7 @@ from litestar.plugins.problem_details import (
 )
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from labbook import db, migrate
@@ -45,14 +45,14 @@ from labbook.idempotency import idempotency_middleware
 from labbook.notifications.routes import route_handlers as notifications_routes
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
 from labbook.ops import metrics
-from labbook.ops.headers import set_reply_headers
+from labbook.ops.headers import add_reply_headers
 from labbook.ops.openapi import document_problems
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.reports.routes import route_handlers as reports_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
-from labbook.validation import check_request, validation_problem
+from labbook.validation import API_PREFIX, check_request, validation_problem
 from labbook.visits.routes import route_handlers as visits_routes
 from labbook.web import route_handlers as web_routes
 from labbook.web import template_config
@@ -160,18 +160,36 @@ def _guard(app: ASGIApp) -> ASGIApp:
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request: Request[Any, Any, Any] = Request(scope, receive)
             handler = scope["route_handler"]
-            await authorize(request, handler)
-            await check_request(request, handler)
-            if scope.get("method") not in _READS:
+            if not _nothing_to_check(cast("HTTPScope", scope), handler):
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                await authorize(request, handler)
+                await check_request(request, handler)
+            if cast("HTTPScope", scope)["method"] not in _READS:
                 send = _dropping_caches(scope, send)
         await app(scope, receive, send)
 
     return guard
 
 
-_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+def _nothing_to_check(scope: HTTPScope, handler: Any) -> bool:
+    """An anonymous read of a public route, which ``authorize`` and ``check_request`` would pass
+    without a word: no credentials to look up, no query or body to check, no principal to set."""
+    if (
+        scope["method"] not in _ANONYMOUS_READS
+        or handler.opt.get("access") != PUBLIC
+        or handler.opt.get("web")
+    ):
+        return False
+    if scope["path"].startswith(API_PREFIX) and (
+        scope["query_string"] or "data" in handler.parsed_fn_signature.parameters
+    ):
+        return False
+    return all(name != b"authorization" for name, _ in scope["headers"])
+
+
+_ANONYMOUS_READS = frozenset({"GET", "HEAD"})
+_READS = frozenset({*_ANONYMOUS_READS, "OPTIONS"})
 
 
 def _dropping_caches(scope: Scope, send: Send) -> Send:
@@ -314,7 +332,6 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             _guard,
             *([metrics.request_metrics().middleware] if settings.metrics_token else []),
         ],
-        before_send=[set_reply_headers],
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(
@@ -364,7 +381,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     )
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(app.asgi_handler, add_reply_headers)
     if settings.metrics_token:
         app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)
