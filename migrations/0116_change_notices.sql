@@ -9,26 +9,17 @@ begin
 end;
 $$;
 
-create trigger tg_organizations_notify_change
-    after insert or update or delete or truncate on organizations
-    for each statement execute function notify_change();
-
-create trigger tg_labs_notify_change
-    after insert or update or delete or truncate on labs
-    for each statement execute function notify_change();
-
-create trigger tg_equipment_notify_change
-    after insert or update or delete or truncate on equipment
-    for each statement execute function notify_change();
-
-create trigger tg_slots_notify_change
-    after insert or update or delete or truncate on slots
-    for each statement execute function notify_change();
-
-create trigger tg_slot_series_notify_change
-    after insert or update or delete or truncate on slot_series
-    for each statement execute function notify_change();
-
-create trigger tg_feed_versions_notify_change
-    after insert or update or delete or truncate on feed_versions
-    for each statement execute function notify_change();
+do $$
+declare
+    watched text;
+begin
+    foreach watched in array array['organizations', 'labs', 'equipment', 'slots', 'slot_series', 'feed_versions']
+    loop
+        execute format(
+            'create trigger %I after insert or update or delete or truncate on %I'
+            ' for each statement execute function notify_change()',
+            'tg_' || watched || '_notify_change', watched
+        );
+    end loop;
+end;
+$$;
