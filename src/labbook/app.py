@@ -47,6 +47,7 @@ from labbook.observability import configure_logging, redact_path, request_id_mid
 from labbook.ops import metrics
 from labbook.ops.headers import add_reply_headers
 from labbook.ops.openapi import document_problems
+from labbook.ops.routes import health_endpoint
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.reports.routes import route_handlers as reports_routes
 from labbook.settings import Settings
@@ -381,7 +382,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     )
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
-    app.asgi_handler = request_id_middleware(app.asgi_handler, add_reply_headers)
+    app.asgi_handler = request_id_middleware(health_endpoint(app.asgi_handler), add_reply_headers)
     if settings.metrics_token:
         app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)
