@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
 from typing import Annotated, Any, NamedTuple
 from uuid import UUID
 
@@ -104,6 +105,12 @@ def _conditions(request: Request[Any, Any, Any]) -> Conditions:
     return Conditions()
 
 
+@lru_cache(maxsize=4096)
+def _http_date(moment: datetime) -> str:
+    """An HTTP date: the same few seconds (now, and the feeds' versions) come up on every request."""
+    return format_datetime(moment, usegmt=True)
+
+
 def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> Response[Any]:
     # Last-Modified must not be later than Date (RFC 9110 §8.8.2.1), so this reply stamps its own
     # Date, in whole seconds like Last-Modified. HTTP dates have one-second resolution and each feed
@@ -114,9 +121,9 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> 
     last_modified = reply.last_modified.astimezone(UTC).replace(microsecond=0)
     date = max(now.astimezone(UTC).replace(microsecond=0), last_modified)
     headers = {
-        "Date": format_datetime(date, usegmt=True),
+        "Date": _http_date(date),
         "ETag": reply.etag,
-        "Last-Modified": format_datetime(last_modified, usegmt=True),
+        "Last-Modified": _http_date(last_modified),
         "Cache-Control": PUBLIC_CACHE if reply.feed.is_public else PRIVATE_CACHE,
     }
     if not reply.feed.is_public:
