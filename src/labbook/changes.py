@@ -134,13 +134,13 @@ class ChangeListener:
         while True:
             try:
                 conn = await asyncpg.connect(self.url, timeout=self.connect_timeout)
-            except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            except Exception as exc:  # the pool's connections meet the same trouble and answer 503
                 log.warning("change listener cannot connect, caches off: %r", exc)
             else:
                 try:
                     await self._listen(conn)
                     log.warning("change listener lost its connection, caches off until it reconnects")
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                except Exception as exc:  # whatever it was, the caches stay off until it listens again
                     log.warning("change listener failed, caches off: %r", exc)
                 finally:
                     self._set_live(False)
