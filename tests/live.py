@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 import uvicorn
+from litestar import Litestar
 
 from labbook.app import create_app
 from labbook.settings import Settings
@@ -21,13 +22,18 @@ from labbook.settings import Settings
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """Serve the app built from ``settings``; yield an HTTP client pointed at it."""
+    async with serve_app(create_app(settings)) as client:
+        yield client
+
+
+@asynccontextmanager
+async def serve_app(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve ``app`` on this event loop, so that a test can also await what happens inside it."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), log_level="warning", access_log=False, lifespan="on", date_header=False
-        )
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", date_header=False)
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:

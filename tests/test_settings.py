@@ -35,6 +35,7 @@ def test_variables_are_read() -> None:
             "LABBOOK_MAX_BODY_BYTES": "65536",
             "LABBOOK_FEED_REFRESH_MINUTES": "60",
             "LABBOOK_FEED_MISS_LIMIT": "5",
+            "LABBOOK_READ_CACHE": "off",
         }
     )
     assert settings == Settings(
@@ -47,6 +48,7 @@ def test_variables_are_read() -> None:
         max_body_bytes=65536,
         feed_refresh_minutes=60,
         feed_miss_limit=5,
+        read_cache=False,
     )
 
 
@@ -62,6 +64,7 @@ def test_variables_are_read() -> None:
         ({"LABBOOK_MAX_BODY_BYTES": "10"}, "LABBOOK_MAX_BODY_BYTES"),
         ({"LABBOOK_FEED_REFRESH_MINUTES": "1"}, "LABBOOK_FEED_REFRESH_MINUTES"),
         ({"LABBOOK_FEED_MISS_LIMIT": "none"}, "LABBOOK_FEED_MISS_LIMIT"),
+        ({"LABBOOK_READ_CACHE": "maybe"}, "LABBOOK_READ_CACHE"),
     ],
 )
 def test_a_bad_value_names_its_variable(variables: dict[str, str], named: str) -> None:

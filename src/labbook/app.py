@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from litestar import Litestar, Request, Response, Router
@@ -23,7 +24,7 @@ from litestar.plugins.problem_details import (
 )
 from litestar.routes import HTTPRoute
 from litestar.static_files import create_static_files_router
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from labbook import db, migrate
@@ -33,6 +34,8 @@ from labbook.attendance.routes import route_handlers as attendance_routes
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
 from labbook.catalog.routes import route_handlers as catalog_routes
+from labbook.catalog.service import lab_cache
+from labbook.changes import ChangeListener
 from labbook.clock import Clock, system_clock
 from labbook.core.access import PUBLIC
 from labbook.errors import DatabaseUnavailable, LabbookError
@@ -42,14 +45,15 @@ from labbook.idempotency import idempotency_middleware
 from labbook.notifications.routes import route_handlers as notifications_routes
 from labbook.observability import configure_logging, redact_path, request_id_middleware, request_id_var
 from labbook.ops import metrics
-from labbook.ops.headers import set_reply_headers
+from labbook.ops.headers import add_reply_headers
 from labbook.ops.openapi import document_problems
+from labbook.ops.routes import health_endpoint
 from labbook.ops.routes import route_handlers as ops_routes
 from labbook.reports.routes import route_handlers as reports_routes
 from labbook.settings import Settings
 from labbook.slots.routes import route_handlers as slots_routes
 from labbook.timezones import check_tzdata
-from labbook.validation import check_request, validation_problem
+from labbook.validation import API_PREFIX, check_request, validation_problem
 from labbook.visits.routes import route_handlers as visits_routes
 from labbook.web import route_handlers as web_routes
 from labbook.web import template_config
@@ -157,13 +161,49 @@ def _guard(app: ASGIApp) -> ASGIApp:
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            request: Request[Any, Any, Any] = Request(scope, receive)
             handler = scope["route_handler"]
-            await authorize(request, handler)
-            await check_request(request, handler)
+            if not _nothing_to_check(cast("HTTPScope", scope), handler):
+                request: Request[Any, Any, Any] = Request(scope, receive)
+                await authorize(request, handler)
+                await check_request(request, handler)
+            if cast("HTTPScope", scope)["method"] not in _READS:
+                send = _dropping_caches(scope, send)
         await app(scope, receive, send)
 
     return guard
+
+
+def _nothing_to_check(scope: HTTPScope, handler: Any) -> bool:
+    """An anonymous read of a public route, which ``authorize`` and ``check_request`` would pass
+    without a word: no credentials to look up, no query or body to check, no principal to set."""
+    if (
+        scope["method"] not in _ANONYMOUS_READS
+        or handler.opt.get("access") != PUBLIC
+        or handler.opt.get("web")
+    ):
+        return False
+    if scope["path"].startswith(API_PREFIX) and (
+        scope["query_string"] or "data" in handler.parsed_fn_signature.parameters
+    ):
+        return False
+    return all(name != b"authorization" for name, _ in scope["headers"])
+
+
+_ANONYMOUS_READS = frozenset({"GET", "HEAD"})
+_READS = frozenset({*_ANONYMOUS_READS, "OPTIONS"})
+
+
+def _dropping_caches(scope: Scope, send: Send) -> Send:
+    """``send`` that drops this worker's read caches before a write's reply goes out: its caller's
+    next read must see the write, even before PostgreSQL's notice of it arrives."""
+    listener: ChangeListener = scope["app"].state.changes
+
+    async def dropping(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            listener.drop_all()
+        await send(message)
+
+    return dropping
 
 
 def _state_providers(state: State) -> dict[str, Provide]:
@@ -230,6 +270,14 @@ def _lifespan(settings: Settings) -> Any:
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout=settings.db_statement_timeout,
         )
+        app.state.lab_cache = lab_cache()
+        app.state.changes = ChangeListener(
+            url,
+            [app.state.lab_cache, app.state.feed_caches.index_versions],
+            connect_timeout=settings.db_connect_timeout,
+        )
+        # without the listener the caches never keep anything: every read asks the database
+        listening = asyncio.create_task(app.state.changes.run()) if settings.read_cache else None
         sampler = None
         if settings.metrics_token:
             sampler = asyncio.create_task(metrics.sample_pool_forever(app.state.pool))
@@ -238,6 +286,10 @@ def _lifespan(settings: Settings) -> Any:
         finally:
             if sampler is not None:
                 sampler.cancel()
+            if listening is not None:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
             await app.state.pool.close()
 
     return lifespan
@@ -270,7 +322,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             ),
         ],
         state=state,
-        lifespan=[_lifespan(settings), feed_caches],
+        lifespan=[feed_caches, _lifespan(settings)],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),
             "me": Provide(provide_required_principal, sync_to_thread=False),
@@ -281,7 +333,6 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
             _guard,
             *([metrics.request_metrics().middleware] if settings.metrics_token else []),
         ],
-        before_send=[set_reply_headers],
         plugins=[
             ProblemDetailsPlugin(
                 ProblemDetailsConfig(
@@ -331,7 +382,7 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     )
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    app.asgi_handler = request_id_middleware(health_endpoint(app.asgi_handler), add_reply_headers)
     if settings.metrics_token:
         app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)

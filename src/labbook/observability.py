@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -63,8 +64,13 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Take ``X-Request-ID`` from the caller (if sane) or make one; echo it and log the request."""
+def request_id_middleware(
+    app: ASGIApp, add_headers: Callable[[Scope, int, list[tuple[bytes, bytes]]], None]
+) -> ASGIApp:
+    """Take ``X-Request-ID`` from the caller (if sane) or make one; echo it and log the request.
+
+    ``add_headers`` completes every reply's headers on the way out, in the same wrapper of ``send``.
+    """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -83,8 +89,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
+                headers = list(message.get("headers", ()))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                add_headers(scope, status, headers)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -49,6 +49,8 @@ class Settings:
         roster_retention_days: how long after its session a roster keeps trainees' names;
             ``labbook purge`` then removes them and keeps the counts.
         demo: load the demo data at start.
+        read_cache: keep public catalog reads and public feeds' versions in each worker, emptied by
+            PostgreSQL's change notices (``labbook.changes``); off, every read asks the database.
         smtp_url: where e-mail goes (``smtp://``, ``smtp+starttls://`` or ``smtps://``, with
             ``user:password@`` for authentication); unset, messages stay in the local outbox.
         mail_from: the sender of labbook's e-mail; unset, ``labbook@`` the host of ``base_url``.
@@ -75,6 +77,7 @@ class Settings:
     login_failure_limit: int = 5
     roster_retention_days: int = 3 * 365
     demo: bool = False
+    read_cache: bool = True
     smtp_url: str | None = None
     mail_from: str | None = None
 
@@ -121,6 +124,7 @@ class Settings:
             login_failure_limit=_int(
                 env, "LABBOOK_LOGIN_FAILURE_LIMIT", defaults.login_failure_limit, minimum=1
             ),
+            read_cache=_on_off(env, "LABBOOK_READ_CACHE", defaults.read_cache),
             smtp_url=env.get("LABBOOK_SMTP_URL") or None,
             mail_from=env.get("LABBOOK_MAIL_FROM") or None,
             roster_retention_days=_int(
@@ -169,3 +173,12 @@ def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> in
     if value < minimum:
         raise ConfigurationError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def _on_off(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("on", "off"):
+        raise ConfigurationError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"

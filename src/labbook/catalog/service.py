@@ -35,6 +35,7 @@ from labbook.catalog.schemas import (
     OrganizationCreate,
     OrganizationUpdate,
 )
+from labbook.changes import ReadCache
 from labbook.core.kinds import BLOCKING_KINDS, HOST_KIND, PEOPLE_KINDS
 from labbook.core.principal import Principal
 from labbook.core.timespans import Window, fits_opening_hours, peak_load
@@ -168,6 +169,24 @@ async def get_lab(pool_or_conn: asyncpg.Pool | asyncpg.Connection, slug: str) ->
     row = await repository.get_lab_by_slug(pool_or_conn, slug)
     if row is None:
         raise NotFound(f"no lab {slug!r}")
+    return row
+
+
+# What a lab's reply is read from: its row and its host organization's slug.
+LAB_TABLES = ("labs", "organizations")
+
+
+def lab_cache() -> ReadCache[LabRow]:
+    return ReadCache(LAB_TABLES)
+
+
+async def read_lab(pool: asyncpg.Pool, cache: ReadCache[LabRow], slug: str) -> LabRow:
+    """``get_lab`` for a public read: from this worker's cache while no lab or organization changed."""
+    row = cache.get(slug)
+    if row is None:
+        generation = cache.generation
+        row = await get_lab(pool, slug)
+        cache.put(slug, row, generation)
     return row
 
 

@@ -1,8 +1,9 @@
-"""Bounded in-process LRUs for values that are pure functions of their key.
+"""Bounded in-process LRUs for values that are pure functions of their key, and the probe cache.
 
-Only values that cannot go stale belong here: a feed body keyed by its ETag (which digests every row
-the body was built from) is the same on every worker forever, so no worker needs to be told about
-changes. Anything that may change under an unchanged key lives in PostgreSQL instead.
+Only values that cannot go stale belong in an LRU: a feed body keyed by its ETag (which digests every
+row the body was built from) is the same on every worker forever, so no worker needs to be told about
+changes. The one thing kept that may change under its key, a public feed's index version, is kept
+in a ``labbook.changes.ReadCache``, which PostgreSQL's change notices empty.
 
 The caches belong to one running app: ``FeedCaches`` is made when the app starts and dropped when it
 stops (``feeds.routes.feed_caches``, one of the app's lifespans), so two apps in one process, as in
@@ -15,7 +16,12 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from labbook.changes import ReadCache
+
+if TYPE_CHECKING:
+    from labbook.feeds.service import IndexVersion
 
 V = TypeVar("V")
 
@@ -66,9 +72,19 @@ def _blocks() -> LRU[Blocks]:
     return LRU(max_items=100_000)
 
 
+# What a public feed's index version is read from (``repository.public_feed_probe``).
+PROBE_TABLES = ("labs", "equipment", "slots", "slot_series", "feed_versions")
+
+
+def _index_versions() -> ReadCache[IndexVersion]:
+    return ReadCache(PROBE_TABLES)
+
+
 @dataclass(frozen=True, slots=True)
 class FeedCaches:
-    """What one app keeps of rendered feeds: whole bodies by ETag, and event blocks by data version."""
+    """What one app keeps of rendered feeds: whole bodies by ETag, and event blocks by data version;
+    and, while no table they come from changed, public feeds' index versions (``labbook.changes``)."""
 
     bodies: LRU[bytes] = field(default_factory=_bodies)
     blocks: LRU[Blocks] = field(default_factory=_blocks)
+    index_versions: ReadCache[IndexVersion] = field(default_factory=_index_versions)

@@ -258,6 +258,19 @@ async def _index_version(
 ) -> IndexVersion:
     key = public_feed_key(view, lab_slug, equipment_slug, language)
     row = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug, key)
+    return _indexed(row, settings, now, view, lab_slug, equipment_slug, language)
+
+
+def _indexed(
+    row: asyncpg.Record | None,
+    settings: Settings,
+    now: datetime,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None,
+    language: str | None,
+) -> IndexVersion:
+    """The index version a probe row gives as of ``now`` (whose day is part of it)."""
     if row is None or (view == "equipment" and row["equipment_id"] is None):
         raise NotFound("no such feed")
     feed = _public_feed(view, row, lab_slug, equipment_slug, language)
@@ -636,9 +649,24 @@ async def fetch_public_feed(
     when that version is settled (no write still running could slip in under it); otherwise, for the
     few seconds after a change, under the exact version, which a later revalidation checks exactly
     (and, for a date revalidation, hands over to the index version once settled).
+
+    The index version is kept in the worker's cache while none of the tables it comes from changed,
+    so that a revalidation of a recorded version needs no database at all (``labbook.changes``).
     """
+    key = public_feed_key(view, lab_slug, equipment_slug, language)
+    # the index version holds the window's first day, so a cached one serves that day only
+    cache_key = (key, window(now)[0])
+    versions = caches.index_versions
+    if (indexed := versions.get(cache_key)) is not None:
+        version = indexed.version
+        if version.is_recorded and _not_modified(conditions, version):
+            assert version.stored_changed_at is not None
+            return FeedReply(indexed.feed, version.etag, version.stored_changed_at, None, True)
+    generation = versions.generation
     async with pool.acquire() as conn:
-        indexed = await _index_version(conn, settings, now, view, lab_slug, equipment_slug, language)
+        probe = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug, key)
+        indexed = _indexed(probe, settings, now, view, lab_slug, equipment_slug, language)
+        versions.put(cache_key, indexed, generation)
         # An index ETag was only ever sent while settled, so an equal one now means no change since.
         if _not_modified(conditions, indexed.version):
             last_modified = await _last_modified(conn, indexed.feed, indexed.version)

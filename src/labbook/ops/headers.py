@@ -1,6 +1,6 @@
 """Headers every reply carries, set in one place for API, feeds, pages, static files and the explorer.
 
-A ``before_send`` hook sees every reply Litestar sends, including the router's own 404 and 405,
+The outermost middleware sees every reply the app sends, including the router's own 404 and 405,
 which never pass through route middleware.
 """
 
@@ -10,7 +10,7 @@ import time
 from email.utils import formatdate
 
 from litestar.routes import HTTPRoute
-from litestar.types import Message, Scope
+from litestar.types import Scope
 
 API = "/api/v1/"
 # Replies under these carry personal data or a secret shown once: no cache may keep a copy.
@@ -58,32 +58,45 @@ def http_date() -> str:
     return _date[1]
 
 
-async def set_reply_headers(message: Message, scope: Scope) -> None:
-    if message["type"] != "http.response.start":
-        return
+def add_reply_headers(scope: Scope, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    """Add (or put right) the headers every reply carries, in ``headers``, a reply's raw header list.
+
+    Called by the outermost middleware (``observability.request_id_middleware``) on every reply's
+    start, the router's own 404 and 405 included, rather than as a Litestar ``before_send`` hook,
+    which cost a coroutine and a wrapper of its own on every reply.
+    """
     path: str = scope["path"]
-    headers = list(message.get("headers", ()))
-    present = {bytes(name).lower() for name, _ in headers}
-    added: list[tuple[bytes, str]] = []
-    if b"date" not in present:
+    has_date = has_nosniff = has_allow = has_authenticate = False
+    for raw, _ in headers:
+        name = bytes(raw).lower()
+        if name == b"date":
+            has_date = True
+        elif name == b"x-content-type-options":
+            has_nosniff = True
+        elif name == b"allow":
+            has_allow = True
+        elif name == b"www-authenticate":
+            has_authenticate = True
+    if not has_date:
         # RFC 9110 §6.6.1; the server's own Date header is switched off so that a feed's
         # Last-Modified and its Date come from one clock reading (see feeds.routes).
-        added.append((b"date", http_date()))
-    if b"x-content-type-options" not in present:
-        added.append((b"x-content-type-options", "nosniff"))
-    if scope.get("method") == "OPTIONS" and b"allow" in present and (methods := allowed_methods(scope)):
-        added.append((b"allow", methods))
+        headers.append((b"date", http_date().encode("latin-1")))
+    if not has_nosniff:
+        headers.append(_NOSNIFF)
+    if has_allow and scope.get("method") == "OPTIONS" and (methods := allowed_methods(scope)):
+        headers[:] = [(n, v) for n, v in headers if bytes(n).lower() != b"allow"]
+        headers.append((b"allow", methods.encode("latin-1")))
     if path.startswith(API):
         if is_personal(path):
-            added.append((b"cache-control", "no-store"))
-        if message["status"] == 401 and b"www-authenticate" not in present:
-            added.append((b"www-authenticate", "Bearer"))
+            headers[:] = [(n, v) for n, v in headers if bytes(n).lower() != b"cache-control"]
+            headers.append(_NO_STORE)
+        if status == 401 and not has_authenticate:
+            headers.append(_BEARER)
     if path == EXPLORER or path.startswith(EXPLORER + "/"):
-        added.append((b"content-security-policy", EXPLORER_POLICY))
-    if not added:
-        return
-    replaced = {name for name, _ in added} & present
-    if replaced:
-        headers = [(n, v) for n, v in headers if bytes(n).lower() not in replaced]
-    headers.extend((name, value.encode("latin-1")) for name, value in added)
-    message["headers"] = headers
+        headers[:] = [(n, v) for n, v in headers if bytes(n).lower() != b"content-security-policy"]
+        headers.append((b"content-security-policy", EXPLORER_POLICY.encode("latin-1")))
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+_BEARER = (b"www-authenticate", b"Bearer")

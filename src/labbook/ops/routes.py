@@ -6,9 +6,11 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import msgspec
 from litestar import Request, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Response
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from labbook import migrate
 from labbook.core.access import PUBLIC
@@ -29,9 +31,37 @@ class Readiness(Out):
     pending_migrations: list[str]
 
 
-@get("/health", opt={"access": PUBLIC}, tags=["operations"], summary="Process is alive")
+HEALTH = "/health"
+
+
+@get(HEALTH, opt={"access": PUBLIC}, tags=["operations"], summary="Process is alive")
 async def health() -> Health:
     return Health(status="ok")
+
+
+_HEALTH_BODY = msgspec.json.encode(Health(status="ok"))
+_HEALTH_HEADERS = (
+    (b"content-type", b"application/json"),
+    (b"content-length", str(len(_HEALTH_BODY)).encode()),
+)
+
+
+def health_endpoint(app: ASGIApp) -> ASGIApp:
+    """Answer ``GET /health`` in front of the router with the reply the route gives.
+
+    A probe needs nothing that routing, guards and the handler's machinery do, which took half of its
+    time; the route stays for the OpenAPI document and for other methods (405, OPTIONS). Inside the
+    request id middleware, so that the reply carries the request id and headers every reply does.
+    """
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == HEALTH and scope.get("method") == "GET":
+            await send({"type": "http.response.start", "status": 200, "headers": list(_HEALTH_HEADERS)})
+            await send({"type": "http.response.body", "body": _HEALTH_BODY, "more_body": False})
+            return
+        await app(scope, receive, send)
+
+    return endpoint
 
 
 _abandoned: set[asyncio.Future[Any]] = set()
