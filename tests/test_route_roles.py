@@ -1007,7 +1007,7 @@ CASES: list[Case] = [
         "/{lang:str}/manage/labs/{lab:str}/settings/booking-rules",
         MANAGERS,
         lambda w: f"/en/manage/labs/{w.lab}/settings/booking-rules",
-        lambda w: {"min_notice_hours": "0", "max_advance_days": "3650"},
+        lambda w: {"min_notice_hours": "0", "max_advance_days": "3650", "reminder_hours": "24"},
     ),
     case(
         "POST",

@@ -29,6 +29,9 @@ SeatsPerUnit = Annotated[int, Meta(gt=0, le=1000)]
 VisitorAge = Annotated[int, Meta(ge=0, le=100)]
 NoticeHours = Annotated[int, Meta(ge=0, le=24 * 365)]
 AdvanceDays = Annotated[int, Meta(gt=0, le=3650)]
+ReminderHours = Annotated[
+    int, Meta(ge=0, le=168, description="hours before a visit its group is reminded by e-mail; 0: never")
+]
 TimeZoneName = Annotated[str, Meta(min_length=1, max_length=64, examples=["Asia/Almaty"])]
 Url = Annotated[str, Meta(pattern=r"^https?://\S+$", max_length=500)]
 # Opening-hours entries are range-checked in the service so that a 422 can name the entry at fault;
@@ -93,6 +96,7 @@ class Lab(Out):
     accessibility: str | None
     min_notice_hours: int
     max_advance_days: int
+    reminder_hours: int
     is_archived: bool
     created_at: datetime
     updated_at: datetime
@@ -116,6 +120,7 @@ class LabCreate(Base):
     accessibility: Annotated[str, Meta(max_length=2000)] | None = None
     min_notice_hours: NoticeHours = 24
     max_advance_days: AdvanceDays = 365
+    reminder_hours: ReminderHours = 24
 
 
 class LabUpdate(Base):
@@ -134,6 +139,7 @@ class LabUpdate(Base):
     accessibility: Annotated[str, Meta(max_length=2000)] | UnsetType | None = UNSET
     min_notice_hours: NoticeHours | UnsetType = UNSET
     max_advance_days: AdvanceDays | UnsetType = UNSET
+    reminder_hours: ReminderHours | UnsetType = UNSET
 
 
 # --- equipment ---------------------------------------------------------------------------------
