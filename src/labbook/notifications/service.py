@@ -11,7 +11,9 @@ dead, and stays visible in the outbox.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
@@ -40,8 +42,9 @@ from labbook.notifications.repository import (
     Recipient,
     Visit,
 )
+from labbook.notifications.schemas import MessageChoices, MessageChoicesUpdate
 from labbook.settings import Settings
-from labbook.timezones import zone
+from labbook.timezones import DEFAULT_TIMEZONE, zone
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +201,7 @@ async def _write(
     lang = recipient.language
     base = settings.base_url
     link = f"{base}/{lang}/bookings/{booking.id}" if audience == DIRECTOR else f"{base}/{lang}/manage/"
+    unsubscribe, unsubscribe_hash = _unsubscribe(settings, kind, lang)
     contact = " · ".join(p for p in (booking.contact_name, booking.contact_email, booking.contact_phone) if p)
     rendered = messages.render(
         kind,
@@ -225,6 +229,7 @@ async def _write(
             "notes": booking.notes,
             "link": link,
             "account_link": f"{base}/{lang}/account",
+            "unsubscribe_link": unsubscribe if unsubscribe_hash else None,
         },
     )
     from_address = sender(settings)
@@ -247,9 +252,10 @@ async def _write(
         language=lang,
         message_id=header_id,
         date=datetime.now(UTC),
-        unsubscribe=f"{base}/{lang}/account",
+        unsubscribe=unsubscribe,
         calendar=calendar,
         method=method,
+        one_click=unsubscribe_hash is not None,
     )
     return await _keep(
         conn,
@@ -261,7 +267,25 @@ async def _write(
         subject=rendered.subject,
         raw=raw,
         booking_id=booking.id,
+        unsubscribe_hash=unsubscribe_hash,
     )
+
+
+def _unsubscribe(settings: Settings, kind: str, lang: str) -> tuple[str, bytes | None]:
+    """Where a message's List-Unsubscribe points, and the hash to keep with the message.
+
+    A message of an optional kind gets a one-click link of its own (a 256-bit secret; the message
+    row keeps its SHA-256) that turns the kind off without signing in; any other points at the
+    account page, and gets no hash.
+    """
+    if kind not in messages.OPTIONAL:
+        return f"{settings.base_url}/{lang}/account", None
+    secret = secrets.token_urlsafe(32)
+    return f"{settings.base_url}/{lang}/unsubscribe/{secret}", unsubscribe_hash(secret)
+
+
+def unsubscribe_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
 
 
 async def _keep(
@@ -275,8 +299,14 @@ async def _keep(
     subject: str,
     raw: bytes,
     booking_id: UUID | None,
+    unsubscribe_hash: bytes | None = None,
 ) -> int:
-    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new."""
+    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new.
+
+    A message of a kind its recipient turned off is not written at all.
+    """
+    if kind in messages.OPTIONAL and await repository.is_opted_out(conn, recipient, kind):
+        return 0
     row = await repository.insert_message(
         conn,
         dedupe_key=dedupe_key,
@@ -287,6 +317,7 @@ async def _keep(
         subject=subject,
         raw=raw,
         booking_id=booking_id,
+        unsubscribe_hash=unsubscribe_hash,
     )
     if row is None:
         return 0
@@ -462,6 +493,7 @@ async def _write_digest(
 ) -> int:
     lang = manager.language
     local = zone(lab.timezone)
+    unsubscribe, unsubscribe_hash = _unsubscribe(settings, "lab_digest", lang)
     rendered = messages.render_digest(
         lang,
         {
@@ -480,6 +512,7 @@ async def _write_digest(
                 for v in visits
             ],
             "link": f"{settings.base_url}/{lang}/manage/",
+            "unsubscribe_link": unsubscribe,
         },
     )
     from_address = sender(settings)
@@ -493,7 +526,8 @@ async def _write_digest(
         language=lang,
         message_id=header_id,
         date=datetime.now(UTC),
-        unsubscribe=f"{settings.base_url}/{lang}/account",
+        unsubscribe=unsubscribe,
+        one_click=True,
     )
     return await _keep(
         conn,
@@ -505,6 +539,7 @@ async def _write_digest(
         subject=rendered.subject,
         raw=raw,
         booking_id=None,
+        unsubscribe_hash=unsubscribe_hash,
     )
 
 
@@ -584,3 +619,130 @@ async def read_message(pool: asyncpg.Pool, message_id: UUID) -> tuple[MessageTex
     """One message with what its reader would see."""
     message = await get_message(pool, message_id)
     return message, mail.read(message.raw)
+
+
+# ---- invitations and password resets --------------------------------------------------------------
+
+LINK_ISSUED = "link_issued"
+
+
+class LinkIssued(msgspec.Struct, kw_only=True):
+    """A ``link_issued`` job's payload (labbook.accounts.signin): a one-time link and whom it is for."""
+
+    link_id: UUID
+    purpose: str
+    url: str
+    email: str
+    full_name: str
+    language: str
+    expires_at: datetime
+
+
+decode_link = msgspec.json.Decoder(LinkIssued).decode
+
+
+async def write_link_mail(pool: asyncpg.Pool, settings: Settings, link: LinkIssued) -> int:
+    """The mail that carries an invitation or a reset link, in the person's language; always sent."""
+    lang = link.language
+    rendered = messages.render_link(
+        link.purpose,
+        lang,
+        {
+            "full_name": link.full_name,
+            "email": link.email,
+            "link": link.url,
+            "until": messages.moment(link.expires_at, DEFAULT_TIMEZONE, lang),
+        },
+    )
+    from_address = sender(settings)
+    header_id = mail.message_id(uuid4(), from_address)
+    raw = mail.compose(
+        sender=from_address,
+        recipient=link.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        language=lang,
+        message_id=header_id,
+        date=datetime.now(UTC),
+        unsubscribe=None,
+    )
+    async with db.transaction(pool) as conn:
+        return await _keep(
+            conn,
+            dedupe_key=f"{link.purpose}:{link.link_id}",
+            message_id=header_id,
+            kind=link.purpose,
+            recipient=link.email,
+            language=lang,
+            subject=rendered.subject,
+            raw=raw,
+            booking_id=None,
+        )
+
+
+# ---- which optional messages a person gets ------------------------------------------------------
+
+
+async def _my_email(conn: asyncpg.Connection, me: Principal) -> str:
+    email = await repository.get_person_email(conn, me.person_id)
+    assert email is not None, "a signed-in person exists"
+    return email
+
+
+async def get_message_choices(pool: asyncpg.Pool, me: Principal) -> MessageChoices:
+    """Each optional kind of message, and whether my address gets it."""
+    async with pool.acquire() as conn:
+        off = await repository.list_opt_outs(conn, await _my_email(conn, me))
+    return _choices(off)
+
+
+def _choices(off: set[str]) -> MessageChoices:
+    return MessageChoices(**{kind: kind not in off for kind in messages.OPTIONAL})
+
+
+async def choose_messages(pool: asyncpg.Pool, me: Principal, data: MessageChoicesUpdate) -> MessageChoices:
+    """Turn optional kinds on or off for my address; kinds not named stay as they are."""
+    wanted = {kind: on for kind, on in msgspec.structs.asdict(data).items() if on is not msgspec.UNSET}
+    async with db.transaction(pool) as conn:
+        email = await _my_email(conn, me)
+        before = await repository.list_opt_outs(conn, email)
+        for kind, on in wanted.items():
+            if on:
+                await repository.remove_opt_out(conn, email, kind)
+            else:
+                await repository.add_opt_out(conn, email, kind)
+        after = await repository.list_opt_outs(conn, email)
+        if after != before:
+            await audit.record(
+                conn,
+                me,
+                "person.mail-choices",
+                "person",
+                me.person_id,
+                before={"off": sorted(before)},
+                after={"off": sorted(after)},
+            )
+    return _choices(after)
+
+
+async def unsubscribe_target(pool: asyncpg.Pool, secret: str) -> repository.UnsubscribeTarget:
+    """What an unsubscribe link turns off; an unknown link is a 404."""
+    async with pool.acquire() as conn:
+        target = await repository.get_unsubscribe_target(conn, unsubscribe_hash(secret))
+    if target is None:
+        raise NotFound("no such unsubscribe link")
+    return target
+
+
+async def unsubscribe(pool: asyncpg.Pool, secret: str) -> repository.UnsubscribeTarget:
+    """Turn off the kind of message an unsubscribe link came with, for its recipient (no sign-in).
+
+    Using the link again changes nothing; the account page turns the kind back on.
+    """
+    async with db.transaction(pool) as conn:
+        target = await repository.get_unsubscribe_target(conn, unsubscribe_hash(secret))
+        if target is None:
+            raise NotFound("no such unsubscribe link")
+        await repository.add_opt_out(conn, target.recipient, target.kind)
+    return msgspec.structs.replace(target, is_off=True)
