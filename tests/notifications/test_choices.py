@@ -4,7 +4,7 @@ an optional message's one-click link (RFC 8058) turns its kind off without signi
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -19,6 +19,7 @@ from tests.bookings.helpers import Cast, new_cast
 from tests.catalog.conftest import assert_problem
 from tests.dates import soon
 from tests.factories import Factory
+from tests.notifications.test_schedules import _lab_with_a_visit_tomorrow, _zone_where
 from tests.web.conftest import browser_for
 
 EVERYTHING = {"booking_received": True, "booking_reminder": True, "lab_digest": True}
@@ -178,3 +179,32 @@ async def test_reminders_and_digests_skip_addresses_that_turned_them_off(
     assert UUID(bookings[cast.director.email]) not in {r["id"] for r in due}, (
         "the schedule does not pick it again"
     )
+
+
+async def test_the_evening_list_goes_only_to_managers_who_still_want_it(
+    client, pool: asyncpg.Pool, settings: Settings, make: Factory
+) -> None:
+    now = datetime.now(UTC)
+    cast, _ = await _lab_with_a_visit_tomorrow(client, make, _zone_where(now, time(17, 30), time(23, 0)), now)
+    colleague = await make.person(
+        "lab_manager", organization_id=cast.lab["organization_id"], lab_ids=(cast.lab["id"],)
+    )
+    off = await client.patch(
+        "/api/v1/me/notifications", json={"lab_digest": False}, headers=cast.manager.headers
+    )
+    assert off.json()["lab_digest"] is False
+
+    await service.send_due_digests(pool, settings)
+
+    sent = await pool.fetch(
+        "select recipient, raw from mail_messages where kind = 'lab_digest' and recipient = any($1::text[])",
+        [cast.manager.email, colleague.email],
+    )
+    assert [r["recipient"] for r in sent] == [colleague.email]
+    digest = message_from_bytes(sent[0]["raw"], policy=policy.default)
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "/unsubscribe/" in digest["List-Unsubscribe"]
+
+    await client.patch("/api/v1/me/notifications", json={"lab_digest": False}, headers=colleague.headers)
+    due = await pool.fetch(service.repository.DUE_DIGESTS, service.DIGEST_TIME)
+    assert cast.lab["id"] not in {r["id"] for r in due}, "a lab whose managers all said no is not picked"

@@ -146,8 +146,7 @@ class AuthPages(Controller):
     async def invitation(
         self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
     ) -> Template:
-        holder = await signin.link_holder(pool, token, now=now_of(request))
-        return render(request, "auth/invitation.html", holder=holder, errors={}, problem=None)
+        return await _link_page(request, pool, token, "auth/invitation.html")
 
     @post("/invitations/{token:str}", opt={"access": PUBLIC})
     async def accept_invitation(
@@ -197,8 +196,7 @@ class AuthPages(Controller):
     async def reset(
         self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
     ) -> Template:
-        holder = await signin.link_holder(pool, token, now=now_of(request))
-        return render(request, "auth/reset.html", holder=holder, errors={}, problem=None)
+        return await _link_page(request, pool, token, "auth/reset.html")
 
     @post("/password-reset/{token:str}", opt={"access": PUBLIC})
     async def reset_password(
@@ -210,6 +208,14 @@ class AuthPages(Controller):
     ) -> Template | Redirect:
         """A new password ends every session the person had, and signs this browser in."""
         return await _set_password(request, pool, settings, token, "auth/reset.html")
+
+
+async def _link_page(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, token: str, template: str
+) -> Template:
+    """The password form of a one-time link; a used, expired or unknown link is a 404 page."""
+    holder = await signin.link_holder(pool, token, now=now_of(request))
+    return render(request, template, holder=holder, errors={}, problem=None)
 
 
 async def _set_password(
