@@ -58,6 +58,7 @@ class World:
     mail_message_id: str = ""
     webhook_id: str = ""
     webhook_delivery_id: str = ""
+    unsubscribe_token: str = ""
 
     def later(self, hours: int = 0) -> tuple[str, str]:
         """A fresh one-hour window each call, far from every other object in the world."""
@@ -159,6 +160,17 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
     webhook_delivery_id = await make.pool.fetchval(
         "select id::text from webhook_deliveries where endpoint_id = $1", UUID(webhook["id"])
     )
+    # an optional message to the director, with the one-click link it carries
+    unsubscribe_token = secrets.token_urlsafe(32)
+    await make.pool.execute(
+        """insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw,
+                                      unsubscribe_hash)
+           values ($1, $2, 'booking_reminder', $3, 'en', 'Reminder', '', $4)""",
+        f"roles:{unsubscribe_token}",
+        f"<{unique_slug('roles')}@labbook.test>",
+        people["director"].email,
+        notifications.unsubscribe_hash(unsubscribe_token),
+    )
     trainee = await make.pool.fetchval(
         "insert into trainees (organization_id, full_name) values ($1, 'Roles Trainee') returning id",
         college["id"],
@@ -189,6 +201,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         webhook_delivery_id=webhook_delivery_id,
         induction_id=str(induction),
         trainee_id=str(trainee),
+        unsubscribe_token=unsubscribe_token,
     )
 
 
@@ -376,6 +389,28 @@ CASES: list[Case] = [
     # accounts
     case("GET", f"{V1}/me", SIGNED_IN, lambda w: f"{V1}/me"),
     case("GET", f"{V1}/me/tokens", SIGNED_IN, lambda w: f"{V1}/me/tokens"),
+    case("GET", f"{V1}/me/notifications", SIGNED_IN, lambda w: f"{V1}/me/notifications"),
+    case(
+        "PATCH",
+        f"{V1}/me/notifications",
+        SIGNED_IN,
+        lambda w: f"{V1}/me/notifications",
+        lambda w: {"booking_reminder": False},
+    ),
+    case(
+        "POST",
+        f"{V1}/password-resets",
+        EVERYONE,
+        lambda w: f"{V1}/password-resets",
+        lambda w: {"email": f"{unique_slug('nobody')}@example.kz"},
+    ),
+    case(
+        "POST",
+        f"{V1}/password-resets/{{token:str}}",
+        EVERYONE,
+        lambda w: f"{V1}/password-resets/{w.invitation_path.rsplit('/', 1)[1]}",
+        lambda w: {"password": "short"},
+    ),
     case("POST", f"{V1}/me/tokens", SIGNED_IN, lambda w: f"{V1}/me/tokens", lambda w: {"name": "laptop"}),
     case(
         "POST",
@@ -708,6 +743,40 @@ CASES: list[Case] = [
         lambda w: f"/{w.invitation_path}",
         lambda w: {"password": "short"},
     ),
+    case("GET", "/{lang:str}/password-reset", EVERYONE, lambda w: "/en/password-reset"),
+    case(
+        "POST",
+        "/{lang:str}/password-reset",
+        EVERYONE,
+        lambda w: "/en/password-reset",
+        lambda w: {"email": f"{unique_slug('nobody')}@example.kz"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/password-reset/{token:str}",
+        EVERYONE,
+        lambda w: f"/en/password-reset/{w.invitation_path.rsplit('/', 1)[1]}",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/password-reset/{token:str}",
+        EVERYONE,
+        lambda w: f"/en/password-reset/{w.invitation_path.rsplit('/', 1)[1]}",
+        lambda w: {"password": "short"},
+    ),
+    case(
+        "GET",
+        "/{lang:str}/unsubscribe/{token:str}",
+        EVERYONE,
+        lambda w: f"/en/unsubscribe/{w.unsubscribe_token}",
+    ),
+    case(
+        "POST",
+        "/{lang:str}/unsubscribe/{token:str}",
+        EVERYONE,
+        lambda w: f"/en/unsubscribe/{w.unsubscribe_token}",
+        lambda w: {"List-Unsubscribe": "One-Click"},
+    ),
     case("GET", "/{lang:str}/slots/{slot_id:uuid}/book", DIRECTORS, lambda w: f"/en/slots/{w.slot_id}/book"),
     case(
         "POST",
@@ -767,6 +836,13 @@ CASES: list[Case] = [
         lambda w: {"answer": "accept"},
     ),
     case("GET", "/{lang:str}/account", SIGNED_IN, lambda w: "/en/account"),
+    case(
+        "POST",
+        "/{lang:str}/account/messages",
+        SIGNED_IN,
+        lambda w: "/en/account/messages",
+        lambda w: {"booking_received": "true"},
+    ),
     case(
         "POST",
         "/{lang:str}/account",
@@ -1008,7 +1084,7 @@ CASES: list[Case] = [
         "/{lang:str}/manage/labs/{lab:str}/settings/booking-rules",
         MANAGERS,
         lambda w: f"/en/manage/labs/{w.lab}/settings/booking-rules",
-        lambda w: {"min_notice_hours": "0", "max_advance_days": "3650"},
+        lambda w: {"min_notice_hours": "0", "max_advance_days": "3650", "reminder_hours": "24"},
     ),
     case(
         "POST",

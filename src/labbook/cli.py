@@ -221,8 +221,11 @@ def cmd_user_add(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_user_invite(settings: Settings, args: argparse.Namespace) -> None:
     async def work(conn: Any) -> None:
         from labbook.accounts import signin
+        from labbook.clock import system_clock
 
-        url, row = await signin.invite_by_email(conn, settings, args.email, days=args.days)
+        url, row = await signin.invite_by_email(
+            conn, settings, args.email, days=args.days, now=system_clock()
+        )
         print(url)
         print(
             f"one-time link for {args.email}, valid until {row['expires_at']:%Y-%m-%d %H:%M} UTC",

@@ -217,6 +217,23 @@ async def test_patch_absent_keeps_null_clears_and_null_on_required_is_refused(cl
     assert (audit["before"]["room"], audit["after"]["room"]) == ("204", None)
 
 
+async def test_the_labs_manager_sets_how_long_before_a_visit_groups_are_reminded(client, make, pool) -> None:
+    lab = await make.lab()
+    manager = await make.person("lab_manager", lab_ids=(lab["id"],))
+    url = f"/api/v1/labs/{lab['slug']}"
+    assert (await client.get(url)).json()["reminder_hours"] == 24
+
+    changed = await client.patch(url, json={"reminder_hours": 48}, headers=manager.headers)
+    off = await client.patch(url, json={"reminder_hours": 0}, headers=manager.headers)
+
+    assert changed.json()["reminder_hours"] == 48
+    assert off.json()["reminder_hours"] == 0
+    for hours in (-1, 169, "24", None):
+        refused = await client.patch(url, json={"reminder_hours": hours}, headers=manager.headers)
+        assert_problem(refused, 422, "validation")
+    assert await pool.fetchval("select reminder_hours from labs where id = $1", lab["id"]) == 0
+
+
 async def test_archive_by_its_manager_hides_the_lab_from_lists_only(client, make) -> None:
     host = await make.host()
     lab = await make.lab(organization_id=host["id"])

@@ -225,6 +225,11 @@ async def test_invitation_form_refuses_in_the_page_language_and_keeps_the_values
     assert HOST_ROLES_ONLY[lang] in _text(host_role.text)
     assert 'value="lab_manager" checked' in host_role.text
     assert await pool.fetchval("select count(*) from people where full_name = 'Айгерім Сәтбаева'") == 0
+    mails = await pool.fetchval(
+        """select count(*) from pgqueuer where entrypoint = 'link_issued'
+           and convert_from(payload, 'UTF8') like '%Айгерім Сәтбаева%'"""
+    )
+    assert mails == 0, "a refused invitation e-mails nobody"
 
 
 async def test_an_invited_director_sets_a_password_and_signs_in(
@@ -254,6 +259,13 @@ async def test_an_invited_director_sets_a_password_and_signs_in(
     assert row["roles"] == ["director"]
     expires = await pool.fetchval("select expires_at from one_time_links where person_id = $1", row["id"])
     assert timedelta(days=2, hours=23) < expires - datetime.now(UTC) <= timedelta(days=3)
+    mail = await pool.fetchval(
+        """select convert_from(payload, 'UTF8') from pgqueuer where entrypoint = 'link_issued'
+           and convert_from(payload, 'UTF8') like $1""",
+        f"%{email}%",
+    )
+    assert mail is not None
+    assert unescape(link.group(1)) in mail, "the same link goes out by e-mail"
     async with browser_for(settings) as invitee:
         page = await invitee.get(path)
         assert page.status_code == 200

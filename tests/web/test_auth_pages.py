@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 
@@ -400,3 +401,74 @@ async def test_a_missing_page_keeps_the_visitor_signed_in(
     page = await web.get("/en/no-such-thing/at/all")
     assert page.status_code == 404
     assert 'action="/en/logout"' in page.text
+
+
+async def test_a_forgotten_password_is_reset_through_the_pages_in_the_persons_language(
+    make: Factory, pool: asyncpg.Pool, settings: Settings
+) -> None:
+    person = await director(make)
+    async with browser_for(settings) as old_device:
+        await sign_in(old_device, pool, person, lang="kk")
+        async with browser_for(settings) as web:
+            login = await web.get("/kk/login")
+            assert 'href="/kk/password-reset"' in login.text
+            assert "Құпиясөзді ұмыттыңыз ба?" in login.text
+            form = await web.get("/kk/password-reset")
+            asked = await web.post(
+                "/kk/password-reset", data={"email": person.email, "_csrf": csrf_in(form.text)}
+            )
+            assert (asked.status_code, asked.headers["location"]) == (303, "/kk/password-reset?sent=1")
+            sent = await web.get(asked.headers["location"])
+            assert "Бұл мекенжайда тіркелгі болса" in sent.text
+            unknown = await web.post(
+                "/kk/password-reset", data={"email": f"x{person.email}", "_csrf": csrf_in(form.text)}
+            )
+            assert (unknown.status_code, unknown.headers["location"]) == (303, "/kk/password-reset?sent=1")
+            too_soon = await web.post(
+                "/kk/password-reset", data={"email": person.email, "_csrf": csrf_in(form.text)}
+            )
+            assert too_soon.status_code == 429
+            assert 'name="email" type="email" value="' + person.email in too_soon.text
+
+            url = await pool.fetchval(
+                """select convert_from(payload, 'UTF8')::json ->> 'url' from pgqueuer
+                   where entrypoint = 'link_issued' and convert_from(payload, 'UTF8') like $1""",
+                f"%{person.email}%",
+            )
+            path = url.removeprefix("http://127.0.0.1:8000")
+            assert path.startswith("/kk/password-reset/lbi_")
+            page = await web.get(path)
+            assert page.status_code == 200
+            assert "Жаңа құпиясөз таңдаңыз" in page.text
+            short = await web.post(path, data={"password": "short", "_csrf": csrf_in(page.text)})
+            assert 'aria-invalid="true"' in short.text
+            done = await web.post(
+                path, data={"password": "a new long passphrase", "_csrf": csrf_in(page.text)}
+            )
+            assert (done.status_code, done.headers["location"]) == (303, "/kk/")
+            assert await signed_in_name(web)
+            assert (await web.get(path)).status_code == 404
+        assert not await signed_in_name(old_device), "the session from before the reset ended"
+
+
+async def test_the_account_page_turns_optional_messages_off_and_on(
+    web: AsyncTestClient[Litestar], make: Factory, pool: asyncpg.Pool
+) -> None:
+    person = await director(make)
+    await sign_in(web, pool, person, lang="ru")
+    page = await web.get("/ru/account")
+    assert "Письма по почте" in page.text
+    assert 'name="booking_received" value="true"' in page.text
+    assert 'name="lab_digest"' not in page.text, "the evening list is for lab managers"
+
+    saved = await web.post(
+        "/ru/account/messages", data={"booking_received": "true", "_csrf": csrf_in(page.text)}
+    )
+
+    assert saved.status_code == 303
+    again = await web.get(saved.headers["location"])
+    assert "Выбор писем сохранён." in again.text
+    boxes = dict(re.findall(r'<input type="checkbox" id="f-(\w+)"[^>]*?( checked)?>', again.text))
+    assert boxes == {"booking_received": " checked", "booking_reminder": ""}
+    off = await pool.fetch("select kind from mail_opt_outs where email = lower($1)", person.email)
+    assert [r["kind"] for r in off] == ["booking_reminder"]

@@ -333,22 +333,38 @@ async def test_fewer_stations_than_a_session_holds_is_refused_naming_the_station
     assert await pool.fetchval("select units from equipment where id = $1", lab.equipment["id"]) == 6
 
 
-async def test_minimum_notice_and_maximum_advance(settings: Settings, pool: asyncpg.Pool, lab: Lab) -> None:
+async def test_minimum_notice_maximum_advance_and_reminder(
+    settings: Settings, pool: asyncpg.Pool, lab: Lab
+) -> None:
     async with browser_for(settings) as web:
         await sign_in(web, pool, lab.manager, lang="ru")
         saved = await _post(
-            web, "ru", lab, "booking-rules", {"min_notice_hours": "48", "max_advance_days": "90"}
+            web,
+            "ru",
+            lab,
+            "booking-rules",
+            {"min_notice_hours": "48", "max_advance_days": "90", "reminder_hours": "72"},
         )
-        bad = await _post(web, "ru", lab, "booking-rules", {"min_notice_hours": "-1", "max_advance_days": ""})
+        bad = await _post(
+            web,
+            "ru",
+            lab,
+            "booking-rules",
+            {"min_notice_hours": "-1", "max_advance_days": "", "reminder_hours": "169"},
+        )
+        page = await web.get(f"/kk{lab.settings_page}")
     assert saved.status_code == 303
     row = await pool.fetchrow(
-        "select min_notice_hours, max_advance_days from labs where id = $1", lab.row["id"]
+        "select min_notice_hours, max_advance_days, reminder_hours from labs where id = $1", lab.row["id"]
     )
-    assert (row["min_notice_hours"], row["max_advance_days"]) == (48, 90)
+    assert (row["min_notice_hours"], row["max_advance_days"], row["reminder_hours"]) == (48, 90, 72)
     assert bad.status_code == 200
     assert "Укажите срок в часах: целое число от 0 до 8760." in bad.text
     assert "Укажите число дней: целое число от 1 до 3650." in bad.text
+    assert "Укажите часы: целое число от 0 до 168." in bad.text
     assert 'name="min_notice_hours" type="number" value="-1"' in bad.text
+    assert 'name="reminder_hours" type="number" value="72"' in page.text
+    assert "Еске салу, сапардан неше сағат бұрын" in page.text
 
 
 async def test_the_managers_feed_address_is_shown_once_and_works(

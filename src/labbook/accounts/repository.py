@@ -317,19 +317,44 @@ DELETE_EXPIRED_SESSIONS = (
 )
 INSERT_LINK = """
 insert into one_time_links (token_hash, person_id, purpose, created_by, expires_at)
-values ($1, $2, $3, $4, now() + make_interval(days => $5))
+values ($1, $2, $3, $4, $5)
 returning id, person_id, purpose, expires_at
 """
-# A link is spent by the first use; a second use, or one after expiry, finds nothing.
+# A link is spent by the first use; a second use, or one after expiry, finds nothing. Expiry is
+# judged by the app's clock ($2), which also set it.
 GET_LINK = """
 select l.id, l.person_id, l.purpose, l.expires_at, p.email, p.full_name
 from one_time_links l join people p on p.id = l.person_id
-where l.token_hash = $1 and l.used_at is null and l.expires_at > now() and p.is_active
+where l.token_hash = $1 and l.used_at is null and l.expires_at > $2 and p.is_active
 """
 USE_LINK = """
 update one_time_links set used_at = now()
-where token_hash = $1 and used_at is null and expires_at > now()
+where token_hash = $1 and used_at is null and expires_at > $2
 returning person_id, purpose
+"""
+# A newer reset link makes the person's older ones worthless.
+SPEND_PURPOSE_LINKS = """
+update one_time_links set used_at = now()
+where person_id = $1 and purpose = $2 and used_at is null
+"""
+# The person's link mail: a job for the worker, written inside the transaction that made the link, so
+# a rolled-back invitation sends nothing. The payload carries the link itself, which only this
+# transaction knows (the table keeps its hash); the worker writes it into the message and the job is
+# gone once handled.
+ENQUEUE_LINK_MAIL = """
+insert into pgqueuer (priority, entrypoint, status, payload) values (0, 'link_issued', 'queued', $1)
+"""
+# Requests per bucket in a window of $2 seconds that starts at the first request ($3 is the app's
+# clock): the count goes up inside the window, and starts again at 1 after it.
+COUNT_REQUEST = """
+insert into rate_limits (bucket, window_start, hits)
+values ($1, $3, 1)
+on conflict (bucket) do update
+    set hits = case when rate_limits.window_start > $3 - make_interval(secs => $2)
+                    then rate_limits.hits + 1 else 1 end,
+        window_start = case when rate_limits.window_start > $3 - make_interval(secs => $2)
+                            then rate_limits.window_start else $3 end
+returning hits
 """
 # Failed sign-ins per bucket in fixed windows of $2 seconds (the same shape as the feed-miss counter).
 COUNT_FAILURE = """
@@ -417,17 +442,32 @@ async def insert_link(
     *,
     purpose: str,
     created_by: UUID | None,
-    days: int,
+    expires_at: datetime,
 ) -> LinkRow:
-    return one(LinkRow, await conn.fetchrow(INSERT_LINK, token_hash, person_id, purpose, created_by, days))
+    return one(
+        LinkRow, await conn.fetchrow(INSERT_LINK, token_hash, person_id, purpose, created_by, expires_at)
+    )
 
 
-async def get_link(conn: asyncpg.Connection, token_hash: bytes) -> LinkHolder | None:
-    return maybe(LinkHolder, await conn.fetchrow(GET_LINK, token_hash))
+async def get_link(conn: asyncpg.Connection, token_hash: bytes, *, now: datetime) -> LinkHolder | None:
+    return maybe(LinkHolder, await conn.fetchrow(GET_LINK, token_hash, now))
 
 
-async def use_link(conn: asyncpg.Connection, token_hash: bytes) -> UsedLink | None:
-    return maybe(UsedLink, await conn.fetchrow(USE_LINK, token_hash))
+async def use_link(conn: asyncpg.Connection, token_hash: bytes, *, now: datetime) -> UsedLink | None:
+    return maybe(UsedLink, await conn.fetchrow(USE_LINK, token_hash, now))
+
+
+async def spend_links(conn: asyncpg.Connection, person_id: UUID, *, purpose: str) -> None:
+    await conn.execute(SPEND_PURPOSE_LINKS, person_id, purpose)
+
+
+async def enqueue_link_mail(conn: asyncpg.Connection, payload: bytes) -> None:
+    await conn.execute(ENQUEUE_LINK_MAIL, payload)
+
+
+async def count_request(conn: asyncpg.Connection, bucket: str, *, window_seconds: int, now: datetime) -> int:
+    hits: int = await conn.fetchval(COUNT_REQUEST, bucket, window_seconds, now)
+    return hits
 
 
 async def count_failure(conn: asyncpg.Connection, bucket: str, *, window_seconds: int) -> int:

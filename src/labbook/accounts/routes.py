@@ -16,6 +16,9 @@ from labbook.accounts.rows import PersonRow, TokenRow
 from labbook.accounts.schemas import (
     Invitation,
     InvitationCreate,
+    PasswordResetAccepted,
+    PasswordResetRequest,
+    PasswordSet,
     Person,
     PersonCreate,
     PersonUpdate,
@@ -24,7 +27,7 @@ from labbook.accounts.schemas import (
     TokenCreated,
 )
 from labbook.clock import Clock
-from labbook.core.access import ADMIN, AUTHENTICATED, ORGANIZATION_STAFF
+from labbook.core.access import ADMIN, AUTHENTICATED, ORGANIZATION_STAFF, PUBLIC
 from labbook.core.paging import MAX_OFFSET, Page
 from labbook.core.principal import Principal
 from labbook.core.roles import Role
@@ -172,11 +175,60 @@ class PeopleController(Controller):
         pool: NamedDependency[asyncpg.Pool],
         me: NamedDependency[Principal],
         settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
         person_id: FromPath[UUID],
         data: JSONBody[InvitationCreate],
     ) -> Invitation:
-        url, row, person = await signin.invite_person(pool, me, settings, person_id, days=data.days)
+        """The person gets the link by e-mail, in their language, as well."""
+        url, row, person = await signin.invite_person(
+            pool, me, settings, person_id, days=data.days, now=clock()
+        )
         return Invitation(person_id=person.id, email=person.email, url=url, expires_at=row.expires_at)
 
 
-route_handlers: list[Any] = [MeController, PeopleController]
+class PasswordResetController(Controller):
+    path = "/api/v1/password-resets"
+    tags = ("accounts",)
+
+    @post(
+        "/",
+        opt={"access": PUBLIC},
+        status_code=202,
+        summary="E-mail a link to choose a new password",
+        description=(
+            "The answer is 202 whether or not the address has an account; the link works once, for an "
+            "hour, and a newer one replaces it. An address may ask once a minute (429 "
+            "`/problems/password-reset-throttled` with `Retry-After`)."
+        ),
+    )
+    async def request_password_reset(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
+        data: JSONBody[PasswordResetRequest],
+    ) -> PasswordResetAccepted:
+        await signin.request_password_reset(pool, settings, data.email, now=clock())
+        return PasswordResetAccepted(expires_in_minutes=int(signin.RESET_LINK_LIFETIME.total_seconds() // 60))
+
+    @post(
+        "/{token:str}",
+        opt={"access": PUBLIC},
+        status_code=204,
+        summary="Set a new password with the link's secret",
+        description=(
+            "`token` is the last part of the link. Every session and unused link of the person ends; "
+            "a used, expired or unknown secret is 404 `/problems/link-invalid`."
+        ),
+    )
+    async def reset_password(
+        self,
+        pool: NamedDependency[asyncpg.Pool],
+        clock: NamedDependency[Clock],
+        token: FromPath[str],
+        data: JSONBody[PasswordSet],
+    ) -> None:
+        await signin.reset_password(pool, token, data.password, now=clock())
+
+
+route_handlers: list[Any] = [MeController, PeopleController, PasswordResetController]

@@ -86,6 +86,19 @@ class PasswordSet(Base):
     password: Password
 
 
+class PasswordResetRequest(Base):
+    """Whose password to reset: a link goes to this address if it has an account."""
+
+    email: Email
+
+
+class PasswordResetAccepted(Out):
+    """The one answer to every reset request, so that it tells nobody whether an address has an account."""
+
+    detail: str = "if the address has an account, a link to choose a new password is on its way"
+    expires_in_minutes: int = 60
+
+
 class PasswordChange(Base):
     current_password: Annotated[str, Meta(min_length=1, max_length=1024)]
     password: Password

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import cache
 from uuid import UUID
 
 import asyncpg
+import msgspec
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -33,6 +35,14 @@ LINK_PREFIX = "lbi_"
 THROTTLE_WINDOW_SECONDS = 15 * 60
 # A shared address (a school's NAT) signs in for many people, so it gets more tries than one account.
 CLIENT_FACTOR = 4
+INVITATION = "invitation"
+PASSWORD_RESET = "password_reset"
+# Where each kind of link leads: the page that asks for the password.
+LINK_PAGES = {INVITATION: "invitations", PASSWORD_RESET: "password-reset"}
+# A reset link is short-lived (it arrives by e-mail within a minute), and an address may ask for one
+# once a minute: enough for a person who lost the first mail, too slow to flood anyone's inbox.
+RESET_LINK_LIFETIME = timedelta(hours=1)
+RESET_INTERVAL_SECONDS = 60
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -50,6 +60,11 @@ class LoginThrottled(RateLimited):
 class LinkInvalid(NotFound):
     slug = "link-invalid"
     title = "This link is used, expired or unknown"
+
+
+class ResetThrottled(RateLimited):
+    slug = "password-reset-throttled"
+    title = "A reset link was asked for this address a moment ago"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,10 +189,14 @@ async def issue_link(
     settings: Settings,
     person: LoginRow,
     *,
-    purpose: str = "invitation",
-    days: int = 7,
+    purpose: str = INVITATION,
+    expires_at: datetime,
 ) -> tuple[str, LinkRow]:
-    """A one-time link for ``person`` to set a password; returns its URL (shown once) and the row."""
+    """A one-time link for ``person`` to set a password; returns its URL (shown once) and the row.
+
+    The person gets the link by e-mail too, in their language: the mail job is enqueued in the
+    caller's transaction.
+    """
     if not person.is_active:
         raise ValidationFailed.field("person", f"{person.email} is deactivated")
     secret = new_secret(LINK_PREFIX)
@@ -187,27 +206,37 @@ async def issue_link(
         person.id,
         purpose=purpose,
         created_by=actor.person_id if actor else None,
-        days=days,
+        expires_at=expires_at,
     )
     await audit.record(conn, actor, f"person.{purpose}", "person", person.id)
-    language = person.language
-    return f"{settings.base_url}/{language}/invitations/{secret}", row
+    url = f"{settings.base_url}/{person.language}/{LINK_PAGES[purpose]}/{secret}"
+    mail = {
+        "link_id": row.id,
+        "purpose": purpose,
+        "url": url,
+        "email": person.email,
+        "full_name": person.full_name,
+        "language": person.language,
+        "expires_at": row.expires_at,
+    }
+    await repository.enqueue_link_mail(conn, msgspec.json.encode(mail))
+    return url, row
 
 
 async def invite_person(
-    pool: asyncpg.Pool, me: Principal, settings: Settings, person_id: UUID, *, days: int
+    pool: asyncpg.Pool, me: Principal, settings: Settings, person_id: UUID, *, days: int, now: datetime
 ) -> tuple[str, LinkRow, LoginRow]:
     me.require_admin()
     async with db.transaction(pool) as conn:
         person = await repository.get_login_by_id(conn, person_id)
         if person is None:
             raise NotFound(f"no person {person_id}")
-        url, row = await issue_link(conn, me, settings, person, days=days)
+        url, row = await issue_link(conn, me, settings, person, expires_at=now + timedelta(days=days))
     return url, row, person
 
 
 async def invite_new_person(
-    pool: asyncpg.Pool, me: Principal, settings: Settings, data: PersonCreate, *, days: int = 7
+    pool: asyncpg.Pool, me: Principal, settings: Settings, data: PersonCreate, *, days: int = 7, now: datetime
 ) -> tuple[str, PersonRow]:
     """Add a person and make their invitation link in one transaction: both, or neither."""
     me.require_admin()
@@ -224,44 +253,89 @@ async def invite_new_person(
         )
         login = await repository.get_login_by_id(conn, person.id)
         assert login is not None
-        url, _ = await issue_link(conn, me, settings, login, days=days)
+        url, _ = await issue_link(conn, me, settings, login, expires_at=now + timedelta(days=days))
     return url, person
 
 
 async def invite_by_email(
-    conn: asyncpg.Connection, settings: Settings, email: str, *, days: int = 7
+    conn: asyncpg.Connection, settings: Settings, email: str, *, days: int = 7, now: datetime
 ) -> tuple[str, LinkRow]:
     """The command line's invitation: a link for the person with this email."""
     async with conn.transaction():
         person = await repository.get_login(conn, email.strip())
         if person is None:
             raise NotFound(f"no person with the email {email}")
-        return await issue_link(conn, None, settings, person, days=days)
+        return await issue_link(conn, None, settings, person, expires_at=now + timedelta(days=days))
 
 
-async def link_holder(pool: asyncpg.Pool, secret: str) -> LinkHolder:
+async def request_password_reset(
+    pool: asyncpg.Pool, settings: Settings, email: str, *, now: datetime
+) -> None:
+    """E-mail a reset link to the person with this address, if there is one.
+
+    The answer is the same whether or not the address has an account (only the mail differs), and
+    so is the limit of one request a minute per address. A new link spends the older ones.
+    """
+    bucket = f"reset:{hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]}"
+    async with db.transaction(pool) as conn:
+        hits = await repository.count_request(conn, bucket, window_seconds=RESET_INTERVAL_SECONDS, now=now)
+        if hits > 1:
+            raise ResetThrottled(
+                "a reset link was asked for this address less than a minute ago; check the mail or wait",
+                retry_after=RESET_INTERVAL_SECONDS,
+            )
+        person = await repository.get_login(conn, email.strip())
+        if person is None or not person.is_active:
+            return
+        await repository.spend_links(conn, person.id, purpose=PASSWORD_RESET)
+        await issue_link(
+            conn, None, settings, person, purpose=PASSWORD_RESET, expires_at=now + RESET_LINK_LIFETIME
+        )
+
+
+async def link_holder(pool: asyncpg.Pool, secret: str, *, now: datetime) -> LinkHolder:
     """Whose link this is (for the page that asks for a password); spent or expired links are a 404."""
     async with pool.acquire() as conn:
-        row = await repository.get_link(conn, hash_secret(secret))
+        row = await repository.get_link(conn, hash_secret(secret), now=now)
     if row is None:
         raise LinkInvalid("this link was already used or has expired; ask for a new one")
     return row
 
 
+async def _spend_link(conn: asyncpg.Connection, secret: str, password_hash: str, *, now: datetime) -> UUID:
+    """Set the password a link was issued for; the link, the person's other links and sessions end."""
+    used = await repository.use_link(conn, hash_secret(secret), now=now)
+    if used is None:
+        raise LinkInvalid("this link was already used or has expired; ask for a new one")
+    await repository.set_password(conn, used.person_id, password_hash)
+    # A new password ends every other session and link, as a reset after a stolen password must.
+    await repository.delete_person_sessions(conn, used.person_id)
+    await repository.spend_person_links(conn, used.person_id)
+    await audit.record(conn, None, "person.password-set", "person", used.person_id)
+    return used.person_id
+
+
 async def accept_link(
-    pool: asyncpg.Pool, settings: Settings, secret: str, password: str, *, user_agent: str | None
+    pool: asyncpg.Pool,
+    settings: Settings,
+    secret: str,
+    password: str,
+    *,
+    now: datetime,
+    user_agent: str | None,
 ) -> str:
     """Set the password a link was issued for, spend the link, and sign the person in."""
     password_hash = await asyncio.to_thread(hash_password, password)
     async with db.transaction(pool) as conn:
-        used = await repository.use_link(conn, hash_secret(secret))
-        if used is None:
-            raise LinkInvalid("this link was already used or has expired; ask for a new one")
-        await repository.set_password(conn, used.person_id, password_hash)
-        # A new password ends every other session, as a reset after a stolen password must.
-        await repository.delete_person_sessions(conn, used.person_id)
-        await audit.record(conn, None, "person.password-set", "person", used.person_id)
-        return await _new_session(conn, settings, used.person_id, user_agent)
+        person_id = await _spend_link(conn, secret, password_hash, now=now)
+        return await _new_session(conn, settings, person_id, user_agent)
+
+
+async def reset_password(pool: asyncpg.Pool, secret: str, password: str, *, now: datetime) -> None:
+    """The API's reset: set the password a link was issued for; no session opens (programs use tokens)."""
+    password_hash = await asyncio.to_thread(hash_password, password)
+    async with db.transaction(pool) as conn:
+        await _spend_link(conn, secret, password_hash, now=now)
 
 
 async def set_password_by_email(conn: asyncpg.Connection, email: str, password: str) -> None:

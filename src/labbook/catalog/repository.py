@@ -87,7 +87,7 @@ returning {ORGANIZATION_COLUMNS}
 LAB_COLUMNS = """
 l.id, l.slug, l.organization_id, o.slug as host, l.name, l.description, l.building, l.room, l.address,
 l.timezone, l.capacity, l.languages, l.min_visitor_age, l.safety_notes, l.accessibility,
-l.min_notice_hours, l.max_advance_days, l.is_archived, l.created_at, l.updated_at
+l.min_notice_hours, l.max_advance_days, l.reminder_hours, l.is_archived, l.created_at, l.updated_at
 """
 
 GET_LAB_BY_SLUG = f"""
@@ -140,8 +140,8 @@ INSERT_LAB = f"""
 with l as (
     insert into labs (slug, organization_id, name, description, building, room, address, timezone,
                       capacity, languages, min_visitor_age, safety_notes, accessibility,
-                      min_notice_hours, max_advance_days)
-    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                      min_notice_hours, max_advance_days, reminder_hours)
+    values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
     returning *
 )
 select {LAB_COLUMNS} from l join organizations o on o.id = l.organization_id
@@ -151,7 +151,7 @@ with l as (
     update labs
     set name = $2, description = $3, building = $4, room = $5, address = $6, timezone = $7,
         capacity = $8, languages = $9, min_visitor_age = $10, safety_notes = $11, accessibility = $12,
-        min_notice_hours = $13, max_advance_days = $14, updated_at = now()
+        min_notice_hours = $13, max_advance_days = $14, reminder_hours = $15, updated_at = now()
     where id = $1
     returning *
 )
@@ -438,6 +438,7 @@ _LAB_FIELDS = (
     "accessibility",
     "min_notice_hours",
     "max_advance_days",
+    "reminder_hours",
 )
 
 

@@ -76,6 +76,7 @@ def _lab(row: LabRow, settings: Settings) -> Lab:
         accessibility=row.accessibility,
         min_notice_hours=row.min_notice_hours,
         max_advance_days=row.max_advance_days,
+        reminder_hours=row.reminder_hours,
         is_archived=row.is_archived,
         created_at=row.created_at,
         updated_at=row.updated_at,

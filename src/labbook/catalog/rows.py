@@ -40,6 +40,7 @@ class LabRow(Row):
     accessibility: str | None
     min_notice_hours: int
     max_advance_days: int
+    reminder_hours: int
     is_archived: bool
     created_at: datetime
     updated_at: datetime

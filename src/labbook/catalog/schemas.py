@@ -31,6 +31,9 @@ InductionValidMonths = Annotated[int, Meta(ge=1, le=120)]
 VisitorAge = Annotated[int, Meta(ge=0, le=100)]
 NoticeHours = Annotated[int, Meta(ge=0, le=24 * 365)]
 AdvanceDays = Annotated[int, Meta(gt=0, le=3650)]
+ReminderHours = Annotated[
+    int, Meta(ge=0, le=168, description="hours before a visit its group is reminded by e-mail; 0: never")
+]
 TimeZoneName = Annotated[str, Meta(min_length=1, max_length=64, examples=["Asia/Almaty"])]
 Url = Annotated[str, Meta(pattern=r"^https?://\S+$", max_length=500)]
 # Opening-hours entries are range-checked in the service so that a 422 can name the entry at fault;
@@ -95,6 +98,7 @@ class Lab(Out):
     accessibility: str | None
     min_notice_hours: int
     max_advance_days: int
+    reminder_hours: int
     is_archived: bool
     created_at: datetime
     updated_at: datetime
@@ -118,6 +122,7 @@ class LabCreate(Base):
     accessibility: Annotated[str, Meta(max_length=2000)] | None = None
     min_notice_hours: NoticeHours = 24
     max_advance_days: AdvanceDays = 365
+    reminder_hours: ReminderHours = 24
 
 
 class LabUpdate(Base):
@@ -136,6 +141,7 @@ class LabUpdate(Base):
     accessibility: Annotated[str, Meta(max_length=2000)] | UnsetType | None = UNSET
     min_notice_hours: NoticeHours | UnsetType = UNSET
     max_advance_days: AdvanceDays | UnsetType = UNSET
+    reminder_hours: ReminderHours | UnsetType = UNSET
 
 
 # --- equipment ---------------------------------------------------------------------------------

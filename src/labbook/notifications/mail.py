@@ -34,10 +34,13 @@ def compose(
     language: str,
     message_id: str,
     date: datetime,
-    unsubscribe: str,
+    unsubscribe: str | None,
     calendar: bytes | None = None,
     method: str | None = None,
+    one_click: bool = False,
 ) -> bytes:
+    """The message; ``unsubscribe`` is where its List-Unsubscribe points (none: a message everyone
+    gets), and ``one_click`` says a POST to it turns the messages off at once (RFC 8058)."""
     message = EmailMessage(policy=SMTP)
     message["From"] = sender
     message["To"] = recipient
@@ -45,7 +48,10 @@ def compose(
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    if unsubscribe is not None:
+        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        if one_click:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     if calendar is not None and method is not None:

@@ -8,7 +8,7 @@ in memory like the pages' catalogs. Dates and times are written by Babel in the 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -61,7 +61,12 @@ SUBJECTS: Mapping[str, str] = {
     "session_changed": N_("Your session has changed: %(title)s, %(date)s"),
     "session_cancelled": N_("Session cancelled: %(title)s, %(date)s"),
     "session_unassigned": N_("You no longer run this session: %(title)s, %(date)s"),
+    "invitation": N_("Your invitation to labbook"),
+    "password_reset": N_("A new password for labbook"),
 }
+# The kinds a person may turn off (the pages name them). Everything else (what happens to a booking,
+# invitations, password resets) is always sent.
+OPTIONAL: Sequence[str] = ("booking_received", "booking_reminder", "lab_digest")
 STATUSES: Mapping[str, str] = {
     "pending": N_("waiting for the lab's answer"),
     "confirmed": N_("confirmed"),
@@ -162,6 +167,25 @@ def render_notice(template: str, kind: str, lang: str, context: Mapping[str, Any
         subject=subject,
         text=env.get_template(f"{template}.txt").render(values, subject=subject),
         html=env.get_template(f"{template}.html").render(values, subject=subject),
+    )
+
+
+def moment(at: datetime, tz: str, lang: str) -> str:
+    """ "8 December 2026, 10:00 (GMT+05:00)" in the reader's language, in zone ``tz``."""
+    local = zone(tz)
+    offset = format_datetime(at, "ZZZZ", tzinfo=local, locale=lang)
+    return f"{format_datetime(at, 'd MMMM y, HH:mm', tzinfo=local, locale=lang)} ({offset})"
+
+
+def render_link(kind: str, lang: str, context: Mapping[str, Any]) -> Rendered:
+    """An invitation or a password reset: ``context`` holds the person's name, the link and its expiry."""
+    env = _environment(lang)
+    subject = translations(lang).gettext(SUBJECTS[kind])
+    values = {**context, "kind": kind, "lang": lang}
+    return Rendered(
+        subject=subject,
+        text=env.get_template("link.txt").render(values, subject=subject),
+        html=env.get_template("link.html").render(values, subject=subject),
     )
 
 

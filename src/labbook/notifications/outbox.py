@@ -8,6 +8,9 @@ job; a webhook event becomes one delivery per subscribed endpoint, once per endp
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -15,7 +18,7 @@ import asyncpg
 
 from labbook.feeds.events import lab_location, reading_order
 from labbook.feeds.ics import EventSpec
-from labbook.notifications import itip, mail, repository
+from labbook.notifications import itip, mail, messages, repository
 from labbook.notifications.messages import Rendered
 from labbook.notifications.repository import AtLab, Recipient
 from labbook.settings import Settings
@@ -28,6 +31,33 @@ def place(row: AtLab, lang: str) -> str:
     """Where the lab is, its name in the reader's language first."""
     lab = {"name": row.lab_name, "building": row.building, "room": row.room, "address": row.address}
     return lab_location(lab, reading_order(lang))
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    """Where a message's ``List-Unsubscribe`` points (none: invitations and resets carry none), and,
+    for a message of an optional kind, its own one-click link and the SHA-256 the message row keeps."""
+
+    target: str | None
+    one_click: str | None = None
+    secret_hash: bytes | None = None
+
+
+def unsubscribe(settings: Settings, kind: str, lang: str) -> Unsubscribe:
+    """A message of an optional kind gets a one-click link of its own (a 256-bit secret) that turns
+    the kind off without signing in; any other points at the account page."""
+    if kind not in messages.OPTIONAL:
+        return Unsubscribe(target=f"{settings.base_url}/{lang}/account")
+    secret = secrets.token_urlsafe(32)
+    link = f"{settings.base_url}/{lang}/unsubscribe/{secret}"
+    return Unsubscribe(target=link, one_click=link, secret_hash=unsubscribe_hash(secret))
+
+
+def unsubscribe_hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+NO_UNSUBSCRIBE = Unsubscribe(target=None)
 
 
 def sender(settings: Settings) -> str:
@@ -48,12 +78,16 @@ async def post(
     booking_id: UUID | None = None,
     event: EventSpec | None = None,
     method: str | None = None,
+    unsubscribe: Unsubscribe | None = None,
 ) -> int:
     """Compose one message to ``recipient`` in their language and keep it; 1 when it is new.
 
     With an ``event`` and a ``method``, the message carries the iTIP invitation for ``recipient``.
+    ``unsubscribe`` is what its ``List-Unsubscribe`` offers (by default: the account page).
     """
     lang = recipient.language
+    if unsubscribe is None:
+        unsubscribe = Unsubscribe(target=f"{settings.base_url}/{lang}/account")
     calendar = None
     if event is not None and method is not None:
         calendar = itip.invitation(
@@ -70,9 +104,10 @@ async def post(
         language=lang,
         message_id=header_id,
         date=datetime.now(UTC),
-        unsubscribe=f"{settings.base_url}/{lang}/account",
+        unsubscribe=unsubscribe.target,
         calendar=calendar,
         method=method if calendar is not None else None,
+        one_click=unsubscribe.one_click is not None,
     )
     return await keep(
         conn,
@@ -84,6 +119,7 @@ async def post(
         subject=rendered.subject,
         raw=raw,
         booking_id=booking_id,
+        unsubscribe_hash=unsubscribe.secret_hash,
     )
 
 
@@ -98,8 +134,14 @@ async def keep(
     subject: str,
     raw: bytes,
     booking_id: UUID | None,
+    unsubscribe_hash: bytes | None = None,
 ) -> int:
-    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new."""
+    """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new.
+
+    A message of a kind its recipient turned off is not written at all.
+    """
+    if kind in messages.OPTIONAL and await repository.is_opted_out(conn, recipient, kind):
+        return 0
     row = await repository.insert_message(
         conn,
         dedupe_key=dedupe_key,
@@ -110,6 +152,7 @@ async def keep(
         subject=subject,
         raw=raw,
         booking_id=booking_id,
+        unsubscribe_hash=unsubscribe_hash,
     )
     if row is None:
         return 0

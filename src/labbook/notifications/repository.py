@@ -100,6 +100,9 @@ where b.status = 'confirmed' and s.status = 'active' and l.reminder_hours > 0
         and m.dedupe_key
             like 'booking_reminder:' || b.id || ':' || extract(epoch from s.starts_at)::bigint || ':%'
   )
+  and not exists (
+      select 1 from mail_opt_outs x where x.email = lower(b.contact_email) and x.kind = 'booking_reminder'
+  )
 order by s.starts_at
 limit $1
 """
@@ -111,7 +114,13 @@ select l.id, l.name, l.timezone, (now() at time zone l.timezone)::date as today,
 from labs l
 where not l.is_archived
   and (now() at time zone l.timezone)::time >= $1::time
-  and exists (select 1 from lab_managers m where m.lab_id = l.id)
+  and exists (
+      select 1 from lab_managers m join people p on p.id = m.person_id
+      where m.lab_id = l.id and p.is_active
+        and not exists (
+            select 1 from mail_opt_outs x where x.email = lower(p.email) and x.kind = 'lab_digest'
+        )
+  )
   and not exists (
       select 1 from mail_messages m
       where m.kind = 'lab_digest'
@@ -133,8 +142,9 @@ id, message_id, kind, recipient, language, subject, booking_id, status, attempts
 created_at, sent_at
 """
 INSERT_MESSAGE = f"""
-insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id)
-values ($1, $2, $3, $4, $5, $6, $7, $8)
+insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id,
+                           unsubscribe_hash)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 on conflict (dedupe_key) do nothing
 returning {_MESSAGE_COLUMNS}
 """
@@ -422,10 +432,20 @@ async def insert_message(
     subject: str,
     raw: bytes,
     booking_id: UUID | None,
+    unsubscribe_hash: bytes | None = None,
 ) -> Message | None:
     """The new message, or ``None`` when one with ``dedupe_key`` was written before."""
     record = await conn.fetchrow(
-        INSERT_MESSAGE, dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id
+        INSERT_MESSAGE,
+        dedupe_key,
+        message_id,
+        kind,
+        recipient,
+        language,
+        subject,
+        raw,
+        booking_id,
+        unsubscribe_hash,
     )
     return maybe(Message, record)
 
@@ -526,3 +546,53 @@ async def list_deliveries(
     conn: asyncpg.Connection, endpoint_id: UUID, *, limit: int, offset: int
 ) -> list[Delivery]:
     return many(Delivery, await conn.fetch(LIST_DELIVERIES, endpoint_id, limit, offset))
+
+
+# ---- the messages people turn off ---------------------------------------------------------------
+
+IS_OPTED_OUT = "select exists (select 1 from mail_opt_outs where email = lower($1) and kind = $2)"
+LIST_OPT_OUTS = "select kind from mail_opt_outs where email = lower($1) order by kind"
+ADD_OPT_OUT = "insert into mail_opt_outs (email, kind) values (lower($1), $2) on conflict do nothing"
+REMOVE_OPT_OUT = "delete from mail_opt_outs where email = lower($1) and kind = $2"
+PERSON_EMAIL = "select email from people where id = $1"
+UNSUBSCRIBE_TARGET = """
+select m.recipient, m.kind, m.language,
+       exists (select 1 from mail_opt_outs x where x.email = lower(m.recipient) and x.kind = m.kind) as is_off
+from mail_messages m
+where m.unsubscribe_hash = $1
+"""
+
+
+class UnsubscribeTarget(Row):
+    """What one unsubscribe link turns off: one kind of message to one address."""
+
+    recipient: str
+    kind: str
+    language: str
+    is_off: bool
+
+
+async def is_opted_out(conn: asyncpg.Connection, email: str, kind: str) -> bool:
+    found: bool = await conn.fetchval(IS_OPTED_OUT, email, kind)
+    return found
+
+
+async def list_opt_outs(conn: asyncpg.Connection, email: str) -> set[str]:
+    return {row["kind"] for row in await conn.fetch(LIST_OPT_OUTS, email)}
+
+
+async def add_opt_out(conn: asyncpg.Connection, email: str, kind: str) -> None:
+    await conn.execute(ADD_OPT_OUT, email, kind)
+
+
+async def remove_opt_out(conn: asyncpg.Connection, email: str, kind: str) -> None:
+    await conn.execute(REMOVE_OPT_OUT, email, kind)
+
+
+async def get_person_email(conn: asyncpg.Connection, person_id: UUID) -> str | None:
+    email: str | None = await conn.fetchval(PERSON_EMAIL, person_id)
+    return email
+
+
+async def get_unsubscribe_target(conn: asyncpg.Connection, token_hash: bytes) -> UnsubscribeTarget | None:
+    return maybe(UnsubscribeTarget, await conn.fetchrow(UNSUBSCRIBE_TARGET, token_hash))

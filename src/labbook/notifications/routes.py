@@ -1,4 +1,5 @@
-"""HTTP routes for webhooks: admins register endpoints, read the delivery log and replay deliveries."""
+"""HTTP routes for webhooks (admins register endpoints, read the delivery log, replay deliveries) and
+for the optional messages each person chooses."""
 
 from __future__ import annotations
 
@@ -7,16 +8,23 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from labbook.core.access import ADMIN
+from labbook.core.access import ADMIN, AUTHENTICATED
 from labbook.core.paging import MAX_OFFSET
 from labbook.core.principal import Principal
 from labbook.notifications import service
-from labbook.notifications.schemas import DeliveryOut, EndpointCreate, EndpointCreated, EndpointOut
+from labbook.notifications.schemas import (
+    DeliveryOut,
+    EndpointCreate,
+    EndpointCreated,
+    EndpointOut,
+    MessageChoices,
+    MessageChoicesUpdate,
+)
 
 Pool = NamedDependency[asyncpg.Pool]
 Me = NamedDependency[Principal]
@@ -58,4 +66,21 @@ class WebhookController(Controller):
         return msgspec.convert(msgspec.structs.asdict(delivery), DeliveryOut)
 
 
-route_handlers: list[Any] = [WebhookController]
+class MyMessagesController(Controller):
+    path = "/api/v1/me/notifications"
+    tags = ("accounts",)
+    opt = {"access": AUTHENTICATED}  # noqa: RUF012 - Litestar reads it as the layer option
+
+    @get("/", summary="Which optional e-mail messages I get")
+    async def get_my_notifications(self, pool: Pool, me: Me) -> MessageChoices:
+        return await service.get_message_choices(pool, me)
+
+    @patch("/", summary="Turn optional e-mail messages on or off")
+    async def update_my_notifications(
+        self, pool: Pool, me: Me, data: JSONBody[MessageChoicesUpdate]
+    ) -> MessageChoices:
+        """For my address; messages about a booking's fate, invitations and resets cannot be turned off."""
+        return await service.choose_messages(pool, me, data)
+
+
+route_handlers: list[Any] = [WebhookController, MyMessagesController]

@@ -1,4 +1,4 @@
-"""What the webhook API takes and gives."""
+"""What the webhook API and the choice of optional messages take and give."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
 from labbook.schemas import Base, Out
 
@@ -52,3 +52,20 @@ class DeliveryOut(Out):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+class MessageChoices(Out):
+    """The optional messages, and whether I get each; messages about a booking's fate, invitations
+    and password resets are always sent."""
+
+    booking_received: Annotated[bool, Meta(description="a receipt when the lab has received our booking")]
+    booking_reminder: Annotated[bool, Meta(description="a reminder before a confirmed visit")]
+    lab_digest: Annotated[bool, Meta(description="lab managers: tomorrow's visits, every evening")]
+
+
+class MessageChoicesUpdate(Base):
+    """Absent kinds stay as they are."""
+
+    booking_received: bool | UnsetType = UNSET
+    booking_reminder: bool | UnsetType = UNSET
+    lab_digest: bool | UnsetType = UNSET

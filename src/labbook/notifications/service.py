@@ -40,8 +40,9 @@ from labbook.notifications.repository import (
     Recipient,
     Visit,
 )
+from labbook.notifications.schemas import MessageChoices, MessageChoicesUpdate
 from labbook.settings import Settings
-from labbook.timezones import zone
+from labbook.timezones import DEFAULT_TIMEZONE, zone
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,7 @@ async def write_notice(
     lang = recipient.language
     base = settings.base_url
     link = f"{base}/{lang}/bookings/{booking.id}" if audience == DIRECTOR else f"{base}/{lang}/manage/"
+    unsubscribe = outbox.unsubscribe(settings, kind, lang)
     contact = " · ".join(p for p in (booking.contact_name, booking.contact_email, booking.contact_phone) if p)
     rendered = messages.render(
         kind,
@@ -178,6 +180,7 @@ async def write_notice(
             "notes": booking.notes,
             "link": link,
             "account_link": f"{base}/{lang}/account",
+            "unsubscribe_link": unsubscribe.one_click,
         },
     )
     method = _INVITES.get(kind)
@@ -192,6 +195,7 @@ async def write_notice(
         booking_id=booking.id,
         event=event,
         method=method,
+        unsubscribe=unsubscribe,
     )
 
 
@@ -348,6 +352,7 @@ async def _write_digest(
 ) -> int:
     lang = manager.language
     local = zone(lab.timezone)
+    unsubscribe = outbox.unsubscribe(settings, "lab_digest", lang)
     rendered = messages.render_digest(
         lang,
         {
@@ -366,6 +371,7 @@ async def _write_digest(
                 for v in visits
             ],
             "link": f"{settings.base_url}/{lang}/manage/",
+            "unsubscribe_link": unsubscribe.one_click,
         },
     )
     return await outbox.post(
@@ -375,6 +381,7 @@ async def _write_digest(
         recipient=manager,
         rendered=rendered,
         dedupe_key=f"lab_digest:{lab.id}:{lab.today.isoformat()}:{manager.email.lower()}",
+        unsubscribe=unsubscribe,
     )
 
 
@@ -454,3 +461,115 @@ async def read_message(pool: asyncpg.Pool, message_id: UUID) -> tuple[MessageTex
     """One message with what its reader would see."""
     message = await get_message(pool, message_id)
     return message, mail.read(message.raw)
+
+
+# ---- invitations and password resets --------------------------------------------------------------
+
+LINK_ISSUED = "link_issued"
+
+
+class LinkIssued(msgspec.Struct, kw_only=True):
+    """A ``link_issued`` job's payload (labbook.accounts.signin): a one-time link and whom it is for."""
+
+    link_id: UUID
+    purpose: str
+    url: str
+    email: str
+    full_name: str
+    language: str
+    expires_at: datetime
+
+
+decode_link = msgspec.json.Decoder(LinkIssued).decode
+
+
+async def write_link_mail(pool: asyncpg.Pool, settings: Settings, link: LinkIssued) -> int:
+    """The mail that carries an invitation or a reset link, in the person's language; always sent."""
+    lang = link.language
+    rendered = messages.render_link(
+        link.purpose,
+        lang,
+        {
+            "full_name": link.full_name,
+            "email": link.email,
+            "link": link.url,
+            "until": messages.moment(link.expires_at, DEFAULT_TIMEZONE, lang),
+        },
+    )
+    async with db.transaction(pool) as conn:
+        return await outbox.post(
+            conn,
+            settings,
+            kind=link.purpose,
+            recipient=Recipient(email=link.email, full_name=link.full_name, language=lang),
+            rendered=rendered,
+            dedupe_key=f"{link.purpose}:{link.link_id}",
+            unsubscribe=outbox.NO_UNSUBSCRIBE,
+        )
+
+
+# ---- which optional messages a person gets ------------------------------------------------------
+
+
+async def _my_email(conn: asyncpg.Connection, me: Principal) -> str:
+    email = await repository.get_person_email(conn, me.person_id)
+    assert email is not None, "a signed-in person exists"
+    return email
+
+
+async def get_message_choices(pool: asyncpg.Pool, me: Principal) -> MessageChoices:
+    """Each optional kind of message, and whether my address gets it."""
+    async with pool.acquire() as conn:
+        off = await repository.list_opt_outs(conn, await _my_email(conn, me))
+    return _choices(off)
+
+
+def _choices(off: set[str]) -> MessageChoices:
+    return MessageChoices(**{kind: kind not in off for kind in messages.OPTIONAL})
+
+
+async def choose_messages(pool: asyncpg.Pool, me: Principal, data: MessageChoicesUpdate) -> MessageChoices:
+    """Turn optional kinds on or off for my address; kinds not named stay as they are."""
+    wanted = {kind: on for kind, on in msgspec.structs.asdict(data).items() if on is not msgspec.UNSET}
+    async with db.transaction(pool) as conn:
+        email = await _my_email(conn, me)
+        before = await repository.list_opt_outs(conn, email)
+        for kind, on in wanted.items():
+            if on:
+                await repository.remove_opt_out(conn, email, kind)
+            else:
+                await repository.add_opt_out(conn, email, kind)
+        after = await repository.list_opt_outs(conn, email)
+        if after != before:
+            await audit.record(
+                conn,
+                me,
+                "person.mail-choices",
+                "person",
+                me.person_id,
+                before={"off": sorted(before)},
+                after={"off": sorted(after)},
+            )
+    return _choices(after)
+
+
+async def unsubscribe_target(pool: asyncpg.Pool, secret: str) -> repository.UnsubscribeTarget:
+    """What an unsubscribe link turns off; an unknown link is a 404."""
+    async with pool.acquire() as conn:
+        target = await repository.get_unsubscribe_target(conn, outbox.unsubscribe_hash(secret))
+    if target is None:
+        raise NotFound("no such unsubscribe link")
+    return target
+
+
+async def unsubscribe(pool: asyncpg.Pool, secret: str) -> repository.UnsubscribeTarget:
+    """Turn off the kind of message an unsubscribe link came with, for its recipient (no sign-in).
+
+    Using the link again changes nothing; the account page turns the kind back on.
+    """
+    async with db.transaction(pool) as conn:
+        target = await repository.get_unsubscribe_target(conn, outbox.unsubscribe_hash(secret))
+        if target is None:
+            raise NotFound("no such unsubscribe link")
+        await repository.add_opt_out(conn, target.recipient, target.kind)
+    return msgspec.structs.replace(target, is_off=True)

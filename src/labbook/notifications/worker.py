@@ -56,6 +56,10 @@ def build(
     async def visit_request_changed(job: Job) -> None:
         await visit_notices.write_visit_notices(pool, settings, visit_notices.decode_change(job.payload))
 
+    @pgq.entrypoint(service.LINK_ISSUED, on_failure="hold", executor_factory=_retrying)
+    async def link_issued(job: Job) -> None:
+        await service.write_link_mail(pool, settings, service.decode_link(job.payload or b""))
+
     @pgq.entrypoint(outbox.SEND_MAIL, on_failure="hold", executor_factory=_retrying)
     async def send_mail(job: Job) -> None:
         await service.deliver(pool, settings, UUID((job.payload or b"").decode()), retry=retry)

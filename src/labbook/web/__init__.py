@@ -14,7 +14,7 @@ from labbook.web.admin import route_handlers as admin_pages
 from labbook.web.admin_labs import route_handlers as admin_lab_pages
 from labbook.web.admin_outbox import route_handlers as outbox_pages
 from labbook.web.admin_people import route_handlers as admin_people_pages
-from labbook.web.auth import AuthPages
+from labbook.web.auth import AuthPages, UnsubscribePages
 from labbook.web.director import route_handlers as director_pages
 from labbook.web.director_roster import route_handlers as roster_pages
 from labbook.web.forms import check_page
@@ -64,6 +64,7 @@ pages = Router(
         *attendance_pages,
         *induction_pages,
         *report_pages,
+        UnsubscribePages,
         no_such_page,
     ],
     opt={"web": True},

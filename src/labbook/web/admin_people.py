@@ -31,7 +31,7 @@ from labbook.web.admin import (
     refusal,
     worded,
 )
-from labbook.web.pages import page_lang, render, see_other, settings_of
+from labbook.web.pages import now_of, page_lang, render, see_other, settings_of
 
 ROLES = tuple(Role)
 # Labs a form offers for managers to run: a few universities' labs, tens at most.
@@ -122,7 +122,9 @@ class PeoplePages(Controller):
                 body, PersonCreate, lang, extra={"roles": body["roles"], "managed_labs": body["managed_labs"]}
             )
             days = forms.decode({"days": posted.get("days")}, InvitationCreate, lang).days
-            url, person = await signin.invite_new_person(pool, me, settings_of(request), data, days=days)
+            url, person = await signin.invite_new_person(
+                pool, me, settings_of(request), data, days=days, now=now_of(request)
+            )
         except forms.FormInvalid as exc:
             return await self._invite_form(request, pool, posted, worded(exc.errors, lang), None)
         except LabbookError as exc:
@@ -195,7 +197,9 @@ class PeoplePages(Controller):
         posted = await forms.values(request)
         try:
             days = forms.decode({"days": posted.get("days")}, InvitationCreate, lang).days
-            url, _, _ = await signin.invite_person(pool, me, settings_of(request), person_id, days=days)
+            url, _, _ = await signin.invite_person(
+                pool, me, settings_of(request), person_id, days=days, now=now_of(request)
+            )
         except forms.FormInvalid as exc:
             return await self._person_page(
                 request, pool, row, self._values(row), worded(exc.errors, lang), None

@@ -1,4 +1,4 @@
-"""Signing in and out, and the one-time links that let invited people set their password."""
+"""Signing in and out, and the one-time links that let people set their password: invitations, resets."""
 
 from __future__ import annotations
 
@@ -11,15 +11,31 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from labbook.accounts import signin
-from labbook.accounts.schemas import Login, PasswordSet
+from labbook.accounts.schemas import Login, PasswordResetRequest, PasswordSet
 from labbook.accounts.security import SESSION_COOKIE
 from labbook.core.access import AUTHENTICATED, PUBLIC
 from labbook.core.principal import Principal
 from labbook.errors import LabbookError
+from labbook.notifications import service as mail
 from labbook.settings import Settings
 from labbook.web import forms
-from labbook.web.pages import cookie, page_lang, render, see_other
+from labbook.web.forms import N_
+from labbook.web.pages import cookie, now_of, page_lang, render, see_other
 from labbook.web.problems import explain
+
+Flag = Annotated[int | None, QueryParameter(ge=0, le=1)]
+# The optional messages (labbook.notifications.messages.OPTIONAL) as pages name and explain them.
+MESSAGE_KINDS = {
+    "booking_received": (
+        N_("Receipts"),
+        N_("A message that the lab has received our booking. The lab's answer comes in any case."),
+    ),
+    "booking_reminder": (N_("Reminders"), N_("A reminder before a confirmed visit.")),
+    "lab_digest": (
+        N_("Tomorrow's visits"),
+        N_("For lab managers: every evening, the groups coming to the lab the next day."),
+    ),
+}
 
 
 def _safe_next(lang: str, target: str | None) -> str:
@@ -130,8 +146,7 @@ class AuthPages(Controller):
     async def invitation(
         self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
     ) -> Template:
-        holder = await signin.link_holder(pool, token)
-        return render(request, "auth/invitation.html", holder=holder, errors={}, problem=None)
+        return await _link_page(request, pool, token, "auth/invitation.html")
 
     @post("/invitations/{token:str}", opt={"access": PUBLIC})
     async def accept_invitation(
@@ -141,14 +156,102 @@ class AuthPages(Controller):
         settings: NamedDependency[Settings],
         token: FromPath[str],
     ) -> Template | Redirect:
+        return await _set_password(request, pool, settings, token, "auth/invitation.html")
+
+    @get("/password-reset", opt={"access": PUBLIC})
+    async def reset_form(self, request: Request[Any, Any, Any], sent: Flag = None) -> Template:
+        return render(request, "auth/reset_request.html", values={}, errors={}, problem=None, sent=bool(sent))
+
+    @post("/password-reset", opt={"access": PUBLIC})
+    async def request_reset(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        settings: NamedDependency[Settings],
+    ) -> Template | Redirect:
+        """The same answer whether or not the address has an account: only the mail tells."""
         lang = page_lang(request)
-        holder = await signin.link_holder(pool, token)
         posted = await forms.values(request)
         try:
-            data = forms.decode(posted, PasswordSet, lang)
-            secret = await signin.accept_link(
-                pool, settings, token, data.password, user_agent=request.headers.get("user-agent")
-            )
+            data = forms.decode(posted, PasswordResetRequest, lang)
+            await signin.request_password_reset(pool, settings, data.email, now=now_of(request))
         except forms.FormInvalid as exc:
-            return render(request, "auth/invitation.html", holder=holder, errors=exc.errors, problem=None)
-        return _signed_in(settings, secret, f"/{lang}/")
+            return render(
+                request, "auth/reset_request.html", values=posted, errors=exc.errors, problem=None, sent=False
+            )
+        except LabbookError as exc:
+            problem, errors = explain(exc, lang)
+            return render(
+                request,
+                "auth/reset_request.html",
+                status=exc.status,
+                values=posted,
+                errors=errors,
+                problem=problem,
+                sent=False,
+            )
+        return see_other(f"/{lang}/password-reset?sent=1")
+
+    @get("/password-reset/{token:str}", opt={"access": PUBLIC})
+    async def reset(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
+    ) -> Template:
+        return await _link_page(request, pool, token, "auth/reset.html")
+
+    @post("/password-reset/{token:str}", opt={"access": PUBLIC})
+    async def reset_password(
+        self,
+        request: Request[Any, Any, Any],
+        pool: NamedDependency[asyncpg.Pool],
+        settings: NamedDependency[Settings],
+        token: FromPath[str],
+    ) -> Template | Redirect:
+        """A new password ends every session the person had, and signs this browser in."""
+        return await _set_password(request, pool, settings, token, "auth/reset.html")
+
+
+async def _link_page(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, token: str, template: str
+) -> Template:
+    """The password form of a one-time link; a used, expired or unknown link is a 404 page."""
+    holder = await signin.link_holder(pool, token, now=now_of(request))
+    return render(request, template, holder=holder, errors={}, problem=None)
+
+
+async def _set_password(
+    request: Request[Any, Any, Any], pool: asyncpg.Pool, settings: Settings, token: str, template: str
+) -> Template | Redirect:
+    """The password form of a one-time link: refused, it is shown again; accepted, the person is in."""
+    lang, now = page_lang(request), now_of(request)
+    holder = await signin.link_holder(pool, token, now=now)
+    posted = await forms.values(request)
+    try:
+        data = forms.decode(posted, PasswordSet, lang)
+        secret = await signin.accept_link(
+            pool, settings, token, data.password, now=now, user_agent=request.headers.get("user-agent")
+        )
+    except forms.FormInvalid as exc:
+        return render(request, template, holder=holder, errors=exc.errors, problem=None)
+    return _signed_in(settings, secret, f"/{lang}/")
+
+
+class UnsubscribePages(Controller):
+    """The link in an optional message that turns its kind off, without signing in (RFC 8058)."""
+
+    path = "/{lang:str}/unsubscribe"
+
+    @get("/{token:str}", opt={"access": PUBLIC})
+    async def unsubscribe_page(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
+    ) -> Template:
+        """Asks first: a mail program or a virus scanner that opens links must not unsubscribe anyone."""
+        target = await mail.unsubscribe_target(pool, token)
+        return render(request, "auth/unsubscribe.html", target=target, kind=MESSAGE_KINDS[target.kind])
+
+    @post("/{token:str}", opt={"access": PUBLIC, "csrf": False})
+    async def unsubscribe(
+        self, request: Request[Any, Any, Any], pool: NamedDependency[asyncpg.Pool], token: FromPath[str]
+    ) -> Redirect:
+        """The button on the page, or the mail program's one-click POST; either turns the kind off."""
+        await mail.unsubscribe(pool, token)
+        return see_other(f"/{page_lang(request)}/unsubscribe/{token}")

@@ -32,6 +32,8 @@ from labbook.core.roles import Role
 from labbook.errors import LabbookError, NotFound, SlotFull, ValidationFailed
 from labbook.feeds import service as feeds
 from labbook.feeds.schemas import FeedTokenCreate
+from labbook.notifications import service as mail
+from labbook.notifications.schemas import MessageChoicesUpdate
 from labbook.schemas import LANGUAGES
 from labbook.settings import Settings
 from labbook.slots import service as slots
@@ -39,6 +41,7 @@ from labbook.timezones import DEFAULT_TIMEZONE, zone
 from labbook.visits import service as visits
 from labbook.visits.schemas import VisitCancellation, VisitDecision, VisitRequestCreate
 from labbook.web import forms
+from labbook.web.auth import MESSAGE_KINDS
 from labbook.web.forms import N_
 from labbook.web.i18n import LANGUAGE_NAMES, Gettext
 from labbook.web.pages import cookie, now_of, page_lang, render, see_other, visit_request_shown
@@ -695,6 +698,11 @@ class VisitRequestPages(Controller):
 FEED_KIND = "organization"
 
 
+def _offered(me: Principal) -> list[str]:
+    """The optional messages a person may choose: the evening list of visits only for lab managers."""
+    return [kind for kind in MESSAGE_KINDS if kind != "lab_digest" or Role.LAB_MANAGER in me.roles]
+
+
 class AccountPages(Controller):
     """My profile and password, signing out everywhere, and my organization's calendar feed."""
 
@@ -710,6 +718,7 @@ class AccountPages(Controller):
         saved: Flag = None,
         password: Flag = None,
         revoked: Flag = None,
+        messages: Flag = None,
     ) -> Template:
         notice = (
             N_("Your profile is saved.")
@@ -718,6 +727,8 @@ class AccountPages(Controller):
             if password
             else N_("The calendar address is turned off.")
             if revoked
+            else N_("Your choice of messages is saved.")
+            if messages
             else None
         )
         return await self._page(request, pool, me, notice=notice)
@@ -761,6 +772,15 @@ class AccountPages(Controller):
             cookies=[cookie(settings, SESSION_COOKIE, secret, max_age=max_age)],
         )
 
+    @post("/account/messages")
+    async def choose_messages(self, request: Request[Any, Any, Any], pool: Pool, me: Me) -> Redirect:
+        """The optional messages this person is offered: a box left unticked turns its kind off."""
+        lang = page_lang(request)
+        posted = await forms.values(request)
+        data = forms.decode(posted, MessageChoicesUpdate, lang, checkboxes=_offered(me))
+        await mail.choose_messages(pool, me, data)
+        return see_other(f"/{lang}/account?messages=1#messages-title")
+
     @post("/account/feed", opt={"access": DIRECTORS})
     async def create_feed(
         self, request: Request[Any, Any, Any], pool: Pool, settings: NamedDependency[Settings], me: Me
@@ -801,6 +821,7 @@ class AccountPages(Controller):
     ) -> Template:
         profile = await signin.get_profile(pool, me)
         tokens = [t for t in await feeds.list_feed_tokens(pool, me) if t["revoked_at"] is None]
+        choices = msgspec.structs.asdict(await mail.get_message_choices(pool, me))
         return render(
             request,
             "director/account.html",
@@ -819,6 +840,7 @@ class AccountPages(Controller):
             feed_errors=feed_errors or {},
             new_feed=new_feed,
             tokens=tokens,
+            message_kinds=[(kind, *MESSAGE_KINDS[kind], choices[kind]) for kind in _offered(me)],
             is_director=Role.DIRECTOR in me.roles,
             language_choices=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             timezone=DEFAULT_TIMEZONE,

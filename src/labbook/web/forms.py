@@ -66,6 +66,10 @@ async def check_page(connection: ASGIConnection[Any, Any, Any, Any], handler: Ba
         raise NotFound("no such page")
     if connection.scope.get("method") in SAFE_METHODS:
         return
+    if handler.opt.get("csrf") is False:
+        # A one-click unsubscribe comes from a mail program, with no cookie and no form token: the
+        # secret in its address is the proof (RFC 8058), and all it can do is stop some mail.
+        return
     assert isinstance(connection, Request)
     form = await connection.form()
     sent = form.get(CSRF_FIELD)

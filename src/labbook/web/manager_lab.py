@@ -41,6 +41,7 @@ WINDOWS_PER_DAY = 2
 LOCALIZED = ("name", "description", "safety_notes")
 OPTIONAL_TEXTS = ("building", "room", "address", "accessibility", "min_visitor_age")
 CHECKBOXES = ("requires_induction", "is_out_of_service")
+RULES = ("min_notice_hours", "max_advance_days", "reminder_hours")
 
 SAVED = {
     "details": N_("The lab's details are saved."),
@@ -55,6 +56,7 @@ MESSAGES = {
     "min_visitor_age": N_("Enter an age in years from 0 to 100, or leave it empty."),
     "min_notice_hours": N_("Enter the notice in hours: a whole number from 0 to 8760."),
     "max_advance_days": N_("Enter the days: a whole number from 1 to 3650."),
+    "reminder_hours": N_("Enter the hours: a whole number from 0 to 168."),
     "units": N_("Enter how many stations: a whole number from 1 to 1000."),
     "seats_per_unit": N_("Enter how many trainees share a station: a whole number from 1 to 1000."),
     "induction_valid_months": N_("Enter how many months an induction lasts: a whole number from 1 to 120."),
@@ -267,12 +269,12 @@ class LabSettingsPages(Controller):
     async def save_rules(
         self, request: Request[Any, Any, Any], pool: Pool, me: Me, lab: FromPath[str]
     ) -> Template | Redirect:
-        """How much notice a booking needs, and how far ahead it may be made."""
+        """How much notice a booking needs, how far ahead it may be made, and when groups are reminded."""
         found = await managed_lab(pool, me, lab)
         lang = page_lang(request)
         posted = await forms.values(request)
-        fields = {name: posted.get(name) for name in ("min_notice_hours", "max_advance_days")}
-        # Both are required here, although the API's PATCH leaves alone what is not sent.
+        fields = {name: posted.get(name) for name in RULES}
+        # All are required here, although the API's PATCH leaves alone what is not sent.
         missing = {name: Gettext(lang).plain(MESSAGES[name]) for name, value in fields.items() if not value}
         try:
             data = forms.decode(fields, LabUpdate, lang)
@@ -388,7 +390,7 @@ class LabSettingsPages(Controller):
             for t in await feeds.list_feed_tokens(pool, me)
             if t["revoked_at"] is None and t["kind"] == FEED_KIND
         ]
-        rules_values = {"min_notice_hours": lab.min_notice_hours, "max_advance_days": lab.max_advance_days}
+        rules_values = {name: getattr(lab, name) for name in RULES}
         return render(
             request,
             "manager/lab_settings.html",

@@ -3,6 +3,7 @@ on a 360 px phone."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from labbook import db
+from labbook.accounts.security import hash_secret, new_secret
 from labbook.demo.story import demo_id
 from labbook.notifications import service as notifications
 from labbook.settings import Settings
@@ -33,6 +35,8 @@ class World:
     booking: dict[str, Any]
     person_id: str
     message_id: str
+    reset_token: str
+    unsubscribe_token: str
 
     @property
     def week(self) -> str:
@@ -60,10 +64,34 @@ async def world(site: Site, training: list[dict[str, Any]], demo_url: str) -> Wo
         message_id = await pool.fetchval(
             "select id::text from mail_messages where booking_id = $1 order by created_at limit 1", booking_id
         )
+        # a reset link and an optional message's unsubscribe link, stored as labbook stores them
+        reset_token, unsubscribe_token = new_secret("lbi_"), secrets.token_urlsafe(32)
+        await pool.execute(
+            """insert into one_time_links (token_hash, person_id, purpose, expires_at)
+               values ($1, $2, 'password_reset', now() + interval '1 hour')""",
+            hash_secret(reset_token),
+            UUID(me["id"]),
+        )
+        await pool.execute(
+            """insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw,
+                                          unsubscribe_hash)
+               values ($1, $2, 'booking_reminder', $3, 'kk', 'Reminder', '', $4)""",
+            f"browser:{unsubscribe_token}",
+            f"<{unsubscribe_token}@labbook.test>",
+            me["email"],
+            notifications.unsubscribe_hash(unsubscribe_token),
+        )
     finally:
         await pool.close()
     assert message_id, "the confirmed booking should have its e-mail in the outbox"
-    return World(slot=training[-1], booking=upcoming[0], person_id=me["id"], message_id=message_id)
+    return World(
+        slot=training[-1],
+        booking=upcoming[0],
+        person_id=me["id"],
+        message_id=message_id,
+        reset_token=reset_token,
+        unsubscribe_token=unsubscribe_token,
+    )
 
 
 # name: (path in the page's language, HTTP status, who is signed in: nobody, the demo director,
@@ -114,6 +142,10 @@ PAGES: dict[str, tuple[str, int, str]] = {
     "manage-visit": ("/manage/visits/{visit}", 200, "manager"),
     "outbox": ("/admin/outbox/", 200, "admin"),
     "outbox-message": ("/admin/outbox/{message}", 200, "admin"),
+    "password-reset": ("/password-reset", 200, "nobody"),
+    "password-reset-sent": ("/password-reset?sent=1", 200, "nobody"),
+    "password-reset-link": ("/password-reset/{reset}", 200, "nobody"),
+    "unsubscribe": ("/unsubscribe/{unsubscribe}", 200, "nobody"),
     "no-such-lab": ("/labs/no-such-lab", 404, "nobody"),
     "no-such-page": ("/no-such-page", 404, "director"),
 }
@@ -155,6 +187,8 @@ async def test_page_is_accessible_and_fits_a_phone(
         person=world.person_id,
         visit=demo_id("visit-request/alatau-tour"),
         message=world.message_id,
+        reset=world.reset_token,
+        unsubscribe=world.unsubscribe_token,
     )
     page = tabs[who]
     await page.set_viewport_size(DESKTOP)
