@@ -22,6 +22,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from labbook.notifications import outbox
 from labbook.notifications import service as notifications
 from labbook.settings import Settings
 from tests.factories import Factory, Person
@@ -169,7 +170,7 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         f"roles:{unsubscribe_token}",
         f"<{unique_slug('roles')}@labbook.test>",
         people["director"].email,
-        notifications.unsubscribe_hash(unsubscribe_token),
+        outbox.unsubscribe_hash(unsubscribe_token),
     )
     trainee = await make.pool.fetchval(
         "insert into trainees (organization_id, full_name) values ($1, 'Roles Trainee') returning id",

@@ -13,7 +13,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from labbook.notifications import service
+from labbook.notifications import outbox, service
 from labbook.settings import Settings
 from tests.bookings.helpers import Cast, new_cast
 from tests.catalog.conftest import assert_problem
@@ -115,7 +115,7 @@ async def test_the_one_click_link_of_a_receipt_turns_receipts_off_without_signin
         "select unsubscribe_hash from mail_messages where booking_id = $1 and kind = 'booking_received'",
         UUID(booking["id"]),
     )
-    assert stored == service.unsubscribe_hash(path.rsplit("/", 1)[1]), "only the secret's hash is kept"
+    assert stored == outbox.unsubscribe_hash(path.rsplit("/", 1)[1]), "only the secret's hash is kept"
 
     async with browser_for(settings) as mail_program:
         asked = await mail_program.get(path)

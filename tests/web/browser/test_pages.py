@@ -16,6 +16,7 @@ from playwright.async_api import Browser, Page
 from labbook import db
 from labbook.accounts.security import hash_secret, new_secret
 from labbook.demo.story import demo_id
+from labbook.notifications import outbox
 from labbook.notifications import service as notifications
 from labbook.settings import Settings
 from tests.web.browser.conftest import (
@@ -79,7 +80,7 @@ async def world(site: Site, training: list[dict[str, Any]], demo_url: str) -> Wo
             f"browser:{unsubscribe_token}",
             f"<{unsubscribe_token}@labbook.test>",
             me["email"],
-            notifications.unsubscribe_hash(unsubscribe_token),
+            outbox.unsubscribe_hash(unsubscribe_token),
         )
     finally:
         await pool.close()
