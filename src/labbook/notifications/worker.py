@@ -25,6 +25,15 @@ from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How much lower than its parent a worker process runs (os.nice). No e-mail is urgent to the second,
+# while a booking waits for its answer: when both want the CPU, the HTTP server gets it, and the jobs
+# a burst of bookings leaves behind run once the burst is over. The database's own work for the
+# worker still runs at the server's priority.
+NICENESS = 10
+
+# How often an idle worker asks the queue for new jobs. No NOTIFY announces them (migration 0115):
+# a job waits at most this long, and a busy worker takes the next batch as soon as it has room.
+POLL_INTERVAL = timedelta(seconds=1)
 # A job whose worker sent no heartbeat for this long is taken by another worker.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
@@ -94,7 +103,7 @@ async def run(
             await pgq.run(
                 mode=QueueExecutionMode.drain if drain else QueueExecutionMode.continuous,
                 heartbeat_timeout=heartbeat_timeout,
-                dequeue_timeout=timedelta(seconds=5),
+                dequeue_timeout=POLL_INTERVAL,
             )
         finally:
             if watcher is not None:
