@@ -141,6 +141,7 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
     was written) is left to the later change's notice, which tells what is true now.
     """
     async with db.transaction(pool) as conn:
+        await repository.commit_without_waiting(conn)
         booking = await repository.get_booking_notice(conn, change.booking_id)
         if booking is None:
             return 0
@@ -169,6 +170,7 @@ async def write_slot_notices(pool: asyncpg.Pool, settings: Settings, change: Slo
     """
     written = 0
     async with db.transaction(pool) as conn:
+        await repository.commit_without_waiting(conn)
         if await repository.get_slot_sequence(conn, change.slot_id) != change.sequence:
             return 0
         occasion = f"slot{change.sequence}"
