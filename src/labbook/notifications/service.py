@@ -524,6 +524,8 @@ async def deliver(pool: asyncpg.Pool, settings: Settings, message_id: UUID, *, r
         if message.status != "queued":
             return message.status
         if settings.smtp_url is None:
+            # Nothing left the machine: if the server loses this commit, the job keeps it again.
+            await repository.commit_without_waiting(conn)
             await repository.keep_in_outbox(conn, message.id)
             return "outbox"
         try:

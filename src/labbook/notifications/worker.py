@@ -93,7 +93,12 @@ async def run(
     """Take and run jobs until ``stop`` is set (or, with ``drain``, until none is left to run now)."""
     url = db.resolve_database_url(settings)
     pool = await db.create_pool(url, min_size=1, max_size=4, connect_timeout=settings.db_connect_timeout)
-    connection = await asyncpg.connect(url, timeout=settings.db_connect_timeout)
+    # pgqueuer's own bookkeeping (picking jobs, heartbeats, marking them done) does not wait for the
+    # disk at commit: a completion lost in a server crash only runs the job again, and every handler
+    # finds its work done (dedupe keys, and a message or webhook's status checked under its lock).
+    connection = await asyncpg.connect(
+        url, timeout=settings.db_connect_timeout, server_settings={"synchronous_commit": "off"}
+    )
     try:
         pgq = build(connection, pool, settings, retry=retry or service.Retry())
         watcher = None
