@@ -15,7 +15,10 @@ comparison with earlier figures it also prints the rate without the audit row, a
 endpoint's own single booking statement run straight from asyncpg (what HTTP, the token check,
 validation and the framework cost on top of the SQL). Next to each rate: CPU
 milliseconds per booking of the program doing the writes (the server; this process for raw) and of
-the database backends, which stay comparable when other work shares the machine. Bounded: a fixed
+the database backends, which stay comparable when other work shares the machine, and of the job
+worker during the burst. It waits for the worker to start before the burst, and after it until the
+job queue is empty: the seconds that took and the worker's CPU per booking, its e-mail written, are
+printed too, with the load average at the start (the machine may be shared). Bounded: a fixed
 number of requests and a deadline for everything.
 """
 
