@@ -2,7 +2,7 @@
 200,000 bookings) times each scale asked for.
 
 Run: ``python benchmarks/reports.py [scale ...]`` (default ``1 10``; ``1 10 100`` goes on to 1,000
-labs, 5 million slots and 20 million bookings, about 10 GB). It creates its own database on the
+labs, 5 million slots and 20 million bookings, 6.6 GB). It creates its own database on the
 server named by ``LABBOOK_DATABASE_URL`` (or the embedded one), loads it, prints for each report
 query its median time (at most 15 runs, fewer once 20 s are spent, at least 2) and the pages its
 plan touches (from EXPLAIN ANALYZE, BUFFERS), for one lab and for every lab, and drops the database.
@@ -16,18 +16,19 @@ notification job per booking, 20 million at 100x, and each session's span for th
 rules); the reports read neither, and ``seats_taken`` is not used by them either, so no counter is
 recomputed. Indexes that no constraint owns are dropped before loading and built after it (one sort
 each instead of millions of scattered inserts); primary keys stay. Then ``vacuum (analyze)``, as
-autovacuum would leave the tables. On the shared 2-core machine 100 labs loaded in 78 s, indexed in
-66 s.
+autovacuum would leave the tables. On the shared 2-core machine (load average about 20) growing from
+100 to 1,000 labs took 1,359 s to load, 407 s to index (the GiST index on 5 million sessions most of
+it) and 10 s to vacuum; the database was 6.6 GB.
 
 What it showed, and what changed:
 
 - A report over one lab reads that lab's 5,000 sessions through ``ix_slots_lab_starts`` and their
-  bookings through ``ix_bookings_slot`` and ``pk_attendance``: about 100,000 page visits for each
-  figure group whatever the number of other labs (at 10 labs the planner reads the whole tables
-  instead, 4,119 pages, because that is cheaper while they are that small).
+  bookings through ``ix_bookings_slot`` and ``pk_attendance``: 100,031 page visits for each figure
+  group at 100 labs, 105,026 at 1,000 (deeper B-trees), 172-250 ms (at 10 labs the planner reads the
+  whole tables instead, 4,119 pages, because that is cheaper while they are that small).
 - A report over every lab counts every visit in the range once, so it grows linearly with the visits
-  (46,561 pages at 100 labs against 5,159 at 10); an aggregate cannot do less without running totals
-  per lab and day, which labbook does not keep.
+  (5,159 pages at 10 labs, 46,561 at 100, 464,802 at 1,000; 0.4-0.7 s, 4.3-6.5 s, 21-28 s); an
+  aggregate cannot do less without running totals per lab and day, which labbook does not keep.
 - Two things made it worse than linear, both fixed. The outreach totals named a CTE of all visits
   four times, so PostgreSQL wrote it out (to disk past ``work_mem``) and read it four times: 17 times
   slower at 100 labs than at 10 (9.1 s against 0.52 s); reading the visits once into one row per
