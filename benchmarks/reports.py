@@ -27,7 +27,7 @@ What it showed, and what changed:
   group at 100 labs, 105,026 at 1,000 (deeper B-trees), 172-250 ms (at 10 labs the planner reads the
   whole tables instead, 4,119 pages, because that is cheaper while they are that small).
 - A report over every lab counts every visit in the range once, so it grows linearly with the visits
-  (5,159 pages at 10 labs, 46,561 at 100, 464,802 at 1,000; 0.4-0.7 s, 4.3-6.5 s, 21-28 s); an
+  (5,159 pages at 10 labs, 46,561 at 100, 464,802 at 1,000; 0.4-0.7 s, 4.3-6.5 s, 21-39 s); an
   aggregate cannot do less without running totals per lab and day, which labbook does not keep.
 - Two things made it worse than linear, both fixed. The outreach totals named a CTE of all visits
   four times, so PostgreSQL wrote it out (to disk past ``work_mem``) and read it four times: 17 times
