@@ -15,7 +15,10 @@ comparison with earlier figures it also prints the rate without the audit row, a
 endpoint's own single booking statement run straight from asyncpg (what HTTP, the token check,
 validation and the framework cost on top of the SQL). Next to each rate: CPU
 milliseconds per booking of the program doing the writes (the server; this process for raw) and of
-the database backends, which stay comparable when other work shares the machine. Bounded: a fixed
+the database backends, which stay comparable when other work shares the machine, and of the job
+worker during the burst. It waits for the worker to start before the burst, and after it until the
+job queue is empty: the seconds that took and the worker's CPU per booking, its e-mail written, are
+printed too, with the load average at the start (the machine may be shared). Bounded: a fixed
 number of requests and a deadline for everything.
 """
 
@@ -149,6 +152,7 @@ class Measured:
     rate: float
     app_ms: float
     database_ms: float
+    worker_ms: float | None = None
 
 
 def _cpu_seconds(processes: list[psutil.Process]) -> float:
@@ -173,24 +177,35 @@ def _backends(database: str) -> list[psutil.Process]:
 
 
 async def _run(
-    total: int, concurrency: int, one: object, app: list[psutil.Process], database: str
+    total: int,
+    concurrency: int,
+    one: object,
+    app: list[psutil.Process],
+    database: str,
+    worker: psutil.Process | None = None,
 ) -> Measured:
-    """Run ``one(i)`` for i in 0..total-1 with ``concurrency`` in flight."""
+    """Run ``one(i)`` for i in 0..total-1 with ``concurrency`` in flight (and ``worker`` beside them)."""
     counter = iter(range(total))
 
-    async def worker() -> None:
+    async def client() -> None:
         for i in counter:
             await one(i)  # type: ignore[operator]
 
     backends = _backends(database)
-    app_before, database_before = _cpu_seconds(app), _cpu_seconds(backends)
+    beside = [worker] if worker is not None else []
+    app_before, database_before, beside_before = (
+        _cpu_seconds(app),
+        _cpu_seconds(backends),
+        _cpu_seconds(beside),
+    )
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     return Measured(
         rate=total / elapsed,
         app_ms=(_cpu_seconds(app) - app_before) * 1000 / total,
         database_ms=(_cpu_seconds(backends) - database_before) * 1000 / total,
+        worker_ms=(_cpu_seconds(beside) - beside_before) * 1000 / total if worker is not None else None,
     )
 
 
@@ -238,6 +253,7 @@ async def _http(
     concurrency: int,
     server: list[psutil.Process],
     database: str,
+    worker: psutil.Process | None = None,
 ) -> Measured:
     connections = [await _Connection.open(port) for _ in range(concurrency)]
     idle: asyncio.Queue[_Connection] = asyncio.Queue()
@@ -270,7 +286,7 @@ async def _http(
     try:
         # Warm up every connection and the server's statement caches: first-request costs are not throughput.
         await asyncio.gather(*(book(i) for i in range(concurrency * 2)))
-        return await _run(total, concurrency, book, server, database)
+        return await _run(total, concurrency, book, server, database, worker)
     finally:
         for connection in connections:
             await connection.close()
@@ -360,6 +376,18 @@ async def _raw_statement(
         await pool.close()
 
 
+async def _caught_up(url: str) -> float:
+    """Seconds from now until the job queue is empty: every booking's e-mail written and kept."""
+    started = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    try:
+        while await conn.fetchval("select exists (select 1 from pgqueuer)"):  # noqa: ASYNC110 - nothing to await
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    return time.perf_counter() - started
+
+
 async def admin_of(url: str, statement: str) -> None:
     conn = await asyncpg.connect(url)
     try:
@@ -369,6 +397,7 @@ async def admin_of(url: str, statement: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
+    print("load average at start (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
     server_url = os.environ.get("LABBOOK_DATABASE_URL") or embedded.start(ROOT / ".labbook").url()
     name = f"labbook_bench_{os.getpid()}_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(server_url)
@@ -417,11 +446,21 @@ async def main(args: argparse.Namespace) -> None:
             "worker",
             "--no-migrate",
             env=env,
-            stdout=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
         )
         async with asyncio.timeout(DEADLINE_SECONDS):
             try:
-                http = await _http(port, token, http_slots, args.bookings, args.concurrency, server, name)
+                assert jobs.stdout is not None
+                await jobs.stdout.readline()  # "labbook worker running jobs": it is about to poll
+                worker = psutil.Process(jobs.pid)
+                worker_before = _cpu_seconds([worker])
+                http = await _http(
+                    port, token, http_slots, args.bookings, args.concurrency, server, name, worker
+                )
+                catch_up = await _caught_up(url)
+                mail_cpu_ms = (
+                    (_cpu_seconds([worker]) - worker_before) * 1000 / (args.bookings + 2 * args.concurrency)
+                )
             finally:
                 jobs.terminate()
                 await jobs.wait()
@@ -469,14 +508,26 @@ async def main(args: argparse.Namespace) -> None:
             ("raw asyncpg without the audit row (reference)", bare),
             ("raw asyncpg, the endpoint's one booking statement", statement),
         ]
-        print(f"{'':50} {'bookings/s':>10} {'app CPU ms':>11} {'db CPU ms':>10}  (CPU per booking)")
+        print(
+            f"{'':50} {'bookings/s':>10} {'app CPU ms':>11} {'db CPU ms':>10} {'worker CPU ms':>14}"
+            "  (CPU per booking)"
+        )
         for label, measured in rows:
-            print(f"{label:50} {measured.rate:10.0f} {measured.app_ms:11.2f} {measured.database_ms:10.2f}")
+            worker_ms = "" if measured.worker_ms is None else f" {measured.worker_ms:14.2f}"
+            cpu = f"{measured.app_ms:11.2f} {measured.database_ms:10.2f}{worker_ms}"
+            print(f"{label:50} {measured.rate:10.0f} {cpu}")
         print(f"ratio endpoint / raw (equivalent rows, with audit): {http.rate / raw.rate:8.2f}")
         print(f"ratio endpoint / raw without the audit row:         {http.rate / bare.rate:8.2f}")
         print(f"ratio endpoint / its own statement from raw asyncpg: {http.rate / statement.rate:7.2f}")
         print(f"ratio notifications on / off:                       {http.rate / quiet.rate:8.2f}")
-        print(f"e-mail messages the job worker wrote during the run: {written}")
+        print(
+            f"e-mail messages the job worker wrote: {written}, the last {catch_up:.1f} s after the bookings"
+        )
+        print(f"job worker CPU ms per booking, its e-mail written: {mail_cpu_ms:.2f}")
+        print(
+            "bookings/s with notifications on, until their e-mail was written:"
+            f" {args.bookings / (args.bookings / http.rate + catch_up):.0f}"
+        )
     finally:
         if process is not None and process.returncode is None:
             process.terminate()

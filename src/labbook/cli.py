@@ -129,6 +129,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
         server.stop_when_orphaned(settings.http_shutdown_timeout, parent=args.stop_with_parent)
     if not args.no_migrate:
         cmd_migrate(settings, args)
+    os.nice(worker.NICENESS)
 
     async def work() -> None:
         stop = asyncio.Event()

@@ -1,10 +1,14 @@
-"""A real SMTP server (aiosmtpd) on a loopback port, a job worker on the test's loop, bounded waits."""
+"""A real SMTP server (aiosmtpd) on a loopback port, a job worker on the test's loop, labbook in a
+process of its own, bounded waits."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,11 +17,13 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
+import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from labbook.notifications import service, worker
 from labbook.settings import Settings
+from tests.databases import ROOT
 
 T = TypeVar("T")
 # Waits end here at the latest: a test that waits longer has found a bug, not a slow machine.
@@ -94,3 +100,35 @@ async def running_worker(settings: Settings, retry: service.Retry = FAST) -> Asy
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE_SECONDS)
+
+
+@contextlib.asynccontextmanager
+async def labbook(url: str, smtp_url: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``python -m labbook ARGS`` in a process group of its own, killed with SIGKILL at the end."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
+    env.update(LABBOOK_DATABASE_URL=url, LABBOOK_SMTP_URL=smtp_url, LABBOOK_LOG_LEVEL="WARNING")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "labbook", *args, cwd=ROOT, env=env, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        kill_group(process)
+        await process.wait()
+
+
+def kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def ready(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+
+        async def answers() -> bool:
+            try:
+                return (await http.get("/ready")).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        await eventually(answers, "the server ready")

@@ -3,12 +3,6 @@ the e-mail arrives exactly once (the server, its HTTP workers and its job worker
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
 from email.message import EmailMessage
 from uuid import UUID
 
@@ -16,42 +10,17 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.databases import ROOT
 from tests.dates import soon
 from tests.factories import Factory
-from tests.notifications.helpers import DEADLINE_SECONDS, eventually, free_port, smtp_server
-
-
-@asynccontextmanager
-async def labbook(url: str, smtp_url: str, *args: str) -> AsyncIterator[asyncio.subprocess.Process]:
-    """``python -m labbook ARGS`` in a process group of its own, killed with SIGKILL at the end."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
-    env.update(LABBOOK_DATABASE_URL=url, LABBOOK_SMTP_URL=smtp_url, LABBOOK_LOG_LEVEL="WARNING")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "labbook", *args, cwd=ROOT, env=env, start_new_session=True
-    )
-    try:
-        yield process
-    finally:
-        kill_group(process)
-        await process.wait()
-
-
-def kill_group(process: asyncio.subprocess.Process) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-async def _ready(base: str) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
-
-        async def answers() -> bool:
-            try:
-                return (await http.get("/ready")).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(answers, "the server ready")
+from tests.notifications.helpers import (
+    DEADLINE_SECONDS,
+    eventually,
+    free_port,
+    kill_group,
+    labbook,
+    ready,
+    smtp_server,
+)
 
 
 @pytest.mark.parametrize("jobs", ["in the server", "nowhere until the restart"])
@@ -67,7 +36,7 @@ async def test_kill_9_just_after_a_booking_commits_still_delivers_it_once(
         options = () if jobs == "in the server" else ("--no-jobs",)
         async with labbook(database_url, smtp_url, "serve", "--port", str(port), *options) as server:
             base = f"http://127.0.0.1:{port}"
-            await _ready(base)
+            await ready(base)
             async with httpx.AsyncClient(base_url=base, timeout=DEADLINE_SECONDS) as http:
                 created = await http.post(
                     f"/api/v1/slots/{slot['id']}/bookings",

@@ -469,6 +469,17 @@ async def mark_failed(
     return maybe(Message, await conn.fetchrow(MARK_FAILED, message_id, error, max_attempts))
 
 
+# Writing a change's messages, or keeping one in the outbox, need not wait for the disk: the job that
+# asked for it is marked done only after this commit, and WAL is flushed in order, so a commit lost in
+# a server crash takes the job's completion with it; the job runs again and finds what is left to do
+# (dedupe keys, the message's status). Handing a message to SMTP keeps waiting for the disk.
+COMMIT_WITHOUT_WAITING = "set local synchronous_commit = off"
+
+
+async def commit_without_waiting(conn: asyncpg.Connection) -> None:
+    await conn.execute(COMMIT_WITHOUT_WAITING)
+
+
 async def enqueue_job(conn: asyncpg.Connection, entrypoint: str, payload: bytes) -> None:
     await conn.execute(ENQUEUE_JOB, entrypoint, payload)
 

@@ -122,6 +122,7 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
     was written) is left to the later change's notice, which tells what is true now.
     """
     async with db.transaction(pool) as conn:
+        await repository.commit_without_waiting(conn)
         booking = await repository.get_booking_notice(conn, change.booking_id)
         if booking is None:
             return 0
@@ -399,6 +400,8 @@ async def deliver(pool: asyncpg.Pool, settings: Settings, message_id: UUID, *, r
         if message.status != "queued":
             return message.status
         if settings.smtp_url is None:
+            # Nothing left the machine: if the server loses this commit, the job keeps it again.
+            await repository.commit_without_waiting(conn)
             await repository.keep_in_outbox(conn, message.id)
             return "outbox"
         try:

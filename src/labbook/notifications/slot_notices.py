@@ -91,6 +91,8 @@ async def write_slot_notices(pool: asyncpg.Pool, settings: Settings, change: Slo
     """
     written = 0
     async with db.transaction(pool) as conn:
+        # A commit lost with the server is lost with the job's own, which then runs again.
+        await repository.commit_without_waiting(conn)
         session = await repository.get_session_notice(conn, change.slot_id)
         if session is None:
             return 0

@@ -100,6 +100,8 @@ async def write_visit_notices(pool: asyncpg.Pool, settings: Settings, change: Vi
     change's message, which tells what is true now.
     """
     async with db.transaction(pool) as conn:
+        # A commit lost with the server is lost with the job's own, which then runs again.
+        await repository.commit_without_waiting(conn)
         visit = await repository.get_visit_notice(conn, change.visit_request_id)
         if visit is None:
             return 0

@@ -25,6 +25,15 @@ from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# How much lower than its parent a worker process runs (os.nice). No e-mail is urgent to the second,
+# while a booking waits for its answer: when both want the CPU, the HTTP server gets it, and the jobs
+# a burst of bookings leaves behind run once the burst is over. The database's own work for the
+# worker still runs at the server's priority.
+NICENESS = 10
+
+# How often an idle worker asks the queue for new jobs. No NOTIFY announces them (migration 0115):
+# a job waits at most this long, and a busy worker takes the next batch as soon as it has room.
+POLL_INTERVAL = timedelta(seconds=1)
 # A job whose worker sent no heartbeat for this long is taken by another worker.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
@@ -92,7 +101,12 @@ async def run(
     """Take and run jobs until ``stop`` is set (or, with ``drain``, until none is left to run now)."""
     url = db.resolve_database_url(settings)
     pool = await db.create_pool(url, min_size=1, max_size=4, connect_timeout=settings.db_connect_timeout)
-    connection = await asyncpg.connect(url, timeout=settings.db_connect_timeout)
+    # pgqueuer's own bookkeeping (picking jobs, heartbeats, marking them done) does not wait for the
+    # disk at commit: a completion lost in a server crash only runs the job again, and every handler
+    # finds its work done (dedupe keys, and a message or webhook's status checked under its lock).
+    connection = await asyncpg.connect(
+        url, timeout=settings.db_connect_timeout, server_settings={"synchronous_commit": "off"}
+    )
     try:
         pgq = build(connection, pool, settings, retry=retry or service.Retry())
         watcher = None
@@ -102,7 +116,7 @@ async def run(
             await pgq.run(
                 mode=QueueExecutionMode.drain if drain else QueueExecutionMode.continuous,
                 heartbeat_timeout=heartbeat_timeout,
-                dequeue_timeout=timedelta(seconds=5),
+                dequeue_timeout=POLL_INTERVAL,
             )
         finally:
             if watcher is not None:

@@ -7,6 +7,8 @@ aggregate (``repository``) over the same definition of a visit, so the groups ad
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -36,6 +38,15 @@ class OutreachReport:
     top_organizations: list[TopOrganizationRow]
 
 
+@asynccontextmanager
+async def _reading(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One read-only snapshot for every figure of a report, so that they add up while bookings
+    change, each statement planned for the labs and dates asked about."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        await repository.plan_for_the_values(conn)
+        yield conn
+
+
 def _bounds(from_date: date, to_date: date) -> tuple[datetime, datetime]:
     if to_date < from_date:
         raise ValidationFailed.field("to", "the end comes before the start")
@@ -58,7 +69,7 @@ async def outreach(
 ) -> OutreachReport:
     """The outreach report over the caller's labs (every lab for an admin), or one lab or host of them."""
     starts_from, starts_to = _bounds(from_date, to_date)
-    async with pool.acquire() as conn:
+    async with _reading(pool) as conn:
         labs = await repository.list_labs(
             conn,
             see_all=me.is_admin,
@@ -110,7 +121,7 @@ async def utilization(
     if by not in ("week", "month"):
         raise ValidationFailed.field("by", "give week or month")
     starts_from, starts_to = _bounds(from_date, to_date)
-    async with pool.acquire() as conn:
+    async with _reading(pool) as conn:
         labs = await repository.list_labs(
             conn,
             see_all=me.is_admin,
