@@ -5,6 +5,7 @@
     python3 dev.py test      # create .venv, install with test tools, run the whole test suite
 
 Extra arguments are passed on (``python3 dev.py test -k bookings``, ``python3 dev.py serve --port 9000``).
+The tests run in one worker process per core; ``python3 dev.py test -n 0`` runs them in one process.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ def run(command: list[str]) -> int:
             continue
 
 
+# One worker per core, each with its own test database; tests that share a costly fixture of their
+# folder or module stay in one worker (tests/conftest.py gives them one xdist_group).
+SPREAD = ["--numprocesses=auto", "--dist=loadgroup"]
+
+
+def spread(args: list[str]) -> list[str]:
+    """Worker options, unless the caller chose their own (``-n 0``, ``--dist``, ``-p no:xdist``)."""
+    chosen = any(a.startswith(("-n", "--numprocesses", "--dist", "no:xdist")) for a in args)
+    return [] if chosen else SPREAD
+
+
 def main() -> int:
     verb, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
     if verb not in ("serve", "test", "install"):
@@ -60,7 +72,7 @@ def main() -> int:
         return 0
     if verb == "serve":
         return run([str(BIN / "labbook"), "serve", "--demo", *args])
-    code = run([str(BIN / "python"), "-m", "pytest", *args])
+    code = run([str(BIN / "python"), "-m", "pytest", *spread(args), *args])
     if code == 5:
         print("pytest collected no tests: that is a failure, not a pass", file=sys.stderr)
         return 1

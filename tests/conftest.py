@@ -19,13 +19,44 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook import db, embedded
-from labbook.app import create_app
 from labbook.settings import Settings
+from tests.apps import shared_apps
 from tests.databases import throwaway_database
 from tests.factories import Factory
 from tests.live import serve
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _time_limit(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("timeout")
+    return float(marker.args[0]) if marker and marker.args else 0.0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the longest tests first, and keep tests that share a costly fixture in one worker.
+
+    A test that needs a longer time limit than the suite's runs first, so that when the suite runs
+    in several worker processes the others are not left waiting for it at the end.
+
+    A module- or session-scoped fixture of a folder's conftest or of a test module (the browser
+    tests' Chromium and demo site, a module's demo database) is built once per worker that needs it:
+    such tests form one ``xdist_group``, named after the fixture's home. The root conftest's fixtures
+    (the session's database, app and server) are what every worker has anyway.
+    """
+    items.sort(key=_time_limit, reverse=True)
+    for item in items:
+        homes = sorted(
+            {
+                fixture.baseid
+                for fixtures in item._fixtureinfo.name2fixturedefs.values()
+                for fixture in fixtures
+                if fixture.scope != "function" and fixture.baseid not in ("", "tests")
+            }
+        )
+        if homes:
+            item.add_marker(pytest.mark.xdist_group(homes[0]))
 
 
 def _with_database(url: str, name: str) -> str:
@@ -57,10 +88,10 @@ async def fresh_url(server_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
+async def settings(database_url: str) -> AsyncIterator[Settings]:
     # Every test's wrong sign-ins come from the one test client address; only the throttling test
     # (with a limit of its own) should ever meet the limit.
-    return Settings(
+    session_settings = Settings(
         database_url=database_url,
         pool_min_size=1,
         pool_max_size=20,
@@ -70,17 +101,21 @@ def settings(database_url: str) -> Settings:
         # the cache shows such writes once their notice arrives, which tests/test_changes.py awaits.
         read_cache=False,
     )
+    shared_apps.share(session_settings)
+    yield session_settings
+    # before the database goes: the shared app's pool holds connections to it
+    await shared_apps.close()
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+async def client(settings: Settings) -> AsyncTestClient[Litestar]:
+    """The session's app over HTTP; page tests' browsers share this app (``tests/apps.py``)."""
+    return await shared_apps.host(settings)
 
 
 @pytest.fixture(scope="session")
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app, base_url="http://labbook.test") as test_client:
-        yield test_client
+def app(client: AsyncTestClient[Litestar]) -> Litestar:
+    return client.app
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,8 @@ from litestar import Litestar
 from labbook.app import create_app
 from labbook.settings import Settings
 
+CLIENT_KEEPALIVE_SECONDS = 5
+
 
 @asynccontextmanager
 async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
@@ -33,7 +35,17 @@ async def serve_app(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", date_header=False)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            date_header=False,
+            # The client drops an idle connection after 5 s (httpx's default), as uvicorn does by
+            # default: on a busy machine a request could go out on a connection the server is just
+            # closing (a ReadError). The server keeps idle connections longer than the client does.
+            timeout_keep_alive=CLIENT_KEEPALIVE_SECONDS * 6,
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     try:
@@ -42,7 +54,9 @@ async def serve_app(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
                 if serving.done():
                     serving.result()
                 await asyncio.sleep(0.02)
-        limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        limits = httpx.Limits(
+            max_connections=100, max_keepalive_connections=100, keepalive_expiry=CLIENT_KEEPALIVE_SECONDS
+        )
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}", timeout=60, limits=limits
         ) as client:

@@ -17,6 +17,7 @@ from litestar.testing import AsyncTestClient
 from labbook.app import create_app
 from labbook.clock import Clock, system_clock
 from labbook.settings import Settings
+from tests.apps import shared_apps
 from tests.factories import Person
 
 PASSWORD = "correct horse battery"
@@ -34,9 +35,14 @@ async def browser_for(
 ) -> AsyncIterator[AsyncTestClient[Litestar]]:
     """A client with a cookie jar of its own, like one person's browser; it shows redirects, not follows.
 
-    Each browser gets its own app (on ``clock``): a test client runs the app's lifespan on a loop of
-    its own, and two clients sharing one app would replace each other's connection pool.
+    On the session's settings and the system clock, browsers share the session's app
+    (``tests/apps.py``); other settings or another clock get an app of their own.
     """
+    if clock is system_clock and shared_apps.shares(settings):
+        browser = await shared_apps.browser(settings, base_url)
+        browser.follow_redirects = False
+        yield browser
+        return
     async with AsyncTestClient(app=create_app(settings, clock=clock), base_url=base_url) as browser:
         browser.follow_redirects = False
         yield browser
