@@ -2,7 +2,7 @@
 
 A slot whose time, title or instructor changes, that is cancelled, or a one-off slot published with
 an instructor, arrives as a ``slot_changed`` job that the change's own transaction enqueued
-(migrations/0104, 0106). Visitors hear of a new time (``booking_moved``) or title
+(migrations/0104, 0118). Visitors hear of a new time (``booking_moved``) or title
 (``booking_updated``) with an invitation that updates their event; the cancelled slot's bookings
 tell them themselves (``booking_cancelled``). The instructor of a one-off slot gets an invitation for
 the session as their personal feed shows it (same UID and SEQUENCE), and ``METHOD:CANCEL`` when they
@@ -37,7 +37,7 @@ _SESSION_INVITES = {
 class SlotChange(msgspec.Struct, kw_only=True):
     """A ``slot_changed`` job's payload: the slot, its sequence then, and what changed.
 
-    The defaults read a job queued before migration 0106, which only ever meant a new time.
+    The defaults read a job queued before migration 0118, which only ever meant a new time.
     """
 
     slot_id: UUID

@@ -1,7 +1,7 @@
 """Who is told what about a visit request, and the webhook events it makes.
 
 A request that is made or changes status arrives as a ``visit_request_changed`` job that the
-change's own transaction enqueued (migrations/0105). The lab's managers hear of a new request; the
+change's own transaction enqueued (migrations/0117). The lab's managers hear of a new request; the
 director who asked (and the request's contact, when that is someone else) hears that the lab
 accepted it, declined it (with the lab's message) or proposed another time, and that the visit is
 booked when they accept the lab's time; the managers hear how the organization answered their time,
