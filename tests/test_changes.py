@@ -118,6 +118,68 @@ async def test_a_public_feed_changed_by_another_worker_is_no_longer_304(
         assert "hall B" in changed.text
 
 
+async def test_a_booking_through_another_worker_makes_the_feeds_seats_new_there(
+    settings: Settings, make: Factory, pool: asyncpg.Pool
+) -> None:
+    """A booking's commit sends no notice; the worker that took it announces the seats after it."""
+    lab = await make.lab(languages=("kk", "ru"))
+    slot = await make.slot(lab, soon(timedelta(days=3)), capacity=10)
+    director = await make.person("director")
+    await settle(pool, lab["id"])
+    url = f"/feeds/labs/{lab['slug']}.ics"
+    async with _cached(settings) as (reader, listener), _cached(settings) as (writer, _):
+        first = await reader.get(url)
+        assert first.status_code == 200
+        held = {"If-None-Match": first.headers["etag"]}
+        await _caught_up(pool, listener)
+        assert (await reader.get(url, headers=held)).status_code == 304
+
+        booked = await writer.post(
+            f"/api/v1/slots/{slot['id']}/bookings",
+            json={"headcount": 4, "contact_name": "Ержан Сейткали", "language": "ru"},
+            headers=director.headers,
+        )
+        assert booked.status_code == 201, booked.text
+        async with asyncio.timeout(WAIT_SECONDS):
+            await listener.until(lambda: listener.last_notice == "slots")
+
+        changed = await reader.get(url, headers=held)
+        assert changed.status_code == 200
+        assert changed.headers["etag"] != held["If-None-Match"]
+        assert ": 6 / 10" in changed.text.replace("\r\n ", ""), "six seats left of ten"
+
+
+async def test_only_a_change_beyond_the_seat_count_notifies_at_its_commit(
+    make: Factory, pool: asyncpg.Pool
+) -> None:
+    lab = await make.lab()
+    slot = await make.slot(lab, soon(timedelta(days=3)), capacity=10, title={"en": "Argon tour"})
+    heard: list[str] = []
+    marker = f"marker-{secrets.token_hex(4)}"
+    done = asyncio.Event()
+
+    def note(conn: object, pid: int, channel: str, table: str) -> None:
+        heard.append(table)
+        if table == marker:
+            done.set()
+
+    async with pool.acquire() as conn:
+        await conn.add_listener(CHANNEL, note)
+        try:
+            await pool.execute(
+                "update slots set seats_taken = seats_taken + 2, sequence = sequence + 1,"
+                " updated_at = now() where id = $1",
+                slot["id"],
+            )
+            await make.change("slots", slot["id"], title={"en": "Argon tour, hall B"})
+            await pool.execute("select pg_notify($1, $2)", CHANNEL, marker)
+            async with asyncio.timeout(WAIT_SECONDS):
+                await done.wait()
+        finally:
+            await conn.remove_listener(CHANNEL, note)
+    assert heard == ["slots", marker]
+
+
 async def test_reads_go_to_the_database_while_the_listener_is_cut_off_and_it_reconnects(
     settings: Settings, make: Factory, pool: asyncpg.Pool
 ) -> None:

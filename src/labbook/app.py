@@ -195,12 +195,15 @@ _READS = frozenset({*_ANONYMOUS_READS, "OPTIONS"})
 
 def _dropping_caches(scope: Scope, send: Send) -> Send:
     """``send`` that drops this worker's read caches before a write's reply goes out: its caller's
-    next read must see the write, even before PostgreSQL's notice of it arrives."""
+    next read must see the write, even before PostgreSQL's notice of it arrives. The write has
+    committed by then; the seat counts it may have changed are announced to every worker from here,
+    since no trigger does (``labbook.changes``)."""
     listener: ChangeListener = scope["app"].state.changes
 
     async def dropping(message: Any) -> None:
         if message["type"] == "http.response.start":
             listener.drop_all()
+            listener.announce("slots")
         await send(message)
 
     return dropping

@@ -16,8 +16,14 @@ the news of changes, so the rules are:
 - A write answered by this worker drops the caches before its reply goes out (``drop_all``), so its
   caller's next read sees it even before the notice comes back. Other workers see it once the notice
   arrives, normally within a millisecond of the commit.
+- A booking changes only its slot's seat count, and no trigger announces that (migration 0120):
+  PostgreSQL lets one notifying transaction commit at a time, through its disk flush, and bookings
+  come in bursts. The worker that answered a write announces ``slots`` instead, after the commit,
+  from its listening connection in a transaction that writes nothing (``announce``); announcements
+  that pile up while one is sent go out as one.
 - Every entry also expires after ``max_age`` seconds, which bounds how stale an answer can be if
-  notices stopped arriving without the connection being seen to drop.
+  notices stopped arriving without the connection being seen to drop (or a worker died between a
+  booking's commit and its announcement).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import asyncpg
 log = logging.getLogger(__name__)
 
 CHANNEL = "labbook_changes"
+NOTIFY = "select pg_notify($1, $2)"
 RECONNECT_SECONDS = 1.0
 
 V = TypeVar("V")
@@ -95,6 +102,8 @@ class ChangeListener:
         self.last_notice: str | None = None
         self._news = asyncio.Event()
         self._connection: asyncpg.Connection | None = None
+        self._to_announce: set[str] = set()
+        self._announcing = asyncio.Event()
 
     @property
     def backend_pid(self) -> int | None:
@@ -113,6 +122,25 @@ class ChangeListener:
     def drop_all(self) -> None:
         for cache in self.caches:
             cache.drop()
+
+    def announce(self, *tables: str) -> None:
+        """Tell every worker (this one too) that ``tables`` changed, once the listening connection
+        is free; nothing is sent while it is not connected (the caches are off then anyway)."""
+        if self._connection is not None:
+            self._to_announce.update(tables)
+            self._announcing.set()
+
+    async def _send_announcements(self, conn: asyncpg.Connection) -> None:
+        try:
+            while True:
+                await self._announcing.wait()
+                self._announcing.clear()
+                tables, self._to_announce = self._to_announce, set()
+                for table in sorted(tables):
+                    await conn.execute(NOTIFY, CHANNEL, table)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            # the connection is going; the listener notices, turns the caches off and reconnects
+            log.warning("change listener could not announce a change: %r", exc)
 
     def _notified(self, conn: object, pid: int, channel: str, table: str) -> None:
         for cache in self.caches:
@@ -156,4 +184,11 @@ class ChangeListener:
         await conn.add_listener(CHANNEL, self._notified)
         self._connection = conn
         self._set_live(True)
-        await lost.wait()
+        announcing = asyncio.create_task(self._send_announcements(conn))
+        try:
+            await lost.wait()
+        finally:
+            announcing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await announcing
+            self._to_announce.clear()
