@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from litestar import Litestar, Request, Response, Router
@@ -60,6 +61,7 @@ from labbook.web import template_config
 from labbook.web.pages import is_page_path, page_not_found
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXPLORER_ASSETS = "/schema/assets"
 
@@ -252,26 +254,53 @@ def _resolve_in_turn(app: Litestar) -> None:
                 model.dependency_batches = [{d} for batch in batches for d in batch]
 
 
+# A worker that starts while PostgreSQL is away (restarting after a crash, say) waits this long for it
+# before its start fails: a server restarts one worker at a time and gives up on one that keeps failing.
+STARTUP_WAIT_SECONDS = 60.0
+STARTUP_RETRY_SECONDS = 0.5
+
+
+async def _when_the_database_answers(step: Callable[[], Awaitable[T]]) -> T:
+    """``step``, tried again while the database is out of reach, for up to ``STARTUP_WAIT_SECONDS``."""
+    deadline = time.monotonic() + STARTUP_WAIT_SECONDS
+    while True:
+        try:
+            return await step()
+        except Exception as exc:
+            # FileNotFoundError: the server's Unix socket is gone while it is down (the embedded one)
+            away = isinstance(exc, DatabaseUnavailable | FileNotFoundError) or db.is_unavailable(exc)
+            if not away or time.monotonic() > deadline:
+                raise
+            log.warning("the database does not answer yet (%s); starting when it does", type(exc).__name__)
+            await asyncio.sleep(STARTUP_RETRY_SECONDS)
+
+
 def _lifespan(settings: Settings) -> Any:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         url = await asyncio.to_thread(db.resolve_database_url, settings)
-        conn = await db.connect(url)
-        try:
-            await migrate.apply(conn)
-            if settings.demo:
-                from labbook.demo import load_demo
 
-                await load_demo(conn)
-        finally:
-            await conn.close()
-        app.state.pool = await db.create_pool(
-            url,
-            min_size=settings.pool_min_size,
-            max_size=settings.pool_max_size,
-            connect_timeout=settings.db_connect_timeout,
-            acquire_timeout=settings.db_acquire_timeout,
-            statement_timeout=settings.db_statement_timeout,
+        async def prepare() -> None:
+            conn = await db.connect(url)
+            try:
+                await migrate.apply(conn)
+                if settings.demo:
+                    from labbook.demo import load_demo
+
+                    await load_demo(conn)
+            finally:
+                await conn.close()
+
+        await _when_the_database_answers(prepare)
+        app.state.pool = await _when_the_database_answers(
+            lambda: db.create_pool(
+                url,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                connect_timeout=settings.db_connect_timeout,
+                acquire_timeout=settings.db_acquire_timeout,
+                statement_timeout=settings.db_statement_timeout,
+            )
         )
         app.state.lab_cache = lab_cache()
         app.state.changes = ChangeListener(

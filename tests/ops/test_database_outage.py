@@ -88,3 +88,30 @@ async def test_stopped_database_is_a_503_until_it_is_back(http: httpx.AsyncClien
     cluster.start()
     await _until_ready(http)
     assert (await http.get("/api/v1/labs")).status_code == 200
+
+
+async def test_a_worker_that_starts_while_the_database_is_down_serves_once_it_is_back(
+    cluster: Cluster,
+) -> None:
+    """A server restarts a worker at once, maybe while PostgreSQL is still restarting too: the
+    worker waits for the database instead of failing its start (and the server giving up on it)."""
+    cluster.stop()
+    settings = Settings(
+        database_url=cluster.url,
+        pool_min_size=1,
+        pool_max_size=2,
+        db_connect_timeout=1,
+        db_acquire_timeout=1,
+        db_statement_timeout=1,
+        log_level="CRITICAL",
+    )
+
+    async def worker() -> int:
+        async with serve(settings) as client:
+            return (await client.get("/api/v1/labs")).status_code
+
+    starting = asyncio.create_task(worker())
+    await asyncio.sleep(2)  # the outage it starts into: several connection attempts
+    assert not starting.done(), "the worker gave up while the database was down"
+    await asyncio.to_thread(cluster.start)
+    assert await asyncio.wait_for(starting, RECOVERY_SECONDS) == 200
