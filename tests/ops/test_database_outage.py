@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
@@ -90,6 +91,22 @@ async def test_stopped_database_is_a_503_until_it_is_back(http: httpx.AsyncClien
     assert (await http.get("/api/v1/labs")).status_code == 200
 
 
+class _Retries(logging.Handler):
+    """Counts a starting worker's attempts to reach the database, and says when there were enough."""
+
+    def __init__(self, enough: int) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = 0
+        self.enough = enough
+        self.reached = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "does not answer yet" in record.getMessage():
+            self.seen += 1
+            if self.seen >= self.enough:
+                self.reached.set()
+
+
 async def test_a_worker_that_starts_while_the_database_is_down_serves_once_it_is_back(
     cluster: Cluster,
 ) -> None:
@@ -103,15 +120,23 @@ async def test_a_worker_that_starts_while_the_database_is_down_serves_once_it_is
         db_connect_timeout=1,
         db_acquire_timeout=1,
         db_statement_timeout=1,
-        log_level="CRITICAL",
+        log_level="WARNING",
     )
+    retries = _Retries(enough=3)
+    starting_log = logging.getLogger("labbook.app")
+    starting_log.addHandler(retries)
 
     async def worker() -> int:
         async with serve(settings) as client:
             return (await client.get("/api/v1/labs")).status_code
 
     starting = asyncio.create_task(worker())
-    await asyncio.sleep(2)  # the outage it starts into: several connection attempts
-    assert not starting.done(), "the worker gave up while the database was down"
-    await asyncio.to_thread(cluster.start)
-    assert await asyncio.wait_for(starting, RECOVERY_SECONDS) == 200
+    try:
+        async with asyncio.timeout(RECOVERY_SECONDS):
+            await retries.reached.wait()  # the worker has met the outage several times
+        assert not starting.done(), "the worker gave up while the database was down"
+        await asyncio.to_thread(cluster.start)
+        assert await asyncio.wait_for(starting, RECOVERY_SECONDS) == 200
+    finally:
+        starting_log.removeHandler(retries)
+        starting.cancel()
