@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import asyncpg
 
+from labbook import db
 from labbook.feeds.events import lab_location, reading_order
 from labbook.feeds.ics import EventSpec
 from labbook.notifications import itip, mail, messages, repository
@@ -25,6 +28,16 @@ from labbook.settings import Settings
 
 SEND_MAIL = "send_mail"
 DELIVER_WEBHOOK = "deliver_webhook"
+
+
+@asynccontextmanager
+async def writing(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction that writes a job's notices and whose commit does not wait for the disk: the
+    log is flushed in order, so a commit the server loses takes the job's own later "done" with it,
+    and the job runs again (dedupe keys keep its messages single)."""
+    async with db.transaction(pool) as conn:
+        await repository.commit_without_waiting(conn)
+        yield conn
 
 
 def place(row: AtLab, lang: str) -> str:

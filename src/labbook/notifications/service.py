@@ -121,8 +121,7 @@ async def write_booking_notices(pool: asyncpg.Pool, settings: Settings, change: 
     A change that a later one already overtook (a booking confirmed before its "received" notice
     was written) is left to the later change's notice, which tells what is true now.
     """
-    async with db.transaction(pool) as conn:
-        await repository.commit_without_waiting(conn)
+    async with outbox.writing(pool) as conn:
         booking = await repository.get_booking_notice(conn, change.booking_id)
         if booking is None:
             return 0

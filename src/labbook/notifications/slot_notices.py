@@ -17,7 +17,6 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from labbook import db
 from labbook.feeds import service as feeds
 from labbook.notifications import itip, messages, outbox, repository
 from labbook.notifications.repository import Recipient, SessionNotice
@@ -90,9 +89,7 @@ async def write_slot_notices(pool: asyncpg.Pool, settings: Settings, change: Slo
     change's message, except a cancellation's: nothing comes after it for a session that is gone.
     """
     written = 0
-    async with db.transaction(pool) as conn:
-        # A commit lost with the server is lost with the job's own, which then runs again.
-        await repository.commit_without_waiting(conn)
+    async with outbox.writing(pool) as conn:
         session = await repository.get_session_notice(conn, change.slot_id)
         if session is None:
             return 0

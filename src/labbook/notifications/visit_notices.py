@@ -17,7 +17,6 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from labbook import db
 from labbook.feeds import service as feeds
 from labbook.notifications import itip, messages, outbox, repository
 from labbook.notifications.repository import BookingNotice, Recipient, VisitNotice
@@ -99,9 +98,7 @@ async def write_visit_notices(pool: asyncpg.Pool, settings: Settings, change: Vi
     Webhooks hear of every change; a message whose change a later one overtook is left to the later
     change's message, which tells what is true now.
     """
-    async with db.transaction(pool) as conn:
-        # A commit lost with the server is lost with the job's own, which then runs again.
-        await repository.commit_without_waiting(conn)
+    async with outbox.writing(pool) as conn:
         visit = await repository.get_visit_notice(conn, change.visit_request_id)
         if visit is None:
             return 0
