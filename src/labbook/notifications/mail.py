@@ -12,11 +12,11 @@ from datetime import datetime
 from email import message_from_bytes
 from email.header import Header
 from email.message import EmailMessage
-from email.policy import SMTP, default
-from email.utils import format_datetime
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32, default
+from email.utils import format_datetime, formataddr, parseaddr
 from uuid import UUID
-
-_SUBJECT_PLACEHOLDER = "labbook-subject-placeholder"
 
 
 def message_id(uid: UUID, sender: str) -> str:
@@ -40,31 +40,59 @@ def compose(
     one_click: bool = False,
 ) -> bytes:
     """The message; ``unsubscribe`` is where its List-Unsubscribe points (none: a message everyone
-    gets), and ``one_click`` says a POST to it turns the messages off at once (RFC 8058)."""
-    message = EmailMessage(policy=SMTP)
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = _SUBJECT_PLACEHOLDER
+    gets), and ``one_click`` says a POST to it turns the messages off at once (RFC 8058).
+
+    Built with the classic ``email.mime`` classes: the modern ``EmailMessage`` parses every header it
+    is given and took three times as long, the largest part of the worker's time per message. Every
+    part is UTF-8 in base64 with CRLF line ends (its canonical form), which any mail server relays.
+    The classic ``Header`` also folds a long non-ASCII subject without losing a space between words
+    (the modern folder moves it out of the encoded-words, and RFC 2047 readers drop it).
+    """
+    message = MIMEMultipart("alternative")
+    message["From"] = _address(sender)
+    message["To"] = _address(recipient)
+    message["Subject"] = Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
     message["Date"] = format_datetime(date)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe is not None:
-        message["List-Unsubscribe"] = f"<{unsubscribe}>"
+        # One line however long (up to RFC 5322's 998): folded, readers see a space before the "<".
+        message["List-Unsubscribe"] = _Folded(f"<{unsubscribe}>")  # type: ignore[assignment]
         if one_click:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message.set_content(text)
-    message.add_alternative(html, subtype="html")
-    if calendar is not None and method is not None:
-        message.add_alternative(calendar.decode(), subtype="calendar", params={"method": method})
-    # after the parts: making the message multipart moves every Content-* header into its first part
     message["Content-Language"] = language
-    # The modern folder moves the space between two words out of the encoded-words when it folds a
-    # long non-ASCII subject, and RFC 2047 readers then drop it ("Институтсварки"); the classic
-    # ``Header`` keeps every space inside an encoded-word.
-    encoded = Header(subject, "utf-8", header_name="Subject").encode(linesep="\r\n")
-    return message.as_bytes().replace(
-        f"Subject: {_SUBJECT_PLACEHOLDER}\r\n".encode(), f"Subject: {encoded}\r\n".encode(), 1
-    )
+    message.attach(_part(text, "plain"))
+    message.attach(_part(html, "html"))
+    if calendar is not None and method is not None:
+        invitation = _part(calendar.decode(), "calendar")
+        invitation.set_param("method", method)
+        message.attach(invitation)
+    return message.as_bytes(policy=_SMTP)
+
+
+_SMTP = compat32.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True, slots=True)
+class _Folded:
+    """A header value already encoded and folded: the policy writes it as it is."""
+
+    value: str
+
+    def encode(self, linesep: str, maxlinelen: int) -> str:
+        return self.value
+
+
+def _part(content: str, subtype: str) -> MIMEText:
+    return MIMEText("\r\n".join(content.splitlines()) + "\r\n", subtype, "utf-8")
+
+
+def _address(address: str) -> str:
+    """``address`` for a header: a display name in other scripts is encoded, the address never is."""
+    if address.isascii():
+        return address
+    name, mailbox = parseaddr(address)
+    return formataddr((name, mailbox), charset="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
