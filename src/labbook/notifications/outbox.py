@@ -2,7 +2,7 @@
 transaction: the steps every kind of notice shares.
 
 A message is composed whole (``mail.compose``) and kept once per ``dedupe_key`` with a ``send_mail``
-job; a webhook event becomes one delivery per subscribed endpoint, once per endpoint and
+job (without an SMTP server, in the outbox and with no job); a webhook event becomes one delivery per subscribed endpoint, once per endpoint and
 ``dedupe_key``, with a ``deliver_webhook`` job.
 """
 
@@ -124,6 +124,7 @@ async def post(
     )
     return await keep(
         conn,
+        send=settings.smtp_url is not None,
         dedupe_key=dedupe_key,
         message_id=header_id,
         kind=kind,
@@ -139,6 +140,7 @@ async def post(
 async def keep(
     conn: asyncpg.Connection,
     *,
+    send: bool,
     dedupe_key: str,
     message_id: str,
     kind: str,
@@ -151,12 +153,15 @@ async def keep(
 ) -> int:
     """Store a message and enqueue its delivery, once per ``dedupe_key``; 1 when it is new.
 
-    A message of a kind its recipient turned off is not written at all.
+    Without ``send`` (no SMTP server is configured) the message stays in the outbox as it is written:
+    no job would have anything to do for it. A message of a kind its recipient turned off is not
+    written at all.
     """
     if kind in messages.OPTIONAL and await repository.is_opted_out(conn, recipient, kind):
         return 0
     row = await repository.insert_message(
         conn,
+        status="queued" if send else "outbox",
         dedupe_key=dedupe_key,
         message_id=message_id,
         kind=kind,
@@ -169,7 +174,8 @@ async def keep(
     )
     if row is None:
         return 0
-    await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
+    if send:
+        await repository.enqueue_job(conn, SEND_MAIL, str(row.id).encode())
     return 1
 
 

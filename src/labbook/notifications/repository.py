@@ -143,8 +143,8 @@ created_at, sent_at
 """
 INSERT_MESSAGE = f"""
 insert into mail_messages (dedupe_key, message_id, kind, recipient, language, subject, raw, booking_id,
-                           unsubscribe_hash)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                           unsubscribe_hash, status)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 on conflict (dedupe_key) do nothing
 returning {_MESSAGE_COLUMNS}
 """
@@ -424,6 +424,7 @@ async def get_canceller_organization(conn: asyncpg.Connection, booking_id: UUID)
 async def insert_message(
     conn: asyncpg.Connection,
     *,
+    status: str,
     dedupe_key: str,
     message_id: str,
     kind: str,
@@ -434,7 +435,8 @@ async def insert_message(
     booking_id: UUID | None,
     unsubscribe_hash: bytes | None = None,
 ) -> Message | None:
-    """The new message, or ``None`` when one with ``dedupe_key`` was written before."""
+    """The new message (``queued`` to be sent, or kept in the ``outbox``), or ``None`` when one with
+    ``dedupe_key`` was written before."""
     record = await conn.fetchrow(
         INSERT_MESSAGE,
         dedupe_key,
@@ -446,6 +448,7 @@ async def insert_message(
         raw,
         booking_id,
         unsubscribe_hash,
+        status,
     )
     return maybe(Message, record)
 
