@@ -2,8 +2,8 @@
 transaction: the steps every kind of notice shares.
 
 A message is composed whole (``mail.compose``) and kept once per ``dedupe_key`` with a ``send_mail``
-job (without an SMTP server, in the outbox and with no job); a webhook event becomes one delivery per subscribed endpoint, once per endpoint and
-``dedupe_key``, with a ``deliver_webhook`` job.
+job (without an SMTP server, in the outbox and with no job); a webhook event becomes one delivery
+per subscribed endpoint, once per endpoint and ``dedupe_key``, with a ``deliver_webhook`` job.
 """
 
 from __future__ import annotations
