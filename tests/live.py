@@ -7,15 +7,18 @@ event loop until the reply is complete), so a race gathered through ``client`` i
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import httpx
 import uvicorn
 from litestar import Litestar
 
 from labbook.app import create_app
+from labbook.changes import CHANNEL, ChangeListener
 from labbook.settings import Settings
 
 CLIENT_KEEPALIVE_SECONDS = 5
@@ -68,3 +71,26 @@ async def serve_app(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
             await asyncio.wait_for(serving, 60)
         finally:
             sock.close()
+
+
+CHANGES_WAIT_SECONDS = 30
+
+
+@asynccontextmanager
+async def cached_worker(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, Litestar]]:
+    """A worker with its read caches on, served on this loop, once it listens for changes."""
+    app = create_app(settings.with_changes(read_cache=True))
+    async with serve_app(app) as http:
+        listener: ChangeListener = app.state.changes
+        async with asyncio.timeout(CHANGES_WAIT_SECONDS):
+            await listener.until(lambda: listener.is_live)
+        yield http, app
+
+
+async def caught_up(pool: asyncpg.Pool, listener: ChangeListener) -> None:
+    """Wait until the worker has heard every change committed so far: PostgreSQL delivers notices in
+    commit order, so a marker sent now arrives after all of them."""
+    marker = f"marker-{secrets.token_hex(4)}"
+    await pool.execute("select pg_notify($1, $2)", CHANNEL, marker)
+    async with asyncio.timeout(CHANGES_WAIT_SECONDS):
+        await listener.until(lambda: listener.last_notice == marker)

@@ -13,13 +13,12 @@ from typing import Any
 import asyncpg
 import httpx
 
-from labbook.app import create_app
 from labbook.changes import CHANNEL, ChangeListener, ReadCache
 from labbook.settings import Settings
 from tests.dates import soon
 from tests.factories import Factory
 from tests.feeds.conftest import settle
-from tests.live import serve_app
+from tests.live import cached_worker, caught_up
 
 WAIT_SECONDS = 30
 
@@ -27,21 +26,8 @@ WAIT_SECONDS = 30
 @asynccontextmanager
 async def _cached(settings: Settings) -> AsyncIterator[tuple[httpx.AsyncClient, ChangeListener]]:
     """A worker with its read cache on, served on this loop, once it listens for changes."""
-    app = create_app(settings.with_changes(read_cache=True))
-    async with serve_app(app) as http:
-        listener: ChangeListener = app.state.changes
-        async with asyncio.timeout(WAIT_SECONDS):
-            await listener.until(lambda: listener.is_live)
-        yield http, listener
-
-
-async def _caught_up(pool: asyncpg.Pool, listener: ChangeListener) -> None:
-    """Wait until the worker has heard every change committed so far: PostgreSQL delivers notices in
-    commit order, so a marker sent now arrives after all of them."""
-    marker = f"marker-{secrets.token_hex(4)}"
-    await pool.execute("select pg_notify($1, $2)", CHANNEL, marker)
-    async with asyncio.timeout(WAIT_SECONDS):
-        await listener.until(lambda: listener.last_notice == marker)
+    async with cached_worker(settings) as (http, app):
+        yield http, app.state.changes
 
 
 async def _lab(http: httpx.AsyncClient, slug: str) -> dict[str, Any]:
@@ -60,7 +46,7 @@ async def test_a_lab_renamed_by_another_worker_is_read_anew_once_the_notice_arri
         assert (await _lab(http, lab["slug"]))["name"] == {"en": "Welding Institute"}
 
         await pool.execute("update labs set name = $2 where id = $1", lab["id"], {"en": "Argon Centre"})
-        await _caught_up(pool, listener)
+        await caught_up(pool, listener)
 
         assert (await _lab(http, lab["slug"]))["name"] == {"en": "Argon Centre"}
 
@@ -74,7 +60,7 @@ async def test_a_host_renamed_by_another_worker_shows_in_its_labs(
         await pool.execute(
             "update organizations set slug = $2 where id = $1", lab["organization_id"], "kaz-tech"
         )
-        await _caught_up(pool, listener)
+        await caught_up(pool, listener)
 
         assert (await _lab(http, lab["slug"]))["host"] == "kaz-tech"
 
@@ -106,12 +92,12 @@ async def test_a_public_feed_changed_by_another_worker_is_no_longer_304(
         first = await http.get(url)
         assert first.status_code == 200
         held = {"If-None-Match": first.headers["etag"]}
-        await _caught_up(pool, listener)  # the version the first reply recorded
+        await caught_up(pool, listener)  # the version the first reply recorded
         assert (await http.get(url, headers=held)).status_code == 304
         assert (await http.get(url, headers=held)).status_code == 304
 
         await make.change("slots", slot["id"], title={"en": "Argon tour, moved to hall B"})
-        await _caught_up(pool, listener)
+        await caught_up(pool, listener)
 
         changed = await http.get(url, headers=held)
         assert changed.status_code == 200
@@ -131,7 +117,7 @@ async def test_a_booking_through_another_worker_makes_the_feeds_seats_new_there(
         first = await reader.get(url)
         assert first.status_code == 200
         held = {"If-None-Match": first.headers["etag"]}
-        await _caught_up(pool, listener)
+        await caught_up(pool, listener)
         assert (await reader.get(url, headers=held)).status_code == 304
 
         booked = await writer.post(
@@ -199,7 +185,7 @@ async def test_reads_go_to_the_database_while_the_listener_is_cut_off_and_it_rec
             await listener.until(lambda: listener.is_live and listener.connections == 2)
         await _lab(http, lab["slug"])
         await pool.execute("update labs set capacity = 20 where id = $1", lab["id"])
-        await _caught_up(pool, listener)
+        await caught_up(pool, listener)
         assert (await _lab(http, lab["slug"]))["capacity"] == 20
 
 

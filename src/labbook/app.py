@@ -30,7 +30,12 @@ from swagger_ui_bundle import swagger_ui_path
 
 from labbook import db, migrate
 from labbook.accounts.routes import route_handlers as accounts_routes
-from labbook.accounts.security import authorize, provide_principal, provide_required_principal
+from labbook.accounts.security import (
+    authorize,
+    principal_cache,
+    provide_principal,
+    provide_required_principal,
+)
 from labbook.attendance.routes import route_handlers as attendance_routes
 from labbook.audit.routes import route_handlers as audit_routes
 from labbook.bookings.routes import route_handlers as bookings_routes
@@ -197,14 +202,16 @@ _READS = frozenset({*_ANONYMOUS_READS, "OPTIONS"})
 
 def _dropping_caches(scope: Scope, send: Send) -> Send:
     """``send`` that drops this worker's read caches before a write's reply goes out: its caller's
-    next read must see the write, even before PostgreSQL's notice of it arrives. The write has
-    committed by then; the seat counts it may have changed are announced to every worker from here,
-    since no trigger does (``labbook.changes``)."""
+    next read must see the write, even before PostgreSQL's notice of it arrives. A route that names
+    the tables it writes (``opt["writes"]``) drops only the caches built on them; any other write
+    drops them all. The write has committed by then; the seat counts it may have changed are
+    announced to every worker from here, since no trigger does (``labbook.changes``)."""
     listener: ChangeListener = scope["app"].state.changes
+    writes = scope["route_handler"].opt.get("writes")
 
     async def dropping(message: Any) -> None:
         if message["type"] == "http.response.start":
-            listener.drop_all()
+            listener.drop_after_write(writes)
             listener.announce("slots")
         await send(message)
 
@@ -303,9 +310,10 @@ def _lifespan(settings: Settings) -> Any:
             )
         )
         app.state.lab_cache = lab_cache()
+        app.state.principals = principal_cache()
         app.state.changes = ChangeListener(
             url,
-            [app.state.lab_cache, app.state.feed_caches.index_versions],
+            [app.state.lab_cache, app.state.feed_caches.index_versions, app.state.principals],
             connect_timeout=settings.db_connect_timeout,
         )
         # without the listener the caches never keep anything: every read asks the database

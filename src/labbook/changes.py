@@ -1,7 +1,7 @@
-"""Per-worker caches of public reads, dropped when PostgreSQL says that their tables changed.
+"""Per-worker caches of hot reads, dropped when PostgreSQL says that their tables changed.
 
-A ``ReadCache`` keeps what a few hot public reads returned (a lab by its slug, a public feed's
-version), so that answering them again needs no round trip to the database. It is only as good as
+A ``ReadCache`` keeps what a few hot reads returned (a lab by its slug, a public feed's version, the
+person behind an access token), so that answering them again needs no round trip to the database. It is only as good as
 the news of changes, so the rules are:
 
 - Triggers on the tables those reads come from notify ``labbook_changes`` with the table's name
@@ -13,8 +13,9 @@ the news of changes, so the rules are:
   sent meanwhile are lost, so reconnecting starts from empty caches.
 - A read records the cache's generation before it asks the database and keeps its answer only if
   no change arrived in between: an answer read before a commit is never kept after its notice.
-- A write answered by this worker drops the caches before its reply goes out (``drop_all``), so its
-  caller's next read sees it even before the notice comes back. Other workers see it once the notice
+- A write answered by this worker drops the caches before its reply goes out (``drop_after_write``),
+  so its caller's next read sees it even before the notice comes back: those built on the tables
+  its route says it writes, or all of them. Other workers see it once the notice
   arrives, normally within a millisecond of the commit.
 - A booking changes only its slot's seat count, and no trigger announces that (migration 0120):
   PostgreSQL lets one notifying transaction commit at a time, through its disk flush, and bookings
@@ -32,7 +33,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -72,14 +73,16 @@ class ReadCache(Generic[V]):
             return None
         return value
 
-    def put(self, key: Hashable, value: V, generation: int) -> None:
-        """Keep ``value`` unless a change arrived since ``generation`` was taken, or nothing listens."""
+    def put(self, key: Hashable, value: V, generation: int, *, max_age: float | None = None) -> None:
+        """Keep ``value`` unless a change arrived since ``generation`` was taken, or nothing listens;
+        for ``max_age`` seconds if that is sooner than the cache's own."""
         if not self._live or generation != self._generation:
             return
         if key not in self._items and len(self._items) >= self.max_items:
             # the oldest entry goes first: dicts keep insertion order
             del self._items[next(iter(self._items))]
-        self._items[key] = (time.monotonic() + self.max_age, value)
+        keep = self.max_age if max_age is None else min(max_age, self.max_age)
+        self._items[key] = (time.monotonic() + keep, value)
 
     def drop(self) -> None:
         self._items.clear()
@@ -119,9 +122,11 @@ class ChangeListener:
         self._news.set()
         self._news = asyncio.Event()
 
-    def drop_all(self) -> None:
+    def drop_after_write(self, tables: Collection[str] | None = None) -> None:
+        """Drop the caches built on ``tables`` (all of them when the writer does not say)."""
         for cache in self.caches:
-            cache.drop()
+            if tables is None or not cache.tables.isdisjoint(tables):
+                cache.drop()
 
     def announce(self, *tables: str) -> None:
         """Tell every worker (this one too) that ``tables`` changed, once the listening connection

@@ -49,8 +49,9 @@ class Settings:
         roster_retention_days: how long after its session a roster keeps trainees' names;
             ``labbook purge`` then removes them and keeps the counts.
         demo: load the demo data at start.
-        read_cache: keep public catalog reads and public feeds' versions in each worker, emptied by
-            PostgreSQL's change notices (``labbook.changes``); off, every read asks the database.
+        read_cache: keep public catalog reads, public feeds' versions and who each access token
+            belongs to in each worker, emptied by PostgreSQL's change notices
+            (``labbook.changes``); off, every read asks the database.
         smtp_url: where e-mail goes (``smtp://``, ``smtp+starttls://`` or ``smtps://``, with
             ``user:password@`` for authentication); unset, messages stay in the local outbox.
         mail_from: the sender of labbook's e-mail; unset, ``labbook@`` the host of ``base_url``.

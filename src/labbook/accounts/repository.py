@@ -41,7 +41,7 @@ def _principal(row: TokenPrincipal | SessionRow, token_id: UUID | None = None) -
 
 GET_PRINCIPAL_BY_TOKEN = """
 select t.id as token_id, p.id as person_id, p.organization_id, p.roles,
-       array(select m.lab_id from lab_managers m where m.person_id = p.id) as lab_ids,
+       array(select m.lab_id from lab_managers m where m.person_id = p.id) as lab_ids, t.expires_at,
        t.last_used_at is null or t.last_used_at < now() - interval '1 minute' as is_stale
 from access_tokens t
 join people p on p.id = t.person_id
@@ -135,13 +135,16 @@ where person_id = $1 and used_at is null
 """
 
 
-async def get_principal_by_token(conn: asyncpg.Connection, token_hash: bytes) -> Principal | None:
+async def get_principal_by_token(
+    conn: asyncpg.Connection, token_hash: bytes
+) -> tuple[Principal, datetime | None] | None:
+    """The person behind a valid token and when the token expires (``None``: never)."""
     row = maybe(TokenPrincipal, await conn.fetchrow(GET_PRINCIPAL_BY_TOKEN, token_hash))
     if row is None:
         return None
     if row.is_stale:
         await conn.execute(TOUCH_TOKEN, row.token_id)
-    return _principal(row, row.token_id)
+    return _principal(row, row.token_id), row.expires_at
 
 
 async def insert_person(

@@ -128,4 +128,5 @@ class TokenPrincipal(Row):
     organization_id: int
     roles: list[str]
     lab_ids: list[int]
+    expires_at: datetime | None
     is_stale: bool

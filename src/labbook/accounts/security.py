@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from labbook.accounts import repository
+from labbook.changes import ReadCache
 from labbook.core.access import AUTHENTICATED, PUBLIC, Access
 from labbook.core.principal import Principal
 from labbook.errors import Forbidden, Unauthorized
@@ -48,9 +50,39 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return value.strip()
 
 
-async def principal_for_token(conn: asyncpg.Connection, secret: str) -> Principal | None:
-    """The person behind an access token, or ``None`` when it is unknown, expired or revoked."""
-    return await repository.get_principal_by_token(conn, hash_secret(secret))
+# What decides who a token belongs to and whether it still works: a change to any of these tables
+# drops every worker's cached principals (their triggers notify, migration 0122).
+PRINCIPAL_TABLES = ("access_tokens", "people", "lab_managers")
+
+
+def principal_cache() -> ReadCache[Principal]:
+    """Each worker's principals by token hash: a booking burst asks the database once per token."""
+    return ReadCache(PRINCIPAL_TABLES, max_items=4096)
+
+
+async def principal_for_token(
+    pool: asyncpg.Pool, cache: ReadCache[Principal], secret: str
+) -> Principal | None:
+    """The person behind an access token, or ``None`` when it is unknown, expired or revoked.
+
+    Only valid tokens are kept, and not past their expiry. A token revoked or a person switched off
+    or changed stops working in every worker as soon as PostgreSQL's notice of the commit arrives
+    (the worker that made the change drops its cache before answering), and at the latest when the
+    entry expires (``labbook.changes``).
+    """
+    token_hash = hash_secret(secret)
+    found = cache.get(token_hash)
+    if found is not None:
+        return found
+    generation = cache.generation
+    async with pool.acquire() as conn:
+        valid = await repository.get_principal_by_token(conn, token_hash)
+    if valid is None:
+        return None
+    principal, expires_at = valid
+    left = None if expires_at is None else (expires_at - datetime.now(UTC)).total_seconds()
+    cache.put(token_hash, principal, generation, max_age=left)
+    return principal
 
 
 # The name of the handler Litestar generates for a path's OPTIONS (litestar.routes.http).
@@ -71,9 +103,8 @@ async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: Bas
     token = bearer_token(connection)
     principal: Principal | None = None
     if token is not None:
-        pool = connection.app.state.pool
-        async with pool.acquire() as conn:
-            principal = await principal_for_token(conn, token)
+        state = connection.app.state
+        principal = await principal_for_token(state.pool, state.principals, token)
         if principal is None:
             raise Unauthorized("the token is unknown, expired or revoked")
     elif handler.opt.get("web") and (secret := connection.cookies.get(SESSION_COOKIE)):

@@ -36,6 +36,9 @@ from labbook.timezones import zone
 TAGS = ("bookings",)
 BOOKERS = ("director", "admin")
 MANAGERS = ("lab_manager", "admin")
+# What booking writes, and no trigger announces: the caches built on these are dropped before the
+# reply (labbook.app), the others (who a token belongs to, say) stay.
+BOOKING_WRITES = ("bookings", "slots", "audit_events")
 
 
 def booking_reply(row: Mapping[str, Any]) -> Booking:
@@ -94,7 +97,7 @@ class SlotBookingController(Controller):
 
     @post(
         "/slots/{slot_id:uuid}/bookings",
-        opt={"access": BOOKERS},
+        opt={"access": BOOKERS, "writes": BOOKING_WRITES},
         summary="Book seats in a slot or join its waitlist",
     )
     async def create_booking(
@@ -109,7 +112,7 @@ class SlotBookingController(Controller):
 
     @post(
         "/series/{series_id:uuid}/bookings",
-        opt={"access": BOOKERS},
+        opt={"access": BOOKERS, "writes": BOOKING_WRITES},
         summary="Book every remaining occurrence of a series, all or nothing",
     )
     async def create_series_booking(

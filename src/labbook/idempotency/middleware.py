@@ -139,8 +139,8 @@ async def _caller(scope: HTTPScope) -> _Caller | None:
         return None
     if secret is None:
         return None
-    async with scope["app"].state.pool.acquire() as conn:
-        principal = await principal_for_token(conn, secret)
+    state = scope["app"].state
+    principal = await principal_for_token(state.pool, state.principals, secret)
     if principal is None or principal.token_id is None:
         return None
     key = HKDF(algorithm=SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret.encode())
