@@ -1,8 +1,8 @@
 """Per-worker caches of hot reads, dropped when PostgreSQL says that their tables changed.
 
 A ``ReadCache`` keeps what a few hot reads returned (a lab by its slug, a public feed's version, the
-person behind an access token), so that answering them again needs no round trip to the database. It is only as good as
-the news of changes, so the rules are:
+person behind an access token), so that answering them again needs no round trip to the database.
+It is only as good as the news of changes, so the rules are:
 
 - Triggers on the tables those reads come from notify ``labbook_changes`` with the table's name
   (migration 0116); PostgreSQL delivers the notice when the writing transaction commits. The
