@@ -179,6 +179,6 @@ async def _write(
         recipient=instructor,
         rendered=rendered,
         dedupe_key=f"{kind}:{session.id}:{change.sequence}:{instructor.email.lower()}",
-        event=event,
+        events=[event] if event is not None else (),
         method=_SESSION_INVITES[kind],
     )
