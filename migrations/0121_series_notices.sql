@@ -4,7 +4,8 @@
 -- of its occurrences (a moved, edited or cancelled occurrence, a new end), so an occurrence's change
 -- reaches the series' instructor through the series, once, not once per occurrence; the occurrence's
 -- own `slot_changed` job (0118) still tells its visitors. A transaction that rewrites many
--- occurrences raises the sequence many times: the worker writes for the latest sequence only.
+-- occurrences may raise the sequence many times: the worker writes for the series as it is when the
+-- job runs, once per instructor and resulting sequence.
 --
 -- `published` also holds for a series created earlier in the same transaction (its created_at is the
 -- transaction's start): the following part of a split is new to its instructor, whatever is done to

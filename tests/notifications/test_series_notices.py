@@ -13,6 +13,7 @@ import icalendar
 import pytest
 import vobject
 
+from labbook.notifications import series_notices
 from labbook.settings import Settings
 from tests.bookings.helpers import Cast, new_cast
 from tests.dates import soon
@@ -20,6 +21,21 @@ from tests.factories import Factory
 from tests.notifications.helpers import eventually, running_worker
 
 TITLE = {"kk": "Аргонмен дәнекерлеу", "ru": "Аргонная сварка", "en": "Argon welding"}
+
+
+def _series_body(cast: Cast, count: int, **fields: Any) -> dict[str, Any]:
+    starts = soon()
+    return {
+        "lab": cast.lab["slug"],
+        "kind": "training",
+        "title": TITLE,
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=2)).isoformat(),
+        "capacity": 10,
+        "outside_hours": True,
+        "recurrence": {"freq": "weekly", "count": count},
+        **fields,
+    }
 
 
 @pytest.fixture
@@ -78,22 +94,9 @@ async def test_the_instructor_of_a_series_gets_one_invitation_for_it_kept_up_to_
     await pool.execute("update people set language = 'en' where id = $1", first.id)
     await pool.execute("update people set language = 'ru' where id = $1", second.id)
     manager = cast.manager.headers
-    starts = soon()
     async with running_worker(settings):
         published = await client.post(
-            "/api/v1/series",
-            json={
-                "lab": cast.lab["slug"],
-                "kind": "training",
-                "title": TITLE,
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=2)).isoformat(),
-                "capacity": 10,
-                "outside_hours": True,
-                "instructor_id": str(first.id),
-                "recurrence": {"freq": "weekly", "count": 6},
-            },
-            headers=manager,
+            "/api/v1/series", json=_series_body(cast, 6, instructor_id=str(first.id)), headers=manager
         )
         assert published.status_code == 201, published.text
         series_id = published.json()["series"]["id"]
@@ -104,6 +107,11 @@ async def test_the_instructor_of_a_series_gets_one_invitation_for_it_kept_up_to_
         assert kind == "series_assigned"
         feed = await _person_feed(client, first.headers)
 
+        booked = await client.post(
+            f"/api/v1/slots/{occurrences[1]['id']}/bookings", json=cast.body(), headers=cast.director.headers
+        )
+        assert booked.status_code == 201, booked.text
+        await _settled(pool)
         second_start = datetime.fromisoformat(occurrences[1]["starts_at"])
         moved = await client.patch(
             f"/api/v1/slots/{occurrences[1]['id']}",
@@ -117,6 +125,11 @@ async def test_the_instructor_of_a_series_gets_one_invitation_for_it_kept_up_to_
         await _settled(pool)
         [_, (kind, changed)] = await _sent(pool, first.email)
         assert kind == "series_changed"
+        # the occurrence's visitors still hear of its new time
+        assert [k for k, _ in await _sent(pool, cast.director.email)] == [
+            "booking_confirmed",
+            "booking_moved",
+        ]
         moved_feed = await _person_feed(client, first.headers)
 
         handed_on = await client.patch(
@@ -214,19 +227,36 @@ async def test_the_instructor_of_a_series_gets_one_invitation_for_it_kept_up_to_
 async def test_a_series_without_an_instructor_queues_nothing_for_one(
     client, pool: asyncpg.Pool, cast: Cast
 ) -> None:
-    starts = soon()
+    published = await client.post("/api/v1/series", json=_series_body(cast, 3), headers=cast.manager.headers)
+    assert published.status_code == 201, published.text
+    series_id = published.json()["series"]["id"]
+    renamed = await client.patch(
+        f"/api/v1/series/{series_id}",
+        json={"title": {**TITLE, "en": "TIG welding"}},
+        headers=cast.manager.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    assert await _queued(pool, series_id) == []
+
+
+async def _queued(pool: asyncpg.Pool, series_id: str) -> list[bytes]:
+    rows = await pool.fetch(
+        "select payload from pgqueuer where entrypoint = 'series_changed'"
+        " and convert_from(payload, 'UTF8')::jsonb ->> 'series_id' = $1 order by id",
+        series_id,
+    )
+    return [r["payload"] for r in rows]
+
+
+async def test_jobs_a_later_change_overtook_and_jobs_run_twice_give_one_invitation(
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
+) -> None:
+    teacher = await make.person("instructor", organization_id=cast.lab["organization_id"])
+    await pool.execute("update people set language = 'en' where id = $1", teacher.id)
     published = await client.post(
         "/api/v1/series",
-        json={
-            "lab": cast.lab["slug"],
-            "kind": "training",
-            "title": TITLE,
-            "starts_at": starts.isoformat(),
-            "ends_at": (starts + timedelta(hours=2)).isoformat(),
-            "capacity": 10,
-            "outside_hours": True,
-            "recurrence": {"freq": "weekly", "count": 3},
-        },
+        json=_series_body(cast, 4, instructor_id=str(teacher.id)),
         headers=cast.manager.headers,
     )
     assert published.status_code == 201, published.text
@@ -237,10 +267,58 @@ async def test_a_series_without_an_instructor_queues_nothing_for_one(
         headers=cast.manager.headers,
     )
     assert renamed.status_code == 200, renamed.text
+    changes = [series_notices.decode_change(p) for p in await _queued(pool, series_id)]
+    assert [(c.published, c.sequence) for c in changes] == [(True, 0), (False, 1)]
 
-    queued = await pool.fetchval(
-        "select count(*) from pgqueuer where entrypoint = 'series_changed'"
-        " and convert_from(payload, 'UTF8')::jsonb ->> 'series_id' = $1",
-        series_id,
-    )
-    assert queued == 0
+    written = [await series_notices.write_series_notices(pool, settings, c) for c in changes + changes]
+
+    assert written == [1, 0, 0, 0]
+    [(kind, message)] = await _sent(pool, teacher.email)
+    assert kind == "series_assigned", "the instructor's first message is the one that names them"
+    master = _master(_calendar(message)[1])
+    assert str(master["SUMMARY"]).startswith("TIG welding")
+    feed = await _person_feed(client, teacher.headers)
+    assert feed[(f"series-{series_id}@labbook", None)] == int(master["SEQUENCE"])
+
+
+async def test_handing_on_the_following_occurrences_ends_one_series_and_invites_to_the_other(
+    client, pool: asyncpg.Pool, settings: Settings, cast: Cast, make: Factory
+) -> None:
+    host = cast.lab["organization_id"]
+    first = await make.person("instructor", organization_id=host)
+    second = await make.person("instructor", organization_id=host)
+    manager = cast.manager.headers
+    async with running_worker(settings):
+        published = await client.post(
+            "/api/v1/series", json=_series_body(cast, 5, instructor_id=str(first.id)), headers=manager
+        )
+        assert published.status_code == 201, published.text
+        series_id = published.json()["series"]["id"]
+        third = published.json()["created"][2]
+        await _settled(pool)
+        handed_on = await client.patch(
+            f"/api/v1/series/{series_id}",
+            json={
+                "scope": "following",
+                "from_occurrence": third["starts_at"],
+                "instructor_id": str(second.id),
+            },
+            headers=manager,
+        )
+        assert handed_on.status_code == 200, handed_on.text
+        following_id = handed_on.json()["series"]["id"]
+        await _settled(pool)
+
+    assert following_id != series_id
+    [(kind, _), (kind_after, ended)] = await _sent(pool, first.email)
+    assert (kind, kind_after) == ("series_assigned", "series_changed")
+    method, events, _ = _calendar(ended)
+    master = _master(events)
+    assert (method, str(master["UID"])) == ("REQUEST", f"series-{series_id}@labbook")
+    assert master["RRULE"]["UNTIL"][0] < datetime.fromisoformat(third["starts_at"])
+    [(kind, invited)] = await _sent(pool, second.email)
+    assert kind == "series_assigned"
+    method, events, _ = _calendar(invited)
+    master = _master(events)
+    assert (method, str(master["UID"])) == ("REQUEST", f"series-{following_id}@labbook")
+    assert master["DTSTART"].dt == datetime.fromisoformat(third["starts_at"])

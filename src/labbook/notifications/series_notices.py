@@ -9,11 +9,11 @@ master with its ``RRULE`` and ``EXDATE``s, and its overrides, under the feed's U
 instructor taken off the series gets ``series_unassigned``, and a cancelled series' instructor
 ``series_cancelled``, both ``METHOD:CANCEL`` of the series' UID.
 
-A transaction that rewrites many occurrences raises the sequence many times, so many jobs come for
-one commit: only the one whose sequence is still the series' writes a REQUEST, and dedupe keys keep
-one message per instructor and sequence however often a job runs. A cancellation is never
-overtaken, and neither is the CANCEL to an instructor taken off the series: a later change might
-not name them any more.
+A transaction that rewrites many occurrences may raise the sequence many times, and a job may run
+after later changes committed: every job writes for the series as it is when the job runs, under a
+key of the series' sequence then, so the instructor gets one invitation per resulting sequence
+however many jobs and runs there are. The CANCEL to an instructor taken off the series is keyed by
+the change that took them off, since a later change may not name them any more.
 """
 
 from __future__ import annotations
@@ -61,19 +61,26 @@ def decode_change(payload: bytes | None) -> SeriesChange:
 
 
 def instructor_notices(change: SeriesChange, series: SeriesNotice) -> list[tuple[str, UUID]]:
-    """(kind, person) of every notice one change sends, given the series as it is now."""
+    """(kind, person) of every notice one change sends, given the series as it is now.
+
+    The REQUEST goes to whoever runs the series now, with the series as it is now: a job whose
+    change a later one overtook writes the same message as the later job, under the same key.
+    Nothing is cancelled for anyone in the transaction that created the series (``published``):
+    nobody had been sent it.
+    """
     new, old = change.instructor_id, change.previous_instructor_id
+    current = series.instructor_id
     notices: list[tuple[str, UUID]] = []
-    if not change.published and old is not None and old != new and old != series.instructor_id:
+    if not change.published and old is not None and old != new and old != current:
         notices.append(("series_unassigned", old))
-    if new is None:
+    if current is None:
         return notices
-    if change.status == "cancelled":
+    if series.status == "cancelled":
         if not change.published:
-            notices.append(("series_cancelled", new))
-    elif series.sequence == change.sequence and series.status == "active":
-        assigned = change.published or old != new
-        notices.append(("series_assigned" if assigned else "series_changed", new))
+            notices.append(("series_cancelled", current))
+    else:
+        assigned = change.published or old != new or new != current
+        notices.append(("series_assigned" if assigned else "series_changed", current))
     return notices
 
 
@@ -89,6 +96,15 @@ async def write_series_notices(pool: asyncpg.Pool, settings: Settings, change: S
             if instructor is not None:
                 written += await _write(conn, settings, series, kind, instructor, person_id, change)
     return written
+
+
+def dedupe_key(kind: str, series: SeriesNotice, change: SeriesChange, email: str) -> str:
+    """One invitation per instructor and sequence of the series, one cancellation per series."""
+    if _SERIES_INVITES[kind] == itip.REQUEST:
+        return f"series_request:{series.id}:{series.sequence}:{email.lower()}"
+    if kind == "series_cancelled":
+        return f"series_cancelled:{series.id}:{email.lower()}"
+    return f"{kind}:{series.id}:{change.sequence}:{email.lower()}"
 
 
 async def _write(
@@ -132,7 +148,7 @@ async def _write(
         kind=kind,
         recipient=instructor,
         rendered=rendered,
-        dedupe_key=f"{kind}:{series.id}:{change.sequence}:{instructor.email.lower()}",
+        dedupe_key=dedupe_key(kind, series, change, instructor.email),
         events=events,
         method=method,
     )
