@@ -249,6 +249,7 @@ VERSION_SQL = {view: _version_sql(view) for view in SLOT_VIEWS}
 PUBLIC_VERSION_SQL = {view: _public_version_sql(view) for view in ("lab", "equipment")}
 SLOT_VERSIONS_SQL = {view: _slot_versions_sql(view) for view in SLOT_VIEWS}
 SLOTS_BY_ID = f"select {_SLOT_COLUMNS} from slots s where s.id = any($1::uuid[])"
+SERIES_SLOTS = f"select {_SLOT_COLUMNS} from slots s where s.series_id = $1 order by s.occurrence_start"
 
 _ORG_MEMBERS = """
 members as (
@@ -484,6 +485,11 @@ async def list_feed_slot_versions(
 
 async def list_slots(conn: asyncpg.Connection, slot_ids: list[UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(SLOTS_BY_ID, slot_ids)
+
+
+async def list_series_slots(conn: asyncpg.Connection, series_id: UUID) -> list[asyncpg.Record]:
+    """Every occurrence of a series, as slot views read them."""
+    return await conn.fetch(SERIES_SLOTS, series_id)
 
 
 async def list_organization_bookings(

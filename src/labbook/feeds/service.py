@@ -813,3 +813,24 @@ async def session_event(
     bookings = {slot_id: await repository.list_active_bookings(conn, [slot_id])}
     ctx = ViewContext("person", _organizer_address(settings), language=language)
     return slot_events(ctx, [slot], {}, labs, bookings)[0]
+
+
+async def series_events(
+    conn: asyncpg.Connection, series_id: UUID, person_id: UUID, settings: Settings, language: str
+) -> list[EventSpec]:
+    """The events a person's feed shows for a series (the master, then its overrides), in ``language``.
+
+    Invitations to the series' instructor carry them, under the feed's UID and SEQUENCE. Occurrences
+    that someone else runs are the feed's ``EXDATE``s, as they are in the person's feed.
+    """
+    series = await repository.list_series(conn, [series_id])
+    occurrences = await repository.list_series_slots(conn, series_id)
+    if not series or not occurrences:
+        return []
+    slots = [{**dict(o), "in_scope": o["instructor_id"] == person_id, "units": []} for o in occurrences]
+    labs = {lab["id"]: lab for lab in await repository.list_labs(conn, [series[0]["lab_id"]])}
+    bookings: dict[UUID, list[asyncpg.Record]] = {}
+    for booking in await repository.list_active_bookings(conn, [o["id"] for o in occurrences]):
+        bookings.setdefault(booking["slot_id"], []).append(booking)
+    ctx = ViewContext("person", _organizer_address(settings), language=language)
+    return slot_events(ctx, slots, {series_id: series[0]}, labs, bookings)

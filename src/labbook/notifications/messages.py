@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date, format_datetime, format_time, get_timezone_name
+from babel.dates import format_date, format_datetime, format_time, get_day_names, get_timezone_name
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -61,6 +61,10 @@ SUBJECTS: Mapping[str, str] = {
     "session_changed": N_("Your session has changed: %(title)s, %(date)s"),
     "session_cancelled": N_("Session cancelled: %(title)s, %(date)s"),
     "session_unassigned": N_("You no longer run this session: %(title)s, %(date)s"),
+    "series_assigned": N_("Your sessions: %(title)s, %(dates)s"),
+    "series_changed": N_("Your sessions have changed: %(title)s, %(dates)s"),
+    "series_cancelled": N_("Sessions cancelled: %(title)s, %(dates)s"),
+    "series_unassigned": N_("You no longer run these sessions: %(title)s, %(dates)s"),
     "invitation": N_("Your invitation to labbook"),
     "password_reset": N_("A new password for labbook"),
 }
@@ -135,6 +139,33 @@ def when(starts_at: datetime, ends_at: datetime, tz: str, lang: str) -> str:
 def day(starts_at: datetime, tz: str, lang: str) -> str:
     """ "8 December 2026" in the reader's language, in the lab's zone."""
     return format_date(starts_at.astimezone(zone(tz)), "d MMMM y", locale=lang)
+
+
+def hours(starts_at: datetime, ends_at: datetime, tz: str, lang: str) -> str:
+    """ "10:00–12:00 (Kazakhstan Time, GMT+05:00)": the time of day of a session, in the lab's zone."""
+    local = zone(tz)
+    start = format_time(starts_at, "HH:mm", tzinfo=local, locale=lang)
+    end = format_time(ends_at, "HH:mm", tzinfo=local, locale=lang)
+    name = get_timezone_name(starts_at.astimezone(local), "long", locale=lang)
+    offset = format_datetime(starts_at, "ZZZZ", tzinfo=local, locale=lang)
+    return f"{start}–{end} ({name}, {offset})"
+
+
+def repeats(freq: str, interval: int, weekdays: Sequence[int], lang: str) -> str:
+    """ "every week: Tuesday, Thursday" in the reader's language; ``weekdays`` are ISO (1 = Monday)."""
+    gettext, ngettext = translations(lang).gettext, translations(lang).ngettext
+    if freq == "daily":
+        if interval == 1:
+            return gettext("every day")
+        return ngettext("every %(num)d day", "every %(num)d days", interval) % {"num": interval}
+    names = get_day_names("wide", locale=lang)
+    days = ", ".join(names[day - 1] for day in sorted(weekdays))
+    if interval == 1:
+        return gettext("every week: %(days)s") % {"days": days}
+    return ngettext("every %(num)d week: %(days)s", "every %(num)d weeks: %(days)s", interval) % {
+        "num": interval,
+        "days": days,
+    }
 
 
 def render(kind: str, lang: str, context: Mapping[str, Any]) -> Rendered:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -89,22 +89,23 @@ async def post(
     rendered: Rendered,
     dedupe_key: str,
     booking_id: UUID | None = None,
-    event: EventSpec | None = None,
+    events: Sequence[EventSpec] = (),
     method: str | None = None,
     unsubscribe: Unsubscribe | None = None,
 ) -> int:
     """Compose one message to ``recipient`` in their language and keep it; 1 when it is new.
 
-    With an ``event`` and a ``method``, the message carries the iTIP invitation for ``recipient``.
+    With ``events`` (one event, or a series' master and overrides) and a ``method``, the message
+    carries the iTIP invitation for ``recipient``.
     ``unsubscribe`` is what its ``List-Unsubscribe`` offers (by default: the account page).
     """
     lang = recipient.language
     if unsubscribe is None:
         unsubscribe = Unsubscribe(target=f"{settings.base_url}/{lang}/account")
     calendar = None
-    if event is not None and method is not None:
+    if events and method is not None:
         calendar = itip.invitation(
-            event, method=method, attendee_email=recipient.email, attendee_name=recipient.full_name
+            events, method=method, attendee_email=recipient.email, attendee_name=recipient.full_name
         )
     from_address = sender(settings)
     header_id = mail.message_id(uuid4(), from_address)

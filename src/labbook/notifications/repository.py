@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -73,6 +73,24 @@ select s.id, s.series_id, s.kind, s.title, s.starts_at, s.ends_at, s.status, s.s
        l.building, l.room, l.address
 from slots s join labs l on l.id = s.lab_id
 where s.id = $1
+"""
+# A series as its instructor's notice shows it: the rule, and the first and last of the occurrences
+# still to take place (of all of them, once none is).
+SERIES_NOTICE = """
+select r.id, r.kind, r.title, r.status, r.sequence, r.instructor_id, r.freq, r.interval, r.weekdays,
+       r.local_start, r.duration,
+       coalesce(o.first_active, o.first_any) as starts_at, coalesce(o.last_active, o.last_any) as ends_at,
+       l.id as lab_id, l.slug as lab_slug, l.name as lab_name, r.timezone as lab_timezone,
+       l.building, l.room, l.address
+from slot_series r
+join labs l on l.id = r.lab_id
+cross join lateral (
+    select min(s.starts_at) filter (where s.status = 'active') as first_active,
+           max(s.ends_at) filter (where s.status = 'active') as last_active,
+           min(s.starts_at) as first_any, max(s.ends_at) as last_any
+    from slots s where s.series_id = r.id
+) o
+where r.id = $1 and o.first_any is not null
 """
 ACTIVE_PERSON = "select email, full_name, language from people where id = $1 and is_active"
 # Who cancelled decides who is told: the organization that booked, or the lab.
@@ -329,6 +347,25 @@ class SessionNotice(AtLab):
     instructor_id: UUID | None
 
 
+class SeriesNotice(AtLab):
+    """A series: its rule (``local_start`` is the wall-clock start in the lab's zone), and
+    ``starts_at``/``ends_at`` of its first and last occurrence."""
+
+    id: UUID
+    kind: str
+    title: dict[str, str]
+    status: str
+    sequence: int
+    instructor_id: UUID | None
+    freq: str
+    interval: int
+    weekdays: list[int]
+    local_start: datetime
+    duration: timedelta
+    starts_at: datetime
+    ends_at: datetime
+
+
 class DueReminder(Row):
     id: UUID
     sequence: int
@@ -390,6 +427,10 @@ async def get_visit_notice(conn: asyncpg.Connection, request_id: UUID) -> VisitN
 
 async def get_session_notice(conn: asyncpg.Connection, slot_id: UUID) -> SessionNotice | None:
     return maybe(SessionNotice, await conn.fetchrow(SESSION_NOTICE, slot_id))
+
+
+async def get_series_notice(conn: asyncpg.Connection, series_id: UUID) -> SeriesNotice | None:
+    return maybe(SeriesNotice, await conn.fetchrow(SERIES_NOTICE, series_id))
 
 
 async def get_active_person(conn: asyncpg.Connection, person_id: UUID) -> Recipient | None:

@@ -193,7 +193,7 @@ async def write_notice(
         rendered=rendered,
         dedupe_key=f"{kind}:{booking.id}:{occasion or booking.sequence}:{recipient.email.lower()}",
         booking_id=booking.id,
-        event=event,
+        events=[event] if event is not None else (),
         method=method,
         unsubscribe=unsubscribe,
     )

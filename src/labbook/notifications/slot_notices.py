@@ -7,7 +7,10 @@ an instructor, arrives as a ``slot_changed`` job that the change's own transacti
 tell them themselves (``booking_cancelled``). The instructor of a one-off slot gets an invitation for
 the session as their personal feed shows it (same UID and SEQUENCE), and ``METHOD:CANCEL`` when they
 are taken off it or it is cancelled. A series' occurrences are left to the series: one invitation per
-occurrence is not how an instructor should hear of a term of weekly sessions.
+occurrence is not how an instructor should hear of a term of weekly sessions. A change to an
+occurrence raises its series' sequence in the same transaction, which queues a ``series_changed``
+job, and the series' instructor gets one invitation for the whole series (``series_notices``); the
+occurrence's own ``slot_changed`` job still tells its visitors and webhook endpoints.
 """
 
 from __future__ import annotations
@@ -179,6 +182,6 @@ async def _write(
         recipient=instructor,
         rendered=rendered,
         dedupe_key=f"{kind}:{session.id}:{change.sequence}:{instructor.email.lower()}",
-        event=event,
+        events=[event] if event is not None else (),
         method=_SESSION_INVITES[kind],
     )

@@ -217,6 +217,6 @@ async def _write(
         rendered=rendered,
         dedupe_key=f"{kind}:{visit.id}:{change.changed_at.isoformat()}:{recipient.email.lower()}",
         booking_id=booked.id if booked else None,
-        event=event,
+        events=[event] if event is not None else (),
         method=itip.REQUEST,
     )

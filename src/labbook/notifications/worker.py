@@ -20,7 +20,7 @@ from pgqueuer.models import Schedule
 from pgqueuer.types import QueueExecutionMode
 
 from labbook import db
-from labbook.notifications import outbox, service, slot_notices, visit_notices
+from labbook.notifications import outbox, series_notices, service, slot_notices, visit_notices
 from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ def build(
     @pgq.entrypoint(slot_notices.SLOT_CHANGED, on_failure="hold", executor_factory=_retrying)
     async def slot_changed(job: Job) -> None:
         await slot_notices.write_slot_notices(pool, settings, slot_notices.decode_change(job.payload))
+
+    @pgq.entrypoint(series_notices.SERIES_CHANGED, on_failure="hold", executor_factory=_retrying)
+    async def series_changed(job: Job) -> None:
+        await series_notices.write_series_notices(pool, settings, series_notices.decode_change(job.payload))
 
     @pgq.entrypoint(visit_notices.VISIT_REQUEST_CHANGED, on_failure="hold", executor_factory=_retrying)
     async def visit_request_changed(job: Job) -> None:

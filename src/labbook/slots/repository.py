@@ -305,7 +305,7 @@ LOCK_SERIES = f"select {SERIES_COLUMNS} from slot_series where id = $1 for updat
 UPDATE_SERIES = f"""
 update slot_series
 set local_start = $2, duration = $3, count = $4, until = $5, capacity = $6, title = $7,
-    description = $8, status = $9, sequence = sequence + 1, updated_at = now()
+    description = $8, status = $9, instructor_id = $10, sequence = sequence + 1, updated_at = now()
 where id = $1
 returning {SERIES_COLUMNS}
 """
@@ -706,9 +706,20 @@ async def update_series(
     title: dict[Any, str],
     description: dict[Any, str],
     status: str,
+    instructor_id: UUID | None,
 ) -> asyncpg.Record:
     return await conn.fetchrow(
-        UPDATE_SERIES, series_id, local_start, duration, count, until, capacity, title, description, status
+        UPDATE_SERIES,
+        series_id,
+        local_start,
+        duration,
+        count,
+        until,
+        capacity,
+        title,
+        description,
+        status,
+        instructor_id,
     )
 
 

@@ -153,6 +153,8 @@ class SeriesUpdate(Base):
     capacity: Capacity | UnsetType = UNSET
     title: LocalizedName | UnsetType = UNSET
     description: LocalizedText | UnsetType = UNSET
+    # Who runs the occurrences in scope (``null``: nobody); unset keeps each occurrence's own.
+    instructor_id: UUID | UnsetType | None = UNSET
 
 
 class SeriesCancel(Base):

@@ -367,6 +367,7 @@ async def _split_series(
         title=series["title"],
         description=series["description"],
         status=series["status"],
+        instructor_id=series["instructor_id"],
     )
     rest = await repository.insert_series(
         conn,
@@ -432,6 +433,8 @@ class _Change:
     capacity: int
     title: Any
     description: Any
+    instructor_id: UUID | None
+    reassigns: bool
 
 
 def _change_of(series: asyncpg.Record, data: SeriesUpdate) -> _Change:
@@ -448,6 +451,8 @@ def _change_of(series: asyncpg.Record, data: SeriesUpdate) -> _Change:
         capacity=series["capacity"] if data.capacity is msgspec.UNSET else data.capacity,
         title=series["title"] if data.title is msgspec.UNSET else data.title,
         description=series["description"] if data.description is msgspec.UNSET else data.description,
+        instructor_id=series["instructor_id"] if data.instructor_id is msgspec.UNSET else data.instructor_id,
+        reassigns=data.instructor_id is not msgspec.UNSET,
     )
 
 
@@ -459,6 +464,9 @@ def _moved_fields(slot: asyncpg.Record, new: Occurrence, change: _Change) -> dic
         title=change.title,
         description=change.description,
     )
+    # an occurrence handed to someone else keeps them unless the series changes hands itself
+    if change.reassigns:
+        fields["instructor_id"] = change.instructor_id
     if change.moves:
         fields.update(starts_at=new.starts_at, ends_at=new.ends_at)
         if slot["booking_deadline"] is not None:
@@ -487,7 +495,7 @@ async def _change_occurrence(
 async def update_series(
     pool: asyncpg.Pool, actor: Principal, series_id: UUID, data: SeriesUpdate, *, now: datetime
 ) -> SeriesChangeResult:
-    """Change the time of day, duration, capacity or title of all or the following occurrences.
+    """Change the time of day, duration, capacity, title or instructor of all or the following occurrences.
 
     Every changed occurrence is re-checked; if any collides, nothing is written and the reply lists
     each collision. A new time of day moves the occurrences' ``occurrence_start`` with the rule.
@@ -496,6 +504,8 @@ async def update_series(
         lab, part = await _lock_series_scope(conn, actor, series_id, data.scope, data.from_occurrence)
         series = part.series
         change = _change_of(series, data)
+        if change.reassigns:
+            await check_instructor(conn, lab.id, change.instructor_id)
         # The k-th occurrence keeps its date; a rule bounded by `until` is re-bounded by the new last one.
         rule = replace(_rule_of(series), local_start=change.local_start, duration=change.duration)
         occurrences = recurrence.expand(replace(rule, count=len(part.occurrences), until=None))
@@ -529,6 +539,7 @@ async def update_series(
             title=change.title,
             description=change.description,
             status=series["status"],
+            instructor_id=change.instructor_id,
         )
         await audit.record(conn, actor, "series.update", "series", series["id"], before=series, after=updated)
         view = await _series_view(conn, actor, updated)
@@ -561,6 +572,7 @@ async def cancel_series(
             title=series["title"],
             description=series["description"],
             status="cancelled",
+            instructor_id=series["instructor_id"],
         )
         after = {**db.record_to_dict(updated), "reason": data.reason}
         await audit.record(conn, actor, "series.cancel", "series", series["id"], before=series, after=after)
