@@ -45,7 +45,7 @@ from labbook.changes import ChangeListener
 from labbook.clock import Clock, system_clock
 from labbook.core.access import PUBLIC
 from labbook.errors import DatabaseUnavailable, LabbookError
-from labbook.feeds.routes import feed_caches
+from labbook.feeds.routes import feed_caches, revalidations_in_front
 from labbook.feeds.routes import route_handlers as feeds_routes
 from labbook.idempotency import idempotency_middleware
 from labbook.notifications.routes import route_handlers as notifications_routes
@@ -422,7 +422,9 @@ def create_app(settings: Settings, clock: Clock = system_clock) -> Litestar:
     )
     # Route middleware runs only once a route is found; the request id must also reach the router's
     # own 404 and 405 and errors raised in middleware, so it wraps everything the app handles.
-    app.asgi_handler = request_id_middleware(health_endpoint(app.asgi_handler), add_reply_headers)
+    app.asgi_handler = request_id_middleware(
+        health_endpoint(revalidations_in_front(app.asgi_handler)), add_reply_headers
+    )
     if settings.metrics_token:
         app.asgi_handler = metrics.metrics_endpoint(app.asgi_handler, settings.metrics_token)
     document_problems(app)

@@ -9,8 +9,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from labbook.feeds import ics
+from labbook.settings import Settings
 from tests.factories import Factory
-from tests.feeds.conftest import ALMATY, PLACE, parse
+from tests.feeds.conftest import ALMATY, PLACE, parse, settle
+from tests.live import cached_worker, caught_up, serve
 
 
 def _day(days: int, hour: int = 10) -> datetime:
@@ -188,3 +190,45 @@ async def test_concurrent_fetches_during_edits_never_pair_a_body_with_another_et
     for etag in bodies:
         expected = 304 if etag == final.headers["etag"] else 200
         assert (await client.get(url, headers={"If-None-Match": etag})).status_code == expected
+
+
+async def test_a_revalidation_the_cache_answers_in_front_of_the_router_is_the_routes_reply(
+    settings: Settings, make: Factory, pool: asyncpg.Pool
+) -> None:
+    """A worker whose cache knows the version answers a 304 before routing: the same reply, field by
+    field, as the route gives in a worker without the cache."""
+    lab = await make.lab(**PLACE)
+    equipment = await make.equipment(lab_id=lab["id"])
+    await make.slot(lab, _day(2))
+    await settle(pool, lab["id"])
+    urls = [
+        f"/feeds/labs/{lab['slug']}.ics",
+        f"/feeds/labs/{lab['slug']}.ics?lang=kk",
+        f"/feeds/labs/{lab['slug']}/equipment/{equipment['slug']}.ics",
+    ]
+    assert not settings.read_cache
+    async with cached_worker(settings) as (http, app), serve(settings) as plain:
+        for url in urls:
+            first = await http.get(url)
+            assert first.status_code == 200, first.text
+            await caught_up(pool, app.state.changes)
+            for conditions in (
+                {"If-None-Match": first.headers["etag"]},
+                {"If-Modified-Since": first.headers["last-modified"]},
+            ):
+                routed = await plain.get(url, headers=conditions)
+                for method in ("GET", "HEAD"):
+                    cached = await http.request(method, url, headers=conditions)
+                    assert cached.status_code == routed.status_code == 304, url
+                    assert cached.content == b""
+                    assert sorted(cached.headers) == sorted(routed.headers)
+                    for name in ("etag", "last-modified", "cache-control", "x-content-type-options"):
+                        assert cached.headers[name] == routed.headers[name], name
+
+            # what the cache cannot answer goes on to the route
+            stale = await http.get(url, headers={"If-None-Match": '"stale"'})
+            assert stale.status_code == 200
+            assert stale.content == first.content
+        unknown = await http.get(f"/feeds/labs/{lab['slug']}.ics?lang=de", headers={"If-None-Match": "*"})
+        assert unknown.status_code == 422
+        assert unknown.headers["content-type"] == "application/problem+json"

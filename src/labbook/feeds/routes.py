@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -17,6 +17,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import TooManyRequestsException
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Response
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from labbook.clock import Clock
 from labbook.core.access import AUTHENTICATED, PUBLIC
@@ -85,11 +86,11 @@ def _strip_suffix(name: str) -> str:
 _CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
 
 
-def _conditions(request: Request[Any, Any, Any]) -> Conditions:
+def _conditions(headers: Iterable[tuple[bytes, bytes]]) -> Conditions:
     # From the raw headers (ASGI names are lower case): building the header mapping cost a tenth of
     # a revalidation. The first of a repeated header counts, as in that mapping.
     found: dict[bytes, str] = {}
-    for name, value in request.scope["headers"]:
+    for name, value in headers:
         if name in _CONDITIONAL and name not in found:
             found[name] = value.decode("latin-1")
     if_none_match = found.get(b"if-none-match")
@@ -111,6 +112,18 @@ def _http_date(moment: datetime) -> str:
     return format_datetime(moment, usegmt=True)
 
 
+def _validators(reply: FeedReply, now: datetime) -> dict[str, str]:
+    """Date, ETag, Last-Modified and Cache-Control of a reply (see ``_reply``)."""
+    last_modified = reply.last_modified.astimezone(UTC).replace(microsecond=0)
+    date = max(now.astimezone(UTC).replace(microsecond=0), last_modified)
+    return {
+        "Date": _http_date(date),
+        "ETag": reply.etag,
+        "Last-Modified": _http_date(last_modified),
+        "Cache-Control": PUBLIC_CACHE if reply.feed.is_public else PRIVATE_CACHE,
+    }
+
+
 def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> Response[Any]:
     # Last-Modified must not be later than Date (RFC 9110 §8.8.2.1), so this reply stamps its own
     # Date, in whole seconds like Last-Modified. HTTP dates have one-second resolution and each feed
@@ -118,14 +131,7 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> 
     # stays exact; after several changes within one second a version is stamped a little ahead of
     # the clock, and the Date then goes with it rather than the Last-Modified going back to an
     # older version's second (which would turn If-Modified-Since into a wrong 304 or a lost one).
-    last_modified = reply.last_modified.astimezone(UTC).replace(microsecond=0)
-    date = max(now.astimezone(UTC).replace(microsecond=0), last_modified)
-    headers = {
-        "Date": _http_date(date),
-        "ETag": reply.etag,
-        "Last-Modified": _http_date(last_modified),
-        "Cache-Control": PUBLIC_CACHE if reply.feed.is_public else PRIVATE_CACHE,
-    }
+    headers = _validators(reply, now)
     if not reply.feed.is_public:
         headers |= {"X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
     if reply.not_modified:
@@ -136,6 +142,65 @@ def _reply(request: Request[Any, Any, Any], reply: FeedReply, now: datetime) -> 
         headers["Content-Length"] = str(len(reply.body))
         return Response(content=b"", media_type=MEDIA_TYPE, headers=headers)
     return Response(content=reply.body, media_type=MEDIA_TYPE, headers=headers)
+
+
+LAB_FEEDS = "/feeds/labs/"
+_LANGUAGE_QUERIES = {b"": None, **{f"lang={lang}".encode(): lang for lang in ("kk", "ru", "en")}}
+
+
+def _public_feed_named(path: str) -> tuple[str, str, str | None] | None:
+    """(view, lab, equipment) of a public feed's path, as its route reads them; ``None`` otherwise."""
+    parts = path[len(LAB_FEEDS) :].split("/")
+    if len(parts) == 1 and len(parts[0]) > len(SUFFIX) and parts[0].endswith(SUFFIX):
+        return "lab", parts[0][: -len(SUFFIX)], None
+    if (
+        len(parts) == 3
+        and parts[1] == "equipment"
+        and len(parts[2]) > len(SUFFIX)
+        and parts[2].endswith(SUFFIX)
+    ):
+        return "equipment", parts[0], parts[2][: -len(SUFFIX)]
+    return None
+
+
+def revalidations_in_front(app: ASGIApp) -> ASGIApp:
+    """Answer a public feed's revalidation in front of the router when this worker's cache says
+    ``304``, with the reply the route gives; anything else goes on to the route.
+
+    Calendar apps revalidate every subscribed feed every few minutes, which makes a ``304`` the
+    request labbook answers most; routing, the guard and the handler's machinery were most of its
+    time once the cache spared it the database. Only the plain forms are answered here (no query but
+    ``lang``); inside the request id middleware, so the reply carries the headers every reply does.
+    """
+
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["path"].startswith(LAB_FEEDS)
+            and scope.get("method") in _READS
+            and (language := _LANGUAGE_QUERIES.get(scope["query_string"], "")) != ""
+            and (named := _public_feed_named(scope["path"])) is not None
+        ):
+            state = scope["app"].state
+            now = state.clock()
+            view, lab_slug, equipment_slug = named
+            reply = service.cached_revalidation(
+                state.feed_caches, _conditions(scope["headers"]), view=view, lab_slug=lab_slug,
+                equipment_slug=equipment_slug, language=language, now=now,
+            )  # fmt: skip
+            if reply is not None:
+                headers = [
+                    (k.lower().encode(), v.encode("latin-1")) for k, v in _validators(reply, now).items()
+                ]
+                await send({"type": "http.response.start", "status": 304, "headers": headers})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+        await app(scope, receive, send)
+
+    return endpoint
+
+
+_READS = frozenset({"GET", "HEAD"})
 
 
 @route(
@@ -156,7 +221,7 @@ async def lab_feed(
         served.pool,
         served.settings,
         served.caches,
-        _conditions(request),
+        _conditions(request.scope["headers"]),
         view="lab",
         lab_slug=_strip_suffix(lab_file),
         language=lang,
@@ -182,7 +247,7 @@ async def equipment_feed(
         served.pool,
         served.settings,
         served.caches,
-        _conditions(request),
+        _conditions(request.scope["headers"]),
         view="equipment",
         lab_slug=lab,
         equipment_slug=_strip_suffix(equipment_file),
@@ -211,7 +276,7 @@ async def private_feed(
             served.pool,
             served.settings,
             served.caches,
-            _conditions(request),
+            _conditions(request.scope["headers"]),
             secret=_strip_suffix(token_file),
             client=request.client.host if request.client else "unknown",
             language=lang,

@@ -631,6 +631,31 @@ async def _fetch(pool: asyncpg.Pool, settings: Settings, caches: FeedCaches, con
     return FeedReply(feed, version.etag, last_modified, body, False)
 
 
+def cached_revalidation(
+    caches: FeedCaches,
+    conditions: Conditions,
+    *,
+    view: str,
+    lab_slug: str,
+    equipment_slug: str | None = None,
+    language: str | None = None,
+    now: datetime,
+) -> FeedReply | None:
+    """The ``304`` for a revalidation of a public feed that this worker's cached index version
+    answers without the database, or ``None`` when it has to ask (``fetch_public_feed``)."""
+    # the index version holds the window's first day, so a cached one serves that day only
+    indexed = caches.index_versions.get(
+        (public_feed_key(view, lab_slug, equipment_slug, language), window(now)[0])
+    )
+    if indexed is None:
+        return None
+    version = indexed.version
+    if not (version.is_recorded and _not_modified(conditions, version)):
+        return None
+    assert version.stored_changed_at is not None
+    return FeedReply(indexed.feed, version.etag, version.stored_changed_at, None, True)
+
+
 async def fetch_public_feed(
     pool: asyncpg.Pool,
     settings: Settings,
@@ -653,15 +678,16 @@ async def fetch_public_feed(
     The index version is kept in the worker's cache while none of the tables it comes from changed,
     so that a revalidation of a recorded version needs no database at all (``labbook.changes``).
     """
-    key = public_feed_key(view, lab_slug, equipment_slug, language)
+    cached = cached_revalidation(
+        caches, conditions, view=view, lab_slug=lab_slug, equipment_slug=equipment_slug, language=language,
+        now=now,
+    )  # fmt: skip
+    if cached is not None:
+        return cached
     # the index version holds the window's first day, so a cached one serves that day only
+    key = public_feed_key(view, lab_slug, equipment_slug, language)
     cache_key = (key, window(now)[0])
     versions = caches.index_versions
-    if (indexed := versions.get(cache_key)) is not None:
-        version = indexed.version
-        if version.is_recorded and _not_modified(conditions, version):
-            assert version.stored_changed_at is not None
-            return FeedReply(indexed.feed, version.etag, version.stored_changed_at, None, True)
     generation = versions.generation
     async with pool.acquire() as conn:
         probe = await repository.public_feed_probe(conn, view, lab_slug, equipment_slug, key)
