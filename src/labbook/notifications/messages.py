@@ -152,7 +152,7 @@ def hours(starts_at: datetime, ends_at: datetime, tz: str, lang: str) -> str:
 
 
 def repeats(freq: str, interval: int, weekdays: Sequence[int], lang: str) -> str:
-    """ "every week: Tuesday, Thursday" in the reader's language; ``weekdays`` are ISO (1 = Monday)."""
+    """ "every week (Tuesday, Thursday)" in the reader's language; ``weekdays`` are ISO (1 = Monday)."""
     gettext, ngettext = translations(lang).gettext, translations(lang).ngettext
     if freq == "daily":
         if interval == 1:
@@ -161,8 +161,8 @@ def repeats(freq: str, interval: int, weekdays: Sequence[int], lang: str) -> str
     names = get_day_names("wide", locale=lang)
     days = ", ".join(names[day - 1] for day in sorted(weekdays))
     if interval == 1:
-        return gettext("every week: %(days)s") % {"days": days}
-    return ngettext("every %(num)d week: %(days)s", "every %(num)d weeks: %(days)s", interval) % {
+        return gettext("every week (%(days)s)") % {"days": days}
+    return ngettext("every %(num)d week (%(days)s)", "every %(num)d weeks (%(days)s)", interval) % {
         "num": interval,
         "days": days,
     }
