@@ -141,6 +141,9 @@ async def test_each_operation_lists_the_errors_it_can_answer(client) -> None:
     assert "database-unavailable" in paths["/api/v1/labs"]["get"]["responses"]["503"]["description"]
     assert "429" in statuses("/feeds/private/{token_file}", "get")
     assert "429" not in statuses("/feeds/labs/{lab_file}", "get")
+    # an address may ask for a reset link once a minute
+    reset_too_soon = paths["/api/v1/password-resets"]["post"]["responses"]["429"]["description"]
+    assert "/problems/password-reset-throttled" in reset_too_soon
     slot_full = paths["/api/v1/slots/{slot_id}/bookings"]["post"]["responses"]["409"]["description"]
     assert "/problems/slot-full" in slot_full
     # the explorer's own pages are not part of the API

@@ -11,7 +11,7 @@ The rules follow how labbook decides errors, so they live next to nothing route-
 * 401 everywhere: a route open to anyone still refuses a token that is unknown, expired or revoked;
   403 where the route's ``opt["access"]`` is not public;
 * 404 where the input names something (in the path, a filter, the body); 409 on every write;
-  429 on private feeds.
+  429 on private feeds and on asking for a password reset link.
 
 It also says of the input what Litestar leaves out: a query parameter is absent or has a value (never
 ``null``, which a query string cannot carry); request bodies refuse unknown fields
@@ -51,6 +51,8 @@ FEEDS = "/feeds/"
 # Probes answer without a problem: /health never touches the database, /ready says what is wrong itself.
 WITHOUT_DATABASE = frozenset({"/health", "/ready"})
 PRIVATE_FEEDS = "/feeds/private/"
+# Operations that refuse a caller asking again too soon (``RateLimited``), besides private feeds.
+THROTTLED = frozenset({("/api/v1/password-resets", "post")})
 WRITES = frozenset({"post", "put", "patch", "delete"})
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -180,7 +182,7 @@ def _statuses(path: str, method: str, operation: Operation, access: Any) -> list
         statuses |= {413, 415}
     if method in WRITES:
         statuses.add(409)
-    if path.startswith(PRIVATE_FEEDS):
+    if path.startswith(PRIVATE_FEEDS) or (path, method) in THROTTLED:
         statuses.add(429)
     if path not in WITHOUT_DATABASE:
         # the database is unreachable or frozen: a quick refusal rather than a wait
