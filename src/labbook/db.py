@@ -109,14 +109,16 @@ async def create_pool(
     connect_timeout: float = 60,
     acquire_timeout: float | None = None,
     statement_timeout: float | None = None,
+    application_name: str | None = None,
 ) -> Pool:
-    """A pool whose connections give up after the given seconds (``None``: wait as long as it takes).
+    """A pool whose connections give up after the given seconds (``None``: wait as long as it takes),
+    named ``application_name`` to the server if given.
 
     The statement timeout is set twice: on the server (``statement_timeout``, which cancels the
     statement and frees its locks) and in asyncpg (``command_timeout``, a little later), which stops
     waiting on a server that is frozen and cannot cancel anything.
     """
-    server_settings = {}
+    server_settings = {} if application_name is None else {"application_name": application_name}
     command_timeout = None
     if statement_timeout is not None:
         server_settings["statement_timeout"] = str(int(statement_timeout * 1000))

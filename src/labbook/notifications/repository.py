@@ -627,6 +627,22 @@ class UnsubscribeTarget(Row):
     is_off: bool
 
 
+# Other sessions of this database running a statement now, or that finished one within the last $2
+# seconds (sampling only "now" would miss most of a burst of short statements); the job workers' own
+# sessions do not count.
+COUNT_WORKING_SESSIONS = """
+select count(*) from pg_stat_activity
+where datname = current_database() and pid <> pg_backend_pid()
+  and backend_type = 'client backend' and application_name <> $1
+  and (state = 'active' or state_change > clock_timestamp() - make_interval(secs => $2))
+"""
+
+
+async def count_working_sessions(pool: asyncpg.Pool, application_name: str, within: float) -> int:
+    working: int = await pool.fetchval(COUNT_WORKING_SESSIONS, application_name, within)
+    return working
+
+
 async def is_opted_out(conn: asyncpg.Connection, email: str, kind: str) -> bool:
     found: bool = await conn.fetchval(IS_OPTED_OUT, email, kind)
     return found

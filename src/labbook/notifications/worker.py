@@ -9,18 +9,19 @@ worker stopped sending heartbeats (a killed process), and keeps a job that faile
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
 from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
 from pgqueuer.executors import EntrypointExecutorParameters
-from pgqueuer.models import Schedule
+from pgqueuer.models import Context, Schedule
 from pgqueuer.types import QueueExecutionMode
 
 from labbook import db
-from labbook.notifications import outbox, series_notices, service, slot_notices, visit_notices
+from labbook.notifications import outbox, repository, series_notices, service, slot_notices, visit_notices
 from labbook.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,20 +39,77 @@ POLL_INTERVAL = timedelta(seconds=1)
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 
-def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
-    return DatabaseRetryEntrypointExecutor(
-        parameters=parameters,
-        max_attempts=8,
-        initial_delay=timedelta(seconds=5),
-        max_delay=timedelta(minutes=10),
-    )
+# While the database is busy with other work (a burst of bookings, say: at least BUSY_SESSIONS other
+# sessions ran a statement within the last BUSY_POLL seconds), a job waits for it to calm down, checked
+# every BUSY_POLL seconds, until it has been due for PATIENCE: os.nice only lowers the worker's own
+# CPU, and its queries would still take the database's CPU at the server's priority. A job due longer
+# ago runs at once, so under steady load mail is PATIENCE late at most and a backlog still drains.
+PATIENCE = timedelta(seconds=10)
+BUSY_POLL = 0.05
+BUSY_SESSIONS = 2
+# The worker's connections say who they are, so that workers do not wait for one another.
+APPLICATION_NAME = "labbook-worker"
+
+
+class Courtesy:
+    """Lets the database's other work go first, until a job has been due for ``patience``."""
+
+    def __init__(self, patience: timedelta = PATIENCE) -> None:
+        self.patience = patience
+        self.pool: asyncpg.Pool | None = None
+        self.waited = asyncio.Event()  # set once a job has waited for the database to calm down
+        self._busy = False
+        self._checked_at = -BUSY_POLL
+        self._checking = asyncio.Lock()
+
+    async def _is_busy(self) -> bool:
+        """Whether the database is busy, asked at most once per ``BUSY_POLL``."""
+        loop = asyncio.get_running_loop()
+        async with self._checking:
+            if self.pool is not None and loop.time() - self._checked_at >= BUSY_POLL:
+                working = await repository.count_working_sessions(self.pool, APPLICATION_NAME, BUSY_POLL)
+                self._busy = working >= BUSY_SESSIONS
+                self._checked_at = loop.time()
+        return self._busy
+
+    async def wait(self, due: datetime) -> None:
+        """Until the database is not busy, or ``due`` is ``patience`` ago."""
+        while datetime.now(UTC) < due + self.patience and await self._is_busy():
+            self.waited.set()
+            await asyncio.sleep(BUSY_POLL)
+
+
+@dataclasses.dataclass
+class _Courteous(DatabaseRetryEntrypointExecutor):
+    """pgqueuer's retrying executor, which first lets the database's other work go (``Courtesy``)."""
+
+    courtesy: Courtesy | None = None
+
+    async def execute(self, job: Job, context: Context) -> None:
+        if self.courtesy is not None:
+            await self.courtesy.wait(max(job.created, job.execute_after))
+        await super().execute(job, context)
 
 
 def build(
-    connection: asyncpg.Connection, pool: asyncpg.Pool, settings: Settings, *, retry: service.Retry
+    connection: asyncpg.Connection,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    retry: service.Retry,
+    courtesy: Courtesy | None = None,
 ) -> PgQueuer:
     """A pgqueuer over ``connection`` (its own: it LISTENs) whose handlers use ``pool``."""
     pgq = PgQueuer.from_asyncpg_connection(connection)
+
+    def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
+        return _Courteous(
+            parameters=parameters,
+            max_attempts=8,
+            initial_delay=timedelta(seconds=5),
+            max_delay=timedelta(minutes=10),
+            courtesy=courtesy,
+        )
 
     @pgq.entrypoint(service.BOOKING_CHANGED, on_failure="hold", executor_factory=_retrying)
     async def booking_changed(job: Job) -> None:
@@ -101,18 +159,29 @@ async def run(
     stop: asyncio.Event | None = None,
     drain: bool = False,
     heartbeat_timeout: timedelta = HEARTBEAT_TIMEOUT,
+    courtesy: Courtesy | None = None,
 ) -> None:
     """Take and run jobs until ``stop`` is set (or, with ``drain``, until none is left to run now)."""
     url = db.resolve_database_url(settings)
-    pool = await db.create_pool(url, min_size=1, max_size=4, connect_timeout=settings.db_connect_timeout)
+    pool = await db.create_pool(
+        url,
+        min_size=1,
+        max_size=4,
+        connect_timeout=settings.db_connect_timeout,
+        application_name=APPLICATION_NAME,
+    )
+    courtesy = courtesy or Courtesy()
+    courtesy.pool = pool
     # pgqueuer's own bookkeeping (picking jobs, heartbeats, marking them done) does not wait for the
     # disk at commit: a completion lost in a server crash only runs the job again, and every handler
     # finds its work done (dedupe keys, and a message or webhook's status checked under its lock).
     connection = await asyncpg.connect(
-        url, timeout=settings.db_connect_timeout, server_settings={"synchronous_commit": "off"}
+        url,
+        timeout=settings.db_connect_timeout,
+        server_settings={"synchronous_commit": "off", "application_name": APPLICATION_NAME},
     )
     try:
-        pgq = build(connection, pool, settings, retry=retry or service.Retry())
+        pgq = build(connection, pool, settings, retry=retry or service.Retry(), courtesy=courtesy)
         watcher = None
         if stop is not None:
             watcher = asyncio.create_task(_stop_when(stop, pgq))
