@@ -276,7 +276,9 @@ def _count_statements() -> None:
 @contextlib.asynccontextmanager
 async def _in_process_server(url: str) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(database_url=url, pool_min_size=1, pool_max_size=2, log_level="WARNING")
-    sock = socket.socket()
+    # IPPROTO_TCP: asyncio turns Nagle's algorithm off only on sockets that say they are TCP, and
+    # every reply would otherwise wait about 40 ms for a delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(
