@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -90,7 +90,10 @@ async def build_world(make: Factory, client: AsyncTestClient[Litestar]) -> World
         "instructor": await make.person("instructor", organization_id=host["id"]),
     }
     admin, director = people["admin"].headers, people["director"].headers
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
+    # 10:00 in the lab's zone two days ahead: a slot started at this hour of the clock ran past local
+    # midnight when the suite ran late in the evening, and showed in the next day's listing too
+    day = datetime.now(ALMATY).date() + timedelta(days=2)
+    start = datetime.combine(day, time(10), ALMATY).astimezone(UTC)
 
     async def created(path: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         response = await client.post(path, json=body, headers=headers)
