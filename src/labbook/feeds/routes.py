@@ -177,7 +177,7 @@ def revalidations_in_front(app: ASGIApp) -> ASGIApp:
         if (
             scope["type"] == "http"
             and scope["path"].startswith(LAB_FEEDS)
-            and scope.get("method") in _READS
+            and scope.get("method") in FEED_METHODS
             and (language := _LANGUAGE_QUERIES.get(scope["query_string"], "")) != ""
             and (named := _public_feed_named(scope["path"])) is not None
         ):
@@ -198,9 +198,6 @@ def revalidations_in_front(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send)
 
     return endpoint
-
-
-_READS = frozenset({"GET", "HEAD"})
 
 
 @route(
