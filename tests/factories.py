@@ -245,7 +245,8 @@ class Factory:
     ) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
         """A series from ``local_start`` (the lab's wall clock) with ``count`` occurrences and its slots.
 
-        Weekly on ``weekdays`` (default: the start's weekday), or daily. ``by_until`` stores the rule
+        Weekly on ``weekdays`` (default: the start's weekday), or daily; the series starts on its first
+        occurrence, the first such day from ``local_start`` on. ``by_until`` stores the rule
         with ``until`` (the last occurrence's start) instead of ``count``.
         """
         tz = ZoneInfo(lab["timezone"])
@@ -271,7 +272,7 @@ class Factory:
                 kind,
                 title,
                 lab["timezone"],
-                local_start.replace(tzinfo=None),
+                starts[0].replace(tzinfo=None),
                 timedelta(hours=hours),
                 freq,
                 list(weekdays) if freq == "weekly" else [],

@@ -42,6 +42,11 @@ async def tig(make: Factory, client: AsyncTestClient[Litestar]) -> Lab:
     return await tig_lab(make, client)
 
 
+def _day_page(lang: str, slot: asyncpg.Record) -> str:
+    """The attendance day of ``slot`` in the lab's zone: "two hours ago" is yesterday just after midnight."""
+    return f"/{lang}/manage/attendance/?day={slot['starts_at'].astimezone(ALMATY).date().isoformat()}"
+
+
 def _text(html: str) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
@@ -106,17 +111,18 @@ async def test_a_refused_roster_names_the_trainee_and_keeps_what_was_typed(
 async def test_the_manager_marks_an_induction_session_and_its_trainees_are_inducted(
     lang: str, tig: Lab, pool: asyncpg.Pool, settings: Settings
 ) -> None:
-    booking = await tig.booking(await tig.session(timedelta(hours=-2), induction=True), headcount=2)
+    session = await tig.session(timedelta(hours=-2), induction=True)
+    booking = await tig.booking(session, headcount=2)
     roster = await tig.roster(booking["id"], ["Madina", "Nurlan"], who=tig.manager)
     ids = {t["full_name"]: t["id"] for t in roster.json()["trainees"]}
     async with browser_for(settings) as web:
         await sign_in(web, pool, tig.manager, lang=lang)
-        day = await web.get(f"/{lang}/manage/attendance/")
+        day = await web.get(_day_page(lang, session))
         assert day.status_code == 200
         assert "Madina" in day.text
         marked = await submit(
             web,
-            f"/{lang}/manage/attendance/",
+            _day_page(lang, session),
             f"/{lang}/manage/attendance/{booking['id']}",
             {"outcome": "arrived", "headcount": "1", "came": ids["Madina"]},
         )
@@ -155,17 +161,18 @@ async def test_a_missing_headcount_re_renders_the_day_with_the_message(
 async def test_the_instructor_sees_the_sessions_they_teach_and_not_the_no_show_rates(
     tig: Lab, pool: asyncpg.Pool, settings: Settings, client: AsyncTestClient[Litestar]
 ) -> None:
-    booking = await tig.booking(await tig.session(timedelta(hours=-2)), headcount=2)
+    session = await tig.session(timedelta(hours=-2))
+    booking = await tig.booking(session, headcount=2)
     await tig.mark(booking["id"], {"outcome": "no_show"})
     async with browser_for(settings) as web:
         await sign_in(web, pool, tig.instructor, lang="en")
-        day = await web.get("/en/manage/attendance/")
+        day = await web.get(_day_page("en", session))
     assert day.status_code == 200
     assert "Marked: did not come" in day.text
     assert "No-shows by organization" not in day.text
     async with browser_for(settings) as web:
         await sign_in(web, pool, tig.manager, lang="en")
-        day = await web.get("/en/manage/attendance/")
+        day = await web.get(_day_page("en", session))
     assert "No-shows by organization" in day.text
     assert "100%" in day.text
 
@@ -177,13 +184,13 @@ async def test_the_manager_makes_a_session_an_induction_from_the_attendance_page
     await tig.booking(session, headcount=2)
     async with browser_for(settings) as web:
         await sign_in(web, pool, tig.manager, lang="kk")
-        day = await web.get("/kk/manage/attendance/")
+        day = await web.get(_day_page("kk", session))
         assert "Қауіпсіздік нұсқамасы сабағы деп белгілеу" in day.text
         made = await submit(
             web,
-            "/kk/manage/attendance/",
+            _day_page("kk", session),
             f"/kk/manage/attendance/sessions/{session['id']}",
-            {"is_induction": "1", "day": ""},
+            {"is_induction": "1", "day": session["starts_at"].astimezone(ALMATY).date().isoformat()},
         )
         assert made.status_code == 303
         after = await web.get(made.headers["location"])
