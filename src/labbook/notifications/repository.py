@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from uuid import UUID
 
@@ -630,17 +631,29 @@ class UnsubscribeTarget(Row):
 # Other sessions of this database running a statement now, or that finished one within the last $2
 # seconds (sampling only "now" would miss most of a burst of short statements); the job workers' own
 # sessions do not count.
-COUNT_WORKING_SESSIONS = """
-select count(*) from pg_stat_activity
-where datname = current_database() and pid <> pg_backend_pid()
-  and backend_type = 'client backend' and application_name <> $1
-  and (state = 'active' or state_change > clock_timestamp() - make_interval(secs => $2))
+READ_LOAD = """
+select (select count(*) from pg_stat_activity
+        where datname = current_database() and pid <> pg_backend_pid()
+          and backend_type = 'client backend' and application_name <> $1
+          and (state = 'active' or state_change > clock_timestamp() - make_interval(secs => $2))) as working,
+       min(execute_after) <= now() as due,
+       min(execute_after) <= now() - $3::interval as overdue
+from pgqueuer where status = 'queued'
 """
 
 
-async def count_working_sessions(pool: asyncpg.Pool, application_name: str, within: float) -> int:
-    working: int = await pool.fetchval(COUNT_WORKING_SESSIONS, application_name, within)
-    return working
+@dataclass(frozen=True)
+class Load:
+    """How busy the database is: other sessions working lately, and whether a job is due, or overdue."""
+
+    working: int
+    due: bool
+    overdue: bool
+
+
+async def read_load(pool: asyncpg.Pool, application_name: str, within: float, patience: timedelta) -> Load:
+    row = await pool.fetchrow(READ_LOAD, application_name, within, patience)
+    return Load(working=row["working"], due=bool(row["due"]), overdue=bool(row["overdue"]))
 
 
 async def is_opted_out(conn: asyncpg.Connection, email: str, kind: str) -> bool:

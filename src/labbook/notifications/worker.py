@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncGenerator
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
-from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer
+from pgqueuer import DatabaseRetryEntrypointExecutor, Job, PgQueuer, QueueManager
 from pgqueuer.executors import EntrypointExecutorParameters
-from pgqueuer.models import Context, Schedule
+from pgqueuer.models import Schedule
 from pgqueuer.types import QueueExecutionMode
 
 from labbook import db
@@ -40,10 +41,11 @@ HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 
 # While the database is busy with other work (a burst of bookings, say: at least BUSY_SESSIONS other
-# sessions ran a statement within the last BUSY_POLL seconds), a job waits for it to calm down, checked
-# every BUSY_POLL seconds, until it has been due for PATIENCE: os.nice only lowers the worker's own
-# CPU, and its queries would still take the database's CPU at the server's priority. A job due longer
-# ago runs at once, so under steady load mail is PATIENCE late at most and a backlog still drains.
+# sessions ran a statement within the last BUSY_POLL seconds), the worker picks no job, checking every
+# BUSY_POLL seconds, until the oldest job due has been due for PATIENCE: os.nice only lowers the worker's
+# own CPU, and its queries would still take the database's CPU at the server's priority. Then it takes
+# every job due, so under steady load mail is PATIENCE late at most and a backlog still drains. Jobs
+# not yet picked cost nothing while they wait; picked ones would each hold a task and a heartbeat.
 PATIENCE = timedelta(seconds=10)
 BUSY_POLL = 0.05
 BUSY_SESSIONS = 2
@@ -52,43 +54,46 @@ APPLICATION_NAME = "labbook-worker"
 
 
 class Courtesy:
-    """Lets the database's other work go first, until a job has been due for ``patience``."""
+    """Lets the database's other work go first, until the oldest job due has been due for ``patience``."""
 
     def __init__(self, patience: timedelta = PATIENCE) -> None:
         self.patience = patience
         self.pool: asyncpg.Pool | None = None
-        self.waited = asyncio.Event()  # set once a job has waited for the database to calm down
-        self._busy = False
-        self._checked_at = -BUSY_POLL
-        self._checking = asyncio.Lock()
+        self.waited = asyncio.Event()  # set once the worker has waited for the database to calm down
 
-    async def _is_busy(self) -> bool:
-        """Whether the database is busy, asked at most once per ``BUSY_POLL``."""
-        loop = asyncio.get_running_loop()
-        async with self._checking:
-            if self.pool is not None and loop.time() - self._checked_at >= BUSY_POLL:
-                working = await repository.count_working_sessions(self.pool, APPLICATION_NAME, BUSY_POLL)
-                self._busy = working >= BUSY_SESSIONS
-                self._checked_at = loop.time()
-        return self._busy
-
-    async def wait(self, due: datetime) -> None:
-        """Until the database is not busy, or ``due`` is ``patience`` ago."""
-        while datetime.now(UTC) < due + self.patience and await self._is_busy():
+    async def wait(self) -> None:
+        """Until the database is not busy, no job is due, or one has been due for ``patience``."""
+        while self.pool is not None:
+            reading = await repository.read_load(self.pool, APPLICATION_NAME, BUSY_POLL, self.patience)
+            if reading.working < BUSY_SESSIONS or not reading.due or reading.overdue:
+                return
             self.waited.set()
             await asyncio.sleep(BUSY_POLL)
 
 
 @dataclasses.dataclass
-class _Courteous(DatabaseRetryEntrypointExecutor):
-    """pgqueuer's retrying executor, which first lets the database's other work go (``Courtesy``)."""
+class _CourteousQueueManager(QueueManager):
+    """pgqueuer's queue manager, which lets the database's other work go (``Courtesy``) before it
+    picks jobs."""
 
     courtesy: Courtesy | None = None
 
-    async def execute(self, job: Job, context: Context) -> None:
+    async def fetch_jobs(
+        self, batch_size: int, global_concurrency_limit: int | None, heartbeat_timeout: timedelta
+    ) -> AsyncGenerator[Job, None]:
         if self.courtesy is not None:
-            await self.courtesy.wait(max(job.created, job.execute_after))
-        await super().execute(job, context)
+            await self.courtesy.wait()
+        async for job in super().fetch_jobs(batch_size, global_concurrency_limit, heartbeat_timeout):
+            yield job
+
+
+def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
+    return DatabaseRetryEntrypointExecutor(
+        parameters=parameters,
+        max_attempts=8,
+        initial_delay=timedelta(seconds=5),
+        max_delay=timedelta(minutes=10),
+    )
 
 
 def build(
@@ -101,15 +106,11 @@ def build(
 ) -> PgQueuer:
     """A pgqueuer over ``connection`` (its own: it LISTENs) whose handlers use ``pool``."""
     pgq = PgQueuer.from_asyncpg_connection(connection)
-
-    def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
-        return _Courteous(
-            parameters=parameters,
-            max_attempts=8,
-            initial_delay=timedelta(seconds=5),
-            max_delay=timedelta(minutes=10),
-            courtesy=courtesy,
-        )
+    # before any entrypoint is registered: they are kept by the queue manager
+    pgq.qm = _CourteousQueueManager(
+        pgq.qm.queries, pgq.qm.channel, resources=pgq.resources, courtesy=courtesy
+    )
+    pgq.qm.shutdown = pgq.shutdown
 
     @pgq.entrypoint(service.BOOKING_CHANGED, on_failure="hold", executor_factory=_retrying)
     async def booking_changed(job: Job) -> None:
