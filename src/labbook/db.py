@@ -85,6 +85,9 @@ class Pool(asyncpg.Pool):
     async def _acquire(self, timeout: float | None) -> Any:  # noqa: ASYNC109 - asyncpg's own signature
         self.waiting += 1
         try:
+            if timeout is None and self._has_idle_connection():
+                # Handed over at once, nothing to wait for: no timer, and no task to run it under.
+                return await super()._acquire(None)
             return await super()._acquire(self.acquire_timeout if timeout is None else timeout)
         except Exception as exc:
             # a missing socket file or an unreachable host only ever means no database here
@@ -93,6 +96,11 @@ class Pool(asyncpg.Pool):
             raise
         finally:
             self.waiting -= 1
+
+    def _has_idle_connection(self) -> bool:
+        """Whether a live connection waits in the pool (asyncpg's queue hands those out first)."""
+        queue = self._queue
+        return queue is not None and any(holder.is_connected() for holder in queue._queue)
 
 
 async def connect(url: str, *, connect_timeout: float = 60) -> asyncpg.Connection:
