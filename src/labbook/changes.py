@@ -20,8 +20,10 @@ It is only as good as the news of changes, so the rules are:
 - A booking changes only its slot's seat count, and no trigger announces that (migration 0120):
   PostgreSQL lets one notifying transaction commit at a time, through its disk flush, and bookings
   come in bursts. The worker that answered a write announces ``slots`` instead, after the commit,
-  from its listening connection in a transaction that writes nothing (``announce``); announcements
-  that pile up while one is sent go out as one.
+  from its listening connection in a transaction that writes nothing (``announce``). It announces
+  at once, then at most once every ``ANNOUNCE_INTERVAL`` seconds: the announcements that pile up in
+  between go out as one, so a burst of bookings costs a worker a few notices a second rather than a
+  round trip each, and other workers see its seat counts at most that much later.
 - Every entry also expires after ``max_age`` seconds, which bounds how stale an answer can be if
   notices stopped arriving without the connection being seen to drop (or a worker died between a
   booking's commit and its announcement).
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "labbook_changes"
 NOTIFY = "select pg_notify($1, $2)"
 RECONNECT_SECONDS = 1.0
+ANNOUNCE_INTERVAL = 0.05
 
 V = TypeVar("V")
 
@@ -143,6 +146,7 @@ class ChangeListener:
                 tables, self._to_announce = self._to_announce, set()
                 for table in sorted(tables):
                     await conn.execute(NOTIFY, CHANNEL, table)
+                await asyncio.sleep(ANNOUNCE_INTERVAL)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             # the connection is going; the listener notices, turns the caches off and reconnects
             log.warning("change listener could not announce a change: %r", exc)
