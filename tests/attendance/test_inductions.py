@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -11,6 +12,7 @@ import pytest
 
 from tests.attendance.world import Lab
 
+ALMATY = ZoneInfo("Asia/Almaty")
 HOURS_AGO = timedelta(hours=-3)
 NEXT_WEEK = timedelta(days=7)
 
@@ -106,8 +108,8 @@ async def test_a_trainee_without_the_induction_is_refused_by_name_with_the_next_
     offered = await tig.session(timedelta(days=3), induction=True)
     training = await tig.session(NEXT_WEEK)
     booking = await tig.booking(training, headcount=3)
-    # Erlan's induction ran out last month
-    expired_at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+    # Erlan's induction ran out last month, half an hour after midnight in the lab: the day before in UTC
+    expired_at = datetime.combine(datetime.now(ALMATY).date() - timedelta(days=30), time(0, 30), ALMATY)
     erlan = await pool.fetchval(
         "insert into trainees (organization_id, full_name) values ($1, 'Erlan Bek') returning id",
         tig.director.organization_id,
@@ -125,7 +127,7 @@ async def test_a_trainee_without_the_induction_is_refused_by_name_with_the_next_
     problem = refused.json()
     assert problem["type"] == "/problems/induction-required"
     assert "Bolat Nur" in problem["detail"]
-    assert "Erlan Bek" in problem["detail"]
+    assert f"Erlan Bek (induction on argon-tig expired {expired_at.date()})" in problem["detail"]
     assert "Dana Li" not in problem["detail"]
     by_name = {t["full_name"]: t for t in problem["trainees"]}
     assert set(by_name) == {"Bolat Nur", "Erlan Bek"}

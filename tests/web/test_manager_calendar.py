@@ -60,8 +60,10 @@ async def lab(make: Factory) -> Lab:
     manager = await make.person("lab_manager", organization_id=row["organization_id"], lab_ids=(row["id"],))
     college = await make.organization(kind="college", name=COLLEGE)
     director = await make.person("director", organization_id=college["id"])
-    # Nine days on: always a weekday of a later week than today, whatever today is.
-    day = datetime.now(ALMATY).date() + timedelta(days=9)
+    # The Wednesday of the week after next: a later week than today's, whatever today is, and the day
+    # after it in the same week (nine days on from a Friday was a Sunday, its next day a week later).
+    today = datetime.now(ALMATY).date()
+    day = today + timedelta(days=7 - today.weekday() + 2, weeks=1)
     return Lab(row, equipment, manager, director, day)
 
 

@@ -18,7 +18,7 @@ rows, naming each trainee and when their induction ran out.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 from uuid import UUID
 
@@ -121,15 +121,15 @@ async def get_roster(pool: asyncpg.Pool, me: Principal, booking_id: UUID) -> lis
         return await repository.get_roster(conn, booking_id)
 
 
-def _names(missing: list[MissingInductionRow]) -> str:
+def _names(missing: list[MissingInductionRow], local: tzinfo) -> str:
+    """Each trainee and what they lack; the day an induction expired is the lab's day."""
     said = []
     for row in missing:
         if row.expired_at is None:
             said.append(f"{row.full_name} (no induction on {row.equipment_slug})")
         else:
-            said.append(
-                f"{row.full_name} (induction on {row.equipment_slug} expired {row.expired_at.date()})"
-            )
+            expired = row.expired_at.astimezone(local).date()
+            said.append(f"{row.full_name} (induction on {row.equipment_slug} expired {expired})")
     return "; ".join(said)
 
 
@@ -145,7 +145,7 @@ async def refusal(
         conn, sorted({row.equipment_id for row in missing}), now, NEXT_SESSIONS
     )
     return InductionRequired(
-        f"these trainees need an induction first: {_names(missing)}",
+        f"these trainees need an induction first: {_names(missing, local)}",
         trainees=[
             {
                 "trainee_id": str(row.trainee_id),
