@@ -74,17 +74,29 @@ class Courtesy:
 @dataclasses.dataclass
 class _CourteousQueueManager(QueueManager):
     """pgqueuer's queue manager, which lets the database's other work go (``Courtesy``) before it
-    picks jobs."""
+    picks each batch of jobs."""
 
     courtesy: Courtesy | None = None
 
     async def fetch_jobs(
         self, batch_size: int, global_concurrency_limit: int | None, heartbeat_timeout: timedelta
     ) -> AsyncGenerator[Job, None]:
-        if self.courtesy is not None:
-            await self.courtesy.wait()
-        async for job in super().fetch_jobs(batch_size, global_concurrency_limit, heartbeat_timeout):
-            yield job
+        # pgqueuer picks batch after batch for as long as it finds jobs, which in a burst of bookings
+        # is the whole burst: the database is asked again before every batch, not once.
+        jobs = super().fetch_jobs(batch_size, global_concurrency_limit, heartbeat_timeout)
+        taken = 0
+        try:
+            while True:
+                if self.courtesy is not None and taken % batch_size == 0:
+                    await self.courtesy.wait()
+                try:
+                    job = await anext(jobs)
+                except StopAsyncIteration:
+                    return
+                taken += 1
+                yield job
+        finally:
+            await jobs.aclose()
 
 
 def _retrying(parameters: EntrypointExecutorParameters) -> DatabaseRetryEntrypointExecutor:
