@@ -92,9 +92,15 @@ FAST = service.Retry(first=timedelta(milliseconds=200), longest=timedelta(second
 
 @contextlib.asynccontextmanager
 async def running_worker(settings: Settings, retry: service.Retry = FAST) -> AsyncIterator[None]:
-    """A job worker on this loop for the duration of the block."""
+    """A job worker on this loop for the duration of the block.
+
+    It takes every job as soon as it is due, however busy the database looks: a test's message
+    must not wait out the patience (``worker.Courtesy``) of each of its jobs on a loaded machine.
+    ``test_worker_priority`` tests that patience with a worker of its own.
+    """
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(settings, retry=retry, stop=stop))
+    eager = worker.Courtesy(patience=timedelta(0))
+    task = asyncio.create_task(worker.run(settings, retry=retry, stop=stop, courtesy=eager))
     try:
         yield
     finally:
